@@ -1,0 +1,303 @@
+// Package config parses and validates brokerd's configuration.
+//
+// Every setting is a command-line flag and an environment variable: flag
+// --log.segment.bytes is KAFKI_LOG_SEGMENT_BYTES (upper case, dots and dashes
+// become underscores, KAFKI_ prefix). A flag given on the command line wins
+// over the environment, which wins over the built-in default. Load validates
+// everything before the broker opens a file or a socket, so a bad value fails
+// fast with one line that names the setting.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TimestampType is a topic's message.timestamp.type.
+type TimestampType string
+
+const (
+	CreateTime    TimestampType = "CreateTime"
+	LogAppendTime TimestampType = "LogAppendTime"
+)
+
+// Config is the whole broker configuration. Field comments give the flag
+// name; see Flags for defaults and help text.
+type Config struct {
+	NodeID         int32  // node.id
+	ClusterID      string // cluster.id
+	Listen         string // listen: host:port the Kafka listener binds
+	AdvertisedAddr string // advertised.listener: host:port given to clients in Metadata
+	DataDir        string // data.dir
+	MetricsListen  string // metrics.listen: host:port for /metrics, empty disables
+	LogLevel       string // log.level
+	LogFormat      string // log.format: text or json
+
+	AutoCreateTopics  bool  // auto.create.topics.enable
+	DefaultPartitions int32 // num.partitions
+
+	// Topic defaults (Kafka's log.* broker settings).
+	SegmentBytes       int64         // log.segment.bytes
+	SegmentMs          time.Duration // log.roll.ms
+	RetentionBytes     int64         // log.retention.bytes
+	RetentionMs        time.Duration // log.retention.ms (negative = forever)
+	IndexIntervalBytes int           // log.index.interval.bytes
+	MaxMessageBytes    int32         // message.max.bytes
+	TimestampType      TimestampType // log.message.timestamp.type
+
+	// Flush policy, broker-wide.
+	FlushIntervalMs time.Duration // log.flush.interval.ms (0 = never by time)
+	FlushBytes      int64         // log.flush.interval.bytes (0 = never by size)
+	FlushOnAck      bool          // log.flush.on.ack: fsync before answering acks=all
+
+	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
+	MaxRequestBytes        int32         // socket.request.max.bytes
+	ShutdownTimeout        time.Duration // shutdown.timeout
+}
+
+// Default returns the built-in defaults: what `make run` uses.
+func Default() Config {
+	return Config{
+		NodeID:                 1,
+		ClusterID:              "kafki-local",
+		Listen:                 "127.0.0.1:9092",
+		DataDir:                "./data",
+		MetricsListen:          "127.0.0.1:9644",
+		LogLevel:               "info",
+		LogFormat:              "text",
+		AutoCreateTopics:       true,
+		DefaultPartitions:      1,
+		SegmentBytes:           1 << 30,
+		SegmentMs:              7 * 24 * time.Hour,
+		RetentionBytes:         -1,
+		RetentionMs:            7 * 24 * time.Hour,
+		IndexIntervalBytes:     4096,
+		MaxMessageBytes:        1048588,
+		TimestampType:          CreateTime,
+		FlushIntervalMs:        0,
+		FlushBytes:             0,
+		FlushOnAck:             false,
+		RetentionCheckInterval: 5 * time.Minute,
+		MaxRequestBytes:        100 << 20,
+		ShutdownTimeout:        30 * time.Second,
+	}
+}
+
+// EnvName is the environment variable that sets flag name.
+func EnvName(flagName string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return "KAFKI_" + strings.ToUpper(r.Replace(flagName))
+}
+
+// ErrHelp is returned by Load when --help was asked for; the help text has
+// been written to the output already.
+var ErrHelp = flag.ErrHelp
+
+// Load builds the configuration from defaults, the environment (looked up
+// with getenv) and args, then validates it. Help and usage go to out.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("brokerd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	c.bind(fs)
+	fs.Usage = func() { usage(fs, out) }
+
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if envErr != nil {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, ErrHelp
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (settings are --name=value flags; see --help)", fs.Arg(0))
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (c *Config) bind(fs *flag.FlagSet) {
+	fs.Var(int32Value{&c.NodeID}, "node.id", "this broker's id, unique in the cluster")
+	fs.StringVar(&c.ClusterID, "cluster.id", c.ClusterID, "cluster id reported to clients")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "host:port the Kafka protocol listener binds")
+	fs.StringVar(&c.AdvertisedAddr, "advertised.listener", c.AdvertisedAddr, "host:port clients are told to connect to (default: the bound listen address)")
+	fs.StringVar(&c.DataDir, "data.dir", c.DataDir, "directory holding topic metadata and partition logs")
+	fs.StringVar(&c.MetricsListen, "metrics.listen", c.MetricsListen, "host:port serving Prometheus /metrics (empty disables)")
+	fs.StringVar(&c.LogLevel, "log.level", c.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log.format", c.LogFormat, "log format: text or json")
+	fs.BoolVar(&c.AutoCreateTopics, "auto.create.topics.enable", c.AutoCreateTopics, "create unknown topics on Metadata requests that ask for it")
+	fs.Var(int32Value{&c.DefaultPartitions}, "num.partitions", "partitions of auto-created topics and of CreateTopics with -1")
+	fs.Int64Var(&c.SegmentBytes, "log.segment.bytes", c.SegmentBytes, "default segment.bytes: roll a segment at this size")
+	fs.DurationVar(&c.SegmentMs, "log.roll", c.SegmentMs, "default segment.ms: roll a segment at this age (0 never)")
+	fs.Int64Var(&c.RetentionBytes, "log.retention.bytes", c.RetentionBytes, "default retention.bytes per partition (-1 unlimited)")
+	fs.DurationVar(&c.RetentionMs, "log.retention", c.RetentionMs, "default retention.ms (negative keeps forever)")
+	fs.IntVar(&c.IndexIntervalBytes, "log.index.interval.bytes", c.IndexIntervalBytes, "bytes between sparse offset index entries")
+	fs.Var(int32Value{&c.MaxMessageBytes}, "message.max.bytes", "default max.message.bytes: largest record batch accepted")
+	fs.Var(timestampTypeValue{&c.TimestampType}, "log.message.timestamp.type", "default message.timestamp.type: CreateTime or LogAppendTime")
+	fs.DurationVar(&c.FlushIntervalMs, "log.flush.interval", c.FlushIntervalMs, "fsync every partition with unflushed data at least this often (0 off)")
+	fs.Int64Var(&c.FlushBytes, "log.flush.interval.bytes", c.FlushBytes, "fsync a partition once this many bytes are unflushed (0 off)")
+	fs.BoolVar(&c.FlushOnAck, "log.flush.on.ack", c.FlushOnAck, "fsync before acknowledging acks=all produce requests")
+	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention, age-based roll and interval flush run")
+	fs.Var(int32Value{&c.MaxRequestBytes}, "socket.request.max.bytes", "largest request frame accepted; larger closes the connection")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown.timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
+}
+
+// Validate checks every setting and returns the first problem as one line.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID < 0:
+		return fmt.Errorf("node.id %d: must be >= 0", c.NodeID)
+	case c.ClusterID == "":
+		return errors.New("cluster.id: must not be empty")
+	case c.DataDir == "":
+		return errors.New("data.dir: must not be empty")
+	case c.DefaultPartitions < 1:
+		return fmt.Errorf("num.partitions %d: must be >= 1", c.DefaultPartitions)
+	case c.SegmentBytes < 14:
+		return fmt.Errorf("log.segment.bytes %d: must be >= 14", c.SegmentBytes)
+	case c.SegmentMs < 0:
+		return fmt.Errorf("log.roll %v: must be >= 0", c.SegmentMs)
+	case c.RetentionBytes < -1:
+		return fmt.Errorf("log.retention.bytes %d: must be -1 (unlimited) or >= 0", c.RetentionBytes)
+	case c.IndexIntervalBytes < 1:
+		return fmt.Errorf("log.index.interval.bytes %d: must be >= 1", c.IndexIntervalBytes)
+	case c.MaxMessageBytes < 64:
+		return fmt.Errorf("message.max.bytes %d: must be >= 64", c.MaxMessageBytes)
+	case c.FlushIntervalMs < 0:
+		return fmt.Errorf("log.flush.interval %v: must be >= 0", c.FlushIntervalMs)
+	case c.FlushBytes < 0:
+		return fmt.Errorf("log.flush.interval.bytes %d: must be >= 0", c.FlushBytes)
+	case c.RetentionCheckInterval <= 0:
+		return fmt.Errorf("log.retention.check.interval %v: must be > 0", c.RetentionCheckInterval)
+	case c.MaxRequestBytes < 1024:
+		return fmt.Errorf("socket.request.max.bytes %d: must be >= 1024", c.MaxRequestBytes)
+	case c.MaxRequestBytes < c.MaxMessageBytes:
+		return fmt.Errorf("socket.request.max.bytes %d: must be >= message.max.bytes %d", c.MaxRequestBytes, c.MaxMessageBytes)
+	case c.ShutdownTimeout <= 0:
+		return fmt.Errorf("shutdown.timeout %v: must be > 0", c.ShutdownTimeout)
+	}
+	if err := checkHostPort("listen", c.Listen, true); err != nil {
+		return err
+	}
+	if c.AdvertisedAddr != "" {
+		if err := checkHostPort("advertised.listener", c.AdvertisedAddr, false); err != nil {
+			return err
+		}
+	}
+	if c.MetricsListen != "" {
+		if err := checkHostPort("metrics.listen", c.MetricsListen, true); err != nil {
+			return err
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: must be text or json", c.LogFormat)
+	}
+	if st, err := os.Stat(c.DataDir); err == nil && !st.IsDir() {
+		return fmt.Errorf("data.dir %q: exists and is not a directory", c.DataDir)
+	}
+	return nil
+}
+
+func checkHostPort(name, v string, allowZeroPort bool) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%s %q: want host:port (%v)", name, v, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 || (p == 0 && !allowZeroPort) {
+		return fmt.Errorf("%s %q: port must be a number in 1..65535", name, v)
+	}
+	if !allowZeroPort && host == "" {
+		return fmt.Errorf("%s %q: needs a host clients can reach", name, v)
+	}
+	return nil
+}
+
+func usage(fs *flag.FlagSet, out io.Writer) {
+	fmt.Fprintf(out, "Usage: brokerd [--name=value ...]\n\n")
+	fmt.Fprintf(out, "Kafki broker: speaks the Kafka protocol over a durable segmented log.\n")
+	fmt.Fprintf(out, "Every flag can also be set by the environment variable shown.\n\n")
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, n := range names {
+		f := fs.Lookup(n)
+		fmt.Fprintf(out, "  --%s (env %s, default %q)\n      %s\n", f.Name, EnvName(f.Name), f.DefValue, f.Usage)
+	}
+}
+
+type int32Value struct{ p *int32 }
+
+func (v int32Value) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*v.p), 10)
+}
+
+func (v int32Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return errors.New("not a 32-bit integer")
+	}
+	*v.p = int32(n)
+	return nil
+}
+
+type timestampTypeValue struct{ p *TimestampType }
+
+func (v timestampTypeValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return string(*v.p)
+}
+
+func (v timestampTypeValue) Set(s string) error {
+	t, err := ParseTimestampType(s)
+	if err != nil {
+		return err
+	}
+	*v.p = t
+	return nil
+}
+
+// ParseTimestampType parses message.timestamp.type values.
+func ParseTimestampType(s string) (TimestampType, error) {
+	switch TimestampType(s) {
+	case CreateTime, LogAppendTime:
+		return TimestampType(s), nil
+	}
+	return "", fmt.Errorf("must be CreateTime or LogAppendTime, not %q", s)
+}

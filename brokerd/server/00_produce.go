@@ -1,0 +1,108 @@
+package server
+
+// Produce (key 0), versions 0-13; v13 names topics by id.
+//
+// Versions 0-2 are advertised, as Kafka 4.x does, because librdkafka turns
+// compression off against a broker whose Produce minimum is above 0; their
+// magic 0/1 message sets are refused per partition with
+// UNSUPPORTED_FOR_MESSAGE_FORMAT, as only v2 batches are stored.
+//
+// acks=0 sends no response; acks=1 answers after the append; acks=-1
+// answers after the append and, with log.flush.on.ack, after an fsync. A
+// single node is its own in-sync replica set, so acks=-1 and acks=1 differ
+// only in that fsync. Every batch of a partition is validated before any is
+// appended: a CRC mismatch is CORRUPT_MESSAGE and nothing is written.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/batch"
+	"github.com/kafki/kafki/brokerd/meta"
+)
+
+const (
+	produceMin = 0
+	produceMax = 13
+)
+
+func (s *Server) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	sync := req.Acks == -1 && s.cfg.FlushOnAck
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		return s.produceAllErr(rc, req, resp, kerr.InvalidRequiredAcks.Code)
+	}
+	if req.TransactionID != nil {
+		// No transaction coordinator yet: a transactional producer cannot
+		// have a valid transactional state here.
+		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
+	}
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name := t.Topic
+		if req.Version >= 13 {
+			if tp := s.topics.TopicByID(meta.TopicID(t.TopicID)); tp != nil {
+				name = tp.Name
+			} else {
+				name = ""
+			}
+		}
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
+			part := s.topics.Partition(name, p.Partition)
+			switch {
+			case part == nil && req.Version >= 13:
+				rp.ErrorCode = rc.errCode(kerr.UnknownTopicID.Code)
+			case part == nil:
+				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
+			case req.Version < 3:
+				rp.ErrorCode = rc.errCode(kerr.UnsupportedForMessageFormat.Code)
+			default:
+				res, err := part.Append(p.Records, sync)
+				if err != nil {
+					rp.ErrorCode = rc.errCode(errorCode(err))
+					rp.ErrorMessage = errMsg(err)
+					if !errors.Is(err, batch.ErrCorrupt) {
+						rc.conn.log.Debug("produce refused", "topic", name, "partition", p.Partition, "err", err)
+					} else {
+						rc.conn.log.Warn("corrupt batch refused", "topic", name, "partition", p.Partition, "err", err)
+					}
+					break
+				}
+				rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if req.Acks == 0 {
+		return nil
+	}
+	return resp
+}
+
+func (s *Server) produceAllErr(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) kmsg.Response {
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
+			rp.ErrorCode = rc.errCode(code)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if req.Acks == 0 {
+		return nil
+	}
+	return resp
+}

@@ -1,0 +1,181 @@
+package server
+
+// Fetch (key 1), versions 4-17; v13+ names topics by id.
+//
+// Sessionless: a request that asks for a new fetch session (epoch 0) gets
+// session id 0 back, which tells clients (KIP-227) to keep sending full
+// requests; an incremental request for a session id gets
+// FETCH_SESSION_ID_NOT_FOUND. Only offsets below the high watermark are
+// returned. Long polls: when fewer than MinBytes are ready the request waits
+// on the partitions' change signals until MinBytes, MaxWaitMillis or
+// shutdown, whichever comes first. MaxBytes and PartitionMaxBytes bound the
+// response, except that the first batch of the response is returned whole
+// even when larger (KIP-74), so consumers always progress.
+//
+// Record bytes are read from the segment with one pread into a buffer of
+// their own and copied once more into the response frame by kmsg's encoder.
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/meta"
+	"github.com/kafki/kafki/brokerd/topics"
+)
+
+const (
+	fetchMin = 4
+	fetchMax = 17
+	// maxFetchWait caps a client's MaxWaitMillis.
+	maxFetchWait = 5 * time.Minute
+)
+
+func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.FetchRequest)
+	if req.SessionID != 0 || req.SessionEpoch > 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = rc.errCode(kerr.FetchSessionIDNotFound.Code)
+		return resp
+	}
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	if wait > maxFetchWait {
+		wait = maxFetchWait
+	}
+	var deadline <-chan time.Time
+	for {
+		// Take the change signals before reading, so an append between
+		// the read and the wait still wakes us.
+		signals := s.fetchSignals(req)
+		resp, n, final := s.fetchOnce(rc, req)
+		if final || n >= int(req.MinBytes) || wait <= 0 {
+			s.countFetched(resp)
+			return resp
+		}
+		if deadline == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		cases := make([]reflect.SelectCase, 0, len(signals)+2)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+		for _, ch := range signals {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		chosen, _, _ := reflect.Select(cases)
+		if chosen < 2 {
+			resp, _, _ = s.fetchOnce(rc, req)
+			s.countFetched(resp)
+			return resp
+		}
+	}
+}
+
+func (s *Server) fetchTopic(req *kmsg.FetchRequest, t *kmsg.FetchRequestTopic) *topics.Topic {
+	if req.Version >= 13 {
+		return s.topics.TopicByID(meta.TopicID(t.TopicID))
+	}
+	return s.topics.Topic(t.Topic)
+}
+
+func (s *Server) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
+	var out []<-chan struct{}
+	for i := range req.Topics {
+		t := s.fetchTopic(req, &req.Topics[i])
+		if t == nil {
+			continue
+		}
+		for _, p := range req.Topics[i].Partitions {
+			if p.Partition >= 0 && int(p.Partition) < len(t.Partitions) {
+				out = append(out, t.Partitions[p.Partition].Log().Changed())
+			}
+		}
+	}
+	return out
+}
+
+// fetchOnce builds a response from what is readable now. n is the number of
+// record bytes in it; final is true when a partition error means waiting
+// would not help (Kafka answers errors at once).
+func (s *Server) fetchOnce(rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n int, final bool) {
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	resp.SetVersion(req.Version)
+	budget := int(req.MaxBytes)
+	if req.Version < 3 || budget <= 0 {
+		budget = int(s.cfg.MaxRequestBytes)
+	}
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		t := s.fetchTopic(req, rt)
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		if t != nil {
+			st.Topic = t.Name
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			var part *topics.Partition
+			if t != nil && rp.Partition >= 0 && int(rp.Partition) < len(t.Partitions) {
+				part = t.Partitions[rp.Partition]
+			}
+			switch {
+			case part == nil && req.Version >= 13:
+				sp.ErrorCode = rc.errCode(kerr.UnknownTopicID.Code)
+				final = true
+			case part == nil:
+				sp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
+				final = true
+			case rp.CurrentLeaderEpoch > 0:
+				// Kafki's single node is leader epoch 0 forever.
+				sp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
+				final = true
+			default:
+				l := part.Log()
+				hw := part.HighWatermark()
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, l.LogStartOffset()
+				limit := int(rp.PartitionMaxBytes)
+				if limit > budget {
+					limit = budget
+				}
+				if n > 0 && limit <= 0 {
+					break // response full; the client asks again
+				}
+				if limit <= 0 {
+					limit = 1 // KIP-74: still return the first batch whole
+				}
+				data, err := l.Read(rp.FetchOffset, limit, hw)
+				if err != nil {
+					sp.ErrorCode = rc.errCode(errorCode(err))
+					final = true
+					break
+				}
+				sp.RecordBatches = data
+				n += len(data)
+				budget -= len(data)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, n, final
+}
+
+func (s *Server) countFetched(resp *kmsg.FetchResponse) {
+	for _, t := range resp.Topics {
+		var n int
+		for _, p := range t.Partitions {
+			n += len(p.RecordBatches)
+		}
+		if n > 0 {
+			s.metrics.Fetched(t.Topic, n)
+		}
+	}
+}

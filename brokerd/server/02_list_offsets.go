@@ -1,0 +1,74 @@
+package server
+
+// ListOffsets (key 2), versions 1-10.
+//
+// Timestamps: -1 latest (the high watermark), -2 earliest (log start),
+// -3 the record with the largest timestamp (v7+), -4 earliest local (v8+,
+// the same as earliest until tiering exists), -5 latest tiered (v9+, -1:
+// nothing is tiered yet); any other value finds the first offset whose
+// timestamp is at or after it, or -1 when there is none.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	listOffsetsMin = 1
+	listOffsetsMax = 10
+)
+
+func (s *Server) handleListOffsets(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.Timestamp, rp.Offset, rp.LeaderEpoch = -1, -1, -1
+			part := s.topics.Partition(t.Topic, p.Partition)
+			switch {
+			case part == nil:
+				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
+			case p.CurrentLeaderEpoch > 0:
+				rp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
+			default:
+				l := part.Log()
+				rp.LeaderEpoch = 0
+				switch p.Timestamp {
+				case -1:
+					rp.Offset = part.HighWatermark()
+				case -2, -4:
+					rp.Offset = l.LogStartOffset()
+				case -5:
+					rp.Offset = -1
+				case -3:
+					off, ts, found, err := l.MaxTimestamp()
+					if err != nil {
+						rp.ErrorCode = rc.errCode(errorCode(err))
+					} else if found {
+						rp.Offset, rp.Timestamp = off, ts
+					}
+				default:
+					if p.Timestamp < 0 {
+						rp.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
+						break
+					}
+					off, ts, found, err := l.OffsetForTimestamp(p.Timestamp)
+					if err != nil {
+						rp.ErrorCode = rc.errCode(errorCode(err))
+					} else if found && off < part.HighWatermark() {
+						rp.Offset, rp.Timestamp = off, ts
+					}
+				}
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}

@@ -1,0 +1,98 @@
+package server
+
+// CreateTopics (key 19), versions 2-7.
+//
+// Replication factor must be -1 or 1 on a single node (INVALID_REPLICATION_FACTOR
+// otherwise); manual replica assignments may only name this broker. Configs
+// are validated before anything is written (INVALID_CONFIG). v5+ returns
+// the effective configs; v7 the topic id. ValidateOnly checks without
+// creating.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/topics"
+)
+
+const (
+	createTopicsMin = 2
+	createTopicsMax = 7
+)
+
+func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, t := range req.Topics {
+		seen[t.Topic]++
+	}
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = t.Topic
+		rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		fail := func(code int16, msg string) {
+			rt.ErrorCode = rc.errCode(code)
+			rt.ErrorMessage = &msg
+		}
+		partitions := t.NumPartitions
+		switch {
+		case seen[t.Topic] > 1:
+			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", t.Topic))
+		case t.ReplicationFactor != -1 && t.ReplicationFactor != 1:
+			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: this cluster has 1 broker", t.ReplicationFactor))
+		case len(t.ReplicaAssignment) > 0 && (t.NumPartitions != -1 || t.ReplicationFactor != -1):
+			fail(kerr.InvalidRequest.Code, "give either a replica assignment or partitions and replication factor, not both")
+		default:
+			if len(t.ReplicaAssignment) > 0 {
+				if msg := s.checkAssignment(t.ReplicaAssignment); msg != "" {
+					fail(kerr.InvalidReplicaAssignment.Code, msg)
+					break
+				}
+				partitions = int32(len(t.ReplicaAssignment))
+			}
+			configs := map[string]string{}
+			for _, c := range t.Configs {
+				if c.Value == nil {
+					fail(kerr.InvalidConfig.Code, fmt.Sprintf("config %q has a null value", c.Name))
+					break
+				}
+				configs[c.Name] = *c.Value
+			}
+			if rt.ErrorCode != 0 {
+				break
+			}
+			created, err := s.topics.CreateTopic(ctx, t.Topic, partitions, configs, req.ValidateOnly)
+			if err != nil {
+				fail(errorCode(err), err.Error())
+				break
+			}
+			rt.TopicID = created.ID
+			rt.NumPartitions = int32(len(created.Partitions))
+			rt.ReplicationFactor = 1
+			for _, e := range topics.EffectiveConfigs(s.cfg, configs) {
+				c := kmsg.NewCreateTopicsResponseTopicConfig()
+				v := e.Value
+				c.Name, c.Value, c.Source = e.Name, &v, int8(e.Source)
+				rt.Configs = append(rt.Configs, c)
+			}
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) string {
+	for i, a := range as {
+		if a.Partition != int32(i) {
+			return fmt.Sprintf("replica assignment partitions must be 0..%d in order", len(as)-1)
+		}
+		if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
+			return fmt.Sprintf("partition %d: replicas %v, but the only broker is %d", a.Partition, a.Replicas, s.cfg.NodeID)
+		}
+	}
+	return ""
+}

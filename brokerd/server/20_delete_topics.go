@@ -1,0 +1,65 @@
+package server
+
+// DeleteTopics (key 20), versions 1-6; v6 may name topics by id.
+//
+// The topic leaves the metadata store first, then its logs are closed and
+// removed; requests in flight on it get UNKNOWN_TOPIC_OR_PARTITION.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/meta"
+)
+
+const (
+	deleteTopicsMin = 1
+	deleteTopicsMax = 6
+)
+
+func (s *Server) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.DeleteTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	type target struct {
+		name *string
+		id   [16]byte
+	}
+	var targets []target
+	if req.Version >= 6 {
+		for _, t := range req.Topics {
+			targets = append(targets, target{t.Topic, t.TopicID})
+		}
+	} else {
+		for i := range req.TopicNames {
+			targets = append(targets, target{name: &req.TopicNames[i]})
+		}
+	}
+	for _, tg := range targets {
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		rt.Topic, rt.TopicID = tg.name, tg.id
+		name := ""
+		if tg.name != nil && *tg.name != "" {
+			name = *tg.name
+		} else if t := s.topics.TopicByID(meta.TopicID(tg.id)); t != nil {
+			name = t.Name
+			rt.Topic = &t.Name
+		} else {
+			rt.ErrorCode = rc.errCode(kerr.UnknownTopicID.Code)
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		if t := s.topics.Topic(name); t != nil {
+			rt.TopicID = t.ID
+		}
+		if err := s.topics.DeleteTopic(ctx, name); err != nil {
+			rt.ErrorCode = rc.errCode(errorCode(err))
+			rt.ErrorMessage = errMsg(err)
+		} else {
+			s.metrics.DeleteTopic(name)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}

@@ -1,0 +1,36 @@
+package server
+
+// DescribeCluster (key 60), versions 0-1.
+//
+// This broker is the whole cluster and its controller. v1 asks for an
+// endpoint type; only brokers (1) are served (UNSUPPORTED_ENDPOINT_TYPE
+// otherwise).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	describeClusterMin = 0
+	describeClusterMax = 1
+)
+
+func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.DescribeClusterRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	resp.EndpointType = 1
+	if req.Version >= 1 && req.EndpointType != 1 {
+		resp.ErrorCode = rc.errCode(kerr.UnsupportedEndpointType.Code)
+		return resp
+	}
+	resp.ClusterID = s.cfg.ClusterID
+	resp.ControllerID = s.cfg.NodeID
+	resp.ClusterAuthorizedOperations = -2147483648 // not requested / unknown
+	b := kmsg.NewDescribeClusterResponseBroker()
+	b.NodeID, b.Host, b.Port = s.cfg.NodeID, s.host, s.port
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	return resp
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handlerFunc serves one decoded request. It returns the response to send,
+// or nil to send nothing (Produce with acks=0).
+type handlerFunc func(ctx context.Context, rc *reqCtx, req kmsg.Request) kmsg.Response
+
+// api is one served API: its key, the versions served, and the handler.
+type api struct {
+	key      int16
+	min, max int16
+	handle   handlerFunc
+}
+
+// apis returns the table of served APIs, sorted by key. Each entry's
+// versions are stated at the top of its handler's file.
+func (s *Server) apis() []api {
+	t := []api{
+		{key: 0, min: produceMin, max: produceMax, handle: s.handleProduce},
+		{key: 1, min: fetchMin, max: fetchMax, handle: s.handleFetch},
+		{key: 2, min: listOffsetsMin, max: listOffsetsMax, handle: s.handleListOffsets},
+		{key: 3, min: metadataMin, max: metadataMax, handle: s.handleMetadata},
+		{key: 18, min: apiVersionsMin, max: apiVersionsMax, handle: s.handleAPIVersions},
+		{key: 19, min: createTopicsMin, max: createTopicsMax, handle: s.handleCreateTopics},
+		{key: 20, min: deleteTopicsMin, max: deleteTopicsMax, handle: s.handleDeleteTopics},
+		{key: 22, min: initProducerIDMin, max: initProducerIDMax, handle: s.handleInitProducerID},
+		{key: 32, min: describeConfigsMin, max: describeConfigsMax, handle: s.handleDescribeConfigs},
+		{key: 37, min: createPartitionsMin, max: createPartitionsMax, handle: s.handleCreatePartitions},
+		{key: 44, min: incrementalAlterConfigsMin, max: incrementalAlterConfigsMax, handle: s.handleIncrementalAlterConfigs},
+		{key: 60, min: describeClusterMin, max: describeClusterMax, handle: s.handleDescribeCluster},
+	}
+	sort.Slice(t, func(i, j int) bool { return t[i].key < t[j].key })
+	return t
+}
+
+// apiName is the Kafka name of a key, for logs and metrics.
+func apiName(key int16) string {
+	if r := kmsg.RequestForKey(key); r != nil {
+		return kmsg.NameForKey(key)
+	}
+	return "Unknown"
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// pipelineDepth bounds how many requests a connection may have read ahead
+// of the one being handled.
+const pipelineDepth = 8
+
+// maxRetainedWriteBuf: a response buffer that grew beyond this is dropped
+// after use rather than kept for the connection's life.
+const maxRetainedWriteBuf = 1 << 20
+
+type frame struct {
+	buf     []byte // the request after its size prefix; owned by the handler
+	arrived time.Time
+}
+
+// conn is one client connection.
+type conn struct {
+	s    *Server
+	nc   net.Conn
+	log  *slog.Logger
+	wbuf []byte // response buffer, used only by the processor goroutine
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
+}
+
+// stopReading makes the reader stop at its next read; requests already
+// read are still answered.
+func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
+
+// serve runs the connection: a reader goroutine frames requests, this
+// goroutine handles them in order.
+func (c *conn) serve() {
+	defer c.nc.Close()
+	frames := make(chan frame, pipelineDepth)
+	go c.readLoop(frames)
+	for f := range frames {
+		if err := c.process(f); err != nil {
+			c.log.Warn("closing connection", "reason", err)
+			c.nc.Close() // unblocks the reader, which closes frames
+			for range frames {
+			}
+			return
+		}
+	}
+}
+
+func (c *conn) readLoop(frames chan<- frame) {
+	defer close(frames)
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				c.log.Debug("read failed", "err", err)
+			}
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 10 || size > c.s.cfg.MaxRequestBytes {
+			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, socket.request.max.bytes)", size, c.s.cfg.MaxRequestBytes))
+			c.nc.Close()
+			return
+		}
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			c.log.Debug("truncated request frame", "err", err)
+			return
+		}
+		c.s.metrics.NetBytesIn.Add(float64(size) + 4)
+		frames <- frame{buf: buf, arrived: time.Now()}
+	}
+}
+
+// reqCtx is what a handler knows about its request.
+type reqCtx struct {
+	s       *Server
+	conn    *conn
+	hdr     requestHeader
+	metrics interface{ Error(int16) }
+}
+
+// errCode counts a non-zero error code in the response and returns it.
+func (rc *reqCtx) errCode(code int16) int16 {
+	if code != 0 {
+		rc.metrics.Error(code)
+	}
+	return code
+}
+
+// process handles one frame. An error closes the connection.
+func (c *conn) process(f frame) (err error) {
+	hdr, body, err := parseHeader(f.buf, func(key, version int16) bool {
+		r := kmsg.RequestForKey(key)
+		if r == nil || version < 0 || version > r.MaxVersion() {
+			return false
+		}
+		r.SetVersion(version)
+		return r.IsFlexible()
+	})
+	if err != nil {
+		return err
+	}
+	a, served := c.s.byKey[hdr.key]
+	am := c.s.metrics.API(hdr.key, apiName(hdr.key))
+	am.Requests.Inc()
+	defer func() { am.Latency.Observe(time.Since(f.arrived).Seconds()) }()
+
+	if !served || hdr.version < a.min || hdr.version > a.max {
+		am.Error(errUnsupportedVersion)
+		return c.writeUnsupported(hdr)
+	}
+	req := kmsg.RequestForKey(hdr.key)
+	req.SetVersion(hdr.version)
+	if err := req.ReadFrom(body); err != nil {
+		return fmt.Errorf("undecodable %s v%d request: %v", apiName(hdr.key), hdr.version, err)
+	}
+
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("handler panic", "api", apiName(hdr.key), "version", hdr.version, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error handling %s", apiName(hdr.key))
+		}
+	}()
+	rc := &reqCtx{s: c.s, conn: c, hdr: hdr, metrics: am}
+	resp := a.handle(c.s.drain, rc, req)
+	if resp == nil {
+		return nil
+	}
+	resp.SetVersion(hdr.version)
+	return c.write(hdr, req.IsFlexible() && hdr.key != apiVersionsKey, resp)
+}
+
+// write sends resp with a v0 (or, when flexible, v1) response header.
+func (c *conn) write(hdr requestHeader, flexibleHeader bool, resp kmsg.Response) error {
+	b := c.wbuf[:0]
+	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(hdr.correlationID))
+	if flexibleHeader {
+		b = append(b, 0) // no tagged fields
+	}
+	b = resp.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	_, err := c.nc.Write(b)
+	c.s.metrics.NetBytesOut.Add(float64(len(b)))
+	if cap(b) <= maxRetainedWriteBuf {
+		c.wbuf = b[:0]
+	} else {
+		c.wbuf = nil
+	}
+	if err != nil {
+		return fmt.Errorf("write response: %w", err)
+	}
+	return nil
+}
+
+// writeUnsupported answers a request for an API or version Kafki does not
+// serve. ApiVersions gets a v0 response listing what is served (KIP-511),
+// so the client can retry with a version it shares with us; anything else
+// gets a body of just the UNSUPPORTED_VERSION code, which is what a Kafka
+// client that ignored ApiVersions would see from a real broker's error
+// path. The connection stays open.
+func (c *conn) writeUnsupported(hdr requestHeader) error {
+	if hdr.key == apiVersionsKey {
+		resp := c.s.apiVersionsResponse(0)
+		resp.ErrorCode = errUnsupportedVersion
+		return c.write(hdr, false, resp)
+	}
+	c.log.Debug("unsupported request", "api", apiName(hdr.key), "key", hdr.key, "version", hdr.version, "client", hdr.clientID)
+	b := make([]byte, 0, 10)
+	b = append(b, 0, 0, 0, 6)
+	b = binary.BigEndian.AppendUint32(b, uint32(hdr.correlationID))
+	b = binary.BigEndian.AppendUint16(b, uint16(errUnsupportedVersion))
+	_, err := c.nc.Write(b)
+	return err
+}
+
+var _ = context.Background

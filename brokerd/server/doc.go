@@ -1,0 +1,20 @@
+// Package server speaks the Kafka wire protocol: it accepts connections,
+// frames requests, decodes them with kmsg, dispatches them to one handler
+// per API (files named by API key, e.g. 00_produce.go, each stating the
+// versions it serves) and writes responses.
+//
+// Invariants:
+//   - Responses on a connection go out in request order (Kafka clients rely
+//     on it): each connection has one reader goroutine that only frames
+//     requests, and one processor goroutine that handles them one at a time
+//     and writes the replies.
+//   - A frame that cannot be trusted (negative or oversized length, a
+//     header that does not parse, a body kmsg cannot decode) closes only
+//     that connection, with a logged reason. A well-framed request for an
+//     API or version Kafki does not serve gets UNSUPPORTED_VERSION, not a
+//     closed connection.
+//   - Handlers never panic on client input; a panic in a handler is
+//     recovered, logged and closes that connection only.
+//   - The set of versions advertised by ApiVersions is exactly the set the
+//     handlers registered (apis.go).
+package server

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kafki/kafki/brokerd/batch"
+	"github.com/kafki/kafki/brokerd/storage"
+	"github.com/kafki/kafki/brokerd/topics"
+)
+
+const (
+	apiVersionsKey        = 18
+	errUnsupportedVersion = 35 // UNSUPPORTED_VERSION
+)
+
+// errorCode maps an error of the layers below to the Kafka error code a
+// real broker returns for the same condition.
+func errorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, batch.ErrUnsupportedCompression):
+		return kerr.UnsupportedCompressionType.Code
+	case errors.Is(err, batch.ErrInvalidRecord), errors.Is(err, batch.ErrMagic), errors.Is(err, topics.ErrTransactional):
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrTruncated), errors.Is(err, batch.ErrTooLarge):
+		return kerr.CorruptMessage.Code
+	case errors.Is(err, topics.ErrMessageTooLarge):
+		return kerr.MessageTooLarge.Code
+	case errors.Is(err, storage.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, storage.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, storage.ErrStorage):
+		return kerr.KafkaStorageError.Code
+	case errors.Is(err, storage.ErrClosed), errors.Is(err, topics.ErrUnknownTopic):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, topics.ErrTopicExists):
+		return kerr.TopicAlreadyExists.Code
+	case errors.Is(err, topics.ErrInvalidName):
+		return kerr.InvalidTopicException.Code
+	case errors.Is(err, topics.ErrInvalidPartition):
+		return kerr.InvalidPartitions.Code
+	case errors.Is(err, topics.ErrInvalidConfig):
+		return kerr.InvalidConfig.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// errMsg is err's text for the ErrorMessage fields, nil for no error.
+func errMsg(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

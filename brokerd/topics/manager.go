@@ -1,0 +1,442 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/meta"
+	"github.com/kafki/kafki/brokerd/storage"
+)
+
+// Errors of the manager; test with errors.Is.
+var (
+	ErrUnknownTopic     = errors.New("unknown topic or partition")
+	ErrTopicExists      = errors.New("topic already exists")
+	ErrInvalidPartition = errors.New("invalid partition count")
+	ErrClosed           = errors.New("topic manager closed")
+)
+
+// producerIDBlock is how many producer ids are reserved from the store at a
+// time, so that InitProducerId does not write metadata on every call.
+const producerIDBlock = 1000
+
+// Topic is an immutable snapshot of a topic.
+type Topic struct {
+	Name       string
+	ID         meta.TopicID
+	Overrides  map[string]string // do not modify
+	Partitions []*Partition      // index i is partition i; do not modify
+	settings   *atomic.Pointer[Settings]
+}
+
+// Settings returns the topic's effective settings.
+func (t *Topic) Settings() *Settings { return t.settings.Load() }
+
+// Manager owns the topics of this broker. Safe for concurrent use.
+type Manager struct {
+	cfg   *config.Config
+	store meta.Store
+	log   *slog.Logger
+	dir   string
+
+	mu     sync.RWMutex
+	topics map[string]*Topic       // guarded by mu
+	byID   map[meta.TopicID]*Topic // guarded by mu
+	closed bool                    // guarded by mu
+
+	pidMu   sync.Mutex
+	pidNext int64 // next producer id to hand out; guarded by pidMu
+	pidEnd  int64 // end of the reserved block; guarded by pidMu
+
+	// appendHook, when set, is called after every successful append; the
+	// server uses it for metrics.
+	appendHook func(topic string, partition int32, records int64, bytes int)
+}
+
+// Open loads every topic of the store and opens its partition logs under
+// cfg.DataDir.
+func Open(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger) (*Manager, error) {
+	m := &Manager{
+		cfg:    cfg,
+		store:  store,
+		log:    log,
+		dir:    cfg.DataDir,
+		topics: map[string]*Topic{},
+		byID:   map[meta.TopicID]*Topic{},
+	}
+	all, err := store.Topics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load topics: %w", err)
+	}
+	for _, mt := range all {
+		t, err := m.openTopic(mt, nil)
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		m.topics[t.Name] = t
+		m.byID[t.ID] = t
+	}
+	if err := m.removeStrayDirs(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetAppendHook installs fn to be called after each successful append.
+// Call before serving.
+func (m *Manager) SetAppendHook(fn func(topic string, partition int32, records int64, bytes int)) {
+	m.appendHook = fn
+}
+
+func (m *Manager) partitionDir(topic string, p int32) string {
+	return filepath.Join(m.dir, topic+"-"+strconv.Itoa(int(p)))
+}
+
+// openTopic opens the logs of mt, reusing partitions from prev (a previous
+// snapshot) where present.
+func (m *Manager) openTopic(mt meta.Topic, prev *Topic) (*Topic, error) {
+	s, err := resolve(m.cfg, mt.Configs)
+	if err != nil {
+		return nil, fmt.Errorf("topic %q: %w", mt.Name, err)
+	}
+	t := &Topic{Name: mt.Name, ID: mt.ID, Overrides: mt.Configs}
+	if prev != nil {
+		t.settings = prev.settings
+	} else {
+		t.settings = new(atomic.Pointer[Settings])
+	}
+	t.settings.Store(&s)
+	for i := int32(0); i < mt.Partitions; i++ {
+		if prev != nil && int(i) < len(prev.Partitions) {
+			t.Partitions = append(t.Partitions, prev.Partitions[i])
+			continue
+		}
+		l, err := storage.Open(m.partitionDir(mt.Name, i), storage.Options{
+			Config: s.Log,
+			Flush:  storage.FlushPolicy{Interval: m.cfg.FlushIntervalMs, Bytes: m.cfg.FlushBytes},
+			Logger: m.log.With("topic", mt.Name, "partition", i),
+		})
+		if err != nil {
+			for _, p := range t.Partitions[len(prevParts(prev)):] {
+				p.log.Close()
+			}
+			return nil, fmt.Errorf("open partition %s-%d: %w", mt.Name, i, err)
+		}
+		t.Partitions = append(t.Partitions, &Partition{Topic: mt.Name, Index: i, log: l, settings: t.settings, mgr: m})
+	}
+	return t, nil
+}
+
+func prevParts(prev *Topic) []*Partition {
+	if prev == nil {
+		return nil
+	}
+	return prev.Partitions
+}
+
+// removeStrayDirs deletes partition directories of topics the store does
+// not know: leftovers of a deletion interrupted by a crash.
+func (m *Manager) removeStrayDirs() error {
+	entries, err := os.ReadDir(m.dir)
+	if err != nil {
+		return fmt.Errorf("list data dir: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		i := strings.LastIndexByte(e.Name(), '-')
+		if i <= 0 {
+			continue
+		}
+		p, err := strconv.Atoi(e.Name()[i+1:])
+		if err != nil || p < 0 {
+			continue
+		}
+		topic := e.Name()[:i]
+		if t, ok := m.topics[topic]; ok && p < len(t.Partitions) {
+			continue
+		}
+		if ValidateName(topic) != nil {
+			continue
+		}
+		m.log.Warn("removing log directory of a deleted topic", "dir", e.Name())
+		if err := os.RemoveAll(filepath.Join(m.dir, e.Name())); err != nil {
+			return fmt.Errorf("remove stray log dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// Topic returns the topic named name, or nil.
+func (m *Manager) Topic(name string) *Topic {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.topics[name]
+}
+
+// TopicByID returns the topic with the given id, or nil.
+func (m *Manager) TopicByID(id meta.TopicID) *Topic {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.byID[id]
+}
+
+// Partition returns a partition, or nil if the topic or partition is
+// unknown.
+func (m *Manager) Partition(topic string, p int32) *Partition {
+	t := m.Topic(topic)
+	if t == nil || p < 0 || int(p) >= len(t.Partitions) {
+		return nil
+	}
+	return t.Partitions[p]
+}
+
+// Topics returns a snapshot of all topics.
+func (m *Manager) Topics() []*Topic {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*Topic, 0, len(m.topics))
+	for _, t := range m.topics {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Defaults returns the broker configuration used for topic defaults.
+func (m *Manager) Defaults() *config.Config { return m.cfg }
+
+// CreateTopic creates a topic. partitions < 1 means the broker default.
+// With validateOnly nothing is written.
+func (m *Manager) CreateTopic(ctx context.Context, name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	if partitions == -1 {
+		partitions = m.cfg.DefaultPartitions
+	}
+	if partitions < 1 || partitions > 100000 {
+		return nil, fmt.Errorf("%w: %d (want 1..100000)", ErrInvalidPartition, partitions)
+	}
+	if err := ValidateConfigs(m.cfg, configs); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := m.topics[name]; ok {
+		return nil, fmt.Errorf("%w: %q", ErrTopicExists, name)
+	}
+	for other := range m.topics {
+		if collisionKey(other) == collisionKey(name) {
+			return nil, fmt.Errorf("%w: %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", ErrInvalidName, name, other)
+		}
+	}
+	mt := meta.Topic{Name: name, ID: meta.NewTopicID(), Partitions: partitions, Configs: copyMap(configs)}
+	if validateOnly {
+		return &Topic{Name: name, ID: mt.ID, Overrides: mt.Configs, Partitions: make([]*Partition, partitions)}, nil
+	}
+	if err := m.store.CreateTopic(ctx, mt); err != nil {
+		if errors.Is(err, meta.ErrTopicExists) {
+			return nil, fmt.Errorf("%w: %q", ErrTopicExists, name)
+		}
+		return nil, fmt.Errorf("persist topic %q: %w", name, err)
+	}
+	t, err := m.openTopic(mt, nil)
+	if err != nil {
+		// The store has the topic but its logs would not open: take it
+		// back out so the two agree.
+		if derr := m.store.DeleteTopic(ctx, name); derr != nil {
+			m.log.Error("could not roll back topic creation", "topic", name, "err", derr)
+		}
+		return nil, err
+	}
+	m.topics[name] = t
+	m.byID[t.ID] = t
+	m.log.Info("created topic", "topic", name, "partitions", partitions, "configs", configs)
+	return t, nil
+}
+
+// DeleteTopic deletes a topic and its data.
+func (m *Manager) DeleteTopic(ctx context.Context, name string) error {
+	m.mu.Lock()
+	t, ok := m.topics[name]
+	if !ok {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	if err := m.store.DeleteTopic(ctx, name); err != nil && !errors.Is(err, meta.ErrUnknownTopic) {
+		m.mu.Unlock()
+		return fmt.Errorf("delete topic %q: %w", name, err)
+	}
+	delete(m.topics, name)
+	delete(m.byID, t.ID)
+	m.mu.Unlock()
+
+	var firstErr error
+	for _, p := range t.Partitions {
+		if err := p.log.Delete(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("delete partition %s-%d: %w", name, p.Index, err)
+		}
+	}
+	m.log.Info("deleted topic", "topic", name)
+	return firstErr
+}
+
+// CreatePartitions grows a topic to total partitions.
+func (m *Manager) CreatePartitions(ctx context.Context, name string, total int32, validateOnly bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.topics[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	if total <= int32(len(t.Partitions)) {
+		return fmt.Errorf("%w: topic %q has %d partitions; the count can only grow", ErrInvalidPartition, name, len(t.Partitions))
+	}
+	if total > 100000 {
+		return fmt.Errorf("%w: %d (at most 100000)", ErrInvalidPartition, total)
+	}
+	if validateOnly {
+		return nil
+	}
+	mt, err := m.store.UpdateTopic(ctx, name, func(mt *meta.Topic) error {
+		mt.Partitions = total
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("grow topic %q: %w", name, err)
+	}
+	nt, err := m.openTopic(mt, t)
+	if err != nil {
+		return err
+	}
+	m.topics[name] = nt
+	m.byID[nt.ID] = nt
+	m.log.Info("added partitions", "topic", name, "partitions", total)
+	return nil
+}
+
+// AlterConfigs replaces a topic's overrides with the result of fn applied
+// to a copy of them, after validating the result.
+func (m *Manager) AlterConfigs(ctx context.Context, name string, validateOnly bool, fn func(overrides map[string]string) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.topics[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	next := copyMap(t.Overrides)
+	if err := fn(next); err != nil {
+		return err
+	}
+	s, err := resolve(m.cfg, next)
+	if err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	if _, err := m.store.UpdateTopic(ctx, name, func(mt *meta.Topic) error {
+		mt.Configs = next
+		return nil
+	}); err != nil {
+		return fmt.Errorf("alter configs of %q: %w", name, err)
+	}
+	nt := *t
+	nt.Overrides = next
+	t.settings.Store(&s)
+	for _, p := range t.Partitions {
+		p.log.SetConfig(s.Log)
+	}
+	m.topics[name] = &nt
+	m.byID[nt.ID] = &nt
+	m.log.Info("altered topic configs", "topic", name, "configs", next)
+	return nil
+}
+
+// AllocateProducerID hands out a producer id never used before.
+func (m *Manager) AllocateProducerID(ctx context.Context) (int64, error) {
+	m.pidMu.Lock()
+	defer m.pidMu.Unlock()
+	if m.pidNext >= m.pidEnd {
+		first, err := m.store.AllocateProducerIDs(ctx, producerIDBlock)
+		if err != nil {
+			return 0, fmt.Errorf("allocate producer ids: %w", err)
+		}
+		m.pidNext, m.pidEnd = first, first+producerIDBlock
+	}
+	id := m.pidNext
+	m.pidNext++
+	return id, nil
+}
+
+// Maintain runs retention, age-based rolls and interval flushes on every
+// partition; errors are logged, not returned, so one bad partition does not
+// stop the others.
+func (m *Manager) Maintain() {
+	for _, t := range m.Topics() {
+		for _, p := range t.Partitions {
+			if err := p.log.Maintain(); err != nil {
+				m.log.Error("log maintenance failed", "topic", t.Name, "partition", p.Index, "err", err)
+			}
+		}
+	}
+}
+
+// Run calls Maintain every interval until ctx ends.
+func (m *Manager) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			m.Maintain()
+		}
+	}
+}
+
+// Close flushes and closes every log.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	all := m.topics
+	m.mu.Unlock()
+	var firstErr error
+	for _, t := range all {
+		for _, p := range t.Partitions {
+			if err := p.log.Close(); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("close %s-%d: %w", t.Name, p.Index, err)
+			}
+		}
+	}
+	return firstErr
+}
+
+func copyMap(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Exit codes returned by Main and Run.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// Env is everything a command reads from or writes to outside its
+// arguments. Passing it in (rather than using os.Stdin and friends
+// directly) keeps the package free of global state and lets tests run
+// commands concurrently.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv looks up environment variables (KAFKI_BOOTSTRAP_SERVER). Nil
+	// means no variable is set.
+	Getenv func(string) string
+}
+
+// Main runs kafki with the process environment and returns the exit code.
+// args excludes the program name. Cancelling ctx (on SIGINT/SIGTERM) makes
+// a consumer stop cleanly and commit, and any other command stop waiting.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return Run(ctx, args, Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv})
+}
+
+// Run is Main with an explicit environment.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	name, err := dispatch(ctx, args, env)
+	return report(name, err, env.Stderr)
+}
+
+// report prints err as one line on stderr and maps it to an exit code.
+func report(name string, err error, stderr io.Writer) int {
+	prefix := "kafki"
+	if name != "" {
+		prefix += " " + name
+	}
+	switch {
+	case err == nil, errors.Is(err, errHelpShown):
+		return ExitOK
+	case errors.Is(err, ErrUsage):
+		hint := "kafki --help"
+		if name != "" {
+			hint = "kafki " + name + " --help"
+		}
+		fmt.Fprintf(stderr, "%s: %s (see '%s')\n", prefix, oneLine(err.Error()), hint)
+		return ExitUsage
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "%s: interrupted\n", prefix)
+		return ExitFailure
+	default:
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err.Error()))
+		return ExitFailure
+	}
+}
+
+// topLevelHelp is printed by "kafki --help".
+const topLevelHelp = `kafki: create topics, produce and consume records on any Kafka-compatible broker.
+
+Usage: kafki <command> [flags]
+
+Commands:
+  topics create     Create a topic.
+  topics list       List topic names.
+  topics describe   Show partitions, leaders, replicas and configs of topics.
+  topics delete     Delete a topic.
+  topics alter      Add partitions or change configs of a topic.
+  produce           Send each line of stdin as a record.
+  consume           Print records of a topic to stdout.
+  version           Print kafki's version.
+
+Every command that talks to a broker takes --bootstrap-server host:port
+(default localhost:9092, or $KAFKI_BOOTSTRAP_SERVER) and --timeout.
+Run 'kafki <command> --help' for the flags and examples of a command.
+
+Quickstart:
+  kafki topics create --topic quickstart-events
+  printf 'hello\nworld\n' | kafki produce --topic quickstart-events
+  kafki consume --topic quickstart-events --from-beginning --max-messages 2
+`
+
+// topicsHelp is printed by "kafki topics --help".
+const topicsHelp = `Usage: kafki topics <create|list|describe|delete|alter> [flags]
+
+Manage topics, like kafka-topics.sh. Run 'kafki topics <subcommand> --help'
+for the flags of each subcommand.
+`
+
+// dispatch finds the command named by args and runs it. It returns the
+// command's name (for error prefixes) and its error.
+func dispatch(ctx context.Context, args []string, env Env) (string, error) {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, topLevelHelp)
+		return "", usagef("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		if len(rest) > 0 {
+			// "kafki help produce" is "kafki produce --help".
+			return dispatch(ctx, append(append([]string{}, rest...), "--help"), env)
+		}
+		fmt.Fprint(env.Stdout, topLevelHelp)
+		return "", nil
+	case "version", "--version", "-version":
+		return "version", runVersion(rest, env)
+	case "produce":
+		return "produce", runProduce(ctx, rest, env)
+	case "consume":
+		return "consume", runConsume(ctx, rest, env)
+	case "topics":
+		return dispatchTopics(ctx, rest, env)
+	}
+	return "", usagef("unknown command %q", cmd)
+}
+
+// dispatchTopics runs a "kafki topics" subcommand.
+func dispatchTopics(ctx context.Context, args []string, env Env) (string, error) {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, topicsHelp)
+		return "topics", usagef("no subcommand given")
+	}
+	sub, rest := args[0], args[1:]
+	name := "topics " + sub
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.Stdout, topicsHelp)
+		return "topics", nil
+	case "create":
+		return name, runTopicsCreate(ctx, rest, env)
+	case "list":
+		return name, runTopicsList(ctx, rest, env)
+	case "describe":
+		return name, runTopicsDescribe(ctx, rest, env)
+	case "delete":
+		return name, runTopicsDelete(ctx, rest, env)
+	case "alter":
+		return name, runTopicsAlter(ctx, rest, env)
+	}
+	return "topics", usagef("unknown subcommand %q", sub)
+}

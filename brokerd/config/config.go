@@ -43,6 +43,7 @@ type Config struct {
 
 	AutoCreateTopics  bool  // auto.create.topics.enable
 	DefaultPartitions int32 // num.partitions
+	MaxPartitions     int32 // max.partitions.per.topic: guards against typos like 100000
 
 	// Topic defaults (Kafka's log.* broker settings).
 	SegmentBytes       int64         // log.segment.bytes
@@ -75,6 +76,7 @@ func Default() Config {
 		LogFormat:              "text",
 		AutoCreateTopics:       true,
 		DefaultPartitions:      1,
+		MaxPartitions:          10000,
 		SegmentBytes:           1 << 30,
 		SegmentMs:              7 * 24 * time.Hour,
 		RetentionBytes:         -1,
@@ -151,6 +153,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log.format", c.LogFormat, "log format: text or json")
 	fs.BoolVar(&c.AutoCreateTopics, "auto.create.topics.enable", c.AutoCreateTopics, "create unknown topics on Metadata requests that ask for it")
 	fs.Var(int32Value{&c.DefaultPartitions}, "num.partitions", "partitions of auto-created topics and of CreateTopics with -1")
+	fs.Var(int32Value{&c.MaxPartitions}, "max.partitions.per.topic", "largest partition count a topic may have")
 	fs.Int64Var(&c.SegmentBytes, "log.segment.bytes", c.SegmentBytes, "default segment.bytes: roll a segment at this size")
 	fs.DurationVar(&c.SegmentMs, "log.roll", c.SegmentMs, "default segment.ms: roll a segment at this age (0 never)")
 	fs.Int64Var(&c.RetentionBytes, "log.retention.bytes", c.RetentionBytes, "default retention.bytes per partition (-1 unlimited)")
@@ -177,6 +180,8 @@ func (c *Config) Validate() error {
 		return errors.New("data.dir: must not be empty")
 	case c.DefaultPartitions < 1:
 		return fmt.Errorf("num.partitions %d: must be >= 1", c.DefaultPartitions)
+	case c.MaxPartitions < c.DefaultPartitions:
+		return fmt.Errorf("max.partitions.per.topic %d: must be >= num.partitions %d", c.MaxPartitions, c.DefaultPartitions)
 	case c.SegmentBytes < 14:
 		return fmt.Errorf("log.segment.bytes %d: must be >= 14", c.SegmentBytes)
 	case c.SegmentMs < 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ func connect(ctx context.Context, seeds []string, timeout time.Duration, extra .
 		kgo.ClientID("kafki"),
 		kgo.SoftwareNameAndVersion("kafki", Version),
 		kgo.DialTimeout(timeout),
+		// Bounds the connection handshake too, which the context does
+		// not: a server that accepts but never answers fails in timeout.
+		kgo.RequestTimeoutOverhead(timeout),
 		kgo.RetryTimeout(timeout),
 	}
 	opts = append(opts, extra...)
@@ -44,7 +48,8 @@ func connect(ctx context.Context, seeds []string, timeout time.Duration, extra .
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		var netErr net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
 			return nil, fmt.Errorf("%w %s: no answer within %s", ErrUnreachable, strings.Join(seeds, ","), timeout)
 		}
 		return nil, fmt.Errorf("%w %s: %w", ErrUnreachable, strings.Join(seeds, ","), err)

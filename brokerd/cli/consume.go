@@ -166,6 +166,7 @@ func consume(ctx context.Context, seeds []string, timeout time.Duration, o consu
 		kgo.ClientID("kafki"),
 		kgo.SoftwareNameAndVersion("kafki", Version),
 		kgo.DialTimeout(timeout),
+		kgo.RequestTimeoutOverhead(timeout),
 		kgo.ConsumeResetOffset(reset), // also where an out-of-range offset resets to
 	}
 	switch {

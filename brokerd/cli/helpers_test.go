@@ -63,6 +63,7 @@ func mustRun(t testing.TB, bootstrap, stdin string, args ...string) string {
 // containing each of wants, and nothing on stdout.
 func wantFailure(t testing.TB, r result, code int, wants ...string) {
 	t.Helper()
+	t.Logf("stderr: %s", strings.TrimSpace(r.stderr))
 	if r.code != code {
 		t.Fatalf("exit code = %d, want %d (stderr %q)", r.code, code, r.stderr)
 	}

@@ -367,6 +367,14 @@ func runTopicsAlter(ctx context.Context, args []string, env Env) error {
 	defer cancel()
 
 	if c.isSet("partitions") {
+		// Checked here because brokers word "cannot shrink" confusingly.
+		current, err := s.topicPartitions(ctx, *topic)
+		if err != nil {
+			return err
+		}
+		if *partitions <= current {
+			return fmt.Errorf("topic %q already has %d partitions; --partitions must be larger (partitions can be added, not removed)", *topic, current)
+		}
 		resps, err := s.adm.UpdatePartitions(opCtx, *partitions, *topic)
 		if err != nil {
 			return fmt.Errorf("set partitions of %q: %w", *topic, s.wrap(err, ""))

@@ -87,7 +87,7 @@ func TestAlterPartitionsAndConfigs(t *testing.T) {
 	}
 
 	// Partitions can only grow.
-	wantFailure(t, kafki(t, bs, "", "topics", "alter", "--topic", "t", "--partitions", "2"), 1, `"t"`)
+	wantFailure(t, kafki(t, bs, "", "topics", "alter", "--topic", "t", "--partitions", "2"), 1, `"t" already has 3 partitions`)
 	wantFailure(t, kafki(t, bs, "", "topics", "alter", "--topic", "nope", "--config", "retention.ms=1"), 1, "unknown topic", "nope")
 }
 

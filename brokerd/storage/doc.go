@@ -1,0 +1,87 @@
+// Package storage is the durable log of one partition: Kafka v2 record
+// batches, stored exactly as the broker validated them, in segments.
+//
+// # Files
+//
+// A log directory holds, per segment, files named by the segment's base
+// offset (the first offset it holds):
+//
+//	00000000000000000000.log        batches, back to back
+//	00000000000000000000.index      8-byte entries: relative offset, position
+//	00000000000000000000.timeindex  12-byte entries: timestamp, relative offset
+//	00000000000000000000.snapshot   idempotent producer state before this offset
+//
+// plus "recovery-point" (an offset below which everything is fsynced) and
+// "clean-shutdown" (present only between Close and the next Open).
+//
+// # Invariants
+//
+//   - Offsets are contiguous from LogStartOffset to LogEndOffset-1, and
+//     every segment's base offset is the previous segment's end. (Only
+//     damage found below the recovery point can leave a gap; Read skips it.)
+//   - Every byte of a segment up to its recorded size is a whole batch that
+//     passed validation; the log never exposes bytes of a failed write.
+//   - The offset index maps a batch's base offset to its position, one
+//     entry per about Config.IndexIntervalBytes. A time index entry (T, o)
+//     says the largest timestamp of the segment's batches up to and
+//     including the batch at o is T; T strictly increases.
+//   - The active segment's index lives in memory; it is written, with the
+//     segment's data fsynced and a producer snapshot at its end, when the
+//     next sync after its roll seals it. Recovery always rebuilds the
+//     index of the segment holding the recovery point and of later ones.
+//   - An I/O error on write or fsync takes the log offline: Append then
+//     always fails with ErrStorage, reads keep working, and nothing more
+//     is written until the log is reopened (which recovers it).
+//
+// # Durability of an acknowledged write
+//
+// Append returns after one write(2): the batch is in the page cache and
+// survives a crash of the broker process, but not of the machine, until
+// it is fsynced. What forces the fsync:
+//
+//   - AppendOptions.Sync, or Log.Sync after the append: the batch and
+//     everything before it are on disk when the call returns nil
+//     (fsync-on-ack). Concurrent syncs share fsyncs.
+//   - FlushPolicy.Bytes: the Append that brings the unflushed bytes to
+//     the limit fsyncs before it returns; an acknowledged write may be
+//     lost to a machine crash only if fewer than Bytes bytes were
+//     appended after it.
+//   - FlushPolicy.Interval: Maintain fsyncs when the last fsync is older
+//     than Interval; a machine crash may lose about Interval plus the
+//     Maintain period of acknowledged writes.
+//   - With neither, data reaches disk when the kernel writes it back, at
+//     a roll (the sealed segment is fsynced by the next Maintain or sync)
+//     and at Close. Replication, not fsync, is then what protects
+//     acknowledged writes, as in Kafka's default configuration.
+//
+// A failed fsync returns an error wrapping ErrStorage, so the write is
+// not acknowledged, and takes the log offline.
+//
+// # Recovery
+//
+// Open trusts the segments below the recovery point (checking their index
+// files and rebuilding damaged ones), validates every batch from the start
+// of the segment holding the recovery point (framing, CRC32C, contiguous
+// offsets), truncates at the first torn, corrupt, zero-filled or
+// out-of-sequence batch and deletes later segments, logging what it cut.
+// It then loads the newest usable producer snapshot and replays the batch
+// headers after it. Open always validates from the recovery point, even
+// after a clean shutdown, so garbage appended to a closed log is cut.
+//
+// # Idempotent producers
+//
+// For batches with a producer id, the log keeps per producer the epoch
+// and the last five batches' sequence ranges and offsets. A retry of one
+// of them is answered with the original offsets (AppendResult.Duplicate);
+// a gap in sequence numbers fails with ErrOutOfOrderSequence; an older
+// epoch with ErrInvalidProducerEpoch; a newer epoch must start at
+// sequence 0. A producer the log does not know (new, expired after
+// Options.ProducerExpiration, or lost with deleted segments) is accepted
+// at any sequence, as Kafka has done since 2.5 (KIP-360).
+//
+// # Concurrency
+//
+// One RWMutex guards the log's state: Append holds it for one write(2),
+// Read for one pread (rarely two). Fsyncs run outside it, serialized by a
+// second mutex, so reads and appends continue during an fsync.
+package storage

@@ -275,3 +275,11 @@ func segmentFiles(t testing.TB, dir, suffix string) []string {
 	}
 	return m
 }
+
+const time2h = 2 * time.Hour
+
+func removeFile(path string) error { return os.Remove(path) }
+
+func hdr(pid int64, epoch int16, seq, lastDelta int32, base int64) *batch.Header {
+	return &batch.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, LastOffsetDelta: lastDelta, BaseOffset: base}
+}

@@ -1,0 +1,10 @@
+package perf
+
+import "syscall"
+
+// childProcAttr makes the kernel kill a spawned broker if kafki-perf dies
+// without stopping it (e.g. SIGKILL), so no broker is left running with a
+// temporary data directory nobody will remove.
+func childProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package perf
+
+import "syscall"
+
+// childProcAttr has no parent-death signal outside Linux; Stop is the only
+// way the broker is ended there.
+func childProcAttr() *syscall.SysProcAttr { return nil }

@@ -184,9 +184,11 @@ func (s *segment) loadIndexes(fsys FS) error {
 		return errors.New("time index: empty for a non-empty segment")
 	}
 	s.maxTs = s.tindex.lastTimestamp()
-	_, lastRel := s.tindex.entry(max(s.tindex.len()-1, 0))
-	// Only whether lastBatch is set matters for a sealed segment.
-	s.lastBatch = s.base + int64(lastRel)
+	if n := s.tindex.len(); n > 0 {
+		// Only whether lastBatch is set matters for a sealed segment.
+		_, lastRel := s.tindex.entry(n - 1)
+		s.lastBatch = s.base + int64(lastRel)
+	}
 	s.sinceIndex = 0
 	return nil
 }

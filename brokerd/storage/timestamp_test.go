@@ -2,9 +2,11 @@ package storage
 
 import (
 	"testing"
+
+	"github.com/kafki/kafki/brokerd/batch"
 )
 
-// naiveOffsetForTimestamp is the reference: scan every record.
+// rec is one record of the reference model: offset and timestamp.
 type rec struct{ off, ts int64 }
 
 func TestOffsetForTimestamp(t *testing.T) {
@@ -54,6 +56,13 @@ func TestOffsetForTimestamp(t *testing.T) {
 		if err != nil || !ok || off != maxR.off || got != maxR.ts {
 			t.Fatalf("MaxTimestamp = %d,%d,%v,%v; want %+v", off, got, ok, err, maxR)
 		}
+		// Sealed segments reload their largest timestamp from disk.
+		dir := l.dir
+		l.Close()
+		l = mustOpen(t, dir, o)
+		if off2, got2, ok2, err := l.MaxTimestamp(); err != nil || !ok2 || off2 != off || got2 != got {
+			t.Fatalf("MaxTimestamp after reopen = %d,%d,%v,%v; want %d,%d", off2, got2, ok2, err, off, got)
+		}
 		l.Close()
 	}
 }
@@ -66,5 +75,32 @@ func TestTimestampsOfEmptyLog(t *testing.T) {
 	}
 	if _, _, ok, err := l.OffsetForTimestamp(0); ok || err != nil {
 		t.Fatalf("OffsetForTimestamp of empty log: %v %v", ok, err)
+	}
+}
+
+func TestOffsetForTimestampCompressed(t *testing.T) {
+	for _, c := range []batch.Compression{batch.CompressionGzip, batch.CompressionSnappy, batch.CompressionLZ4, batch.CompressionZstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			l := mustOpen(t, t.TempDir(), testOptions(newClock(), nil, nil))
+			defer l.Close()
+			mustAppend(t, l, makeBatch(plain(3, 10, 100)), AppendOptions{}) // offsets 0..2 at 100
+			recs := []batch.Record{{TimestampDelta: 0}, {TimestampDelta: 30}, {TimestampDelta: 10}, {TimestampDelta: 50}}
+			for i := range recs {
+				recs[i].Value = []byte("value")
+			}
+			mustAppend(t, l, batch.Build(recs, batch.BuildOptions{BaseTimestamp: 1000, Compression: c}), AppendOptions{})
+			// Records 3..6 at 1000, 1030, 1010, 1050.
+			for _, tc := range []struct{ target, off, ts int64 }{
+				{1000, 3, 1000}, {1001, 4, 1030}, {1030, 4, 1030}, {1031, 6, 1050},
+			} {
+				off, ts, ok, err := l.OffsetForTimestamp(tc.target)
+				if err != nil || !ok || off != tc.off || ts != tc.ts {
+					t.Fatalf("OffsetForTimestamp(%d) = %d,%d,%v,%v; want %d,%d", tc.target, off, ts, ok, err, tc.off, tc.ts)
+				}
+			}
+			if off, ts, ok, err := l.MaxTimestamp(); err != nil || !ok || off != 6 || ts != 1050 {
+				t.Fatalf("MaxTimestamp = %d,%d,%v,%v", off, ts, ok, err)
+			}
+		})
 	}
 }

@@ -128,14 +128,22 @@ func decompressZstd(src, dst []byte, limit int) ([]byte, error) {
 		}
 		z.limit = limit
 	}
-	out, err := z.d.DecodeAll(src, dst)
+	// Decode into dst's spare capacity as an empty slice: DecodeAll
+	// counts some of its size checks from the start of the slice it is
+	// given, so bytes already in dst would eat into the limit.
+	start := len(dst)
+	out, err := z.d.DecodeAll(src, dst[start:])
 	switch {
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
 		return dst, fmt.Errorf("%w: zstd: %w", ErrTooLarge, err)
 	case err != nil:
 		return dst, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+	case len(out) == 0:
+		return dst, nil
+	case cap(dst) > start && &dst[:cap(dst)][start] == &out[0]:
+		return dst[:start+len(out)], nil // decoded in place
 	}
-	return out, nil
+	return append(dst, out...), nil
 }
 
 // readLimited appends everything r yields to dst, failing with ErrTooLarge

@@ -85,6 +85,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 		}()
 	}
 	if r.brokerPID != 0 {
+		if _, err := ReadProcMemory(r.brokerPID); err != nil {
+			return rep, fmt.Errorf("--broker-pid: %w", err)
+		}
 		r.sampler = StartRSSSampler(r.brokerPID, rssSampleInterval)
 		defer r.sampler.Stop()
 	}
@@ -124,7 +127,7 @@ func (r *runner) phaseText() string {
 // connect creates the admin client and checks, within --timeout, that the
 // broker answers.
 func (r *runner) connect(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.seeds...), kgo.DialTimeout(r.cfg.Timeout))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.seeds...), kgo.DialTimeout(r.cfg.Timeout), kgo.DisableClientMetrics())
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
@@ -424,7 +427,9 @@ func (r *runner) watch(label, phase string, counter func() (records, bytes int64
 				line := fmt.Sprintf("%s %-7s %5.1fs %12s rec/s %8.1f MB/s", label, phase, now.Sub(start).Seconds(),
 					FormatCount(int64(rate(recs-last, d))), rate(bytes-lastBytes, d)/MB)
 				if r.sampler != nil {
-					line += "  broker RSS " + formatMB(r.sampler.WindowPeak()) + " MB"
+					if rss := r.sampler.WindowPeak(); rss > 0 {
+						line += "  broker RSS " + formatMB(rss) + " MB"
+					}
 				}
 				r.logf("%s", line)
 				last, lastBytes, lastAt = recs, bytes, now

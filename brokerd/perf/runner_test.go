@@ -3,6 +3,7 @@ package perf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,14 @@ func TestMainWritesTableAndJSON(t *testing.T) {
 	}
 	if _, err := os.Stat(jsonPath); err != nil {
 		t.Fatalf("json not written: %v", err)
+	}
+}
+
+func TestRunRejectsAbsentBrokerPID(t *testing.T) {
+	cfg := tinyConfig("127.0.0.1:9")
+	cfg.BrokerPID = 1 << 30 // above pid_max: no such process
+	_, err := Run(context.Background(), cfg, &bytes.Buffer{})
+	if !errors.Is(err, ErrNoProcInfo) || !strings.Contains(err.Error(), "--broker-pid") {
+		t.Fatalf("err = %v, want an ErrNoProcInfo naming --broker-pid", err)
 	}
 }

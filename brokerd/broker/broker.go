@@ -23,6 +23,9 @@ import (
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
+// maintenanceInterval bounds the period of log maintenance.
+const maintenanceInterval = 5 * time.Second
+
 // Broker is a running broker.
 type Broker struct {
 	cfg     config.Config
@@ -39,6 +42,9 @@ type Broker struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	serveErr chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start opens the data directory, recovers every log and starts serving.
@@ -94,7 +100,10 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	interval := cfg.RetentionCheckInterval
+	// Maintenance also finishes rolled segments (their fsync, indexes and
+	// producer snapshot happen outside the append path), so it runs at
+	// least every few seconds whatever the retention check interval.
+	interval := min(cfg.RetentionCheckInterval, maintenanceInterval)
 	if cfg.FlushIntervalMs > 0 && cfg.FlushIntervalMs < interval {
 		interval = cfg.FlushIntervalMs
 	}

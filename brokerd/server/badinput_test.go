@@ -182,7 +182,7 @@ func TestIdempotentDuplicatesAndSequences(t *testing.T) {
 }
 
 func TestMalformedFramesCloseOnlyThatConnection(t *testing.T) {
-	b := testbroker.StartBroker(t, testbroker.WithConfig(func(c *configT) { c.MaxRequestBytes = 1 << 20 }))
+	b := testbroker.StartBroker(t, testbroker.WithConfig(func(c *configT) { c.MaxRequestBytes = 2 << 20 }))
 	mustCreate(t, b, "ok", nil)
 	bystander := dialRaw(t, b.Addr())
 	api := kmsg.NewPtrApiVersionsRequest()

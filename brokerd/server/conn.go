@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -105,8 +104,21 @@ func (rc *reqCtx) errCode(code int16) int16 {
 	return code
 }
 
-// process handles one frame. An error closes the connection.
+// process handles one frame and writes its response. An error closes the
+// connection.
 func (c *conn) process(f frame) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("handler panic", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return c.s.dispatch(c, f)
+}
+
+// dispatch decodes a frame, runs its handler and writes the response. It
+// does not recover panics, so that fuzzing sees them.
+func (s *Server) dispatch(c *conn, f frame) error {
 	hdr, body, err := parseHeader(f.buf, func(key, version int16) bool {
 		r := kmsg.RequestForKey(key)
 		if r == nil || version < 0 || version > r.MaxVersion() {
@@ -118,8 +130,8 @@ func (c *conn) process(f frame) (err error) {
 	if err != nil {
 		return err
 	}
-	a, served := c.s.byKey[hdr.key]
-	am := c.s.metrics.API(hdr.key, apiName(hdr.key))
+	a, served := s.byKey[hdr.key]
+	am := s.metrics.API(hdr.key, apiName(hdr.key))
 	am.Requests.Inc()
 	defer func() { am.Latency.Observe(time.Since(f.arrived).Seconds()) }()
 
@@ -132,15 +144,8 @@ func (c *conn) process(f frame) (err error) {
 	if err := req.ReadFrom(body); err != nil {
 		return fmt.Errorf("undecodable %s v%d request: %v", apiName(hdr.key), hdr.version, err)
 	}
-
-	defer func() {
-		if p := recover(); p != nil {
-			c.log.Error("handler panic", "api", apiName(hdr.key), "version", hdr.version, "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("internal error handling %s", apiName(hdr.key))
-		}
-	}()
-	rc := &reqCtx{s: c.s, conn: c, hdr: hdr, metrics: am}
-	resp := a.handle(c.s.drain, rc, req)
+	rc := &reqCtx{s: s, conn: c, hdr: hdr, metrics: am}
+	resp := a.handle(s.drain, rc, req)
 	if resp == nil {
 		return nil
 	}
@@ -191,5 +196,3 @@ func (c *conn) writeUnsupported(hdr requestHeader) error {
 	_, err := c.nc.Write(b)
 	return err
 }
-
-var _ = context.Background

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
@@ -278,9 +279,14 @@ func TestTopicAdminLifecycle(t *testing.T) {
 	}
 
 	// DescribeCluster names this broker.
-	cd, err := adm.DescribeBrokers(ctx)
-	if err != nil || len(cd) != 1 {
-		t.Fatalf("describe cluster: %v %v", err, cd)
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	raw, err := cl.Request(ctx, dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := raw.(*kmsg.DescribeClusterResponse)
+	if cd.ErrorCode != 0 || len(cd.Brokers) != 1 || cd.ClusterID != "kafki-local" || cd.ControllerID != cd.Brokers[0].NodeID {
+		t.Fatalf("describe cluster: %+v", cd)
 	}
 
 	// Delete.

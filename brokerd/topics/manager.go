@@ -60,7 +60,7 @@ type Manager struct {
 
 	// appendHook, when set, is called after every successful append; the
 	// server uses it for metrics.
-	appendHook func(topic string, partition int32, records int64, bytes int)
+	appendHook func(topic string, records int64, bytes int)
 }
 
 // Open loads every topic of the store and opens its partition logs under
@@ -96,7 +96,7 @@ func Open(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.L
 
 // SetAppendHook installs fn to be called after each successful append.
 // Call before serving.
-func (m *Manager) SetAppendHook(fn func(topic string, partition int32, records int64, bytes int)) {
+func (m *Manager) SetAppendHook(fn func(topic string, records int64, bytes int)) {
 	m.appendHook = fn
 }
 
@@ -227,8 +227,8 @@ func (m *Manager) CreateTopic(ctx context.Context, name string, partitions int32
 	if partitions == -1 {
 		partitions = m.cfg.DefaultPartitions
 	}
-	if partitions < 1 || partitions > 100000 {
-		return nil, fmt.Errorf("%w: %d (want 1..100000)", ErrInvalidPartition, partitions)
+	if partitions < 1 || partitions > m.cfg.MaxPartitions {
+		return nil, fmt.Errorf("%w: %d (want 1..%d, max.partitions.per.topic)", ErrInvalidPartition, partitions, m.cfg.MaxPartitions)
 	}
 	if err := ValidateConfigs(m.cfg, configs); err != nil {
 		return nil, err
@@ -308,8 +308,8 @@ func (m *Manager) CreatePartitions(ctx context.Context, name string, total int32
 	if total <= int32(len(t.Partitions)) {
 		return fmt.Errorf("%w: topic %q has %d partitions; the count can only grow", ErrInvalidPartition, name, len(t.Partitions))
 	}
-	if total > 100000 {
-		return fmt.Errorf("%w: %d (at most 100000)", ErrInvalidPartition, total)
+	if total > m.cfg.MaxPartitions {
+		return fmt.Errorf("%w: %d (at most %d, max.partitions.per.topic)", ErrInvalidPartition, total, m.cfg.MaxPartitions)
 	}
 	if validateOnly {
 		return nil
@@ -425,7 +425,14 @@ func (m *Manager) Close() error {
 	var firstErr error
 	for _, t := range all {
 		for _, p := range t.Partitions {
-			if err := p.log.Close(); err != nil && firstErr == nil {
+			err := p.log.Close()
+			if err != nil && p.log.Offline() != nil {
+				// Already reported when it went offline; its data up to
+				// the failure is intact and recovery handles the rest.
+				m.log.Warn("closed offline partition", "topic", t.Name, "partition", p.Index, "err", err)
+				continue
+			}
+			if err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("close %s-%d: %w", t.Name, p.Index, err)
 			}
 		}

@@ -96,7 +96,7 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 		}
 	}
 	if hook := p.mgr.appendHook; hook != nil && res.Records > 0 {
-		hook(p.Topic, p.Index, res.Records, bytes)
+		hook(p.Topic, res.Records, bytes)
 	}
 	return res, nil
 }

@@ -172,6 +172,10 @@ func ParseHeader(b []byte) (Header, error) {
 // as sized by its header).
 func CheckCRC(b []byte, h *Header) error {
 	end := h.Size()
+	if end < HeaderSize {
+		// Only a hand-made Header can get here; ParseHeader rejects it.
+		return fmt.Errorf("%w: batch length %d below header size", ErrCorrupt, h.Length)
+	}
 	if end > len(b) {
 		return fmt.Errorf("%w: need %d bytes, have %d", ErrTruncated, end, len(b))
 	}

@@ -222,6 +222,9 @@ func checkConsumable(ctx context.Context, seeds []string, timeout time.Duration,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if isUnsupported(err) {
+			return fmt.Errorf("%w for group %q: the broker does not support consumer groups (FindCoordinator)", ErrCoordinatorUnavailable, o.group)
+		}
 		return fmt.Errorf("%w for group %q: %w", ErrCoordinatorUnavailable, o.group, s.wrap(err, ""))
 	}
 	return nil

@@ -31,6 +31,10 @@ var (
 	// coordinator for the consumer group given with --group.
 	ErrCoordinatorUnavailable = errors.New("group coordinator not available")
 
+	// ErrUnsupported means the broker does not implement a request the
+	// command needs (it did not list it in its ApiVersions answer).
+	ErrUnsupported = errors.New("the broker does not support this request")
+
 	// errHelpShown means --help was requested and the help text printed;
 	// the command succeeds without doing anything else.
 	errHelpShown = errors.New("help shown")
@@ -64,10 +68,20 @@ func brokerError(err error, errMsg string, bootstrap []string, timeout time.Dura
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w after %s waiting for the broker (bootstrap server %s)", ErrTimeout, timeout, strings.Join(bootstrap, ","))
 	}
+	if isUnsupported(err) {
+		return ErrUnsupported
+	}
 	if errMsg != "" && !strings.Contains(err.Error(), errMsg) {
 		return fmt.Errorf("%w (%s)", err, errMsg)
 	}
 	return err
+}
+
+// isUnsupported reports whether franz-go refused to send a request because
+// the broker's ApiVersions answer does not list it. franz-go does not export
+// that error, so its fixed text is matched.
+func isUnsupported(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "broker is too old")
 }
 
 // isUnknownTopic reports whether err is Kafka's UNKNOWN_TOPIC_OR_PARTITION

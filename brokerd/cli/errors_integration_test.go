@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
 
 // closedAddr returns a loopback address nothing listens on.
@@ -78,9 +81,20 @@ func TestSilentServerFailsAfterTimeout(t *testing.T) {
 }
 
 func TestUnknownTopic(t *testing.T) {
-	bs := startBroker(t)
+	bs := startBroker(t, testbroker.WithConfig(func(c *config.Config) { c.AutoCreateTopics = false }))
 	wantFailure(t, kafki(t, bs, "", "consume", "--topic", "missing"), 1, "unknown topic", `"missing"`)
 	wantFailure(t, kafki(t, bs, "hello\n", "produce", "--topic", "missing"), 1, "unknown topic", `"missing"`)
+}
+
+// TestProduceAutoCreatesTopic: like Kafka's producer, kafki lets a broker
+// that allows it create the topic on first use; consume never does.
+func TestProduceAutoCreatesTopic(t *testing.T) {
+	bs := startBroker(t)
+	wantFailure(t, kafki(t, bs, "", "consume", "--topic", "fresh"), 1, "unknown topic", `"fresh"`)
+	mustRun(t, bs, "hello\n", "produce", "--topic", "fresh")
+	if got := mustRun(t, bs, "", "consume", "--topic", "fresh", "--from-beginning", "--max-messages", "1"); got != "hello\n" {
+		t.Fatalf("consume of auto-created topic = %q", got)
+	}
 }
 
 // TestBadFlagsRejectedBeforeConnecting checks usage errors exit 2 with one

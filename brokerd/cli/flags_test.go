@@ -232,3 +232,10 @@ func TestBrokerErrorNamesBootstrapOnTimeout(t *testing.T) {
 		t.Fatalf("brokerError with message = %v", err)
 	}
 }
+
+func TestBrokerErrorUnsupported(t *testing.T) {
+	err := brokerError(errors.New("broker is too old; the broker has already indicated it will not know how to handle the request"), "", nil, time.Second)
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("brokerError = %v, want ErrUnsupported", err)
+	}
+}

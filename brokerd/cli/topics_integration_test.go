@@ -34,12 +34,12 @@ func TestQuickstart(t *testing.T) {
 func TestCreateOptionsAndIfNotExists(t *testing.T) {
 	bs := startBroker(t)
 	mustRun(t, bs, "", "topics", "create", "--topic=orders", "--partitions=4", "--replication-factor", "1",
-		"--config", "retention.ms=60000", "--config=cleanup.policy=compact,delete")
+		"--config", "retention.ms=60000", "--config=retention.bytes=1048576")
 	desc := mustRun(t, bs, "", "topics", "describe", "--topic", "orders")
 	if !strings.Contains(desc, "PartitionCount: 4\t") {
 		t.Errorf("describe = %q, want 4 partitions", desc)
 	}
-	if !strings.Contains(desc, "Configs: cleanup.policy=compact,delete,retention.ms=60000\n") {
+	if !strings.Contains(desc, "Configs: retention.bytes=1048576,retention.ms=60000\n") {
 		t.Errorf("describe = %q, want both configs, sorted", desc)
 	}
 	if n := strings.Count(desc, "\tPartition: "); n != 4 {

@@ -25,6 +25,10 @@ import (
 // xerial framing of the Java client (and franz-go's streaming path); LZ4 is
 // the LZ4 frame format.
 //
+// A zstd frame whose declared window is larger than limit is refused with
+// ErrTooLarge even if its content is small: the decoder would need that
+// window. Producers use windows far below DefaultMaxDecompressedBytes.
+//
 // Decoders are pooled, so concurrent calls are safe and cheap.
 func Decompress(c Compression, src, dst []byte, limit int) ([]byte, error) {
 	if limit <= 0 {

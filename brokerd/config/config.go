@@ -108,9 +108,11 @@ var ErrHelp = flag.ErrHelp
 func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	c := Default()
 	fs := flag.NewFlagSet("brokerd", flag.ContinueOnError)
-	fs.SetOutput(out)
+	// The flag package prints errors and the whole usage text itself; keep
+	// it quiet so a bad setting is exactly one line (the returned error).
+	fs.SetOutput(io.Discard)
 	c.bind(fs)
-	fs.Usage = func() { usage(fs, out) }
+	fs.Usage = func() {}
 
 	// Environment first, so that flags given on the command line win.
 	var envErr error
@@ -129,9 +131,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, out)
 			return c, ErrHelp
 		}
-		return c, err
+		return c, fmt.Errorf("%v (see brokerd --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (settings are --name=value flags; see --help)", fs.Arg(0))

@@ -122,6 +122,9 @@ func (s *Server) fetchOnce(rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.Fetch
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
+			// librdkafka rejects a null record set: always send bytes,
+			// empty when there is nothing, as Kafka does.
+			sp.RecordBatches = []byte{}
 			var part *topics.Partition
 			if t != nil && rp.Partition >= 0 && int(rp.Partition) < len(t.Partitions) {
 				part = t.Partitions[rp.Partition]
@@ -157,7 +160,9 @@ func (s *Server) fetchOnce(rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.Fetch
 					final = true
 					break
 				}
-				sp.RecordBatches = data
+				if data != nil {
+					sp.RecordBatches = data
+				}
 				n += len(data)
 				budget -= len(data)
 			}

@@ -18,7 +18,7 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return 0
 	}

@@ -35,7 +35,7 @@ func sampleReport() *Report {
 				Produce:            ProduceStats{RecordsPerSec: 150000, MBPerSec: 153.6},
 				Consume:            ConsumeStats{RecordsPerSec: 100000, MBPerSec: 102.4},
 				BrokerPeakRSSBytes: 0, BrokerCPUCores: -1, PerfCPUCores: 0.5,
-				Error:              "read-back mismatch: read back 9 records, 10 were acknowledged",
+				Error: "read-back mismatch: read back 9 records, 10 were acknowledged",
 			},
 		},
 		BrokerPeakRSSBytes: 320e6,

@@ -25,16 +25,16 @@ func TestBadConfig(t *testing.T) {
 		name    string
 		args    []string
 		env     []string
-		setting string // must appear in the error line
+		setting []string // the error line must contain one of these
 	}{
-		{"zero partitions", []string{"--num.partitions=0"}, nil, "num.partitions"},
-		{"partitions not a number", []string{"--num.partitions=many"}, nil, "num.partitions"},
-		{"listen not host:port", []string{"--listen=nonsense"}, nil, "listen"},
-		{"loud log level", []string{"--log.level=loud"}, nil, "log.level"},
-		{"unknown flag", []string{"--no.such.setting=1"}, nil, "no.such.setting"},
-		{"tiny segments", []string{"--log.segment.bytes=1"}, nil, "log.segment.bytes"},
-		{"bad env log level", nil, []string{"KAFKI_LOG_LEVEL=loud"}, "LOG_LEVEL"},
-		{"bad env partitions", nil, []string{"KAFKI_NUM_PARTITIONS=zero"}, "NUM_PARTITIONS"},
+		{"zero partitions", []string{"--num.partitions=0"}, nil, []string{"num.partitions"}},
+		{"partitions not a number", []string{"--num.partitions=many"}, nil, []string{"num.partitions"}},
+		{"listen not host:port", []string{"--listen=nonsense"}, nil, []string{"listen"}},
+		{"loud log level", []string{"--log.level=loud"}, nil, []string{"log.level"}},
+		{"unknown flag", []string{"--no.such.setting=1"}, nil, []string{"no.such.setting"}},
+		{"tiny segments", []string{"--log.segment.bytes=1"}, nil, []string{"log.segment.bytes"}},
+		{"bad env log level", nil, []string{"KAFKI_LOG_LEVEL=loud"}, []string{"log.level", "KAFKI_LOG_LEVEL"}},
+		{"bad env partitions", nil, []string{"KAFKI_NUM_PARTITIONS=zero"}, []string{"num.partitions", "KAFKI_NUM_PARTITIONS"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,17 +50,17 @@ func TestBadConfig(t *testing.T) {
 			}
 			lines := nonEmptyLines(res.stderr)
 			if len(lines) != 1 {
-				t.Errorf("stderr has %d lines, want exactly one naming %q:\n%s", len(lines), tc.setting, res.stderr)
+				t.Errorf("stderr has %d lines, want exactly one naming %s; first lines:\n%s", len(lines), tc.setting[0], head(res.stderr, 4))
 			}
-			if !strings.Contains(res.stderr, tc.setting) {
-				t.Errorf("stderr does not name the setting %q:\n%s", tc.setting, res.stderr)
+			if !containsAny(res.stderr, tc.setting) {
+				t.Errorf("stderr names none of %q:\n%s", tc.setting, head(res.stderr, 4))
 			}
 			if entries, err := os.ReadDir(dataDir); err == nil && len(entries) > 0 {
 				t.Errorf("brokerd wrote %d entries to %s despite the bad configuration (first: %s)", len(entries), dataDir, entries[0].Name())
 			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("reading data dir: %v", err)
 			}
-			t.Logf("exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), strings.TrimSpace(res.stderr))
+			t.Logf("exit %d in %v: %s", res.code, res.took.Round(time.Millisecond), strings.TrimSpace(head(res.stderr, 1)))
 		})
 	}
 }
@@ -135,6 +135,15 @@ func runBrokerd(t *testing.T, args, env []string) runResult {
 		t.Fatalf("run brokerd: %v", err)
 	}
 	return res
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func nonEmptyLines(s string) []string {

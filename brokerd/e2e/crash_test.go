@@ -21,6 +21,10 @@ const (
 	crashPartitions = 3
 	minKillDelay    = 200 * time.Millisecond
 	maxKillDelay    = 1500 * time.Millisecond
+	recordsPerTick  = 10 // every millisecond
+	// midRequestWait bounds the wait, after the random delay, for a
+	// produce request to be outstanding at the kill.
+	midRequestWait = 250 * time.Millisecond
 	// progressTimeout bounds how long a restarted broker may take to
 	// acknowledge the first record of a cycle (includes kgo's reconnect
 	// backoff).
@@ -51,6 +55,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 	createTopic(t, b.Addr, topic, crashPartitions)
 
 	acks := newAckLog()
+	var watch produceWatch
 	var clientLog logBuffer
 	var lossMu sync.Mutex
 	var dataLoss []string
@@ -66,6 +71,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 			dataLoss = append(dataLoss, fmt.Sprintf("%s/%d", topic, p))
 		}),
 		kgo.WithLogger(kgo.BasicLogger(&clientLog, kgo.LogLevelInfo, nil)),
+		kgo.WithHooks(&watch),
 	)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -77,14 +83,26 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 	defer stopProducing()
 	produced := make(chan int, 1) // how many records were handed to Produce
 	go func() {
+		// Paced, so the amount to verify stays bounded however fast the
+		// machine is: about 10k records/s in 1 ms steps, still hundreds
+		// of produce requests and several segment rolls per second.
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
 		seq := 0
-		for ; ctx.Err() == nil; seq++ {
-			r := &kgo.Record{Partition: int32(seq % crashPartitions), Value: crashValue(seq)}
-			cl.Produce(ctx, r, acks.promise(seq))
+		for ctx.Err() == nil {
+			for end := seq + recordsPerTick; seq < end && ctx.Err() == nil; seq++ {
+				r := &kgo.Record{Partition: int32(seq % crashPartitions), Value: crashValue(seq)}
+				cl.Produce(ctx, r, acks.promise(seq))
+			}
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
 		}
 		produced <- seq
 	}()
 
+	killedMidRequest := 0
 	for cycle := 1; cycle <= crashCycles; cycle++ {
 		before := acks.acked()
 		if err := waitFor(progressTimeout, func() error {
@@ -100,8 +118,20 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 		// condition.
 		delay := minKillDelay + time.Duration(rng.Int64N(int64(maxKillDelay-minKillDelay)))
 		time.Sleep(delay)
+		// Then, briefly, wait for a produce request to be outstanding,
+		// so most kills land between append and acknowledgement.
+		midRequest := waitFor(midRequestWait, func() error {
+			if !watch.outstanding() {
+				return errors.New("no produce request outstanding")
+			}
+			return nil
+		}) == nil
 		b.Kill()
-		t.Logf("cycle %d: killed %v after load resumed; %d records acknowledged so far", cycle, delay.Round(time.Millisecond), acks.acked())
+		if midRequest {
+			killedMidRequest++
+		}
+		t.Logf("cycle %d: killed %v after load resumed (produce request outstanding: %v); %d records acknowledged so far",
+			cycle, delay.Round(time.Millisecond), midRequest, acks.acked())
 		b.Start()
 	}
 
@@ -124,7 +154,8 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 		t.Fatalf("flushing the producer: %v", err)
 	}
 	cl.Close()
-	t.Logf("%d records handed to the producer, %d acknowledged, errors: %s", total, acks.acked(), acks.errorSummary())
+	t.Logf("%d records handed to the producer, %d acknowledged, errors: %s; %d of %d kills hit an outstanding produce request",
+		total, acks.acked(), acks.errorSummary(), killedMidRequest, crashCycles)
 
 	got := readAll(t, b.Addr, topic, 60*time.Second)
 	checkCrashLog(t, got, acks)
@@ -136,53 +167,18 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 	}
 }
 
-// checkCrashLog compares what the broker holds with what it acknowledged.
+// checkCrashLog compares what the broker holds with what it acknowledged
+// and fails the test on any difference.
 func checkCrashLog(t *testing.T, got map[int32][]*kgo.Record, acks *ackLog) {
 	t.Helper()
-	var problems []string
-	report := func(format string, args ...any) {
-		problems = append(problems, fmt.Sprintf(format, args...))
-	}
-	seen := map[int]ack{} // every value in the log, by sequence number
-	for _, p := range partitions(got) {
-		for i, r := range got[p] {
-			if r.Offset != int64(i) {
-				report("partition %d: record #%d has offset %d: offsets not contiguous from 0", p, i, r.Offset)
-				break
-			}
-			seq, err := parseCrashValue(r.Value)
-			if err != nil {
-				report("partition %d offset %d: %v", p, r.Offset, err)
-				continue
-			}
-			if prev, dup := seen[seq]; dup {
-				report("value %d duplicated: partition %d offset %d and partition %d offset %d", seq, prev.partition, prev.offset, p, r.Offset)
-				continue
-			}
-			seen[seq] = ack{p, r.Offset}
-		}
-	}
-
 	acked := acks.snapshot()
-	for _, seq := range sortedKeys(acked) {
-		a := acked[seq]
-		recs := got[a.partition]
-		switch {
-		case a.offset < 0 || a.offset >= int64(len(recs)):
-			report("acknowledged value %d at partition %d offset %d is missing (partition holds %d records)", seq, a.partition, a.offset, len(recs))
-		case recs[a.offset].Offset != a.offset:
-			// Already reported as a gap above.
-		case string(recs[a.offset].Value) != string(crashValue(seq)):
-			report("acknowledged value %d at partition %d offset %d: found %.20q instead", seq, a.partition, a.offset, recs[a.offset].Value)
-		}
-	}
-
+	problems, present := crashLogProblems(got, acked)
 	sizes := make([]string, 0, len(got))
 	for _, p := range partitions(got) {
 		sizes = append(sizes, fmt.Sprintf("p%d=%d", p, len(got[p])))
 	}
 	t.Logf("after %d crashes the log holds %d records (%s); %d acknowledged, %d present without an acknowledgement",
-		crashCycles, len(seen), strings.Join(sizes, " "), len(acked), len(seen)-countPresent(acked, seen))
+		crashCycles, present, strings.Join(sizes, " "), len(acked), present-countPresent(acked, got))
 	if len(acked) == 0 {
 		t.Errorf("no record was acknowledged: the test proved nothing")
 	}
@@ -196,11 +192,56 @@ func checkCrashLog(t *testing.T, got map[int32][]*kgo.Record, acks *ackLog) {
 	}
 }
 
-// countPresent counts the acknowledged values found in the log.
-func countPresent(acked, seen map[int]ack) int {
+// crashLogProblems lists every way the log read back (records by
+// partition, in fetch order) breaks the crash invariants given the
+// acknowledged records: offsets contiguous from 0, no value twice, every
+// acknowledged value at its acknowledged place. It also returns how many
+// distinct test values the log holds.
+func crashLogProblems(got map[int32][]*kgo.Record, acked map[int]ack) (problems []string, present int) {
+	report := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	seen := map[int]ack{}             // every value in the log, by sequence number
+	byOffset := map[ack]*kgo.Record{} // every record, by its place
+	for _, p := range partitions(got) {
+		gap := false
+		for i, r := range got[p] {
+			if r.Offset != int64(i) && !gap {
+				report("partition %d: record #%d has offset %d: offsets not contiguous from 0", p, i, r.Offset)
+				gap = true // one report per partition is enough
+			}
+			byOffset[ack{p, r.Offset}] = r
+			seq, err := parseCrashValue(r.Value)
+			if err != nil {
+				report("partition %d offset %d: %v", p, r.Offset, err)
+				continue
+			}
+			if prev, dup := seen[seq]; dup {
+				report("value %d duplicated: partition %d offset %d and partition %d offset %d", seq, prev.partition, prev.offset, p, r.Offset)
+				continue
+			}
+			seen[seq] = ack{p, r.Offset}
+		}
+	}
+	for _, seq := range sortedKeys(acked) {
+		a := acked[seq]
+		r, ok := byOffset[a]
+		switch {
+		case !ok:
+			report("acknowledged value %d at partition %d offset %d is missing (partition holds %d records)", seq, a.partition, a.offset, len(got[a.partition]))
+		case string(r.Value) != string(crashValue(seq)):
+			report("acknowledged value %d at partition %d offset %d: found %.20q instead", seq, a.partition, a.offset, r.Value)
+		}
+	}
+	return problems, len(seen)
+}
+
+// countPresent counts the acknowledged values found at their place.
+func countPresent(acked map[int]ack, got map[int32][]*kgo.Record) int {
 	n := 0
-	for seq := range acked {
-		if _, ok := seen[seq]; ok {
+	for seq, a := range acked {
+		recs := got[a.partition]
+		if a.offset >= 0 && a.offset < int64(len(recs)) && string(recs[a.offset].Value) == string(crashValue(seq)) {
 			n++
 		}
 	}
@@ -242,6 +283,39 @@ func parseCrashValue(v []byte) (int, error) {
 		return 0, fmt.Errorf("value %.24q is not one the test produced", v)
 	}
 	return seq, nil
+}
+
+// produceWatch notes when the producer last sent a produce request and
+// when it last got an answer to one, so the test can kill the broker while
+// a request is outstanding: written (maybe appended) but not acknowledged,
+// the case that must be retried and deduplicated after recovery.
+type produceWatch struct {
+	mu       sync.Mutex
+	sent     time.Time
+	answered time.Time
+}
+
+func (w *produceWatch) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil {
+		w.mu.Lock()
+		w.sent = time.Now()
+		w.mu.Unlock()
+	}
+}
+
+func (w *produceWatch) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if key == 0 && e.WriteErr == nil {
+		w.mu.Lock()
+		w.answered = time.Now()
+		w.mu.Unlock()
+	}
+}
+
+// outstanding reports whether a produce request is awaiting its answer.
+func (w *produceWatch) outstanding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sent.After(w.answered)
 }
 
 // ack is where the broker said it stored a record.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -29,6 +30,7 @@ const (
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
+	flag.Parse() // for testing.Verbose
 	if bin := os.Getenv("KAFKI_E2E_BROKERD"); bin != "" {
 		brokerdBin = bin
 		return m.Run()

@@ -93,7 +93,7 @@ type Options struct {
 
 // Broker is one brokerd under test: a data directory and a listener
 // address that stay the same across restarts, and at most one running
-// process at a time.
+// process at a time. Its methods are for the test's own goroutine.
 type Broker struct {
 	t           testing.TB
 	opts        Options
@@ -110,8 +110,8 @@ type Broker struct {
 // process is one run of the binary.
 type process struct {
 	cmd    *exec.Cmd
-	exited chan struct{} // closed when Wait returned
-	state  *os.ProcessState
+	exited chan struct{}    // closed when Wait returned
+	state  *os.ProcessState // set before exited is closed; read only after
 }
 
 // StartBroker starts a broker on a fresh data directory and free ports and
@@ -237,9 +237,6 @@ func (b *Broker) waitListening(addr string, deadline time.Time) error {
 	}
 }
 
-// Running reports whether a broker process is up.
-func (b *Broker) Running() bool { return b.proc != nil }
-
 // Kill sends SIGKILL and waits until the process is gone: a crash at
 // whatever instruction it was executing.
 func (b *Broker) Kill() {
@@ -286,9 +283,6 @@ func (b *Broker) Stop(timeout time.Duration) (code int, took time.Duration) {
 	fmt.Fprintf(b.log, "=== e2e: brokerd run #%d exited after SIGTERM: %v\n", b.runs, p.state)
 	return p.state.ExitCode(), took
 }
-
-// Log returns everything the broker wrote so far, all runs included.
-func (b *Broker) Log() string { return b.log.String() }
 
 func (b *Broker) cleanup() {
 	if b.proc != nil {

@@ -10,20 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
 
-// startFakeBroker starts franz-go's in-process fake cluster: it exercises
-// the runner's kgo/kadm paths without depending on brokerd (which the
-// KAFKI_BROKERD_BIN integration test covers).
-func startFakeBroker(t *testing.T) string {
+// startBroker starts a real in-process Kafki broker (testbroker), so
+// the runner's kgo/kadm paths run against the product itself.
+func startBroker(t *testing.T) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("start fake cluster: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	return testbroker.Start(t)
 }
 
 func tinyConfig(bootstrap string) Config {
@@ -39,7 +33,7 @@ func tinyConfig(bootstrap string) Config {
 }
 
 func TestRunRecordsModeReadsBackEverything(t *testing.T) {
-	cfg := tinyConfig(startFakeBroker(t))
+	cfg := tinyConfig(startBroker(t))
 	cfg.Producers = 2
 	cfg.Records = 2001 // odd: the split across producers must not lose one
 	if err := cfg.Validate(); err != nil {
@@ -78,7 +72,7 @@ func TestRunRecordsModeReadsBackEverything(t *testing.T) {
 }
 
 func TestRunDurationModeExcludesWarmup(t *testing.T) {
-	cfg := tinyConfig(startFakeBroker(t))
+	cfg := tinyConfig(startBroker(t))
 	cfg.Acks = []Acks{AcksAll}
 	cfg.Records = 0
 	cfg.Warmup, cfg.Duration = 200*time.Millisecond, 300*time.Millisecond
@@ -156,7 +150,7 @@ func TestMainBadFlagsExitUsage(t *testing.T) {
 }
 
 func TestMainWritesTableAndJSON(t *testing.T) {
-	addr := startFakeBroker(t)
+	addr := startBroker(t)
 	jsonPath := filepath.Join(t.TempDir(), "r.json")
 	var stdout, stderr bytes.Buffer
 	code := MainEnv(context.Background(), []string{"--bootstrap-server", addr, "--records", "300",

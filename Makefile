@@ -6,7 +6,7 @@ BIN       := $(CURDIR)/bin
 DATA      ?= $(CURDIR)/data
 PKGS      := ./...
 # Packages with concurrency worth the race detector.
-RACE_PKGS := ./brokerd/storage/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/...
+RACE_PKGS := ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/...
 FUZZTIME  ?= 15s
 
 .PHONY: all build run test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean
@@ -39,17 +39,22 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 
+# KAFKI_BROKERD_BIN lets the load generator's test drive the real binary.
 unit:
-	$(GO) test -count=1 -timeout 15m $(PKGS)
+	KAFKI_BROKERD_BIN=$(BIN)/brokerd $(GO) test -count=1 -timeout 15m $(PKGS)
 
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
-# Short fuzz runs of every fuzz target: request decoding and batch validation.
+# Short fuzz runs of every fuzz target: request decoding, batch validation,
+# log recovery and producer snapshots. Longer: make fuzz FUZZTIME=10m.
+FUZZ_TARGETS := server:FuzzRequest batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./brokerd/batch
-	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./brokerd/batch
-	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./brokerd/server
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./brokerd/$$pkg; \
+	done
 
 bench: bench-go bench-e2e
 

@@ -34,6 +34,9 @@ test-deps:
 	  echo "installing kcat (Debian package) for the compatibility tests"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; }
 	@command -v kcat >/dev/null 2>&1 || { echo "kcat is required and could not be installed"; exit 1; }
+	@command -v moto_server >/dev/null 2>&1 || { \
+	  echo "installing moto_server (PyPI moto[server]) for the AWS API tests"; \
+	  python3 -m pip install -q 'moto[server]'; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

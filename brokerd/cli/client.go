@@ -25,6 +25,15 @@ type session struct {
 // least one bootstrap server answers. Without this check franz-go would
 // retry dialing for as long as the context allows and a person would see a
 // hang instead of "cannot reach localhost:9092".
+// connect opens an admin session to the servers named by the flags.
+func (c *connFlags) connect(ctx context.Context) (*session, error) {
+	seeds, err := c.seeds()
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, seeds, c.timeout)
+}
+
 func connect(ctx context.Context, seeds []string, timeout time.Duration, extra ...kgo.Opt) (*session, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(seeds...),

@@ -77,12 +77,7 @@ func runTopicsCreate(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	seeds, err := conn.seeds()
-	if err != nil {
-		return err
-	}
-
-	s, err := connect(ctx, seeds, conn.timeout)
+	s, err := conn.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -119,11 +114,7 @@ func runTopicsList(ctx context.Context, args []string, env Env) error {
 	if err := c.parse(args, env.Stdout); err != nil {
 		return err
 	}
-	seeds, err := conn.seeds()
-	if err != nil {
-		return err
-	}
-	s, err := connect(ctx, seeds, conn.timeout)
+	s, err := conn.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -167,11 +158,7 @@ func runTopicsDescribe(ctx context.Context, args []string, env Env) error {
 	if err := c.parse(args, env.Stdout); err != nil {
 		return err
 	}
-	seeds, err := conn.seeds()
-	if err != nil {
-		return err
-	}
-	s, err := connect(ctx, seeds, conn.timeout)
+	s, err := conn.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -292,11 +279,7 @@ func runTopicsDelete(ctx context.Context, args []string, env Env) error {
 	if err := requireTopic(*topic); err != nil {
 		return err
 	}
-	seeds, err := conn.seeds()
-	if err != nil {
-		return err
-	}
-	s, err := connect(ctx, seeds, conn.timeout)
+	s, err := conn.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -354,11 +337,7 @@ func runTopicsAlter(ctx context.Context, args []string, env Env) error {
 	if !c.isSet("partitions") && len(alters) == 0 {
 		return usagef("nothing to alter: give --partitions, --config or --delete-config")
 	}
-	seeds, err := conn.seeds()
-	if err != nil {
-		return err
-	}
-	s, err := connect(ctx, seeds, conn.timeout)
+	s, err := conn.connect(ctx)
 	if err != nil {
 		return err
 	}

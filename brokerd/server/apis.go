@@ -34,6 +34,7 @@ func (s *Server) apis() []api {
 		{key: 37, min: createPartitionsMin, max: createPartitionsMax, handle: s.handleCreatePartitions},
 		{key: 44, min: incrementalAlterConfigsMin, max: incrementalAlterConfigsMax, handle: s.handleIncrementalAlterConfigs},
 		{key: 60, min: describeClusterMin, max: describeClusterMax, handle: s.handleDescribeCluster},
+		{key: 75, min: describeTopicPartitionsMin, max: describeTopicPartitionsMax, handle: s.handleDescribeTopicPartitions},
 	}
 	sort.Slice(t, func(i, j int) bool { return t[i].key < t[j].key })
 	return t

@@ -1,0 +1,126 @@
+package compat
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The two events of Kafka's quickstart.
+var quickstartEvents = []string{"This is my first event", "This is my second event"}
+
+// TestQuickstart runs Kafka's quickstart verbatim with Kafka's own tools:
+// kafka-topics --create, --list and --describe, then kafka-console-producer
+// with two lines. The records are read back with a Go client, without a
+// group; the console consumer half of the quickstart is in
+// compat_groups_test.go because Kafka's console consumer always joins a
+// group.
+func TestQuickstart(t *testing.T) {
+	k := kafkaTools(t)
+	b := startBroker(t)
+
+	r := k.mustRun(t, "", topicsTool, "--create", "--topic", "test", "--partitions", "1", "--replication-factor", "1", "--bootstrap-server", b.Bootstrap())
+	if !strings.Contains(r.stdout, "Created topic test.") {
+		t.Fatalf("kafka-topics --create printed %q, want \"Created topic test.\"", r.stdout)
+	}
+
+	r = k.mustRun(t, "", topicsTool, "--list", "--bootstrap-server", b.Bootstrap())
+	if got := lines(r.stdout); !slices.Equal(got, []string{"test"}) {
+		t.Fatalf("kafka-topics --list printed %q, want only test", got)
+	}
+
+	r = k.mustRun(t, "", topicsTool, "--describe", "--topic", "test", "--bootstrap-server", b.Bootstrap())
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^Topic: test\tTopicId: [A-Za-z0-9_-]{22}\tPartitionCount: 1\tReplicationFactor: 1\t`),
+		regexp.MustCompile(`(?m)^\tTopic: test\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1\t`),
+	} {
+		if !want.MatchString(r.stdout) {
+			t.Errorf("kafka-topics --describe printed:\n%s\nno line matches %s", r.stdout, want)
+		}
+	}
+	// Kafka 4.x describes through DescribeTopicPartitions and prints
+	// "Elr: N/A" only when it had to fall back to Metadata.
+	if strings.Contains(r.stdout, "Elr: N/A") {
+		t.Errorf("kafka-topics --describe fell back to Metadata (no DescribeTopicPartitions):\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout, "Partition: 1") {
+		t.Errorf("kafka-topics --describe shows a second partition:\n%s", r.stdout)
+	}
+
+	k.mustRun(t, strings.Join(quickstartEvents, "\n")+"\n", consoleProducer, "--topic", "test", "--bootstrap-server", b.Bootstrap())
+	got := readPartition(t, b.Addr(), "test", 0, len(quickstartEvents))
+	if !slices.Equal(got, quickstartEvents) {
+		t.Fatalf("test/0 holds %q after the console producer, want %q", got, quickstartEvents)
+	}
+}
+
+// TestProducerPerformance runs kafka-producer-perf-test (the Java
+// producer, idempotent by default in 4.x) flat out and checks that every
+// record was acknowledged and is in the log.
+func TestProducerPerformance(t *testing.T) {
+	const records = 50000
+	k := kafkaTools(t)
+	b := startBroker(t)
+	adm := kadm.NewClient(newClient(t, b.Addr()))
+	if _, err := adm.CreateTopic(ctxT(t), 1, 1, nil, "perf"); err != nil {
+		t.Fatalf("create topic perf: %v", err)
+	}
+
+	r := k.mustRun(t, "", producerPerfTest, "--topic", "perf", "--num-records", "50000", "--record-size", "100",
+		"--throughput", "-1", "--command-property", "bootstrap.servers="+b.Bootstrap(), "acks=all")
+	summary := regexp.MustCompile(`(?m)^(\d+) records sent, [\d.]+ records/sec \([\d.]+ MB/sec\), .*$`).FindStringSubmatch(r.stdout)
+	if summary == nil || summary[1] != "50000" {
+		t.Fatalf("kafka-producer-perf-test did not report %d records sent:\n%s\n%s", records, r.stdout, r.stderr)
+	}
+	t.Logf("kafka-producer-perf-test: %s", summary[0])
+
+	ends, err := adm.ListEndOffsets(ctxT(t), "perf")
+	if err != nil {
+		t.Fatalf("list end offsets: %v", err)
+	}
+	if o, ok := ends.Lookup("perf", 0); !ok || o.Err != nil || o.Offset != records {
+		t.Fatalf("perf/0 ends at %+v, want %d records", o, records)
+	}
+}
+
+// readPartition reads n record values from topic/partition from its start
+// with a Go client that assigns the partition itself (no group).
+func readPartition(t *testing.T, addr, topic string, partition int32, n int) []string {
+	t.Helper()
+	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {partition: kgo.NewOffset().AtStart()},
+	}))
+	ctx := ctxT(t)
+	var out []string
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records of %s/%d: %q", len(out), n, topic, partition, out)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	}
+	return out
+}
+
+func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

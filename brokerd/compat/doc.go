@@ -1,0 +1,18 @@
+// Package compat holds the compatibility suite against clients no one here
+// wrote: Apache Kafka's own command-line tools and Java client (4.x, jars
+// from Maven Central), run against a real brokerd process.
+//
+// The package has no code of its own; its tests are the point. They build
+// brokerd, start it on a free loopback port with a fresh data directory, and
+// run Kafka's tool main classes with `java -cp <classpath>`: the classic
+// quickstart (kafka-topics create/list/describe, console producer and
+// consumer), kafka-producer-perf-test, and a Java consumer group split over
+// two console consumers with kafka-consumer-groups describing its lag.
+//
+// Requirements, never skipped: a java (JAVA_HOME/bin/java, else PATH) of
+// version 17 or later, and the Kafka jars' classpath, from the environment
+// variable KAFKI_KAFKA_CLASSPATH or else the file that deps.sh writes
+// (${KAFKI_KAFKA_CACHE:-$XDG_CACHE_HOME or ~/.cache/kafki}/kafka-VERSION/
+// classpath, VERSION being kafka.version in pom.xml). `make compat-deps`
+// installs and fetches both; a test finding either missing fails saying so.
+package compat

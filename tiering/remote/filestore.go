@@ -263,4 +263,3 @@ func (s *FileStore) Partitions(ctx context.Context) ([]TopicPartition, error) {
 	})
 	return out, nil
 }
-

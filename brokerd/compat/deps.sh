@@ -54,7 +54,7 @@ command -v mvn >/dev/null 2>&1 || { echo "compat-deps: Maven is required and cou
 
 cached() {
 	[[ -s $cpfile && $cpfile -nt $pom ]] || return 1
-	local jar
+	local jar jars
 	IFS=: read -r -a jars <"$cpfile"
 	for jar in "${jars[@]}"; do
 		[[ -f $jar ]] || return 1

@@ -174,6 +174,7 @@ func (b *broker) unsupported() []string {
 type kafka struct {
 	java      string
 	classpath string
+	log4j     string // absolute path of tools-log4j2.properties
 }
 
 // kafkaTools finds java and Kafka's classpath, failing the test (never
@@ -188,7 +189,11 @@ func kafkaTools(t *testing.T) *kafka {
 	if err != nil {
 		t.Fatalf("compat: %v; %s", err, depsHint)
 	}
-	return &kafka{java: java, classpath: cp}
+	log4j, err := filepath.Abs("tools-log4j2.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kafka{java: java, classpath: cp, log4j: log4j}
 }
 
 func findJava() (string, error) {
@@ -268,12 +273,12 @@ const (
 )
 
 // command builds the java command for main with args. The JVM options keep
-// start-up short on small machines; log4j logs warnings and errors to the
-// console, as Kafka's own tools-log4j2 configuration does.
+// start-up short on small machines; log4j logs warnings and errors to
+// stderr, as Kafka's own tools-log4j2 configuration does.
 func (k *kafka) command(ctx context.Context, main string, args ...string) *exec.Cmd {
 	jvm := []string{
 		"-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx512m",
-		"-Dorg.apache.logging.log4j.level=WARN",
+		"-Dlog4j2.configurationFile=" + k.log4j,
 		"-cp", k.classpath, main,
 	}
 	cmd := exec.CommandContext(ctx, k.java, append(jvm, args...)...)
@@ -378,7 +383,7 @@ func (p *javaProc) exited() bool {
 func errorLines(stderr string) []string {
 	var out []string
 	for _, line := range strings.Split(stderr, "\n") {
-		if strings.Contains(line, " ERROR ") || strings.Contains(line, "Exception") {
+		if strings.Contains(line, "] ERROR ") || strings.Contains(line, "Exception") {
 			out = append(out, line)
 		}
 	}

@@ -153,10 +153,10 @@ func (e *env) objects() []objstore.ObjectInfo {
 // faultClient fails or delays S3 requests matching a predicate.
 type faultClient struct {
 	mu       sync.Mutex
-	failNext int                     // fail this many more matching requests
-	always   bool                    // fail every matching request
-	status   int                     // 500 or 503 (SlowDown)
-	delay    time.Duration           // added to every request
+	failNext int                      // fail this many more matching requests
+	always   bool                     // fail every matching request
+	status   int                      // 500 or 503 (SlowDown)
+	delay    time.Duration            // added to every request
 	match    func(*http.Request) bool // nil: all
 	faults   int
 }

@@ -45,6 +45,11 @@ type SweepResult struct {
 func (s *Sweeper) Sweep(ctx context.Context, tp remote.TopicPartition, epoch int32) (SweepResult, error) {
 	var res SweepResult
 	cutoff := s.now().Add(-s.grace)
+	// Fence first: a deposed leader must not delete even unreferenced
+	// objects, which only metadata writes would otherwise check.
+	if err := s.meta.Fence(ctx, tp, epoch); err != nil {
+		return res, fmt.Errorf("cleanup: sweep %v: %w", tp, err)
+	}
 	segs, err := s.meta.List(ctx, tp)
 	if err != nil {
 		return res, fmt.Errorf("cleanup: sweep %v: %w", tp, err)

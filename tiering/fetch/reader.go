@@ -310,6 +310,9 @@ func (r *Reader) chunk(ctx context.Context, obj remote.Object, c int64) ([]byte,
 
 // whole returns a whole (index) object from the cache or the store.
 func (r *Reader) whole(ctx context.Context, obj remote.Object) ([]byte, error) {
+	if obj.Size == 0 {
+		return nil, nil // an index without entries: nothing to fetch
+	}
 	k := cacheKey{obj.Key, -1}
 	if data, ok := r.cache.get(k); ok {
 		r.hits.Add(1)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/server"
@@ -32,6 +33,7 @@ type Broker struct {
 	log     *slog.Logger
 	store   meta.Store
 	topics  *topics.Manager
+	groups  *groups.Coordinator
 	server  *server.Server
 	metrics *metrics.Metrics
 
@@ -69,7 +71,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	b.metrics.RegisterPartitions(b.partitionStats)
 	log.Info("logs recovered", "topics", len(tm.Topics()), "took", time.Since(started).Round(time.Millisecond))
 
+	gc, err := openGroups(&b.cfg, tm, log)
+	if err != nil {
+		tm.Close()
+		store.Close()
+		return nil, err
+	}
+	b.groups = gc
+
 	b.server = server.New(&b.cfg, tm, b.metrics, log)
+	b.server.SetCoordinator(gc)
 	ln, err := b.server.Listen()
 	if err != nil {
 		tm.Close()
@@ -107,8 +118,9 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	if cfg.FlushIntervalMs > 0 && cfg.FlushIntervalMs < interval {
 		interval = cfg.FlushIntervalMs
 	}
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go func() { defer b.wg.Done(); tm.Run(ctx, interval) }()
+	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
 	go func() {
 		defer b.wg.Done()
 		if err := b.server.Serve(ln); err != nil {
@@ -118,6 +130,52 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	log.Info("broker started", "listen", ln.Addr().String(), "node.id", cfg.NodeID, "data.dir", cfg.DataDir, "metrics", b.MetricsAddr())
 	return b, nil
 }
+
+// offsetsTopicConfigs keep group state until the coordinator deletes it
+// itself (see package groups: snapshots bound the topic's size).
+var offsetsTopicConfigs = map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": "104857600"}
+
+// openGroups builds the group coordinator. When __consumer_offsets exists
+// its state is rebuilt now; otherwise the topic is created, as in Kafka,
+// when a client first looks for a group coordinator.
+func openGroups(cfg *config.Config, tm *topics.Manager, log *slog.Logger) (*groups.Coordinator, error) {
+	open := func() ([]groups.Log, error) {
+		t, err := tm.EnsureInternalTopic(context.Background(), topics.OffsetsTopic, cfg.OffsetsTopicPartitions, offsetsTopicConfigs)
+		if err != nil {
+			return nil, err
+		}
+		logs := make([]groups.Log, len(t.Partitions))
+		for i, p := range t.Partitions {
+			logs[i] = groups.PartitionLog(p, cfg.FlushOnAck)
+		}
+		return logs, nil
+	}
+	gcfg := groups.DefaultConfig()
+	gcfg.MinSessionTimeout, gcfg.MaxSessionTimeout = cfg.GroupMinSessionTimeout, cfg.GroupMaxSessionTimeout
+	gcfg.InitialRebalanceDelay = cfg.GroupInitialRebalanceDelay
+	gcfg.MaxSize, gcfg.MaxMetadataBytes = cfg.GroupMaxSize, cfg.OffsetMetadataMaxBytes
+	gcfg.OffsetsRetention = cfg.OffsetsRetention
+	gc := groups.New(gcfg, open, groups.ManagerTopics(tm), groups.SystemClock{}, log.With("component", "groups"))
+	if tm.Topic(topics.OffsetsTopic) == nil {
+		return gc, nil
+	}
+	started := time.Now()
+	st, err := gc.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load consumer groups: %w", err)
+	}
+	log.Info("consumer groups loaded", "groups", st.Groups, "offsets", st.Offsets, "records", st.RecordsRead, "took", time.Since(started).Round(time.Millisecond))
+	return gc, nil
+}
+
+// groupTick is how often group deadlines are checked: often enough that a
+// session timeout is acted on within a few percent of it.
+func groupTick(cfg *config.Config) time.Duration {
+	return min(max(cfg.GroupMinSessionTimeout/20, 10*time.Millisecond), 100*time.Millisecond)
+}
+
+// Groups exposes the group coordinator (tests and tools).
+func (b *Broker) Groups() *groups.Coordinator { return b.groups }
 
 // Addr is the bound Kafka listener address.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
@@ -151,6 +209,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	b.cancel()
 	b.wg.Wait()
+	b.groups.Shutdown()
 	err := b.topics.Close()
 	if cerr := b.store.Close(); err == nil {
 		err = cerr

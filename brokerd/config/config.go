@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -60,8 +61,18 @@ type Config struct {
 	FlushOnAck      bool          // log.flush.on.ack: fsync before answering acks=all
 
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
-	MaxRequestBytes        int32         // socket.request.max.bytes
-	ShutdownTimeout        time.Duration // shutdown.timeout
+
+	// Consumer groups (Kafka's group.* and offsets.* settings).
+	OffsetsTopicPartitions        int32         // offsets.topic.num.partitions
+	GroupMinSessionTimeout        time.Duration // group.min.session.timeout (Kafka: .ms)
+	GroupMaxSessionTimeout        time.Duration // group.max.session.timeout (Kafka: .ms)
+	GroupInitialRebalanceDelay    time.Duration // group.initial.rebalance.delay (Kafka: .ms)
+	GroupMaxSize                  int           // group.max.size
+	OffsetMetadataMaxBytes        int           // offset.metadata.max.bytes
+	OffsetsRetention              time.Duration // offsets.retention (Kafka: offsets.retention.minutes)
+	OffsetsRetentionCheckInterval time.Duration // offsets.retention.check.interval (Kafka: .ms)
+	MaxRequestBytes               int32         // socket.request.max.bytes
+	ShutdownTimeout               time.Duration // shutdown.timeout
 }
 
 // Default returns the built-in defaults: what `make run` uses.
@@ -88,8 +99,18 @@ func Default() Config {
 		FlushBytes:             0,
 		FlushOnAck:             false,
 		RetentionCheckInterval: 5 * time.Minute,
-		MaxRequestBytes:        100 << 20,
-		ShutdownTimeout:        30 * time.Second,
+
+		OffsetsTopicPartitions:        50,
+		GroupMinSessionTimeout:        6 * time.Second,
+		GroupMaxSessionTimeout:        30 * time.Minute,
+		GroupInitialRebalanceDelay:    3 * time.Second,
+		GroupMaxSize:                  math.MaxInt32,
+		OffsetMetadataMaxBytes:        4096,
+		OffsetsRetention:              7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval: 10 * time.Minute,
+
+		MaxRequestBytes: 100 << 20,
+		ShutdownTimeout: 30 * time.Second,
 	}
 }
 
@@ -168,6 +189,14 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.FlushBytes, "log.flush.interval.bytes", c.FlushBytes, "fsync a partition once this many bytes are unflushed (0 off)")
 	fs.BoolVar(&c.FlushOnAck, "log.flush.on.ack", c.FlushOnAck, "fsync before acknowledging acks=all produce requests")
 	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention, age-based roll and interval flush run")
+	fs.Var(int32Value{&c.OffsetsTopicPartitions}, "offsets.topic.num.partitions", "partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count)")
+	fs.DurationVar(&c.GroupMinSessionTimeout, "group.min.session.timeout", c.GroupMinSessionTimeout, "smallest session timeout a consumer group member may ask for")
+	fs.DurationVar(&c.GroupMaxSessionTimeout, "group.max.session.timeout", c.GroupMaxSessionTimeout, "largest session timeout a consumer group member may ask for")
+	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group.initial.rebalance.delay", c.GroupInitialRebalanceDelay, "how long the first rebalance of an empty group waits for more members")
+	fs.IntVar(&c.GroupMaxSize, "group.max.size", c.GroupMaxSize, "most members a consumer group may have")
+	fs.IntVar(&c.OffsetMetadataMaxBytes, "offset.metadata.max.bytes", c.OffsetMetadataMaxBytes, "largest metadata string of an offset commit")
+	fs.DurationVar(&c.OffsetsRetention, "offsets.retention", c.OffsetsRetention, "how long committed offsets of an empty group are kept")
+	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets.retention.check.interval", c.OffsetsRetentionCheckInterval, "how often expired offsets are removed")
 	fs.Var(int32Value{&c.MaxRequestBytes}, "socket.request.max.bytes", "largest request frame accepted; larger closes the connection")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown.timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 }
@@ -205,6 +234,26 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("socket.request.max.bytes %d: must be >= 1024", c.MaxRequestBytes)
 	case c.MaxRequestBytes < c.MaxMessageBytes:
 		return fmt.Errorf("socket.request.max.bytes %d: must be >= message.max.bytes %d", c.MaxRequestBytes, c.MaxMessageBytes)
+	case c.OffsetsTopicPartitions < 1:
+		return fmt.Errorf("offsets.topic.num.partitions %d: must be >= 1", c.OffsetsTopicPartitions)
+	case c.OffsetsTopicPartitions > c.MaxPartitions:
+		return fmt.Errorf("offsets.topic.num.partitions %d: must be <= max.partitions.per.topic %d", c.OffsetsTopicPartitions, c.MaxPartitions)
+	case c.GroupMinSessionTimeout <= 0:
+		return fmt.Errorf("group.min.session.timeout %v: must be > 0", c.GroupMinSessionTimeout)
+	case c.GroupMaxSessionTimeout < c.GroupMinSessionTimeout:
+		return fmt.Errorf("group.max.session.timeout %v: must be >= group.min.session.timeout %v", c.GroupMaxSessionTimeout, c.GroupMinSessionTimeout)
+	case c.GroupMaxSessionTimeout > math.MaxInt32*time.Millisecond:
+		return fmt.Errorf("group.max.session.timeout %v: must fit in 32-bit milliseconds", c.GroupMaxSessionTimeout)
+	case c.GroupInitialRebalanceDelay < 0:
+		return fmt.Errorf("group.initial.rebalance.delay %v: must be >= 0", c.GroupInitialRebalanceDelay)
+	case c.GroupMaxSize < 1:
+		return fmt.Errorf("group.max.size %d: must be >= 1", c.GroupMaxSize)
+	case c.OffsetMetadataMaxBytes < 0:
+		return fmt.Errorf("offset.metadata.max.bytes %d: must be >= 0", c.OffsetMetadataMaxBytes)
+	case c.OffsetsRetention <= 0:
+		return fmt.Errorf("offsets.retention %v: must be > 0", c.OffsetsRetention)
+	case c.OffsetsRetentionCheckInterval <= 0:
+		return fmt.Errorf("offsets.retention.check.interval %v: must be > 0", c.OffsetsRetentionCheckInterval)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown.timeout %v: must be > 0", c.ShutdownTimeout)
 	}

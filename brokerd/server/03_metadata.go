@@ -97,6 +97,7 @@ func (s *Server) metadataTopic(t *topics.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic, mt.TopicID = &name, t.ID
+	mt.IsInternal = topics.IsInternal(name)
 	replicas := []int32{s.cfg.NodeID}
 	for i := range t.Partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()

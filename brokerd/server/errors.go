@@ -18,9 +18,13 @@ const (
 // errorCode maps an error of the layers below to the Kafka error code a
 // real broker returns for the same condition.
 func errorCode(err error) int16 {
+	var kafkaErr *kerr.Error
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &kafkaErr):
+		// The group coordinator's errors are Kafka's own.
+		return kafkaErr.Code
 	case errors.Is(err, batch.ErrUnsupportedCompression):
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, batch.ErrInvalidRecord), errors.Is(err, batch.ErrMagic), errors.Is(err, topics.ErrTransactional):

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -18,6 +19,7 @@ import (
 type Server struct {
 	cfg     *config.Config
 	topics  *topics.Manager
+	groups  *groups.Coordinator // nil: group APIs answer COORDINATOR_NOT_AVAILABLE
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -48,6 +50,9 @@ func New(cfg *config.Config, tm *topics.Manager, m *metrics.Metrics, log *slog.L
 	s.drain, s.cancelDrain = context.WithCancel(context.Background())
 	return s
 }
+
+// SetCoordinator installs the group coordinator. Call before Serve.
+func (s *Server) SetCoordinator(c *groups.Coordinator) { s.groups = c }
 
 // Listen binds the configured address and fixes the advertised one.
 func (s *Server) Listen() (net.Listener, error) {

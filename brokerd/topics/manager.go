@@ -221,6 +221,13 @@ func (m *Manager) Defaults() *config.Config { return m.cfg }
 // CreateTopic creates a topic. partitions < 1 means the broker default.
 // With validateOnly nothing is written.
 func (m *Manager) CreateTopic(ctx context.Context, name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
+	if IsInternal(name) {
+		return nil, errInternal(name)
+	}
+	return m.createTopic(ctx, name, partitions, configs, validateOnly)
+}
+
+func (m *Manager) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -273,6 +280,9 @@ func (m *Manager) CreateTopic(ctx context.Context, name string, partitions int32
 
 // DeleteTopic deletes a topic and its data.
 func (m *Manager) DeleteTopic(ctx context.Context, name string) error {
+	if IsInternal(name) {
+		return errInternal(name)
+	}
 	m.mu.Lock()
 	t, ok := m.topics[name]
 	if !ok {

@@ -1,0 +1,188 @@
+package groups
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config holds the coordinator's settings (Kafka's group.* and offsets.*
+// broker settings).
+type Config struct {
+	MinSessionTimeout     time.Duration // group.min.session.timeout.ms
+	MaxSessionTimeout     time.Duration // group.max.session.timeout.ms
+	InitialRebalanceDelay time.Duration // group.initial.rebalance.delay.ms
+	MaxSize               int           // group.max.size
+	MaxMetadataBytes      int           // offset.metadata.max.bytes
+	OffsetsRetention      time.Duration // offsets.retention.minutes
+	// SnapshotMinRecords is the slack of records beyond twice the live
+	// keys a partition may hold before it is snapshotted (see doc.go).
+	SnapshotMinRecords int
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		MinSessionTimeout:     6 * time.Second,
+		MaxSessionTimeout:     30 * time.Minute,
+		InitialRebalanceDelay: 3 * time.Second,
+		MaxSize:               1 << 30,
+		MaxMetadataBytes:      4096,
+		OffsetsRetention:      7 * 24 * time.Hour,
+		SnapshotMinRecords:    10000,
+	}
+}
+
+// Coordinator coordinates every group whose offsets partition is on this
+// broker. Safe for concurrent use.
+type Coordinator struct {
+	cfg    Config
+	open   func() ([]Log, error)
+	topics Topics
+	clock  Clock
+	log    *slog.Logger
+
+	openMu sync.Mutex                // serializes opening
+	shards atomic.Pointer[[]*shard] // nil until opened; then immutable
+}
+
+// shard is one partition of __consumer_offsets and the groups it holds.
+type shard struct {
+	c   *Coordinator
+	idx int32
+	lg  Log
+
+	mu     sync.Mutex
+	groups map[string]*group // guarded by mu
+	// logRecords counts the records from the log start: what a load
+	// would read. Guarded by mu.
+	logRecords int
+}
+
+// New returns a coordinator whose state lives in the logs open returns,
+// where logs[i] is partition i of __consumer_offsets. open runs once, at
+// Load or at the first request that needs group state (Kafka creates
+// __consumer_offsets on the first FindCoordinator, so a broker nobody
+// uses groups on never has it). Until then reads see no groups.
+func New(cfg Config, open func() ([]Log, error), topics Topics, clock Clock, log *slog.Logger) *Coordinator {
+	return &Coordinator{cfg: cfg, open: open, topics: topics, clock: clock, log: log}
+}
+
+// allShards returns the shards, nil when not opened yet.
+func (c *Coordinator) allShards() []*shard {
+	if p := c.shards.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Ensure opens and loads the group state if that has not happened yet.
+func (c *Coordinator) Ensure() error {
+	_, err := c.Load()
+	return err
+}
+
+// peekShard returns the shard of group, or nil when nothing is open.
+func (c *Coordinator) peekShard(group string) *shard {
+	all := c.allShards()
+	if len(all) == 0 {
+		return nil
+	}
+	return all[PartitionFor(group, int32(len(all)))]
+}
+
+// shardFor returns the shard of group, opening the state if needed.
+func (c *Coordinator) shardFor(group string) (*shard, error) {
+	if err := c.Ensure(); err != nil {
+		return nil, err
+	}
+	return c.peekShard(group), nil
+}
+
+// PartitionFor is the __consumer_offsets partition of a group, computed as
+// Kafka does so that every implementation agrees.
+func PartitionFor(group string, partitions int32) int32 {
+	var h int32
+	for _, r := range utf16Units(group) {
+		h = 31*h + int32(r)
+	}
+	if h == -2147483648 { // Kafka's Utils.abs maps MinValue to 0
+		return 0
+	}
+	if h < 0 {
+		h = -h
+	}
+	return h % partitions
+}
+
+// utf16Units returns s as Java's String.hashCode sees it: UTF-16 units.
+func utf16Units(s string) []uint16 {
+	out := make([]uint16, 0, len(s))
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			out = append(out, uint16(0xD800+(r>>10)), uint16(0xDC00+(r&0x3FF)))
+			continue
+		}
+		out = append(out, uint16(r))
+	}
+	return out
+}
+
+func newMemberID(clientID string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return fmt.Sprintf("%s-%s", clientID, hex.EncodeToString(b[:]))
+}
+
+// Tick acts on every deadline that has passed: expired sessions and
+// pending member ids, ended rebalance timeouts and initial delays.
+func (c *Coordinator) Tick() {
+	now := c.clock.Now()
+	for _, s := range c.allShards() {
+		s.mu.Lock()
+		for _, g := range s.groups {
+			s.tickGroup(g, now)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Run calls Tick every tick and ExpireOffsets every expireEvery until ctx
+// ends.
+func (c *Coordinator) Run(ctx context.Context, tick, expireEvery time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	lastExpire := c.clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.Tick()
+			if now := c.clock.Now(); now.Sub(lastExpire) >= expireEvery {
+				lastExpire = now
+				c.ExpireOffsets()
+			}
+		}
+	}
+}
+
+// Shutdown answers every waiting JoinGroup and SyncGroup with
+// COORDINATOR_NOT_AVAILABLE, so clients look for the coordinator again.
+func (c *Coordinator) Shutdown() {
+	for _, s := range c.allShards() {
+		s.mu.Lock()
+		for _, g := range s.groups {
+			for _, m := range g.members {
+				s.failWaiters(m, ErrCoordinatorNotAvail.Code)
+			}
+		}
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,65 @@
+// Package groups is the consumer group coordinator of the classic group
+// protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and the keeper of
+// committed offsets (OffsetCommit, OffsetFetch, OffsetDelete,
+// DeleteGroups), with group state made durable in the internal topic
+// __consumer_offsets.
+//
+// # Structure
+//
+// Every group belongs to one partition of __consumer_offsets, chosen as
+// Kafka does: abs(javaStringHashCode(groupId)) % partitions (PartitionFor),
+// so that a later cluster can move a group's coordinator with that
+// partition's leadership. Each partition is a shard: one mutex guards the
+// state of its groups and serializes its appends, so the log holds the
+// shard's records in the order they were applied in memory.
+//
+// The core is a state machine driven from outside: it reads time only from
+// the injected Clock, starts no timers, and does I/O only through the Log
+// interface. Deadlines (session timeouts, rebalance timeouts, the initial
+// rebalance delay, pending member ids) are checked by Tick; Run calls Tick
+// and ExpireOffsets periodically in production, tests call them with a
+// fake clock. JoinGroup and SyncGroup block their caller on a channel that
+// a later request or Tick answers.
+//
+// # Invariants
+//
+//   - A group's state is one of Empty, PreparingRebalance,
+//     CompletingRebalance, Stable (Dead groups are removed from the map).
+//     Empty ⇔ no members. CompletingRebalance and Stable ⇒ the leader is a
+//     member and every member was part of the current generation.
+//   - A member has a join waiter only in PreparingRebalance, and a sync
+//     waiter only in CompletingRebalance; every waiter is answered exactly
+//     once (buffered channels of size one, never blocking the shard).
+//   - Offsets and group metadata are appended to the shard's log before
+//     they change memory, and a request is acknowledged only after both:
+//     a commit that was answered survives a restart. A failed append
+//     changes nothing.
+//   - A request refused with an error changes no state.
+//   - Deletes (DeleteGroups, OffsetDelete, expiry) are tombstones: a record
+//     with the key and a null value.
+//
+// # Bounded load time: snapshots, not compaction
+//
+// Replaying a partition from its start would read every commit ever made.
+// Instead of a log cleaner that rewrites segments (compaction), a shard
+// writes a snapshot: when the records in its log exceed twice the live
+// keys plus Config.SnapshotMinRecords, it rolls the log, appends the
+// current value of every live key (group metadata and offsets) and then
+// deletes every segment before the roll point. The snapshot is ordinary
+// records in Kafka's formats, so the loader needs no special case, a
+// follower replicating the partition replicates the snapshot too, and a
+// crash in the middle only leaves the old segments plus a partial copy of
+// the current values, which replays to the same state. Load therefore
+// reads O(live keys + SnapshotMinRecords) records whatever the number of
+// commits, and the amortized cost of a snapshot is O(1) per record
+// appended. Compaction would need a cleaner thread, segment rewriting and
+// swap logic in storage for the same bound.
+//
+// # Expiry
+//
+// ExpireOffsets removes (with tombstones) the offsets of topics that no
+// longer exist, the offsets of groups that have been Empty for
+// offsets.retention, and the offsets of groups without group management
+// (simple commits) whose commit is older than offsets.retention. An Empty
+// group left without offsets is deleted.
+package groups

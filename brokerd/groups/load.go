@@ -1,0 +1,214 @@
+package groups
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/batch"
+)
+
+// loadReadBytes is how much of the log one read asks for.
+const loadReadBytes = 1 << 20
+
+// LoadStats describes what Load did.
+type LoadStats struct {
+	Groups      int // groups rebuilt
+	Offsets     int // committed offsets rebuilt
+	RecordsRead int // records replayed from the logs
+}
+
+// Load opens the logs and rebuilds every group from its partition of
+// __consumer_offsets, reading each log from its start to its end. Records
+// that do not decode are skipped with a warning: the topic's bytes are
+// untrusted. Once it has succeeded, later calls do nothing.
+func (c *Coordinator) Load() (LoadStats, error) {
+	var st LoadStats
+	if c.shards.Load() != nil {
+		return st, nil
+	}
+	c.openMu.Lock()
+	defer c.openMu.Unlock()
+	if c.shards.Load() != nil {
+		return st, nil
+	}
+	logs, err := c.open()
+	if err != nil {
+		return st, fmt.Errorf("open __consumer_offsets: %w", err)
+	}
+	shards := make([]*shard, len(logs))
+	for i, l := range logs {
+		s := &shard{c: c, idx: int32(i), lg: l, groups: map[string]*group{}}
+		n, err := s.load()
+		st.RecordsRead += n
+		if err != nil {
+			return st, err
+		}
+		for _, g := range s.groups {
+			st.Groups++
+			st.Offsets += len(g.offsets)
+		}
+		shards[i] = s
+	}
+	if len(shards) == 0 {
+		return st, fmt.Errorf("open __consumer_offsets: no partitions")
+	}
+	c.shards.Store(&shards)
+	return st, nil
+}
+
+func (s *shard) load() (int, error) {
+	now := s.c.clock.Now()
+	metas := map[string][]byte{}
+	read := 0
+	off, end := s.lg.Start(), s.lg.End()
+	for off < end {
+		b, err := s.lg.Read(off, loadReadBytes)
+		if err != nil {
+			return read, fmt.Errorf("load __consumer_offsets-%d at %d: %w", s.idx, off, err)
+		}
+		if len(b) == 0 {
+			break
+		}
+		next := off
+		for it := batch.NewIter(b); it.Next(); {
+			raw := it.Batch()
+			h, err := batch.ParseHeader(raw)
+			if err != nil {
+				return read, fmt.Errorf("load __consumer_offsets-%d at %d: %w", s.idx, next, err)
+			}
+			next = h.LastOffset() + 1
+			recs, err := batch.Records(raw, &h, batch.DecodeOptions{})
+			if err != nil {
+				s.c.log.Warn("skipping undecodable batch of __consumer_offsets", "partition", s.idx, "offset", h.BaseOffset, "err", err)
+				continue
+			}
+			for i := range recs {
+				read++
+				s.replay(recs[i].Key, recs[i].Value, metas, now)
+			}
+		}
+		if next <= off {
+			break
+		}
+		off = next
+	}
+	for id, v := range metas {
+		g := s.groupFor(id, now)
+		if err := restoreGroup(g, v, now); err != nil {
+			s.c.log.Warn("skipping undecodable group metadata", "group", id, "err", err)
+		}
+	}
+	for id, g := range s.groups {
+		if len(g.members) == 0 && len(g.offsets) == 0 && g.metaValue == nil {
+			delete(s.groups, id)
+		}
+	}
+	s.logRecords = read
+	return read, nil
+}
+
+func (s *shard) groupFor(id string, now time.Time) *group {
+	g := s.groups[id]
+	if g == nil {
+		g = newGroup(id, now)
+		s.groups[id] = g
+	}
+	return g
+}
+
+// replay applies one record; group metadata is collected in metas and
+// applied at the end, only its last value matters.
+func (s *shard) replay(key, value []byte, metas map[string][]byte, now time.Time) {
+	if len(key) < 2 {
+		return
+	}
+	switch binary.BigEndian.Uint16(key) {
+	case 0, 1:
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(key); err != nil {
+			s.c.log.Warn("skipping undecodable offset key", "partition", s.idx, "err", err)
+			return
+		}
+		t := tp{k.Topic, k.Partition}
+		if value == nil {
+			if g := s.groups[k.Group]; g != nil {
+				delete(g.offsets, t)
+			}
+			return
+		}
+		var v kmsg.OffsetCommitValue
+		if err := v.ReadFrom(value); err != nil {
+			s.c.log.Warn("skipping undecodable offset value", "partition", s.idx, "group", k.Group, "err", err)
+			return
+		}
+		s.groupFor(k.Group, now).offsets[t] = offset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitTime: v.CommitTimestamp}
+	case 2:
+		var k kmsg.GroupMetadataKey
+		if err := k.ReadFrom(key); err != nil {
+			s.c.log.Warn("skipping undecodable group key", "partition", s.idx, "err", err)
+			return
+		}
+		if value == nil {
+			delete(metas, k.Group)
+			// A deleted group loses its offsets too: DeleteGroups writes
+			// their tombstones first, this clears what is left in memory.
+			if g := s.groups[k.Group]; g != nil {
+				g.metaValue = nil
+			}
+			return
+		}
+		metas[k.Group] = value
+	}
+}
+
+// restoreGroup rebuilds g from its last GroupMetadata value. Members come
+// back as of their last generation, with fresh sessions: a client still
+// heartbeating keeps its membership across the restart.
+func restoreGroup(g *group, value []byte, now time.Time) error {
+	var v kmsg.GroupMetadataValue
+	if err := v.ReadFrom(value); err != nil {
+		return err
+	}
+	g.metaValue = value
+	g.protocolType = v.ProtocolType
+	g.generation = v.Generation
+	if v.Protocol != nil {
+		g.protocol = *v.Protocol
+	}
+	if v.Leader != nil {
+		g.leader = *v.Leader
+	}
+	for i, vm := range v.Members {
+		m := &member{
+			id: vm.MemberID, clientID: vm.ClientID, host: vm.ClientHost,
+			sessionTimeout:   time.Duration(vm.SessionTimeoutMillis) * time.Millisecond,
+			rebalanceTimeout: time.Duration(vm.RebalanceTimeoutMillis) * time.Millisecond,
+			protocolType:     v.ProtocolType,
+			protocols:        []kmsg.JoinGroupRequestProtocol{{Name: g.protocol, Metadata: vm.Subscription}},
+			assignment:       vm.Assignment,
+			seq:              uint64(i),
+		}
+		if m.rebalanceTimeout <= 0 {
+			m.rebalanceTimeout = m.sessionTimeout
+		}
+		m.deadline = now.Add(m.sessionTimeout)
+		if vm.InstanceID != nil {
+			m.instanceID = *vm.InstanceID
+			g.instances[m.instanceID] = m.id
+		}
+		g.members[m.id] = m
+	}
+	g.nextSeq = uint64(len(v.Members))
+	if len(g.members) > 0 {
+		if _, ok := g.members[g.leader]; !ok {
+			g.leader = g.sortedMembers()[0].id
+		}
+		g.setState(Stable, now)
+	} else {
+		g.setState(Empty, now)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package groups
+
+import (
+	"math"
+
+	"github.com/kafki/kafki/brokerd/topics"
+)
+
+// Log is one partition of __consumer_offsets as the coordinator uses it.
+// Implementations must be safe for use by one goroutine at a time (the
+// shard serializes its calls).
+type Log interface {
+	// Append writes a v2 record set; when it returns nil the records are
+	// as durable as an acks=all produce.
+	Append(records []byte) error
+	// Read returns whole batches starting with the one containing offset,
+	// at most about maxBytes (at least one batch).
+	Read(offset int64, maxBytes int) ([]byte, error)
+	// Start and End are the log start and end offsets.
+	Start() int64
+	End() int64
+	// Roll makes the next append start a new segment.
+	Roll() error
+	// DeleteBefore drops the segments entirely below offset.
+	DeleteBefore(offset int64) error
+}
+
+// Topics tells the coordinator which partitions exist, to validate commits
+// and expire the offsets of deleted topics.
+type Topics interface {
+	// PartitionEnd returns the high watermark of a partition, and false
+	// when the topic or partition does not exist.
+	PartitionEnd(topic string, partition int32) (int64, bool)
+}
+
+// PartitionLog adapts a partition of the topic manager. With sync, every
+// append is fsynced before it returns (log.flush.on.ack).
+func PartitionLog(p *topics.Partition, sync bool) Log { return partitionLog{p: p, sync: sync} }
+
+type partitionLog struct {
+	p    *topics.Partition
+	sync bool
+}
+
+func (l partitionLog) Append(b []byte) error {
+	_, err := l.p.Append(b, l.sync)
+	return err
+}
+
+func (l partitionLog) Read(offset int64, maxBytes int) ([]byte, error) {
+	return l.p.Log().Read(offset, maxBytes, math.MaxInt64)
+}
+
+func (l partitionLog) Start() int64                 { return l.p.Log().LogStartOffset() }
+func (l partitionLog) End() int64                   { return l.p.Log().LogEndOffset() }
+func (l partitionLog) Roll() error                  { return l.p.Log().Roll() }
+func (l partitionLog) DeleteBefore(off int64) error { return l.p.Log().DeleteRecordsBefore(off) }
+
+// ManagerTopics adapts the topic manager to Topics.
+func ManagerTopics(m *topics.Manager) Topics { return managerTopics{m} }
+
+type managerTopics struct{ m *topics.Manager }
+
+func (t managerTopics) PartitionEnd(topic string, partition int32) (int64, bool) {
+	p := t.m.Partition(topic, partition)
+	if p == nil {
+		return 0, false
+	}
+	return p.HighWatermark(), true
+}

@@ -1,0 +1,320 @@
+package groups
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// OffsetCommit handles an OffsetCommit request. Every valid partition is
+// written to the log in one append before the response; a partition with
+// an error is not written, and a group-level error writes nothing.
+func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	codes := make([][]int16, len(req.Topics))
+	for i, t := range req.Topics {
+		codes[i] = make([]int16, len(t.Partitions))
+	}
+	fill := func() *kmsg.OffsetCommitResponse {
+		for i, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for j, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[i][j]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	all := func(code int16) *kmsg.OffsetCommitResponse {
+		for i := range codes {
+			for j := range codes[i] {
+				codes[i][j] = code
+			}
+		}
+		return fill()
+	}
+	if req.Group == "" {
+		return all(ErrInvalidGroupID.Code)
+	}
+	s, err := c.shardFor(req.Group)
+	if err != nil {
+		return all(ErrCoordinatorNotAvail.Code)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := c.clock.Now()
+	g := s.groups[req.Group]
+	var m *member
+	switch {
+	case g == nil && req.Generation >= 0:
+		return all(ErrIllegalGeneration.Code)
+	case g == nil:
+	case req.Generation < 0 && g.state == Empty:
+		// A commit without group management (kadm, standalone consumers).
+	default:
+		if req.InstanceID != nil {
+			if id, ok := g.instances[*req.InstanceID]; ok && id != req.MemberID {
+				return all(ErrFencedInstanceID.Code)
+			}
+		}
+		m = g.members[req.MemberID]
+		switch {
+		case (req.MemberID != "" || req.Generation >= 0) && m == nil:
+			return all(ErrUnknownMemberID.Code)
+		case req.Generation != g.generation:
+			return all(ErrIllegalGeneration.Code)
+		case g.state == CompletingRebalance:
+			return all(ErrRebalanceInProgress.Code)
+		}
+	}
+	type pending struct {
+		i, j int
+		t    tp
+		o    offset
+	}
+	var ok []pending
+	var kvs []kv
+	for i, t := range req.Topics {
+		for j, p := range t.Partitions {
+			end, exists := c.topics.PartitionEnd(t.Topic, p.Partition)
+			switch {
+			case !exists:
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+			case p.Metadata != nil && len(*p.Metadata) > c.cfg.MaxMetadataBytes:
+				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+			case p.Offset < 0 || p.Offset > end:
+				// Stricter than Kafka, which stores any offset: a
+				// position outside the log cannot have been consumed.
+				codes[i][j] = kerr.OffsetOutOfRange.Code
+			default:
+				o := offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitTime: now.UnixMilli()}
+				if p.Metadata != nil {
+					o.metadata = *p.Metadata
+				}
+				key := tp{t.Topic, p.Partition}
+				ok = append(ok, pending{i, j, key, o})
+				kvs = append(kvs, kv{offsetKey(req.Group, key), offsetValue(o)})
+			}
+		}
+	}
+	if err := s.appendRecords(kvs); err != nil {
+		c.log.Warn("offset commit not persisted", "group", req.Group, "err", err)
+		for _, p := range ok {
+			codes[p.i][p.j] = ErrCoordinatorNotAvail.Code
+		}
+		return fill()
+	}
+	if len(ok) > 0 && g == nil {
+		g = newGroup(req.Group, now)
+		s.groups[req.Group] = g
+	}
+	for _, p := range ok {
+		g.offsets[p.t] = p.o
+	}
+	if m != nil {
+		m.deadline = now.Add(m.sessionTimeout)
+	}
+	s.afterWrite()
+	return fill()
+}
+
+// TopicPartitions names partitions of a topic.
+type TopicPartitions struct {
+	Topic      string
+	Partitions []int32
+}
+
+// CommittedOffset is a committed offset as OffsetFetch reports it; Offset
+// is -1 when the group has none for the partition.
+type CommittedOffset struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// FetchOffsets returns the group's committed offsets of the partitions in
+// want, or every committed offset when want is nil.
+func (c *Coordinator) FetchOffsets(groupID string, want []TopicPartitions) ([]CommittedOffset, error) {
+	if groupID == "" {
+		return nil, ErrInvalidGroupID
+	}
+	s := c.peekShard(groupID)
+	if s == nil {
+		if want == nil {
+			return nil, nil
+		}
+		s = &shard{groups: map[string]*group{}} // nothing committed anywhere
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[groupID]
+	var out []CommittedOffset
+	if want == nil {
+		if g == nil {
+			return nil, nil
+		}
+		for t, o := range g.offsets {
+			out = append(out, CommittedOffset{t.topic, t.partition, o.offset, o.leaderEpoch, o.metadata})
+		}
+		sortOffsets(out)
+		return out, nil
+	}
+	for _, w := range want {
+		for _, p := range w.Partitions {
+			co := CommittedOffset{Topic: w.Topic, Partition: p, Offset: -1, LeaderEpoch: -1}
+			if g != nil {
+				if o, ok := g.offsets[tp{w.Topic, p}]; ok {
+					co.Offset, co.LeaderEpoch, co.Metadata = o.offset, o.leaderEpoch, o.metadata
+				}
+			}
+			out = append(out, co)
+		}
+	}
+	return out, nil
+}
+
+// DeleteOffsets deletes committed offsets of a group (OffsetDelete). It
+// returns a group-level error, or one code per requested partition.
+// Offsets of topics the group's members subscribe to are kept
+// (GROUP_SUBSCRIBED_TO_TOPIC).
+func (c *Coordinator) DeleteOffsets(group string, want []TopicPartitions) ([][]int16, error) {
+	if group == "" {
+		return nil, ErrInvalidGroupID
+	}
+	s := c.peekShard(group)
+	if s == nil {
+		return nil, ErrGroupIDNotFound
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[group]
+	if g == nil {
+		return nil, ErrGroupIDNotFound
+	}
+	subscribed, known := g.subscribedTopics()
+	if len(g.members) > 0 && !known {
+		return nil, ErrNonEmptyGroup
+	}
+	codes := make([][]int16, len(want))
+	var kvs []kv
+	var doomed []tp
+	for i, w := range want {
+		codes[i] = make([]int16, len(w.Partitions))
+		for j, p := range w.Partitions {
+			key := tp{w.Topic, p}
+			switch {
+			case len(g.members) > 0 && subscribed[w.Topic]:
+				codes[i][j] = kerr.GroupSubscribedToTopic.Code
+			default:
+				if _, ok := g.offsets[key]; ok {
+					kvs = append(kvs, kv{offsetKey(group, key), nil})
+					doomed = append(doomed, key)
+				}
+			}
+		}
+	}
+	if err := s.appendRecords(kvs); err != nil {
+		c.log.Warn("offset delete not persisted", "group", group, "err", err)
+		return nil, ErrCoordinatorNotAvail
+	}
+	for _, t := range doomed {
+		delete(g.offsets, t)
+	}
+	s.afterWrite()
+	return codes, nil
+}
+
+// DeleteGroup deletes an empty group and its offsets (DeleteGroups).
+func (c *Coordinator) DeleteGroup(group string) error {
+	if group == "" {
+		return ErrInvalidGroupID
+	}
+	s := c.peekShard(group)
+	if s == nil {
+		return ErrGroupIDNotFound
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[group]
+	switch {
+	case g == nil:
+		return ErrGroupIDNotFound
+	case g.state != Empty:
+		return ErrNonEmptyGroup
+	}
+	if err := s.deleteGroupLocked(g, groupTombstones(g)); err != nil {
+		return ErrCoordinatorNotAvail
+	}
+	return nil
+}
+
+// groupTombstones deletes every record of g.
+func groupTombstones(g *group) []kv {
+	var kvs []kv
+	for t := range g.offsets {
+		kvs = append(kvs, kv{offsetKey(g.id, t), nil})
+	}
+	if g.metaValue != nil {
+		kvs = append(kvs, kv{groupKey(g.id), nil})
+	}
+	return kvs
+}
+
+func (s *shard) deleteGroupLocked(g *group, kvs []kv) error {
+	if err := s.appendRecords(kvs); err != nil {
+		s.c.log.Warn("group delete not persisted", "group", g.id, "err", err)
+		return err
+	}
+	delete(s.groups, g.id)
+	s.afterWrite()
+	return nil
+}
+
+// ExpireOffsets removes the offsets of deleted topics, of groups Empty for
+// longer than the retention, and of simple (unmanaged) groups committed
+// longer ago than the retention; it deletes Empty groups left with none.
+func (c *Coordinator) ExpireOffsets() {
+	now := c.clock.Now()
+	cutoff := now.Add(-c.cfg.OffsetsRetention).UnixMilli()
+	for _, s := range c.allShards() {
+		s.mu.Lock()
+		for _, g := range s.groups {
+			var kvs []kv
+			var doomed []tp
+			emptyLong := g.state == Empty && g.stateSince.UnixMilli() <= cutoff
+			for t, o := range g.offsets {
+				_, exists := c.topics.PartitionEnd(t.topic, t.partition)
+				expired := g.state == Empty && (g.protocolType != "" && emptyLong || g.protocolType == "" && o.commitTime <= cutoff)
+				if !exists || expired {
+					kvs = append(kvs, kv{offsetKey(g.id, t), nil})
+					doomed = append(doomed, t)
+				}
+			}
+			if g.state == Empty && len(doomed) == len(g.offsets) {
+				if len(g.offsets) > 0 || g.metaValue != nil || len(g.pending) == 0 {
+					if err := s.deleteGroupLocked(g, groupTombstones(g)); err == nil {
+						c.log.Info("expired empty group", "group", g.id, "offsets", len(doomed))
+					}
+				}
+				continue
+			}
+			if err := s.appendRecords(kvs); err != nil {
+				c.log.Warn("offset expiry not persisted", "group", g.id, "err", err)
+				continue
+			}
+			for _, t := range doomed {
+				delete(g.offsets, t)
+			}
+			if len(doomed) > 0 {
+				c.log.Info("expired offsets", "group", g.id, "offsets", len(doomed))
+				s.afterWrite()
+			}
+		}
+		s.mu.Unlock()
+	}
+}

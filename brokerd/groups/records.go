@@ -1,0 +1,183 @@
+package groups
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/batch"
+)
+
+// Record key versions of __consumer_offsets (Kafka's schemas): 0 and 1
+// are offset commits, 2 is group metadata.
+const (
+	offsetKeyVersion   = 1
+	offsetValueVersion = 3
+	groupKeyVersion    = 2
+	groupValueVersion  = 3
+)
+
+// Bounds of one batch the coordinator writes; the internal topic's
+// max.message.bytes is the broker default (about 1 MiB).
+const (
+	maxBatchRecords = 500
+	maxBatchBytes   = 512 << 10
+)
+
+// kv is one record of __consumer_offsets; a nil value is a tombstone.
+type kv struct{ key, value []byte }
+
+func offsetKey(group string, t tp) []byte {
+	k := kmsg.OffsetCommitKey{Version: offsetKeyVersion, Group: group, Topic: t.topic, Partition: t.partition}
+	return k.AppendTo(nil)
+}
+
+func offsetValue(o offset) []byte {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = offsetValueVersion
+	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.offset, o.leaderEpoch, o.metadata, o.commitTime
+	return v.AppendTo(nil)
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: group}
+	return k.AppendTo(nil)
+}
+
+// groupValue encodes g with the given assignments (nil: the current ones).
+func groupValue(g *group, plan map[string][]byte, now time.Time) []byte {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupValueVersion
+	v.ProtocolType = g.protocolType
+	v.Generation = g.generation
+	if g.protocol != "" {
+		v.Protocol = kmsg.StringPtr(g.protocol)
+	}
+	if g.leader != "" {
+		v.Leader = kmsg.StringPtr(g.leader)
+	}
+	v.CurrentStateTimestamp = now.UnixMilli()
+	for _, m := range g.sortedMembers() {
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID = m.id
+		if m.instanceID != "" {
+			vm.InstanceID = kmsg.StringPtr(m.instanceID)
+		}
+		vm.ClientID, vm.ClientHost = m.clientID, m.host
+		vm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
+		vm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
+		vm.Subscription = m.metadataFor(g.protocol)
+		vm.Assignment = m.assignment
+		if plan != nil {
+			vm.Assignment = plan[m.id]
+		}
+		if vm.Subscription == nil {
+			vm.Subscription = []byte{}
+		}
+		if vm.Assignment == nil {
+			vm.Assignment = []byte{}
+		}
+		v.Members = append(v.Members, vm)
+	}
+	return v.AppendTo(nil)
+}
+
+// encodeRecordSet packs kvs into as many v2 batches as needed.
+func encodeRecordSet(kvs []kv, now time.Time) []byte {
+	var out []byte
+	var recs []batch.Record
+	size := 0
+	flush := func() {
+		if len(recs) > 0 {
+			out = append(out, batch.Build(recs, batch.BuildOptions{BaseTimestamp: now.UnixMilli()})...)
+			recs, size = recs[:0], 0
+		}
+	}
+	for _, r := range kvs {
+		if len(recs) >= maxBatchRecords || size+len(r.key)+len(r.value) > maxBatchBytes {
+			flush()
+		}
+		recs = append(recs, batch.Record{Key: r.key, Value: r.value})
+		size += len(r.key) + len(r.value) + 16
+	}
+	flush()
+	return out
+}
+
+// appendRecords writes kvs to the shard's log. Callers hold s.mu and apply
+// the change in memory only when it succeeds, then call afterWrite.
+func (s *shard) appendRecords(kvs []kv) error {
+	if len(kvs) == 0 {
+		return nil
+	}
+	if err := s.lg.Append(encodeRecordSet(kvs, s.c.clock.Now())); err != nil {
+		return fmt.Errorf("append to __consumer_offsets-%d: %w", s.idx, err)
+	}
+	s.logRecords += len(kvs)
+	return nil
+}
+
+// writeGroup persists g's metadata with plan as the assignments.
+func (s *shard) writeGroup(g *group, plan map[string][]byte, now time.Time) error {
+	v := groupValue(g, plan, now)
+	if err := s.appendRecords([]kv{{groupKey(g.id), v}}); err != nil {
+		return err
+	}
+	g.metaValue = v
+	return nil
+}
+
+// liveKeys counts the keys a snapshot would write.
+func (s *shard) liveKeys() int {
+	n := 0
+	for _, g := range s.groups {
+		n += len(g.offsets)
+		if g.metaValue != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// afterWrite snapshots the shard when its log has grown well past its
+// live state (see doc.go). Callers hold s.mu.
+func (s *shard) afterWrite() {
+	if s.logRecords <= 2*s.liveKeys()+s.c.cfg.SnapshotMinRecords {
+		return
+	}
+	if err := s.snapshot(); err != nil {
+		s.c.log.Warn("snapshot of group state failed; the log keeps growing until the next try", "partition", s.idx, "err", err)
+	}
+}
+
+// snapshot rewrites the live state after a roll and drops what precedes
+// it. A failure at any step leaves a log that still replays to the
+// current state.
+func (s *shard) snapshot() error {
+	now := s.c.clock.Now()
+	if err := s.lg.Roll(); err != nil {
+		return fmt.Errorf("roll: %w", err)
+	}
+	start := s.lg.End()
+	var kvs []kv
+	for _, g := range s.groups {
+		if g.metaValue != nil {
+			kvs = append(kvs, kv{groupKey(g.id), g.metaValue})
+		}
+		for t, o := range g.offsets {
+			kvs = append(kvs, kv{offsetKey(g.id, t), offsetValue(o)})
+		}
+	}
+	if len(kvs) > 0 {
+		if err := s.lg.Append(encodeRecordSet(kvs, now)); err != nil {
+			return fmt.Errorf("write snapshot: %w", err)
+		}
+	}
+	if err := s.lg.DeleteBefore(start); err != nil {
+		return fmt.Errorf("drop records before the snapshot: %w", err)
+	}
+	s.logRecords = len(kvs)
+	s.c.log.Debug("group state snapshotted", "partition", s.idx, "records", len(kvs), "start", start)
+	return nil
+}

@@ -1,0 +1,56 @@
+package server
+
+// DescribeGroups (key 15), versions 0-5.
+//
+// An unknown group is described as Dead with no error, as Kafka does
+// before v6. Members carry their metadata for the chosen protocol and
+// their assignment.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	describeGroupsMin = 0
+	describeGroupsMax = 5
+)
+
+func (s *Server) handleDescribeGroups(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.DescribeGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	for _, id := range req.Groups {
+		rg := kmsg.NewDescribeGroupsResponseGroup()
+		rg.Group = id
+		rg.AuthorizedOperations = -2147483648 // not requested / not computed
+		switch {
+		case s.groups == nil:
+			rg.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+		case id == "":
+			rg.ErrorCode = rc.errCode(kerr.InvalidGroupID.Code)
+		default:
+			d := s.groups.DescribeGroup(id)
+			rg.State, rg.ProtocolType, rg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
+			for _, m := range d.Members {
+				rm := kmsg.NewDescribeGroupsResponseGroupMember()
+				rm.MemberID, rm.ClientID, rm.ClientHost = m.MemberID, m.ClientID, m.Host
+				if m.InstanceID != "" {
+					rm.InstanceID = kmsg.StringPtr(m.InstanceID)
+				}
+				rm.ProtocolMetadata, rm.MemberAssignment = nonNil(m.Metadata), nonNil(m.Assignment)
+				rg.Members = append(rg.Members, rm)
+			}
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return resp
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,47 @@
+package server
+
+// ListGroups (key 16), versions 0-5; v4 filters by state, v5 by type
+// (every group here is "classic").
+
+import (
+	"context"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	listGroupsMin = 0
+	listGroupsMax = 5
+)
+
+func (s *Server) handleListGroups(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.ListGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	if s.groups == nil {
+		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+		return resp
+	}
+	for _, g := range s.groups.ListGroups() {
+		if len(req.StatesFilter) > 0 && !containsFold(req.StatesFilter, g.State.String()) {
+			continue
+		}
+		if len(req.TypesFilter) > 0 && !containsFold(req.TypesFilter, "classic") {
+			continue
+		}
+		rg := kmsg.NewListGroupsResponseGroup()
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State.String(), "classic"
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return resp
+}
+
+func containsFold(list []string, v string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,35 @@
+package server
+
+// DeleteGroups (key 42), versions 0-2.
+//
+// Only Empty groups can be deleted (NON_EMPTY_GROUP otherwise); an
+// unknown one is GROUP_ID_NOT_FOUND. The group's offsets and metadata
+// become tombstones in __consumer_offsets.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	deleteGroupsMin = 0
+	deleteGroupsMax = 2
+)
+
+func (s *Server) handleDeleteGroups(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, id := range req.Groups {
+		rg := kmsg.NewDeleteGroupsResponseGroup()
+		rg.Group = id
+		if s.groups == nil {
+			rg.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+		} else {
+			rg.ErrorCode = rc.errCode(errorCode(s.groups.DeleteGroup(id)))
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return resp
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,22 +91,72 @@ func TestProducerPerformance(t *testing.T) {
 	}
 }
 
+// TestJavaClientCodecs produces with Kafka's console producer in every
+// codec the Java client has (its batches, checksums and compression as
+// brokerd must accept them) and reads everything back with Kafka's console
+// consumer assigned to the partition (no group: brokerd's fetch responses as
+// the Java client must decode them).
+func TestJavaClientCodecs(t *testing.T) {
+	k := kafkaTools(t)
+	b := startBroker(t)
+	cl := newClient(t, b.Addr())
+	createTopic(t, cl, "codecs", 1)
+
+	var want []string
+	codecs := []string{"none", "gzip", "snappy", "lz4", "zstd"} // index = the codec's id in batch attributes
+	for _, codec := range codecs {
+		batch := []string{codec + " one", codec + " two", codec + " " + strings.Repeat("x", 2000)}
+		k.mustRun(t, strings.Join(batch, "\n")+"\n", consoleProducer, "--bootstrap-server", b.Bootstrap(), "--topic", "codecs",
+			"--compression-codec", codec)
+		want = append(want, batch...)
+	}
+	recs := readRecords(t, b.Addr(), "codecs", 0, len(want))
+	if got := values(recs); !slices.Equal(got, want) {
+		t.Fatalf("codecs/0 holds %q, want %q", got, want)
+	}
+	for _, r := range recs {
+		if codec := codecs[r.Attrs.CompressionType()%uint8(len(codecs))]; !strings.HasPrefix(string(r.Value), codec+" ") {
+			t.Errorf("record %q came in a %s batch", r.Value, codec)
+		}
+	}
+
+	r := k.mustRun(t, "", consoleConsumer, "--bootstrap-server", b.Bootstrap(), "--topic", "codecs",
+		"--partition", "0", "--offset", "earliest", "--max-messages", strconv.Itoa(len(want)))
+	if got := lines(r.stdout); !slices.Equal(got, want) {
+		t.Fatalf("kafka-console-consumer --partition 0 printed %q, want %q", got, want)
+	}
+}
+
 // readPartition reads n record values from topic/partition from its start
 // with a Go client that assigns the partition itself (no group).
 func readPartition(t *testing.T, addr, topic string, partition int32, n int) []string {
+	t.Helper()
+	return values(readRecords(t, addr, topic, partition, n))
+}
+
+func values(recs []*kgo.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Value)
+	}
+	return out
+}
+
+// readRecords reads n records of topic/partition from its start.
+func readRecords(t *testing.T, addr, topic string, partition int32, n int) []*kgo.Record {
 	t.Helper()
 	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 		topic: {partition: kgo.NewOffset().AtStart()},
 	}))
 	ctx := ctxT(t)
-	var out []string
+	var out []*kgo.Record
 	for len(out) < n {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d records of %s/%d: %q", len(out), n, topic, partition, out)
+			t.Fatalf("read %d of %d records of %s/%d: %q", len(out), n, topic, partition, values(out))
 		}
 		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+		out = append(out, fs.Records()...)
 	}
 	return out
 }

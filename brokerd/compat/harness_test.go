@@ -26,7 +26,7 @@ const (
 	buildTimeout = 3 * time.Minute
 	readyTimeout = 15 * time.Second // brokerd start until it reports its address
 	stopTimeout  = 15 * time.Second // SIGTERM until exit
-	toolTimeout  = 90 * time.Second // one run of a Kafka tool
+	toolTimeout  = 60 * time.Second // one run of a Kafka tool
 	pollInterval = 50 * time.Millisecond
 
 	depsHint = "run `make compat-deps` to install Java 17+ and Maven and fetch Apache Kafka's jars"

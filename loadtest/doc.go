@@ -1,0 +1,35 @@
+// Package loadtest is Kafki's load-test harness: it drives any
+// Kafka-compatible cluster through franz-go (kgo) with one of three
+// workloads and reports throughput and latency.
+//
+//   - produce: --producers clients write records at --rate (or flat out);
+//     latency is from each record's intended send time to its ack.
+//   - consume: --preload records are written first (not measured), then
+//     --consumers clients read the topic from its start until they reach
+//     the end offsets seen after the preload.
+//   - e2e: produce and consume at once; each record's value starts with
+//     its intended send time, and end-to-end latency is from that time to
+//     the moment a consumer holds the record.
+//
+// The command binary (loadtest/cmd/loadtest) is a thin shell around
+// [Main]; package compare builds the Kafki/Apache Kafka comparison on top.
+//
+// Invariants the package keeps:
+//
+//  1. No coordinated omission: under a target rate, every record has an
+//     intended send time on a fixed schedule ([Pacer]) that never slips
+//     when the client or broker stalls, and latency is measured from that
+//     time. A stalled broker shows up as latency of every record that
+//     should have been sent meanwhile, not as one slow record.
+//  2. Counts are exact: a run reports every acknowledged record, warm-up
+//     included (Produce.TotalAcked), so a caller can compare it with the
+//     broker's end offsets. Latency histograms and rates cover only the
+//     measured period after the warm-up.
+//  3. Every wait is bounded: connecting and topic creation (--timeout),
+//     each record's delivery (kgo's delivery timeout), the consume tail
+//     (--consume-timeout). An unreachable bootstrap fails within --timeout.
+//  4. Bad options are reported before anything connects, as one line,
+//     exit code 2; a failed run exits 1.
+//  5. No package-level mutable state: output goes to the writers and
+//     clock passed in.
+package loadtest

@@ -18,8 +18,9 @@
 //     COPY_FINISHED at the time of the read; bytes come only from that
 //     segment's own objects (keys unique per upload attempt), so a
 //     deleted or re-uploaded segment cannot mix into a read.
-//   - Returned records are whole batches that parse (batch.ParseHeader),
-//     in offset order, the first one holding the requested offset; at
+//   - Returned records are whole batches that parse and pass their CRC32C
+//     (remote bytes are checked before they are served), in contiguous
+//     offset order, the first one holding the requested offset; at
 //     least one batch is returned whenever the segment has one, even if it
 //     is larger than maxBytes (as Kafka does, so a consumer always makes
 //     progress). The returned slice is the caller's.

@@ -195,11 +195,17 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 		if err != nil {
 			return Result{}, fmt.Errorf("fetch: %v %s: %w", tp, seg.ID, err)
 		}
-		if _, err := batch.ParseHeader(b); err != nil {
+		// The CRC covers everything after the partition leader epoch;
+		// the offsets it does not cover are checked for continuity.
+		h, err := batch.ParseHeader(b)
+		if err == nil {
+			err = batch.CheckCRC(b, &h)
+		}
+		if err != nil {
 			return Result{}, fmt.Errorf("%w: %v %s at %d: %w", ErrCorrupt, tp, seg.ID, pos, err)
 		}
-		if base > res.NextOffset && len(res.Records) > 0 {
-			return Result{}, fmt.Errorf("%w: %v %s at %d: offset gap before %d", ErrCorrupt, tp, seg.ID, pos, base)
+		if (len(res.Records) == 0 && base > offset) || (len(res.Records) > 0 && base != res.NextOffset) {
+			return Result{}, fmt.Errorf("%w: %v %s at %d: batch at offset %d, expected %d", ErrCorrupt, tp, seg.ID, pos, base, res.NextOffset)
 		}
 		res.Records = append(res.Records, b...)
 		res.NextOffset = last + 1

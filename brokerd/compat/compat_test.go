@@ -64,6 +64,24 @@ func TestQuickstart(t *testing.T) {
 	}
 }
 
+// TestTopicAdmin grows and deletes a topic with kafka-topics (the Java
+// admin client's CreatePartitions and DeleteTopics).
+func TestTopicAdmin(t *testing.T) {
+	k := kafkaTools(t)
+	b := startBroker(t)
+	k.mustRun(t, "", topicsTool, "--create", "--topic", "grow", "--partitions", "1", "--bootstrap-server", b.Bootstrap())
+	k.mustRun(t, "", topicsTool, "--alter", "--topic", "grow", "--partitions", "3", "--bootstrap-server", b.Bootstrap())
+	r := k.mustRun(t, "", topicsTool, "--describe", "--topic", "grow", "--bootstrap-server", b.Bootstrap())
+	if !strings.Contains(r.stdout, "\tPartitionCount: 3\t") || !strings.Contains(r.stdout, "\tPartition: 2\tLeader: 1\t") {
+		t.Errorf("kafka-topics --describe after --alter --partitions 3:\n%s", r.stdout)
+	}
+	k.mustRun(t, "", topicsTool, "--delete", "--topic", "grow", "--bootstrap-server", b.Bootstrap())
+	r = k.mustRun(t, "", topicsTool, "--list", "--bootstrap-server", b.Bootstrap())
+	if slices.Contains(lines(r.stdout), "grow") {
+		t.Errorf("kafka-topics --list after --delete still shows grow:\n%s", r.stdout)
+	}
+}
+
 // TestProducerPerformance runs kafka-producer-perf-test (the Java
 // producer, idempotent by default in 4.x) flat out and checks that every
 // record was acknowledged and is in the log.
@@ -81,6 +99,12 @@ func TestProducerPerformance(t *testing.T) {
 		t.Fatalf("kafka-producer-perf-test did not report %d records sent:\n%s\n%s", records, r.stdout, r.stderr)
 	}
 	t.Logf("kafka-producer-perf-test: %s", summary[0])
+
+	// kafka-get-offsets asks ListOffsets through the Java admin client.
+	r = k.mustRun(t, "", getOffsetsTool, "--bootstrap-server", b.Bootstrap(), "--topic", "perf", "--time", "-1")
+	if got := lines(r.stdout); !slices.Equal(got, []string{"perf:0:50000"}) {
+		t.Errorf("kafka-get-offsets --time -1 printed %q, want perf:0:50000", got)
+	}
 
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctxT(t), "perf")
 	if err != nil {

@@ -6,8 +6,15 @@
 // brokerd, start it on a free loopback port with a fresh data directory, and
 // run Kafka's tool main classes with `java -cp <classpath>`: the classic
 // quickstart (kafka-topics create/list/describe, console producer and
-// consumer), kafka-producer-perf-test, and a Java consumer group split over
-// two console consumers with kafka-consumer-groups describing its lag.
+// consumer), kafka-topics alter/delete, the console producer in every codec
+// read back by the console consumer, kafka-producer-perf-test with
+// kafka-get-offsets, and a Java consumer group split over two console
+// consumers with kafka-consumer-groups describing its lag. The tests that
+// need the group coordinator are in compat_groups_test.go.
+//
+// The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
+// broker from the kafka_2.13 jar), so they state Kafka's behaviour, not
+// brokerd's.
 //
 // Requirements, never skipped: a java (JAVA_HOME/bin/java, else PATH) of
 // version 17 or later, and the Kafka jars' classpath, from the environment

@@ -270,6 +270,7 @@ const (
 	consoleConsumer    = "org.apache.kafka.tools.consumer.ConsoleConsumer"            // kafka-console-consumer.sh
 	consumerGroupsTool = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand" // kafka-consumer-groups.sh
 	producerPerfTest   = "org.apache.kafka.tools.ProducerPerformance"                 // kafka-producer-perf-test.sh
+	getOffsetsTool     = "org.apache.kafka.tools.GetOffsetShell"                      // kafka-get-offsets.sh
 )
 
 // command builds the java command for main with args. The JVM options keep

@@ -97,8 +97,16 @@ func newEnv(t testing.TB, store objstore.Store, meta remote.Store, ro fetch.Opti
 // writeSegments writes n contiguous segments from offset 0, alternating
 // codecs, with timestamps increasing across segments.
 func (e *env) writeSegments(n, batches, records, valueSize int) []*segtest.Segment {
+	return e.write(n, batches, records, valueSize, batch.CompressionNone, batch.CompressionZstd, batch.CompressionLZ4)
+}
+
+// writeSegmentsPlain is writeSegments without compression.
+func (e *env) writeSegmentsPlain(n, batches, records, valueSize int) []*segtest.Segment {
+	return e.write(n, batches, records, valueSize, batch.CompressionNone)
+}
+
+func (e *env) write(n, batches, records, valueSize int, codecs ...batch.Compression) []*segtest.Segment {
 	e.t.Helper()
-	codecs := []batch.Compression{batch.CompressionNone, batch.CompressionZstd, batch.CompressionLZ4}
 	var segs []*segtest.Segment
 	base := int64(0)
 	for i := 0; i < n; i++ {

@@ -21,6 +21,9 @@ type consumeOptions struct {
 	idleTimeout time.Duration // 0: wait forever
 	format      recordFormat
 	group       string
+	// Group member settings, 0 for the client defaults.
+	sessionTimeout time.Duration
+	commitInterval time.Duration
 }
 
 func runConsume(ctx context.Context, args []string, env Env) error {
@@ -47,8 +50,16 @@ func runConsume(ctx context.Context, args []string, env Env) error {
 	printKey := c.fs.Bool("print-key", false, "Print the key before the value, separated by --key-separator.")
 	keySep := c.fs.String("key-separator", `\t`, `Separator between key and value with --print-key (\t and \n escapes allowed).`)
 	group := c.fs.String("group", "", "Consume as a member of this consumer group, starting from its committed offsets and committing what was printed on exit.")
+	sessionTimeout := c.fs.Duration("session-timeout", 0, "With --group: the member's session timeout (session.timeout.ms); 0 is the client default, 45s.")
+	commitInterval := c.fs.Duration("commit-interval", 0, "With --group: how often printed records are committed while running (auto.commit.interval.ms); 0 is the default, 5s.")
 	if err := c.parse(args, env.Stdout); err != nil {
 		return err
+	}
+	if (*sessionTimeout != 0 || *commitInterval != 0) && *group == "" {
+		return usagef("--session-timeout and --commit-interval need --group")
+	}
+	if *sessionTimeout < 0 || *commitInterval < 0 {
+		return usagef("--session-timeout and --commit-interval must not be negative")
 	}
 	o, err := validateConsume(consumeFlags{
 		topic: *topic, fromBeginning: *fromBeginning, partition: *partition,
@@ -61,6 +72,7 @@ func runConsume(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	o.sessionTimeout, o.commitInterval = *sessionTimeout, *commitInterval
 	seeds, err := conn.seeds()
 	if err != nil {
 		return err
@@ -172,6 +184,12 @@ func consume(ctx context.Context, seeds []string, timeout time.Duration, o consu
 	switch {
 	case o.group != "":
 		opts = append(opts, kgo.ConsumerGroup(o.group), kgo.ConsumeTopics(o.topic), kgo.AutoCommitMarks())
+		if o.sessionTimeout > 0 {
+			opts = append(opts, kgo.SessionTimeout(o.sessionTimeout), kgo.HeartbeatInterval(max(o.sessionTimeout/10, 10*time.Millisecond)))
+		}
+		if o.commitInterval > 0 {
+			opts = append(opts, kgo.AutoCommitInterval(o.commitInterval))
+		}
 	case o.partition >= 0:
 		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 			o.topic: {o.partition: o.start.kgoOffset()},
@@ -274,11 +292,13 @@ func pollLoop(ctx context.Context, cl *kgo.Client, o consumeOptions, stdout io.W
 		if n > 0 {
 			idleDeadline = time.Now().Add(o.idleTimeout)
 		}
-		if o.group != "" {
-			cl.MarkCommitRecords(fetches.Records()...)
-		}
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("write output: %w", err)
+		}
+		if o.group != "" {
+			// Only after the records are out: a commit must never cover
+			// a record that a crash could still lose from the output.
+			cl.MarkCommitRecords(fetches.Records()...)
 		}
 		switch {
 		case fetchErr != nil:

@@ -47,7 +47,7 @@ type Coordinator struct {
 	clock  Clock
 	log    *slog.Logger
 
-	openMu sync.Mutex                // serializes opening
+	openMu sync.Mutex               // serializes opening
 	shards atomic.Pointer[[]*shard] // nil until opened; then immutable
 }
 

@@ -46,7 +46,9 @@ type Options struct {
 
 // Stats are cumulative counters of a Reader.
 type Stats struct {
-	Hits, Misses int64 // chunk and index lookups served from / not from the cache
+	// Hits and Misses count chunk and index lookups served from / not
+	// from the cache; a read looks up each chunk it touches once.
+	Hits, Misses int64
 	Fetches      int64 // object-store GETs issued (demand and read-ahead)
 	FetchedBytes int64
 	CachedBytes  int64 // current cache size
@@ -214,13 +216,20 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 	if len(res.Records) == 0 {
 		return Result{}, fmt.Errorf("%w: %v %s: no batch holds offset %d", ErrCorrupt, tp, seg.ID, offset)
 	}
-	r.readAhead(log, startChunk, pos)
+	var next *remote.Segment
+	if pos >= log.Size {
+		if n, ok := remote.Find(fin, res.NextOffset); ok {
+			next = &n
+		}
+	}
+	r.readAhead(log, startChunk, pos, next)
 	return res, nil
 }
 
 // readAhead prefetches the chunks after end when this read continued
-// where the previous read of the object stopped.
-func (r *Reader) readAhead(obj remote.Object, startChunk, end int64) {
+// where the previous read of the object stopped; at the end of the
+// segment it prefetches the start of the next one (next) instead.
+func (r *Reader) readAhead(obj remote.Object, startChunk, end int64, next *remote.Segment) {
 	if r.opts.ReadAhead < 0 {
 		return
 	}
@@ -235,9 +244,30 @@ func (r *Reader) readAhead(obj remote.Object, startChunk, end int64) {
 	if !seen || startChunk < prev-1 || startChunk > prev+1 {
 		return
 	}
+	type item struct {
+		k   cacheKey
+		obj remote.Object
+	}
+	var items []item
 	for c := endChunk + 1; c <= endChunk+int64(r.opts.ReadAhead) && c*r.opts.ChunkSize < obj.Size; c++ {
-		k := cacheKey{obj.Key, c}
-		if _, ok := r.cache.get(k); ok {
+		items = append(items, item{cacheKey{obj.Key, c}, obj})
+	}
+	if next != nil {
+		if idx, ok := next.Object(remote.KindIndex); ok && idx.Size > 0 {
+			items = append(items, item{cacheKey{idx.Key, -1}, idx})
+		}
+		if log, ok := next.Object(remote.KindLog); ok {
+			for c := int64(0); c < int64(r.opts.ReadAhead) && c*r.opts.ChunkSize < log.Size; c++ {
+				items = append(items, item{cacheKey{log.Key, c}, log})
+			}
+			// The reader continues in next: treat it as sequential there.
+			r.seqMu.Lock()
+			r.lastEnd[log.Key] = 0
+			r.seqMu.Unlock()
+		}
+	}
+	for _, it := range items {
+		if _, ok := r.cache.get(it.k); ok {
 			continue
 		}
 		select {
@@ -248,16 +278,20 @@ func (r *Reader) readAhead(obj remote.Object, startChunk, end int64) {
 		r.prefetch.Add(1)
 		go func() {
 			defer r.prefetch.Done()
-			r.fetchHolding(r.bg, k, obj, true)
+			r.fetchHolding(r.bg, it.k, it.obj, true)
 		}()
 	}
 }
 
 // segReader reads byte ranges of one log object through the chunk cache.
+// It keeps the chunk it used last, so the cache (and its hit/miss
+// counters) sees one lookup per chunk a read touches, not one per batch.
 type segReader struct {
-	r   *Reader
-	ctx context.Context
-	obj remote.Object
+	r       *Reader
+	ctx     context.Context
+	obj     remote.Object
+	cur     int64 // index of curData's chunk; valid when curData != nil
+	curData []byte
 }
 
 // batchAt reads the header of the batch at pos and returns its base and
@@ -287,10 +321,14 @@ func (s *segReader) read(off, n int64) ([]byte, error) {
 	cs := s.r.opts.ChunkSize
 	for n > 0 {
 		c := off / cs
-		data, err := s.r.chunk(s.ctx, s.obj, c)
-		if err != nil {
-			return nil, err
+		if s.curData == nil || s.cur != c {
+			data, err := s.r.chunk(s.ctx, s.obj, c)
+			if err != nil {
+				return nil, err
+			}
+			s.cur, s.curData = c, data
 		}
+		data := s.curData
 		in := off - c*cs
 		if in >= int64(len(data)) {
 			return nil, fmt.Errorf("%w: chunk %d of %s is short", ErrCorrupt, c, s.obj.Key)

@@ -180,7 +180,7 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 	}
 	sr := &segReader{r: r, ctx: ctx, obj: log}
 	res := Result{NextOffset: offset}
-	startChunk := pos / r.opts.ChunkSize
+	startChunk := int64(-1) // chunk of the first returned batch
 	for pos < log.Size {
 		base, last, size, err := sr.batchAt(pos)
 		if err != nil {
@@ -208,6 +208,9 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 		}
 		if (len(res.Records) == 0 && base > offset) || (len(res.Records) > 0 && base != res.NextOffset) {
 			return Result{}, fmt.Errorf("%w: %v %s at %d: batch at offset %d, expected %d", ErrCorrupt, tp, seg.ID, pos, base, res.NextOffset)
+		}
+		if len(res.Records) == 0 {
+			startChunk = pos / r.opts.ChunkSize
 		}
 		res.Records = append(res.Records, b...)
 		res.NextOffset = last + 1

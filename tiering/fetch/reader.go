@@ -273,6 +273,12 @@ func (r *Reader) readAhead(obj remote.Object, startChunk, end int64, next *remot
 		if _, ok := r.cache.get(it.k); ok {
 			continue
 		}
+		r.flightsMu.Lock()
+		_, inFlight := r.flights[it.k]
+		r.flightsMu.Unlock()
+		if inFlight {
+			continue
+		}
 		select {
 		case r.sem <- struct{}{}: // only a free slot: never delay a caller
 		default:

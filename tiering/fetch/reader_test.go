@@ -75,8 +75,8 @@ func TestReadAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 		off = res.NextOffset
+		r.prefetch.Wait() // each read finds a free slot for its read-ahead
 	}
-	r.prefetch.Wait()
 	if !cached(log1, 0) || !cached(log1, 1) {
 		t.Fatal("next segment not prefetched at the end of the previous one")
 	}

@@ -61,6 +61,9 @@ func runConsume(ctx context.Context, args []string, env Env) error {
 	if *sessionTimeout < 0 || *commitInterval < 0 {
 		return usagef("--session-timeout and --commit-interval must not be negative")
 	}
+	if *commitInterval != 0 && *commitInterval < 100*time.Millisecond {
+		return usagef("--commit-interval %v: must be at least 100ms", *commitInterval)
+	}
 	o, err := validateConsume(consumeFlags{
 		topic: *topic, fromBeginning: *fromBeginning, partition: *partition,
 		offset: *offset, offsetSet: c.isSet("offset"),

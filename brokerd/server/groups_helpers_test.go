@@ -145,3 +145,10 @@ func waitStable(t *testing.T, b *broker.Broker, addr, group string, members, par
 func producer(t *testing.T, addr, topic string) *kgo.Client {
 	return newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 }
+
+// withGroupLimits makes the bounds easy to hit.
+func withGroupLimits(o *config.Config) {
+	o.GroupMaxSize = 1
+	o.OffsetMetadataMaxBytes = 64
+	o.GroupMinSessionTimeout = 100 * time.Millisecond
+}

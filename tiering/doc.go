@@ -9,6 +9,7 @@
 //   - upload: sealing a segment (objects first, metadata commit last),
 //   - fetch: remote reads through a byte-bounded cache with read-ahead,
 //   - cleanup: retention and the sweeper (crash-safe delete order),
+//   - audit: read-only checks of objects against metadata (tier verify),
 //   - mototest: moto_server for tests of any package.
 //
 // # The caller's obligations (brokerd)

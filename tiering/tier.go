@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/kafki/kafki/tiering/audit"
 	"github.com/kafki/kafki/tiering/cleanup"
 	"github.com/kafki/kafki/tiering/fetch"
 	"github.com/kafki/kafki/tiering/objstore"
@@ -27,6 +28,8 @@ type Config struct {
 
 // Tier is tiered storage for all partitions of a broker.
 type Tier struct {
+	store     objstore.Store
+	meta      remote.Store
 	uploader  *upload.Uploader
 	reader    *fetch.Reader
 	sweeper   *cleanup.Sweeper
@@ -36,6 +39,8 @@ type Tier struct {
 // New returns a Tier; Close releases it.
 func New(cfg Config) *Tier {
 	return &Tier{
+		store:     cfg.Store,
+		meta:      cfg.Meta,
 		uploader:  upload.New(cfg.Store, cfg.Meta, cfg.Now),
 		reader:    fetch.NewReader(cfg.Store, cfg.Meta, cfg.Reader),
 		sweeper:   cleanup.NewSweeper(cfg.Store, cfg.Meta, cfg.SweepGrace, cfg.Now),
@@ -74,6 +79,12 @@ func (t *Tier) ApplyRetention(ctx context.Context, tp remote.TopicPartition, epo
 // Sweep removes crash leftovers of tp.
 func (t *Tier) Sweep(ctx context.Context, tp remote.TopicPartition, epoch int32) (cleanup.SweepResult, error) {
 	return t.sweeper.Sweep(ctx, tp, epoch)
+}
+
+// Verify audits tp's remote tier against its metadata (read only); with
+// checksums every finished segment's objects are read whole.
+func (t *Tier) Verify(ctx context.Context, tp remote.TopicPartition, checksums bool) (audit.Report, error) {
+	return audit.Verify(ctx, t.store, t.meta, tp, checksums)
 }
 
 // ReaderStats returns the remote reader's cache and fetch counters.

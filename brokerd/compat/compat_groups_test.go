@@ -47,7 +47,8 @@ func TestQuickstartConsoleConsumer(t *testing.T) {
 // processes in one group on a 4-partition topic: each gets some of the
 // partitions, together they print every record exactly once, and
 // kafka-consumer-groups --describe shows the members and their lag, first
-// none while they keep up, then the records produced after they left.
+// none while they keep up, then the records produced after they left; then
+// kafka-consumer-groups lists, rewinds and deletes the group.
 func TestConsoleConsumerGroupSplitsPartitions(t *testing.T) {
 	const (
 		topic      = "split"
@@ -124,6 +125,40 @@ func TestConsoleConsumerGroupSplitsPartitions(t *testing.T) {
 		if row.current != perPart || row.logEnd != perPart+want || row.lag != want {
 			t.Errorf("%s/%d after the members left: %+v, want offset %d, lag %d", topic, p, row, perPart, want)
 		}
+	}
+
+	manageEmptyGroup(t, k, b, adm, group, topic, partitions)
+}
+
+// manageEmptyGroup lists, rewinds and deletes a group without members
+// with kafka-consumer-groups (ListGroups, OffsetCommit through the admin
+// client, DeleteGroups).
+func manageEmptyGroup(t *testing.T, k *kafka, b *broker, adm *kadm.Client, group, topic string, partitions int) {
+	t.Helper()
+	r := k.mustRun(t, "", consumerGroupsTool, "--bootstrap-server", b.Bootstrap(), "--list")
+	if !slices.Contains(lines(r.stdout), group) {
+		t.Errorf("kafka-consumer-groups --list printed %q, want %s listed", r.stdout, group)
+	}
+
+	r = k.mustRun(t, "", consumerGroupsTool, "--bootstrap-server", b.Bootstrap(), "--reset-offsets", "--to-earliest", "--execute", "--group", group, "--topic", topic)
+	for p := range partitions {
+		row := regexp.MustCompile(fmt.Sprintf(`(?m)^%s\s+%s\s+%d\s+0\s*$`, group, topic, p))
+		if !row.MatchString(r.stdout) {
+			t.Errorf("kafka-consumer-groups --reset-offsets --to-earliest printed no NEW-OFFSET 0 for partition %d:\n%s", p, r.stdout)
+		}
+	}
+	waitForCommitted(t, adm, group, topic, partitions, 0)
+
+	r = k.mustRun(t, "", consumerGroupsTool, "--bootstrap-server", b.Bootstrap(), "--delete", "--group", group)
+	if !strings.Contains(r.stdout, fmt.Sprintf("Deletion of requested consumer groups ('%s') was successful.", group)) {
+		t.Errorf("kafka-consumer-groups --delete printed:\n%s", r.stdout)
+	}
+	listed, err := adm.ListGroups(ctxT(t))
+	if err != nil {
+		t.Fatalf("list groups: %v", err)
+	}
+	if slices.Contains(listed.Groups(), group) {
+		t.Errorf("group %s still listed after kafka-consumer-groups --delete", group)
 	}
 }
 

@@ -24,6 +24,9 @@
 //     least one batch is returned whenever the segment has one, even if it
 //     is larger than maxBytes (as Kafka does, so a consumer always makes
 //     progress). The returned slice is the caller's.
+//   - A segment deleted by retention while a read of it runs makes that
+//     read ErrOffsetOutOfRange (its record left COPY_FINISHED before its
+//     objects went), never a partial or mixed result.
 //   - Bytes read from the store are untrusted: lengths and index entries
 //     are bounds-checked against the segment's recorded size; damage is
 //     ErrCorrupt, never a panic or an out-of-range read.

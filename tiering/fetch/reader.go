@@ -153,28 +153,51 @@ func (r *Reader) finished(ctx context.Context, tp remote.TopicPartition) ([]remo
 }
 
 // Read returns whole batches of tp from offset, from the one remote
-// segment holding it, up to maxBytes (but at least one batch).
+// segment holding it, up to maxBytes (but at least one batch). An offset
+// outside the finished segments, including one whose segment retention
+// deleted during the read, is ErrOffsetOutOfRange.
 func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int64, maxBytes int) (Result, error) {
+	res, seg, err := r.read(ctx, tp, offset, maxBytes)
+	if err != nil && errors.Is(err, objstore.ErrNotFound) && seg.ID != "" {
+		// Objects go only after their record left COPY_FINISHED: if it
+		// did, the segment was deleted under us, not damaged.
+		if fin, lerr := r.finished(ctx, tp); lerr == nil && !contains(fin, seg.ID) {
+			return Result{}, fmt.Errorf("%w: %v offset %d: segment %s deleted during the read", ErrOffsetOutOfRange, tp, offset, seg.ID)
+		}
+	}
+	return res, err
+}
+
+func contains(segs []remote.Segment, id string) bool {
+	for _, s := range segs {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Reader) read(ctx context.Context, tp remote.TopicPartition, offset int64, maxBytes int) (Result, remote.Segment, error) {
 	if r.bg.Err() != nil {
-		return Result{}, ErrClosed
+		return Result{}, remote.Segment{}, ErrClosed
 	}
 	fin, err := r.finished(ctx, tp)
 	if err != nil {
-		return Result{}, err
+		return Result{}, remote.Segment{}, err
 	}
 	seg, ok := remote.Find(fin, offset)
 	if !ok {
-		return Result{}, fmt.Errorf("%w: %v offset %d", ErrOffsetOutOfRange, tp, offset)
+		return Result{}, seg, fmt.Errorf("%w: %v offset %d", ErrOffsetOutOfRange, tp, offset)
 	}
 	log, ok := seg.Object(remote.KindLog)
 	if !ok || log.Size != seg.Size {
-		return Result{}, fmt.Errorf("%w: %v %s: no log object of size %d", ErrCorrupt, tp, seg.ID, seg.Size)
+		return Result{}, seg, fmt.Errorf("%w: %v %s: no log object of size %d", ErrCorrupt, tp, seg.ID, seg.Size)
 	}
 	pos := int64(0)
 	if idxObj, ok := seg.Object(remote.KindIndex); ok {
 		idx, err := r.whole(ctx, idxObj)
 		if err != nil {
-			return Result{}, err
+			return Result{}, seg, err
 		}
 		pos = offsetIndex(idx).lookup(offset - seg.BaseOffset)
 	}
@@ -184,7 +207,7 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 	for pos < log.Size {
 		base, last, size, err := sr.batchAt(pos)
 		if err != nil {
-			return Result{}, fmt.Errorf("fetch: %v %s: %w", tp, seg.ID, err)
+			return Result{}, seg, fmt.Errorf("fetch: %v %s: %w", tp, seg.ID, err)
 		}
 		if last < offset {
 			pos += size
@@ -195,7 +218,7 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 		}
 		b, err := sr.read(pos, size)
 		if err != nil {
-			return Result{}, fmt.Errorf("fetch: %v %s: %w", tp, seg.ID, err)
+			return Result{}, seg, fmt.Errorf("fetch: %v %s: %w", tp, seg.ID, err)
 		}
 		// The CRC covers everything after the partition leader epoch;
 		// the offsets it does not cover are checked for continuity.
@@ -204,10 +227,10 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 			err = batch.CheckCRC(b, &h)
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("%w: %v %s at %d: %w", ErrCorrupt, tp, seg.ID, pos, err)
+			return Result{}, seg, fmt.Errorf("%w: %v %s at %d: %w", ErrCorrupt, tp, seg.ID, pos, err)
 		}
 		if (len(res.Records) == 0 && base > offset) || (len(res.Records) > 0 && base != res.NextOffset) {
-			return Result{}, fmt.Errorf("%w: %v %s at %d: batch at offset %d, expected %d", ErrCorrupt, tp, seg.ID, pos, base, res.NextOffset)
+			return Result{}, seg, fmt.Errorf("%w: %v %s at %d: batch at offset %d, expected %d", ErrCorrupt, tp, seg.ID, pos, base, res.NextOffset)
 		}
 		if len(res.Records) == 0 {
 			startChunk = pos / r.opts.ChunkSize
@@ -217,7 +240,7 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 		pos += size
 	}
 	if len(res.Records) == 0 {
-		return Result{}, fmt.Errorf("%w: %v %s: no batch holds offset %d", ErrCorrupt, tp, seg.ID, offset)
+		return Result{}, seg, fmt.Errorf("%w: %v %s: no batch holds offset %d", ErrCorrupt, tp, seg.ID, offset)
 	}
 	var next *remote.Segment
 	if pos >= log.Size {
@@ -226,7 +249,7 @@ func (r *Reader) Read(ctx context.Context, tp remote.TopicPartition, offset int6
 		}
 	}
 	r.readAhead(log, startChunk, pos, next)
-	return res, nil
+	return res, seg, nil
 }
 
 // readAhead prefetches the chunks after end when this read continued

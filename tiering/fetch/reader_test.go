@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/kafki/kafki/tiering/internal/segtest"
@@ -96,5 +97,43 @@ func TestReadAfterClose(t *testing.T) {
 	r.Close()
 	if _, err := r.Read(context.Background(), tp, 0, 100); err != ErrClosed {
 		t.Fatalf("read after close: %v", err)
+	}
+}
+
+// staleMeta answers List with a snapshot taken before a deletion, as a
+// read racing with retention sees it.
+type staleMeta struct {
+	remote.Store
+	snapshot []remote.Segment
+	once     bool
+}
+
+func (m *staleMeta) List(ctx context.Context, tp remote.TopicPartition) ([]remote.Segment, error) {
+	if !m.once {
+		m.once = true
+		return m.snapshot, nil
+	}
+	return m.Store.List(ctx, tp)
+}
+
+// TestReadRacingWithDeletion: a segment deleted between the metadata
+// lookup and the GET is out of range, not a storage error.
+func TestReadRacingWithDeletion(t *testing.T) {
+	ctx := context.Background()
+	store, meta, _ := uploaded(t, 2)
+	snap, _ := meta.List(ctx, tp)
+	seg := snap[0]
+	if err := meta.Transition(ctx, tp, seg.ID, 0, remote.CopyFinished, remote.DeleteStarted); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range seg.Objects {
+		if err := store.Delete(ctx, o.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewReader(store, &staleMeta{Store: meta, snapshot: snap}, Options{})
+	defer r.Close()
+	if _, err := r.Read(ctx, tp, 0, 100); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read of a segment deleted meanwhile: %v", err)
 	}
 }

@@ -86,6 +86,10 @@ Commands:
   topics alter      Add partitions or change configs of a topic.
   produce           Send each line of stdin as a record.
   consume           Print records of a topic to stdout.
+  groups list       List consumer groups.
+  groups describe   Show a group's offsets, lag and members.
+  groups delete     Delete consumer groups.
+  groups reset-offsets  Move a group's committed offsets.
   version           Print kafki's version.
 
 Every command that talks to a broker takes --bootstrap-server host:port
@@ -129,6 +133,8 @@ func dispatch(ctx context.Context, args []string, env Env) (string, error) {
 		return "consume", runConsume(ctx, rest, env)
 	case "topics":
 		return dispatchTopics(ctx, rest, env)
+	case "groups":
+		return dispatchGroups(ctx, rest, env)
 	}
 	return "", usagef("unknown command %q", cmd)
 }

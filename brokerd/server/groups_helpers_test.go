@@ -24,7 +24,7 @@ func groupTestConfig(c *config.Config) {
 	c.OffsetsTopicPartitions = 5
 }
 
-func startGroupBroker(t *testing.T, opts ...testbroker.Option) *broker.Broker {
+func startGroupBroker(t testing.TB, opts ...testbroker.Option) *broker.Broker {
 	t.Helper()
 	return testbroker.StartBroker(t, append([]testbroker.Option{testbroker.WithConfig(groupTestConfig)}, opts...)...)
 }

@@ -142,7 +142,9 @@ func TestGroupAdminAPIs(t *testing.T) {
 	}
 }
 
-func errorIs(err error, want *kerr.Error) bool { return err != nil && strings.Contains(err.Error(), want.Message) }
+func errorIs(err error, want *kerr.Error) bool {
+	return err != nil && strings.Contains(err.Error(), want.Message)
+}
 
 // Bad group input gets Kafka's error codes and changes nothing.
 func TestGroupBadInputOverTheWire(t *testing.T) {

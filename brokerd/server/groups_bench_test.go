@@ -1,0 +1,141 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// BenchmarkGroupRebalance3Members measures one complete rebalance of a
+// 3-member group over the wire: every member's JoinGroup, the leader's
+// assignment in SyncGroup (persisted to __consumer_offsets) and every
+// member's SyncGroup answer.
+func BenchmarkGroupRebalance3Members(b *testing.B) {
+	br := startGroupBroker(b)
+	addr := br.Addr()
+	const n = 3
+	clients := make([]*kgo.Client, n)
+	for i := range clients {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		clients[i] = cl
+	}
+	ctx := context.Background()
+	ids := make([]string, n)
+	var join func(i int, round int) *kmsg.JoinGroupResponse
+	join = func(i int, round int) *kmsg.JoinGroupResponse {
+		r := kmsg.NewPtrJoinGroupRequest()
+		r.Group, r.MemberID, r.ProtocolType = "bench", ids[i], "consumer"
+		r.SessionTimeoutMillis, r.RebalanceTimeoutMillis = 10000, 10000
+		// New metadata each round makes every rejoin start a rebalance.
+		r.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: fmt.Appendf(nil, "%d", round)}}
+		resp, err := r.RequestWith(ctx, clients[i].Broker(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if resp.ErrorCode == 79 { // MEMBER_ID_REQUIRED
+			ids[i] = resp.MemberID
+			return join(i, round)
+		}
+		return resp
+	}
+	round := func(r int) {
+		var wg sync.WaitGroup
+		resps := make([]*kmsg.JoinGroupResponse, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); resps[i] = join(i, r) }()
+		}
+		wg.Wait()
+		for i, resp := range resps {
+			if resp.ErrorCode != 0 {
+				b.Fatalf("join %d: code %d", i, resp.ErrorCode)
+			}
+			ids[i] = resp.MemberID
+		}
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := kmsg.NewPtrSyncGroupRequest()
+				s.Group, s.Generation, s.MemberID = "bench", resps[i].Generation, ids[i]
+				for _, m := range resps[i].Members {
+					s.GroupAssignment = append(s.GroupAssignment, kmsg.SyncGroupRequestGroupAssignment{MemberID: m.MemberID, MemberAssignment: []byte("a")})
+				}
+				sr, err := s.RequestWith(ctx, clients[i].Broker(1))
+				if err != nil || sr.ErrorCode != 0 {
+					b.Errorf("sync %d: %v %v", i, err, sr)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	round(-1)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		round(i)
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/rebalance")
+}
+
+// BenchmarkOffsetCommit measures OffsetCommit throughput: one partition
+// per request, from one client in sequence and from 8 in parallel.
+func BenchmarkOffsetCommit(b *testing.B) {
+	br := startGroupBroker(b)
+	addr := br.Addr()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "bench", 1, 1
+	create.Topics = append(create.Topics, ct)
+	if _, err := create.RequestWith(context.Background(), cl); err != nil {
+		b.Fatal(err)
+	}
+	commit := func(group string) {
+		r := kmsg.NewPtrOffsetCommitRequest()
+		r.Group, r.Generation = group, -1
+		t := kmsg.NewOffsetCommitRequestTopic()
+		t.Topic = "bench"
+		p := kmsg.NewOffsetCommitRequestTopicPartition()
+		t.Partitions = append(t.Partitions, p)
+		r.Topics = append(r.Topics, t)
+		resp, err := r.RequestWith(context.Background(), cl.Broker(1))
+		if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			b.Fatalf("commit: %v %+v", err, resp)
+		}
+	}
+	commit("warm")
+	b.Run("sequential", func(b *testing.B) {
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			commit("seq")
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
+	})
+	b.Run("parallel8", func(b *testing.B) {
+		var next atomic.Int64
+		start := time.Now()
+		b.SetParallelism(4) // 2 cores: 8 goroutines
+		b.RunParallel(func(pb *testing.PB) {
+			g := fmt.Sprint("par-", next.Add(1))
+			for pb.Next() {
+				commit(g)
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
+	})
+}

@@ -111,7 +111,7 @@ type Config struct {
 	// Warmup runs the workload, unmeasured, before the measured period.
 	Warmup time.Duration
 	// Preload is the number of records the consume workload writes,
-	// unmeasured, before it reads.
+	// unmeasured, before it reads the whole topic (0: read what is there).
 	Preload        int64
 	Timeout        time.Duration
 	ConsumeTimeout time.Duration
@@ -221,9 +221,6 @@ func (c Config) Validate() error {
 	if c.Duration == 0 && c.Records == 0 {
 		return usagef("set --duration or --records")
 	}
-	if c.Workload == WorkloadConsume && c.Preload == 0 {
-		return usagef("the consume workload needs --preload records to read")
-	}
 	if c.Timeout <= 0 || c.ConsumeTimeout <= 0 {
 		return usagef("--timeout and --consume-timeout must be positive")
 	}
@@ -324,7 +321,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured period (0: until --records)")
 	fs.Int64Var(&cfg.Records, "records", cfg.Records, "records in the measured period, over all producers (0: until --duration)")
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before the measured period")
-	fs.Int64Var(&cfg.Preload, "preload", cfg.Preload, "consume workload: records written, unmeasured, before reading")
+	fs.Int64Var(&cfg.Preload, "preload", cfg.Preload, "consume workload: records written, unmeasured, before reading the whole topic (0: read what is there)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on connecting and on topic creation")
 	fs.DurationVar(&cfg.ConsumeTimeout, "consume-timeout", cfg.ConsumeTimeout, "bound on reading the last records after producing ends")
 	fs.DurationVar(&cfg.Progress, "progress", cfg.Progress, "interval of progress lines (0: none)")
@@ -390,7 +387,7 @@ func writeUsage(out io.Writer, fs *flag.FlagSet) {
 
 Workloads:
   produce   producers write records; latency = ack time - intended send time
-  consume   --preload records are written, then consumers read them all
+  consume   --preload records are written, then consumers read the whole topic
   e2e       produce and consume at once; latency = receive time - intended send time
 
 Flags:`)

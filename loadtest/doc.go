@@ -5,8 +5,8 @@
 //   - produce: --producers clients write records at --rate (or flat out);
 //     latency is from each record's intended send time to its ack.
 //   - consume: --preload records are written first (not measured), then
-//     --consumers clients read the topic from its start until they reach
-//     the end offsets seen after the preload.
+//     --consumers clients read the whole topic, from its log start offsets
+//     to the end offsets seen after the preload.
 //   - e2e: produce and consume at once; each record's value starts with
 //     its intended send time, and end-to-end latency is from that time to
 //     the moment a consumer holds the record.

@@ -150,7 +150,9 @@ func TestSmokeProduceRecordCount(t *testing.T) {
 	}
 }
 
-// TestSmokeConsume preloads records and reads them all back.
+// TestSmokeConsume preloads records and reads them all back, then reads
+// the same topic again without a preload: the whole topic, not just what
+// this run wrote.
 func TestSmokeConsume(t *testing.T) {
 	b := spawn(t)
 	cfg := loadtest.DefaultConfig()
@@ -164,7 +166,15 @@ func TestSmokeConsume(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := brokerHolds(t, b.Addr(), cfg.Topic)
-	if held != 20000 || rep.Consume.Records != held || rep.Consume.Latency != nil {
+	if held != 20000 || rep.Consume.Records != held || rep.TopicRecords != held || rep.Consume.Latency != nil {
 		t.Fatalf("broker holds %d, read %d (want 20000 each, no latency): %+v", held, rep.Consume.Records, rep.Consume)
+	}
+	cfg.Preload = 0
+	again, err := loadtest.Run(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Consume.Records != held || again.BrokerRecords != 0 {
+		t.Fatalf("second read: %d records read, %d written; want %d and 0", again.Consume.Records, again.BrokerRecords, held)
 	}
 }

@@ -30,7 +30,7 @@ func TestBadOptions(t *testing.T) {
 		{[]string{"produce", "--partitions=0"}, "--partitions"},
 		{[]string{"produce", "--keys=zipf"}, "keys"},
 		{[]string{"produce", "--nope"}, "nope"},
-		{[]string{"consume", "--preload=0"}, "preload"},
+		{[]string{"consume", "--preload=-1"}, "preload"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Main(context.Background(), append(tc.args, "--bootstrap=127.0.0.1:1"), &stdout, &stderr)

@@ -26,6 +26,9 @@ type Report struct {
 	// BrokerRecords is how many offsets the topic's partitions advanced by
 	// during the run, as the broker reports its end offsets.
 	BrokerRecords int64 `json:"broker_records"`
+	// TopicRecords is, for the consume workload, how many records the
+	// topic held (log start to end offsets) when reading began.
+	TopicRecords int64 `json:"topic_records,omitempty"`
 	// BrokerPeakRSSBytes is the sum over --broker-pid processes of each
 	// one's peak resident set size during the run (0: not sampled).
 	BrokerPeakRSSBytes int64 `json:"broker_peak_rss_bytes,omitempty"`
@@ -185,6 +188,9 @@ func WriteSummary(w io.Writer, r *Report) error {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	fmt.Fprintf(w, "broker holds %d records written by this run", r.BrokerRecords)
+	if r.Workload == WorkloadConsume {
+		fmt.Fprintf(w, "; the topic held %d records to read", r.TopicRecords)
+	}
 	if r.BrokerPeakRSSBytes > 0 {
 		fmt.Fprintf(w, "; broker peak RSS %.1f MiB", float64(r.BrokerPeakRSSBytes)/(1<<20))
 	}

@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 	case WorkloadProduce:
 		err = r.produce(ctx, rep)
 	case WorkloadConsume:
-		err = r.consume(ctx, rep, start)
+		err = r.consume(ctx, rep)
 	case WorkloadE2E:
 		err = r.e2e(ctx, rep, start)
 	}
@@ -108,7 +108,11 @@ func checkCounts(cfg Config, rep *Report) error {
 	if p := rep.Produce; p != nil && cfg.Idempotent && p.AllRecords != rep.BrokerRecords {
 		errs = append(errs, fmt.Errorf("%w: %d records acknowledged, broker end offsets advanced by %d", ErrCountMismatch, p.AllRecords, rep.BrokerRecords))
 	}
-	if c := rep.Consume; c != nil && c.AllRecords != rep.BrokerRecords {
+	switch c := rep.Consume; {
+	case c == nil:
+	case cfg.Workload == WorkloadConsume && c.AllRecords != rep.TopicRecords:
+		errs = append(errs, fmt.Errorf("%w: %d records read, the topic holds %d", ErrCountMismatch, c.AllRecords, rep.TopicRecords))
+	case cfg.Workload == WorkloadE2E && c.AllRecords != rep.BrokerRecords:
 		errs = append(errs, fmt.Errorf("%w: %d records read, broker end offsets advanced by %d", ErrCountMismatch, c.AllRecords, rep.BrokerRecords))
 	}
 	return errors.Join(errs...)
@@ -285,24 +289,38 @@ func (r *run) e2e(ctx context.Context, rep *Report, start map[int32]int64) error
 	return errors.Join(perr, cerr, ctx.Err())
 }
 
-func (r *run) consume(ctx context.Context, rep *Report, start map[int32]int64) error {
-	budget := newSendBudget(r.cfg.Preload)
-	budget.measuring.Store(true)
-	r.setPhase("preload")
+// consume preloads (if asked) and then reads the whole topic, from the
+// log start offsets to the end offsets after the preload.
+func (r *run) consume(ctx context.Context, rep *Report) error {
 	stop := r.watch()
-	wait, err := r.producers(ctx, r.prod, budget, 0, false)
+	if r.cfg.Preload > 0 {
+		budget := newSendBudget(r.cfg.Preload)
+		budget.measuring.Store(true)
+		r.setPhase("preload")
+		wait, err := r.producers(ctx, r.prod, budget, 0, false)
+		if err != nil {
+			stop()
+			return err
+		}
+		if err := wait(); err != nil {
+			stop()
+			return fmt.Errorf("preload: %w", err)
+		}
+	}
+	start, err := r.adm.startOffsets(ctx, r.cfg, r.parts)
 	if err != nil {
 		stop()
 		return err
-	}
-	if err := wait(); err != nil {
-		stop()
-		return fmt.Errorf("preload: %w", err)
 	}
 	ends, err := r.adm.endOffsets(ctx, r.cfg, r.parts)
 	if err != nil {
 		stop()
 		return err
+	}
+	rep.TopicRecords = sumDelta(start, ends)
+	if rep.TopicRecords == 0 {
+		stop()
+		return fmt.Errorf("topic %s is empty: nothing to read (set --preload)", r.cfg.Topic)
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConsumeTimeout)
 	defer cancel()

@@ -101,17 +101,27 @@ func (a *admin) leaderPartitions(ctx context.Context, topic string) ([]int32, er
 
 // endOffsets lists the end offsets of the topic's partitions.
 func (a *admin) endOffsets(ctx context.Context, cfg Config, parts []int32) (map[int32]int64, error) {
+	return a.offsets(ctx, cfg, parts, "end", a.adm.ListEndOffsets)
+}
+
+// startOffsets lists the log start offsets of the topic's partitions.
+func (a *admin) startOffsets(ctx context.Context, cfg Config, parts []int32) (map[int32]int64, error) {
+	return a.offsets(ctx, cfg, parts, "start", a.adm.ListStartOffsets)
+}
+
+func (a *admin) offsets(ctx context.Context, cfg Config, parts []int32, which string,
+	list func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	listed, err := a.adm.ListEndOffsets(ctx, cfg.Topic)
+	listed, err := list(ctx, cfg.Topic)
 	if err != nil {
-		return nil, fmt.Errorf("list end offsets: %w", err)
+		return nil, fmt.Errorf("list %s offsets: %w", which, err)
 	}
 	ends := make(map[int32]int64, len(parts))
 	for _, p := range parts {
 		o, ok := listed.Lookup(cfg.Topic, p)
 		if !ok || o.Err != nil {
-			return nil, fmt.Errorf("end offset of %s/%d: %v", cfg.Topic, p, o.Err)
+			return nil, fmt.Errorf("%s offset of %s/%d: %v", which, cfg.Topic, p, o.Err)
 		}
 		ends[p] = o.Offset
 	}

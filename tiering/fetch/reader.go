@@ -402,9 +402,12 @@ func (r *Reader) whole(ctx context.Context, obj remote.Object) ([]byte, error) {
 // taking a concurrency slot (waiting with ctx) and issuing one. A joined
 // GET that ended because its own caller gave up is retried.
 func (r *Reader) fetch(ctx context.Context, k cacheKey, obj remote.Object) ([]byte, error) {
-	for {
+	// Bounded: a store that reports a cancellation the caller did not
+	// ask for must not loop forever.
+	const tries = 3
+	for i := 1; ; i++ {
 		data, err := r.fetchOnce(ctx, k, obj)
-		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		if i < tries && err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			continue
 		}
 		return data, err

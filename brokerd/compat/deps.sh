@@ -66,8 +66,13 @@ fi
 
 echo "compat-deps: fetching Apache Kafka $version tools and client jars (mvn)"
 mkdir -p "$cache"
-mvn -B -q -Dstyle.color=never -f "$pom" dependency:build-classpath \
-	-DincludeScope=runtime -Dmdep.outputFile="$cpfile.tmp"
+# mvn's own output goes to a log, shown only when it fails.
+if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:build-classpath \
+	-DincludeScope=runtime -Dmdep.outputFile="$cpfile.tmp" >"$cache/mvn.log" 2>&1; then
+	cat "$cache/mvn.log" >&2
+	echo "compat-deps: mvn failed fetching Apache Kafka $version (log above, kept in $cache/mvn.log)" >&2
+	exit 1
+fi
 # The classpath must name at least the tools and the client.
 grep -q "kafka-tools-$version.jar" "$cpfile.tmp" && grep -q "kafka-clients-$version.jar" "$cpfile.tmp" || {
 	echo "compat-deps: mvn wrote no usable classpath to $cpfile.tmp" >&2

@@ -35,10 +35,6 @@ const (
 	// describeTopicPartitionsLimit bounds one response, as Kafka's
 	// max.request.partition.size.limit (default 2000) does.
 	describeTopicPartitionsLimit = 2000
-
-	// consumerOffsetsTopic is Kafka's internal topic for group state; the
-	// admin client hides internal topics unless asked for them.
-	consumerOffsetsTopic = "__consumer_offsets"
 )
 
 func (s *Server) handleDescribeTopicPartitions(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
@@ -122,7 +118,7 @@ func (s *Server) describeTopicPartitionsTopic(t *topics.Topic, first int32, limi
 	rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	rt.Topic, rt.TopicID = &name, t.ID
-	rt.IsInternal = t.Name == consumerOffsetsTopic
+	rt.IsInternal = topics.IsInternal(t.Name)
 	replicas := []int32{s.cfg.NodeID}
 	n := int32(len(t.Partitions))
 	for p := first; p < n; p++ {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -126,5 +127,17 @@ func TestDescribeTopicPartitionsCursorOutsideListIsInvalid(t *testing.T) {
 	resp := describeTopicPartitions(t, addr, 0, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "y"}, "x")
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.InvalidRequest.Code || len(resp.Topics[0].Partitions) != 0 {
 		t.Fatalf("cursor outside the list: %+v, want INVALID_REQUEST on x", resp.Topics)
+	}
+}
+
+func TestDescribeTopicPartitionsMarksInternalTopic(t *testing.T) {
+	addr := testbroker.Start(t)
+	// Looking up a group's coordinator makes the broker open its offsets topic.
+	if _, err := kadm.NewClient(newClient(t, addr)).FetchOffsets(ctxT(t), "g"); err != nil {
+		t.Fatalf("fetch offsets: %v", err)
+	}
+	resp := describeTopicPartitions(t, addr, 0, nil, "__consumer_offsets")
+	if rt := resp.Topics[0]; rt.ErrorCode != 0 || !rt.IsInternal || len(rt.Partitions) == 0 {
+		t.Fatalf("__consumer_offsets: code %d, internal %v, %d partitions; want an internal topic", rt.ErrorCode, rt.IsInternal, len(rt.Partitions))
 	}
 }

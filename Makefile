@@ -26,7 +26,7 @@ run: build
 	$(BIN)/brokerd --listen=127.0.0.1:9092 --data.dir=$(DATA)
 
 # test installs what the suite needs on a fresh machine, then runs it all.
-test: test-deps vet build unit race fuzz
+test: test-deps compat-deps vet build unit race fuzz
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -69,3 +69,6 @@ bench-e2e: build
 
 clean:
 	rm -rf $(BIN)
+
+# Apache Kafka's Java tools and client for the compatibility suite.
+include brokerd/compat/compat.mk

@@ -216,10 +216,13 @@ func (r *Reader) read(ctx context.Context, tp remote.TopicPartition, offset int6
 		if len(res.Records) > 0 && int64(len(res.Records))+size > int64(maxBytes) {
 			break
 		}
-		b, err := sr.read(pos, size)
+		// Copied straight into the result; dropped again on error.
+		start := len(res.Records)
+		res.Records, err = sr.appendTo(res.Records, pos, size)
 		if err != nil {
 			return Result{}, seg, fmt.Errorf("fetch: %v %s: %w", tp, seg.ID, err)
 		}
+		b := res.Records[start:]
 		// The CRC covers everything after the partition leader epoch;
 		// the offsets it does not cover are checked for continuity.
 		h, err := batch.ParseHeader(b)
@@ -229,13 +232,12 @@ func (r *Reader) read(ctx context.Context, tp remote.TopicPartition, offset int6
 		if err != nil {
 			return Result{}, seg, fmt.Errorf("%w: %v %s at %d: %w", ErrCorrupt, tp, seg.ID, pos, err)
 		}
-		if (len(res.Records) == 0 && base > offset) || (len(res.Records) > 0 && base != res.NextOffset) {
+		if (start == 0 && base > offset) || (start > 0 && base != res.NextOffset) {
 			return Result{}, seg, fmt.Errorf("%w: %v %s at %d: batch at offset %d, expected %d", ErrCorrupt, tp, seg.ID, pos, base, res.NextOffset)
 		}
-		if len(res.Records) == 0 {
+		if start == 0 {
 			startChunk = pos / r.opts.ChunkSize
 		}
-		res.Records = append(res.Records, b...)
 		res.NextOffset = last + 1
 		pos += size
 	}
@@ -349,7 +351,11 @@ func (s *segReader) batchAt(pos int64) (base, last, size int64, err error) {
 // read returns n bytes at off, assembled from chunks; the result is a
 // fresh slice.
 func (s *segReader) read(off, n int64) ([]byte, error) {
-	out := make([]byte, 0, n)
+	return s.appendTo(make([]byte, 0, n), off, n)
+}
+
+// appendTo appends n bytes at off to out, from chunks.
+func (s *segReader) appendTo(out []byte, off, n int64) ([]byte, error) {
 	cs := s.r.opts.ChunkSize
 	for n > 0 {
 		c := off / cs

@@ -166,3 +166,27 @@ func TestLocalPutCancelled(t *testing.T) {
 		t.Fatalf("cancelled put stored the object: %v", err)
 	}
 }
+
+// TestS3EndpointFromEnvironment: with no endpoint in the config or the
+// options, AWS_ENDPOINT_URL (as the SDK's own config loader does) points
+// the store at an S3-compatible server.
+func TestS3EndpointFromEnvironment(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
+	cfg := moto.Config.Copy()
+	cfg.BaseEndpoint = nil
+	s, err := NewS3(cfg, S3Options{Bucket: "objstore-env", UsePathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "k", strings.NewReader("v"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadRange(ctx, s, "k", 0, 1); err != nil || string(got) != "v" {
+		t.Fatalf("read: %q %v", got, err)
+	}
+}

@@ -20,11 +20,15 @@ type Machine struct {
 	Kernel string `json:"kernel"`
 	Go     string `json:"go"`
 	Java   string `json:"java"`
+	// LoadAvg is /proc/loadavg's 1-minute figure when the run began: other
+	// work on the machine skews every number, and this says how much there
+	// was.
+	LoadAvg string `json:"load_avg"`
 }
 
 // String is the one-line form printed with the table.
 func (m Machine) String() string {
-	return fmt.Sprintf("%s, %d cores, %s RAM, Linux %s, %s, %s", m.CPU, m.Cores, m.Memory, m.Kernel, m.Go, m.Java)
+	return fmt.Sprintf("%s, %d cores, %s RAM, Linux %s, %s, %s; load average %s at the start", m.CPU, m.Cores, m.Memory, m.Kernel, m.Go, m.Java, m.LoadAvg)
 }
 
 // DescribeMachine reads /proc and asks java for its version; missing
@@ -36,6 +40,11 @@ func DescribeMachine(ctx context.Context, java string) Machine {
 		var n int64
 		if _, err := fmt.Sscanf(kb, "%d kB", &n); err == nil {
 			m.Memory = fmt.Sprintf("%.0f GiB", float64(n)/(1<<20))
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			m.LoadAvg = f[0]
 		}
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {

@@ -83,7 +83,13 @@ func (c *Coordinator) allShards() []*shard {
 
 // Ensure opens and loads the group state if that has not happened yet.
 func (c *Coordinator) Ensure() error {
+	if c.shards.Load() != nil {
+		return nil
+	}
 	_, err := c.Load()
+	if err != nil {
+		c.log.Error("group coordinator state unavailable", "err", err)
+	}
 	return err
 }
 

@@ -21,6 +21,10 @@
 // fake clock. JoinGroup and SyncGroup block their caller on a channel that
 // a later request or Tick answers.
 //
+// The logs are opened lazily (New takes an opener): Kafka creates
+// __consumer_offsets on the first FindCoordinator, and so does the broker
+// here; if the topic exists at start the broker loads it at once.
+//
 // # Invariants
 //
 //   - A group's state is one of Empty, PreparingRebalance,

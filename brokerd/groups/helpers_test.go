@@ -143,7 +143,7 @@ func (t *fakeTopics) remove(topic string) {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	c      *Coordinator
 	clock  *fakeClock
 	logs   []Log
@@ -159,7 +159,7 @@ func testConfig() Config {
 	return cfg
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	e := &env{t: t, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, topics: &fakeTopics{topics: map[string]int32{"t": 6, "u": 2}}, cfg: cfg}
 	for i := 0; i < 3; i++ {
 		e.logs = append(e.logs, &memLog{})
@@ -249,7 +249,7 @@ func (e *env) sync(group string, gen int32, member string, assign map[string]str
 	return ch
 }
 
-func awaitSync(t *testing.T, ch <-chan *kmsg.SyncGroupResponse) *kmsg.SyncGroupResponse {
+func awaitSync(t testing.TB, ch <-chan *kmsg.SyncGroupResponse) *kmsg.SyncGroupResponse {
 	t.Helper()
 	select {
 	case r := <-ch:

@@ -208,7 +208,13 @@ func restoreGroup(g *group, value []byte, now time.Time) error {
 		}
 		g.setState(Stable, now)
 	} else {
-		g.setState(Empty, now)
+		// Offsets retention counts from when the group became empty,
+		// not from this load.
+		since := now
+		if v.CurrentStateTimestamp > 0 && v.CurrentStateTimestamp < now.UnixMilli() {
+			since = time.UnixMilli(v.CurrentStateTimestamp)
+		}
+		g.setState(Empty, since)
 	}
 	return nil
 }

@@ -234,3 +234,21 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Fatalf("groups: %+v", e.c.ListGroups())
 	}
 }
+
+// An empty group's retention counts from when it became empty, also
+// across a reload.
+func TestEmptySinceSurvivesReload(t *testing.T) {
+	cfg := testConfig()
+	cfg.OffsetsRetention = time.Hour
+	e := newEnv(t, cfg)
+	ids, gen := e.stableGroup("g", 1)
+	e.commit("g", gen, ids[0], "t", 0, 3)
+	e.c.LeaveGroup("g", []LeaveMember{{MemberID: ids[0]}})
+	e.clock.Advance(50 * time.Minute)
+	e.restart()
+	e.clock.Advance(11 * time.Minute)
+	e.c.ExpireOffsets()
+	if got := e.fetched("g", "t", 0); got != -1 {
+		t.Fatalf("offset %d kept: retention restarted at the reload", got)
+	}
+}

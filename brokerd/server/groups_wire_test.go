@@ -17,30 +17,41 @@ func TestFindCoordinatorBatchedAndTransactional(t *testing.T) {
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.Version = 4
 	req.CoordinatorKeys = []string{"a", "b", ""}
-	resp, err := req.RequestWith(ctxT(t), cl)
+	// Straight to the broker: the client splits and merges batched keys.
+	resp, err := req.RequestWith(ctxT(t), cl.Broker(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(resp.Coordinators) != 3 {
 		t.Fatalf("%d coordinators", len(resp.Coordinators))
 	}
-	for _, c := range resp.Coordinators[:2] {
-		if c.ErrorCode != 0 || c.NodeID != 1 || c.Port <= 0 {
-			t.Errorf("key %s: %+v", c.Key, c)
+	for _, c := range resp.Coordinators {
+		switch c.Key {
+		case "a", "b":
+			if c.ErrorCode != 0 || c.NodeID != 1 || c.Port <= 0 {
+				t.Errorf("key %s: %+v", c.Key, c)
+			}
+		case "":
+			if c.ErrorCode != kerr.InvalidRequest.Code {
+				t.Errorf("empty key: code %d", c.ErrorCode)
+			}
+		default:
+			t.Errorf("unexpected key %q", c.Key)
 		}
 	}
-	if resp.Coordinators[2].ErrorCode != kerr.InvalidRequest.Code {
-		t.Errorf("empty key: code %d", resp.Coordinators[2].ErrorCode)
-	}
-	old := kmsg.NewPtrFindCoordinatorRequest()
-	old.Version = 1
-	old.CoordinatorKey, old.CoordinatorType = "txn", 1
-	oresp, err := old.RequestWith(ctxT(t), cl)
+	// Transactional ids, in whichever form the client negotiates.
+	txn := kmsg.NewPtrFindCoordinatorRequest()
+	txn.CoordinatorKey, txn.CoordinatorKeys, txn.CoordinatorType = "txn", []string{"txn"}, 1
+	tresp, err := txn.RequestWith(ctxT(t), cl.Broker(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oresp.ErrorCode != kerr.CoordinatorNotAvailable.Code || oresp.ErrorMessage == nil || !strings.Contains(*oresp.ErrorMessage, "transaction") {
-		t.Fatalf("transaction coordinator: code %d message %v", oresp.ErrorCode, oresp.ErrorMessage)
+	code, msg := tresp.ErrorCode, tresp.ErrorMessage
+	if len(tresp.Coordinators) == 1 {
+		code, msg = tresp.Coordinators[0].ErrorCode, tresp.Coordinators[0].ErrorMessage
+	}
+	if code != kerr.CoordinatorNotAvailable.Code || msg == nil || !strings.Contains(*msg, "transaction") {
+		t.Fatalf("transaction coordinator: code %d message %v", code, msg)
 	}
 }
 

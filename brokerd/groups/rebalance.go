@@ -158,8 +158,9 @@ func (s *shard) tickGroup(g *group, now time.Time) {
 	}
 	for _, m := range g.members {
 		// A member waiting in JoinGroup is bounded by the rebalance
-		// timeout instead of its session.
-		if m.joinWait == nil && !now.Before(m.deadline) {
+		// timeout instead of its session, and one waiting in SyncGroup
+		// by the leader's session: it cannot heartbeat meanwhile.
+		if m.joinWait == nil && m.syncWait == nil && !now.Before(m.deadline) {
 			s.c.log.Info("member session expired", "group", g.id, "member", m.id, "timeout", m.sessionTimeout)
 			s.removeMember(g, m, now, "session timeout of "+m.id)
 		}

@@ -207,3 +207,51 @@ func TestShutdownAnswersWaiters(t *testing.T) {
 		t.Fatalf("join with cancelled ctx succeeded")
 	}
 }
+
+// A follower waiting in SyncGroup is kept while the leader is slow; when
+// the leader's own session ends, the follower is told to rejoin.
+func TestSyncWaitersOutliveTheirSessionUntilTheLeaderDies(t *testing.T) {
+	e := newEnv(t, testConfig())
+	first := e.await(e.newMember("g", joinReq("g", "")))
+	bch := e.newMember("g", joinReq("g", ""))
+	waitMembers(e, "g", 2)
+	ach := e.joinAsync(joinReq("g", first.MemberID))
+	a, b := e.await(ach), e.await(bch)
+	follower := b
+	if b.MemberID == a.LeaderID {
+		follower = a
+	}
+	wait := e.sync("g", follower.Generation, follower.MemberID, nil)
+	waitSyncing(t, e, "g", follower.MemberID)
+	e.clock.Advance(9 * time.Second)
+	e.heartbeat("g", a.Generation, a.LeaderID) // the leader is alive, just slow
+	e.clock.Advance(2 * time.Second)           // follower's session (10s) passed
+	e.c.Tick()
+	if d := e.c.DescribeGroup("g"); len(d.Members) != 2 || d.State != CompletingRebalance {
+		t.Fatalf("follower awaiting sync was dropped: %+v", d)
+	}
+	e.clock.Advance(10 * time.Second) // now the leader's session ends
+	e.c.Tick()
+	if r := awaitSync(t, wait); r.ErrorCode != ErrRebalanceInProgress.Code {
+		t.Fatalf("follower sync: code %d, want REBALANCE_IN_PROGRESS", r.ErrorCode)
+	}
+}
+
+func waitSyncing(t *testing.T, e *env, g, member string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := e.c.peekShard(g)
+		s.mu.Lock()
+		m := s.groups[g].members[member]
+		ok := m != nil && m.syncWait != nil
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("member never waited in SyncGroup")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

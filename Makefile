@@ -6,7 +6,7 @@ BIN       := $(CURDIR)/bin
 DATA      ?= $(CURDIR)/data
 PKGS      := ./...
 # Packages with concurrency worth the race detector.
-RACE_PKGS := ./brokerd/lease/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/...
+RACE_PKGS := ./brokerd/lease/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/... ./brokerd/groups/... ./loadtest/... ./tiering/...
 FUZZTIME  ?= 15s
 
 .PHONY: all build run test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean
@@ -14,7 +14,7 @@ FUZZTIME  ?= 15s
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./brokerd/cmd/...
+	$(GO) build -o $(BIN)/ ./brokerd/cmd/... ./loadtest/cmd/...
 
 run: build
 	@echo "Kafki broker on 127.0.0.1:9092, data in $(DATA) (Ctrl-C stops it)."
@@ -72,3 +72,6 @@ clean:
 
 # Apache Kafka's Java tools and client for the compatibility suite.
 include brokerd/compat/compat.mk
+
+# The load-test harness and the side-by-side comparison with Apache Kafka.
+include loadtest/loadtest.mk

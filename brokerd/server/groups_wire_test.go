@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func TestFindCoordinatorBatchedAndTransactional(t *testing.T) {
@@ -239,4 +240,36 @@ func TestGroupBadInputOverTheWire(t *testing.T) {
 		t.Fatalf("offsets changed: %+v", offs)
 	}
 	_ = kgo.Record{}
+}
+
+// Older clients (Kafka 2.0 protocol versions: JoinGroup v3 without
+// MEMBER_ID_REQUIRED, single-key FindCoordinator, single-group
+// OffsetFetch) form groups and commit too.
+func TestGroupOlderProtocolVersions(t *testing.T) {
+	b := startGroupBroker(t)
+	addr := b.Addr()
+	old := kgo.MaxVersions(kversion.V2_0_0())
+	createTopic(t, newClient(t, addr), "old", 2, nil)
+	produceValues(t, producer(t, addr, "old"), "old", "v", 20)
+	m := newClient(t, addr, append(memberOpts("oldies", "old"), old)...)
+	s := newSeen()
+	ctx := ctxT(t)
+	for s.distinct() < 20 && ctx.Err() == nil {
+		s.add("m", m.PollFetches(ctx).Records())
+	}
+	if s.distinct() != 20 {
+		t.Fatalf("old-version member saw %d of 20", s.distinct())
+	}
+	if err := m.CommitUncommittedOffsets(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	offs, err := kadm.NewClient(newClient(t, addr, old)).FetchOffsets(ctxT(t), "oldies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+	if sum != 20 {
+		t.Fatalf("committed offsets sum to %d, want 20", sum)
+	}
 }

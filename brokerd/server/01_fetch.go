@@ -154,7 +154,7 @@ func (s *Server) fetchOnce(rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.Fetch
 				if limit <= 0 {
 					limit = 1 // KIP-74: still return the first batch whole
 				}
-				data, err := l.Read(rp.FetchOffset, limit, hw)
+				data, err := l.ReadWith(rp.FetchOffset, limit, hw, rc.allocRead)
 				if err != nil {
 					sp.ErrorCode = rc.errCode(errorCode(err))
 					final = true

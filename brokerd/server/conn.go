@@ -34,6 +34,9 @@ type conn struct {
 	nc   net.Conn
 	log  *slog.Logger
 	wbuf []byte // response buffer, used only by the processor goroutine
+	// bigResp is the size of the last response too large to keep in wbuf;
+	// the next large response starts from a pooled buffer of that size.
+	bigResp int
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -78,7 +81,7 @@ func (c *conn) readLoop(frames chan<- frame) {
 			c.nc.Close()
 			return
 		}
-		buf := make([]byte, size)
+		buf := c.s.bufs.Get(int(size))
 		if _, err := io.ReadFull(r, buf); err != nil {
 			c.log.Debug("truncated request frame", "err", err)
 			return
@@ -94,6 +97,16 @@ type reqCtx struct {
 	conn    *conn
 	hdr     requestHeader
 	metrics interface{ Error(int16) }
+	// readBufs are the pooled buffers fetched record bytes were read into;
+	// they are recycled once the response is written.
+	readBufs [][]byte
+}
+
+// allocRead is the storage read allocator for this request.
+func (rc *reqCtx) allocRead(n int) []byte {
+	b := rc.s.bufs.Get(n)
+	rc.readBufs = append(rc.readBufs, b)
+	return b
 }
 
 // errCode counts a non-zero error code in the response and returns it.
@@ -146,16 +159,31 @@ func (s *Server) dispatch(c *conn, f frame) error {
 	}
 	rc := &reqCtx{s: s, conn: c, hdr: hdr, metrics: am}
 	resp := a.handle(s.drain, rc, req)
-	if resp == nil {
-		return nil
+	if resp != nil {
+		resp.SetVersion(hdr.version)
+		err = c.write(hdr, req.IsFlexible() && hdr.key != apiVersionsKey, resp)
 	}
-	resp.SetVersion(hdr.version)
-	return c.write(hdr, req.IsFlexible() && hdr.key != apiVersionsKey, resp)
+	// Produce and Fetch keep no reference to their request frame or read
+	// buffers once the answer is written (the log copies appended bytes
+	// into the file; kmsg copied fetched bytes into the response frame),
+	// so those buffers go back to the pool. Other APIs may keep slices of
+	// their request (group metadata, say), so their frames are left to
+	// the garbage collector.
+	if hdr.key == produceKey || hdr.key == fetchKey {
+		s.bufs.Put(f.buf)
+		for _, b := range rc.readBufs {
+			s.bufs.Put(b)
+		}
+	}
+	return err
 }
 
 // write sends resp with a v0 (or, when flexible, v1) response header.
 func (c *conn) write(hdr requestHeader, flexibleHeader bool, resp kmsg.Response) error {
 	b := c.wbuf[:0]
+	if b == nil && c.bigResp > 0 {
+		b = c.s.bufs.Get(c.bigResp)[:0]
+	}
 	b = append(b, 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(hdr.correlationID))
 	if flexibleHeader {
@@ -168,7 +196,8 @@ func (c *conn) write(hdr requestHeader, flexibleHeader bool, resp kmsg.Response)
 	if cap(b) <= maxRetainedWriteBuf {
 		c.wbuf = b[:0]
 	} else {
-		c.wbuf = nil
+		c.wbuf, c.bigResp = nil, len(b)
+		c.s.bufs.Put(b)
 	}
 	if err != nil {
 		return fmt.Errorf("write response: %w", err)

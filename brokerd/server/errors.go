@@ -11,6 +11,8 @@ import (
 )
 
 const (
+	produceKey            = 0
+	fetchKey              = 1
 	apiVersionsKey        = 18
 	errUnsupportedVersion = 35 // UNSUPPORTED_VERSION
 )

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
+	"github.com/kafki/kafki/brokerd/internal/bufpool"
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -22,6 +23,8 @@ type Server struct {
 	groups  *groups.Coordinator // nil: group APIs answer COORDINATOR_NOT_AVAILABLE
 	log     *slog.Logger
 	metrics *metrics.Metrics
+
+	bufs bufpool.Pool // request frames, fetch reads and large responses
 
 	byKey    map[int16]api // immutable after New
 	versions []api         // sorted by key; immutable after New

@@ -28,6 +28,16 @@ const (
 // offset < LogStartOffset or > LogEndOffset returns ErrOffsetOutOfRange.
 // The returned bytes belong to the caller.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) ([]byte, error) {
+	return l.ReadWith(offset, maxBytes, maxOffset, nil)
+}
+
+// ReadWith is Read with the read buffers taken from alloc (nil: make), so
+// a caller can recycle them once the result is written out. alloc(n) must
+// return a slice of length n; the result is a sub-slice of one of them.
+func (l *Log) ReadWith(offset int64, maxBytes int, maxOffset int64, alloc func(n int) []byte) ([]byte, error) {
+	if alloc == nil {
+		alloc = func(n int) []byte { return make([]byte, n) }
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -43,7 +53,7 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) ([]byte, error) 
 	// segment; then the batch "containing" offset is the next one.
 	for i := l.segmentFor(offset); i < len(l.segments); i++ {
 		s := l.segments[i]
-		b, found, err := s.read(offset, maxBytes, maxOffset, l.cfg.IndexIntervalBytes)
+		b, found, err := s.read(offset, maxBytes, maxOffset, l.cfg.IndexIntervalBytes, alloc)
 		if err != nil || found {
 			return b, err
 		}
@@ -53,7 +63,7 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) ([]byte, error) 
 
 // read implements Read within one segment. found is false when no batch
 // of the segment ends at or after offset.
-func (s *segment) read(offset int64, maxBytes int, maxOffset int64, interval int) ([]byte, bool, error) {
+func (s *segment) read(offset int64, maxBytes int, maxOffset int64, interval int, alloc func(int) []byte) ([]byte, bool, error) {
 	if offset < s.base {
 		offset = s.base
 	}
@@ -68,7 +78,7 @@ func (s *segment) read(offset int64, maxBytes int, maxOffset int64, interval int
 			return nil, false, nil
 		}
 		n := min(s.size-pos, max(slack+int64(maxBytes), minReadBuf))
-		buf := make([]byte, n)
+		buf := alloc(int(n))
 		if err := s.readAt(buf, pos); err != nil {
 			return nil, false, err
 		}
@@ -106,7 +116,7 @@ func (s *segment) read(offset int64, maxBytes int, maxOffset int64, interval int
 		// the answer may need, else read exactly that.
 		need := max(first.size, min(int64(maxBytes), s.size-(pos+p)))
 		if p+need > n {
-			buf = make([]byte, need)
+			buf = alloc(int(need))
 			if err := s.readAt(buf, pos+p); err != nil {
 				return nil, false, err
 			}

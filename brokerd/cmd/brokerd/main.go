@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/kafki/kafki/brokerd/broker"
@@ -27,6 +28,9 @@ func run() int {
 		return 2
 	}
 	log := newLogger(cfg)
+	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	b, err := broker.Start(cfg, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)

@@ -44,6 +44,11 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"--advertised.listener=:9092"}, nil, "advertised.listener"},
 		{nil, map[string]string{"KAFKI_NODE_ID": "x"}, "KAFKI_NODE_ID"},
 		{[]string{"--no.such.flag=1"}, nil, "no.such.flag"},
+		{[]string{"--offsets.topic.num.partitions=0"}, nil, "offsets.topic.num.partitions"},
+		{[]string{"--group.min.session.timeout=10s", "--group.max.session.timeout=5s"}, nil, "session.timeout"},
+		{[]string{"--group.max.size=0"}, nil, "group.max.size"},
+		{[]string{"--offsets.retention=-1m"}, nil, "offsets.retention"},
+		{[]string{"--memory.limit=1000"}, nil, "memory.limit"},
 		{[]string{"stray"}, nil, "stray"},
 	}
 	for _, tc := range cases {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/meta"
+	"github.com/kafki/kafki/brokerd/topics"
 )
 
 const (
@@ -62,6 +63,12 @@ func (s *Server) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) km
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicID.Code)
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
+			case topics.IsInternal(name):
+				// Only the group coordinator writes its own topic; a client
+				// record there would be taken as group state.
+				rp.ErrorCode = rc.errCode(kerr.InvalidTopicException.Code)
+				msg := "cannot produce to internal topic " + name
+				rp.ErrorMessage = &msg
 			case req.Version < 3:
 				rp.ErrorCode = rc.errCode(kerr.UnsupportedForMessageFormat.Code)
 			default:

@@ -104,6 +104,9 @@ func TestMessageTooLarge(t *testing.T) {
 func TestProduceErrors(t *testing.T) {
 	b := testbroker.StartBroker(t, testbroker.WithConfig(func(c *configT) { c.AutoCreateTopics = false }))
 	mustCreate(t, b, "t", nil)
+	if _, err := b.Topics().EnsureInternalTopic(t.Context(), "__consumer_offsets", 1, nil); err != nil {
+		t.Fatal(err)
+	}
 	c := dialRaw(t, b.Addr())
 	good := batch.Build(records(1, 10), batch.BuildOptions{})
 	cases := []struct {
@@ -114,6 +117,7 @@ func TestProduceErrors(t *testing.T) {
 		{"unknown topic", produceReq("missing", 0, 1, good), kerr.UnknownTopicOrPartition.Code},
 		{"unknown partition", produceReq("t", 7, 1, good), kerr.UnknownTopicOrPartition.Code},
 		{"invalid acks", produceReq("t", 0, 2, good), kerr.InvalidRequiredAcks.Code},
+		{"internal topic", produceReq("__consumer_offsets", 0, 1, good), kerr.InvalidTopicException.Code},
 		{"transactional batch", produceReq("t", 0, 1, batch.Build(records(1, 10), batch.BuildOptions{ProducerID: 5, BaseSequence: 0, Transactional: true})), kerr.InvalidRecord.Code},
 	}
 	for i, tc := range cases {

@@ -62,7 +62,7 @@ fuzz:
 bench: bench-go bench-e2e
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./brokerd/batch ./brokerd/storage ./brokerd/server
+	$(GO) test -run '^$$' -bench . -benchmem ./brokerd/batch ./brokerd/storage ./brokerd/server ./brokerd/groups
 
 bench-e2e: build
 	$(BIN)/kafki-perf --spawn-broker $(BIN)/brokerd

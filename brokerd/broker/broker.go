@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sync"
 	"time"
@@ -99,6 +100,12 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		b.metricsLn = mln
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", b.metrics.Handler())
+		// Profiles for operators (pprof), on the metrics listener, which
+		// binds to loopback by default.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		b.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		b.wg.Add(1)
 		go func() {

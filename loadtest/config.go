@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // ErrUsage marks an invalid command line, detected before anything
@@ -73,7 +75,8 @@ const (
 	e2eStampLength = 8   // bytes of intended send time at the start of an e2e value
 )
 
-var compressionNames = []string{"none", "gzip", "snappy", "lz4", "zstd"}
+// compressionNames are the accepted --compression values.
+var compressionNames = kcodec.Names
 
 // Config is one load-test run. ParseArgs fills and validates it; Run
 // expects a Config that passed Validate.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // slotMemory bounds the value buffers of one producer's slots; with large
@@ -92,7 +94,7 @@ func producerOpts(cfg Config, slots int) []kgo.Opt {
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
 		kgo.MaxBufferedRecords(slots),
-		kgo.ProducerBatchCompression(compressionCodec(cfg.Compression)),
+		kgo.ProducerBatchCompression(mustCodec(cfg.Compression)),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 	}
 	switch cfg.Acks {
@@ -111,18 +113,10 @@ func producerOpts(cfg Config, slots int) []kgo.Opt {
 	return opts
 }
 
-func compressionCodec(name string) kgo.CompressionCodec {
-	switch name {
-	case "gzip":
-		return kgo.GzipCompression()
-	case "snappy":
-		return kgo.SnappyCompression()
-	case "lz4":
-		return kgo.Lz4Compression()
-	case "zstd":
-		return kgo.ZstdCompression()
-	}
-	return kgo.NoCompression()
+// mustCodec maps a validated --compression value to kgo's codec.
+func mustCodec(name string) kgo.CompressionCodec {
+	c, _ := kcodec.Codec(name) // validated with the other options
+	return c
 }
 
 // newProducer connects producer i of a run whose producers share rate.

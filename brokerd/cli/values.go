@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // parseConfigs parses repeated --config k=v values into the map kadm expects.
@@ -56,23 +58,15 @@ func parseHeaders(kvs []string) ([]kgo.RecordHeader, error) {
 }
 
 // compressionNames lists the accepted --compression values in help order.
-const compressionNames = "none, gzip, snappy, lz4, zstd"
+var compressionNames = strings.Join(kcodec.Names, ", ")
 
 // parseCompression maps a --compression value to a franz-go codec.
 func parseCompression(s string) (kgo.CompressionCodec, error) {
-	switch strings.ToLower(s) {
-	case "none", "":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
+	c, err := kcodec.Codec(s)
+	if err != nil {
+		return c, usagef("--compression %q: want one of %s", s, compressionNames)
 	}
-	return kgo.CompressionCodec{}, usagef("--compression %q: want one of %s", s, compressionNames)
+	return c, nil
 }
 
 // acksMode is a parsed --acks value.

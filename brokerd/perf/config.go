@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // ErrUsage marks an invalid command line: an unknown flag, a malformed or
@@ -87,24 +89,13 @@ func parseAcks(s string) (Acks, error) {
 	return 0, fmt.Errorf("acks %q: must be 1 or all", s)
 }
 
-// Compression codecs accepted by --compression, by name.
-var compressionNames = []string{"none", "gzip", "snappy", "lz4", "zstd"}
+// compressionNames are the accepted --compression values.
+var compressionNames = kcodec.Names
 
-// compressionCodec maps a validated --compression value to kgo's codec.
-// kgo's own default is snappy; the tool's default is none so that numbers
-// measure the broker, not the codec.
-func compressionCodec(name string) kgo.CompressionCodec {
-	switch name {
-	case "gzip":
-		return kgo.GzipCompression()
-	case "snappy":
-		return kgo.SnappyCompression()
-	case "lz4":
-		return kgo.Lz4Compression()
-	case "zstd":
-		return kgo.ZstdCompression()
-	}
-	return kgo.NoCompression()
+// mustCodec maps a validated --compression value to kgo's codec.
+func mustCodec(name string) kgo.CompressionCodec {
+	c, _ := kcodec.Codec(name) // validated with the other options
+	return c
 }
 
 // Config is one benchmark run. ParseFlags fills and validates it; Run

@@ -84,7 +84,7 @@ func producerOpts(cfg Config, seeds []string, acks Acks) []kgo.Opt {
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchMaxBytes)),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
-		kgo.ProducerBatchCompression(compressionCodec(cfg.Compression)),
+		kgo.ProducerBatchCompression(mustCodec(cfg.Compression)),
 		// Without a bound, a broker that stops answering leaves records
 		// (and the run) waiting forever.
 		kgo.RecordDeliveryTimeout(30 * time.Second),

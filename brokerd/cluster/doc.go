@@ -1,9 +1,11 @@
-// Package cluster holds the control-plane decisions of a Kafki cluster as
-// pure functions over partition state: who leads a partition, who is in
-// sync, where replicas go. It does no I/O, reads no clock and starts no
-// goroutine; the controller (whoever holds the controller lease) feeds it
-// the persisted state and the set of live brokers and writes the results
-// back with conditional writes.
+// Package cluster holds the control plane of a Kafki cluster. The
+// decisions are pure functions over partition state (Elect, ShrinkISR,
+// ExpandISR, Assign, Liveness): who leads a partition, who is in sync,
+// where replicas go, which brokers are alive. They do no I/O, read no
+// clock and start no goroutine; the controller (whoever holds the
+// controller lease) feeds them the persisted state and its observations,
+// and Store writes the results back to DynamoDB with writes conditional on
+// the partition's version and fenced by the controller's lease epoch.
 //
 // Invariants of a PartitionState, checked by Validate:
 //   - Replicas are distinct, non-empty; ISR ⊆ Replicas.

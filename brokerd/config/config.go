@@ -78,7 +78,19 @@ type Config struct {
 	// of letting buffers recycled on the request path inflate RSS; the
 	// GOMEMLIMIT environment variable, when set, wins.
 	MemoryLimit int64
+
+	// Tiered storage (issue 5). Tiering is on when TierDir or TierS3Bucket
+	// is set; at most one of them may be. Off, nothing of it runs and
+	// remote.storage.enable has no effect.
+	TierDir           string        // tier.dir: local-directory object store
+	TierS3Bucket      string        // tier.s3.bucket: S3 object store (aws default config; AWS_ENDPOINT_URL honoured)
+	TierS3PathStyle   bool          // tier.s3.path-style: path-style addressing (moto, MinIO)
+	TierCacheBytes    int64         // tier.cache.bytes: remote read cache budget
+	TierSweepInterval time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
 }
+
+// TieringEnabled reports whether an object store is configured.
+func (c *Config) TieringEnabled() bool { return c.TierDir != "" || c.TierS3Bucket != "" }
 
 // Default returns the built-in defaults: what `make run` uses.
 func Default() Config {
@@ -117,6 +129,9 @@ func Default() Config {
 		MaxRequestBytes: 100 << 20,
 		ShutdownTimeout: 30 * time.Second,
 		MemoryLimit:     256 << 20,
+
+		TierCacheBytes:    64 << 20,
+		TierSweepInterval: 5 * time.Minute,
 	}
 }
 
@@ -206,6 +221,11 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Var(int32Value{&c.MaxRequestBytes}, "socket.request.max.bytes", "largest request frame accepted; larger closes the connection")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown.timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.Int64Var(&c.MemoryLimit, "memory.limit", c.MemoryLimit, "soft limit in bytes on the Go heap; the GC works harder near it (0 none; GOMEMLIMIT wins)")
+	fs.StringVar(&c.TierDir, "tier.dir", c.TierDir, "tiered storage in this local directory (empty: no local-directory tier)")
+	fs.StringVar(&c.TierS3Bucket, "tier.s3.bucket", c.TierS3Bucket, "tiered storage in this S3 bucket (AWS default config; AWS_ENDPOINT_URL honoured)")
+	fs.BoolVar(&c.TierS3PathStyle, "tier.s3.path-style", c.TierS3PathStyle, "S3 path-style addressing (moto, MinIO)")
+	fs.Int64Var(&c.TierCacheBytes, "tier.cache.bytes", c.TierCacheBytes, "memory budget of the remote read cache")
+	fs.DurationVar(&c.TierSweepInterval, "tier.sweep.interval", c.TierSweepInterval, "how often remote retention and the orphan sweeper run")
 }
 
 // Validate checks every setting and returns the first problem as one line.
@@ -265,6 +285,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("memory.limit %d: must be 0 (none) or at least 33554432 (32 MiB)", c.MemoryLimit)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown.timeout %v: must be > 0", c.ShutdownTimeout)
+	case c.TierDir != "" && c.TierS3Bucket != "":
+		return fmt.Errorf("tier.dir %q and tier.s3.bucket %q: set at most one", c.TierDir, c.TierS3Bucket)
+	case c.TierCacheBytes < 0:
+		return fmt.Errorf("tier.cache.bytes %d: must be >= 0", c.TierCacheBytes)
+	case c.TierSweepInterval <= 0:
+		return fmt.Errorf("tier.sweep.interval %v: must be > 0", c.TierSweepInterval)
 	}
 	if err := checkHostPort("listen", c.Listen, true); err != nil {
 		return err

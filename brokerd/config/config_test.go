@@ -50,6 +50,9 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"--offsets.retention=-1m"}, nil, "offsets.retention"},
 		{[]string{"--memory.limit=1000"}, nil, "memory.limit"},
 		{[]string{"stray"}, nil, "stray"},
+		{[]string{"--tier.dir=/x", "--tier.s3.bucket=b"}, nil, "tier.s3.bucket"},
+		{[]string{"--tier.cache.bytes=-1"}, nil, "tier.cache.bytes"},
+		{[]string{"--tier.sweep.interval=0s"}, nil, "tier.sweep.interval"},
 	}
 	for _, tc := range cases {
 		var out bytes.Buffer
@@ -74,5 +77,20 @@ func TestHelpListsEveryFlagWithItsEnvVar(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %s", want)
 		}
+	}
+}
+
+func TestTieringOffByDefault(t *testing.T) {
+	c := Default()
+	if c.TieringEnabled() {
+		t.Fatal("tiering on by default")
+	}
+	var out bytes.Buffer
+	c, err := Load([]string{"--tier.dir=" + t.TempDir(), "--tier.cache.bytes=1024"}, env(map[string]string{"KAFKI_TIER_SWEEP_INTERVAL": "7s"}), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.TieringEnabled() || c.TierCacheBytes != 1024 || c.TierSweepInterval != 7*time.Second {
+		t.Fatalf("got %+v", c)
 	}
 }

@@ -60,6 +60,11 @@ func (l *Log) syncLocked(checkpoint, closing bool) error {
 	cp := l.flushed
 	write := cp != l.checkpointed && (checkpoint || l.segmentFor(cp) != l.segmentFor(l.checkpointed))
 	l.mu.Unlock()
+	if l.onSealed != nil {
+		for _, j := range jobs {
+			l.onSealed(l.sealedSegment(j.seg))
+		}
+	}
 	if !write {
 		return nil
 	}

@@ -20,6 +20,7 @@ type Log struct {
 	logger             *slog.Logger
 	flush              FlushPolicy
 	producerExpiration time.Duration
+	onSealed           func(SealedSegment)
 
 	// syncMu serializes fsyncs, checkpoint writes and the closing of files
 	// of removed segments, so an fsync running outside mu never races a
@@ -46,6 +47,11 @@ type Log struct {
 	sealing []sealJob
 	offline error
 	closed  bool
+	// remoteEnd is the offset after the last one the remote tier holds
+	// (MarkUploaded); with Config.RemoteStorage retention deletes only
+	// segments below it. In memory only: after a restart nothing local is
+	// deleted until the uploader has reported again.
+	remoteEnd int64
 
 	chMu     sync.Mutex
 	changed  chan struct{} // nil until someone waits

@@ -76,8 +76,9 @@ func (s *segment) largestTimestamp() int64 {
 // log's view and returns them for the caller to delete outside mu.
 func (l *Log) retentionLocked(now time.Time) []*segment {
 	n := 0
-	if l.cfg.RetentionMs >= 0 {
-		cutoff := now.Add(-l.cfg.RetentionMs).UnixMilli()
+	limitBytes, limitAge := l.cfg.localLimits()
+	if limitAge >= 0 {
+		cutoff := now.Add(-limitAge).UnixMilli()
 		for n < len(l.segments) && !l.segments[n].empty() && l.segments[n].largestTimestamp() < cutoff {
 			n++
 		}
@@ -90,17 +91,20 @@ func (l *Log) retentionLocked(now time.Time) []*segment {
 			}
 		}
 	}
-	if l.cfg.RetentionBytes >= 0 {
+	if limitBytes >= 0 {
 		total := l.size
 		for _, s := range l.segments[:n] {
 			total -= s.size
 		}
 		// Kafka's rule: delete a segment only if the log keeps at
 		// least retention.bytes without it. Never the active one.
-		for n < len(l.segments)-1 && total-l.segments[n].size >= l.cfg.RetentionBytes {
+		for n < len(l.segments)-1 && total-l.segments[n].size >= limitBytes {
 			total -= l.segments[n].size
 			n++
 		}
+	}
+	if l.cfg.RemoteStorage {
+		n = l.uploadedPrefixLocked(n)
 	}
 	if n == 0 {
 		return nil

@@ -38,6 +38,38 @@ type Config struct {
 	// IndexIntervalBytes (index.interval.bytes): one sparse index entry per
 	// about this many bytes of log. <= 0 means DefaultIndexIntervalBytes.
 	IndexIntervalBytes int
+	// RemoteStorage (remote.storage.enable, and tiering on in the broker):
+	// sealed segments go to the remote tier, and retention deletes a local
+	// segment only once MarkUploaded covers it, by the local limits below
+	// instead of RetentionBytes/RetentionMs (which then bound the remote
+	// tier). Off, the two fields below are ignored.
+	RemoteStorage bool
+	// LocalRetentionBytes (local.retention.bytes): as RetentionBytes, for
+	// the local copy. -2 = same as RetentionBytes.
+	LocalRetentionBytes int64
+	// LocalRetentionMs (local.retention.ms): as RetentionMs, for the local
+	// copy. -2ms = same as RetentionMs.
+	LocalRetentionMs time.Duration
+}
+
+// SameAsRetention is the value of LocalRetentionBytes (and, in
+// milliseconds, LocalRetentionMs) that means "as retention.*" (Kafka's -2).
+const SameAsRetention = -2
+
+// localLimits returns the retention limits that bound the local log:
+// retention.* without remote storage, local.retention.* with it.
+func (c Config) localLimits() (bytes int64, age time.Duration) {
+	if !c.RemoteStorage {
+		return c.RetentionBytes, c.RetentionMs
+	}
+	bytes, age = c.LocalRetentionBytes, c.LocalRetentionMs
+	if bytes == SameAsRetention {
+		bytes = c.RetentionBytes
+	}
+	if age == SameAsRetention*time.Millisecond {
+		age = c.RetentionMs
+	}
+	return bytes, age
 }
 
 // DefaultConfig returns Kafka's topic defaults: 1 GiB segments, 7 days
@@ -49,6 +81,9 @@ func DefaultConfig() Config {
 		RetentionBytes:     -1,
 		RetentionMs:        7 * 24 * time.Hour,
 		IndexIntervalBytes: DefaultIndexIntervalBytes,
+		// Unused unless RemoteStorage is set.
+		LocalRetentionBytes: SameAsRetention,
+		LocalRetentionMs:    SameAsRetention * time.Millisecond,
 	}
 }
 
@@ -93,6 +128,13 @@ type Options struct {
 	// idempotent producer whose last batch timestamp is older than this.
 	// 0 means DefaultProducerExpiration; negative = never.
 	ProducerExpiration time.Duration
+	// OnSealed, when set, is called once for each rolled segment after its
+	// log, indexes and producer snapshot are fsynced (tiered storage offers
+	// it for upload). It runs on the syncing goroutine with the log's sync
+	// lock held (never its state lock): it must return quickly and must not
+	// call Sync, Close, Delete or Maintain of the log; MarkUploaded and
+	// the read methods are fine.
+	OnSealed func(SealedSegment)
 }
 
 func (o Options) withDefaults() Options {

@@ -32,6 +32,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		logger:             opts.Logger,
 		flush:              opts.Flush,
 		producerExpiration: opts.ProducerExpiration,
+		onSealed:           opts.OnSealed,
 		cfg:                opts.Config,
 		producers:          make(producers),
 	}

@@ -1,0 +1,21 @@
+// Package replication holds the leader's side of partition replication as
+// a deterministic state machine: which offset each follower has, the high
+// watermark, which followers are in sync, and the produce requests waiting
+// for acks=all. It does no I/O and reads no clock: the broker feeds it
+// follower fetches and the time, and acts on what it returns (persisting
+// ISR changes through the controller's store before they take effect).
+//
+// Following Kafka (KIP-101, KIP-279, replication design docs):
+//   - A follower's log end offset (LEO) is the offset it fetches from: a
+//     fetch at offset o proves it holds everything below o.
+//   - The high watermark is the minimum LEO over the ISR, the leader's own
+//     LEO included. It never decreases while this leader leads.
+//   - A follower is caught up at time t if it fetched at or beyond the
+//     leader's LEO as of its previous fetch (Kafka's lastCaughtUpTime); a
+//     follower not caught up for longer than replica.lag.time.max leaves
+//     the ISR, and a follower whose LEO reaches the high watermark rejoins.
+//   - The ISR never shrinks below the leader itself.
+//   - An acks=all produce is answered when the high watermark passes its
+//     last offset, or failed when the ISR is smaller than
+//     min.insync.replicas or leadership ends.
+package replication

@@ -23,6 +23,7 @@ import (
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/server"
 	"github.com/kafki/kafki/brokerd/topics"
+	"github.com/kafki/kafki/tiering"
 )
 
 // maintenanceInterval bounds the period of log maintenance.
@@ -37,6 +38,7 @@ type Broker struct {
 	groups  *groups.Coordinator
 	server  *server.Server
 	metrics *metrics.Metrics
+	tier    *tiering.Tier // nil when tiering is off
 
 	ln        net.Listener
 	metricsLn net.Listener
@@ -61,13 +63,23 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("metadata store: %w", err)
 	}
 	b := &Broker{cfg: cfg, log: log, store: store, metrics: metrics.New(), serveErr: make(chan error, 2)}
-	started := time.Now()
-	tm, err := topics.Open(context.Background(), &b.cfg, store, log)
+	tier, err := openTier(context.Background(), &b.cfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	b.tier = tier
+	started := time.Now()
+	tm, err := topics.Open(context.Background(), &b.cfg, store, log)
+	if err != nil {
+		b.closeTier()
+		store.Close()
+		return nil, err
+	}
 	b.topics = tm
+	if tier != nil {
+		tm.SetTier(tier)
+	}
 	tm.SetAppendHook(b.metrics.Produced)
 	b.metrics.RegisterPartitions(b.partitionStats)
 	log.Info("logs recovered", "topics", len(tm.Topics()), "took", time.Since(started).Round(time.Millisecond))
@@ -75,6 +87,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	gc, err := openGroups(&b.cfg, tm, log)
 	if err != nil {
 		tm.Close()
+		b.closeTier()
 		store.Close()
 		return nil, err
 	}
@@ -85,6 +98,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	ln, err := b.server.Listen()
 	if err != nil {
 		tm.Close()
+		b.closeTier()
 		store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -94,6 +108,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		if err != nil {
 			ln.Close()
 			tm.Close()
+			b.closeTier()
 			store.Close()
 			return nil, fmt.Errorf("metrics listen on %s: %w", cfg.MetricsListen, err)
 		}
@@ -127,6 +142,10 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	}
 	b.wg.Add(3)
 	go func() { defer b.wg.Done(); tm.Run(ctx, interval) }()
+	if tier != nil {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); tm.RunTiering(ctx, cfg.TierSweepInterval) }()
+	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
 	go func() {
 		defer b.wg.Done()
@@ -218,6 +237,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	b.wg.Wait()
 	b.groups.Shutdown()
 	err := b.topics.Close()
+	b.closeTier()
 	if cerr := b.store.Close(); err == nil {
 		err = cerr
 	}

@@ -14,9 +14,17 @@ package server
 //
 // Record bytes are read from the segment with one pread into a buffer of
 // their own and copied once more into the response frame by kmsg's encoder.
+//
+// Tiered storage: an offset below the local log start is read from the
+// remote tier (topics.Partition.ReadRemote), whose object-store requests
+// are bounded by its own semaphore and cache; the log start offset
+// reported is the remote one when the remote tier holds older data. An
+// offset below the remote start is OFFSET_OUT_OF_RANGE; a failing object
+// store is KAFKA_STORAGE_ERROR, which clients retry.
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 
@@ -50,7 +58,7 @@ func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) km
 		// Take the change signals before reading, so an append between
 		// the read and the wait still wakes us.
 		signals := s.fetchSignals(req)
-		resp, n, final := s.fetchOnce(rc, req)
+		resp, n, final := s.fetchOnce(ctx, rc, req)
 		if final || n >= int(req.MinBytes) || wait <= 0 {
 			s.countFetched(resp)
 			return resp
@@ -69,7 +77,7 @@ func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) km
 		}
 		chosen, _, _ := reflect.Select(cases)
 		if chosen < 2 {
-			resp, _, _ = s.fetchOnce(rc, req)
+			resp, _, _ = s.fetchOnce(ctx, rc, req)
 			s.countFetched(resp)
 			return resp
 		}
@@ -102,7 +110,7 @@ func (s *Server) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 // fetchOnce builds a response from what is readable now. n is the number of
 // record bytes in it; final is true when a partition error means waiting
 // would not help (Kafka answers errors at once).
-func (s *Server) fetchOnce(rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n int, final bool) {
+func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n int, final bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SetVersion(req.Version)
 	budget := int(req.MaxBytes)
@@ -154,9 +162,19 @@ func (s *Server) fetchOnce(rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.Fetch
 				if limit <= 0 {
 					limit = 1 // KIP-74: still return the first batch whole
 				}
-				data, err := l.ReadWith(rp.FetchOffset, limit, hw, rc.allocRead)
+				data, remote, err := part.ReadRemote(ctx, rp.FetchOffset, limit)
+				if !remote {
+					data, err = l.ReadWith(rp.FetchOffset, limit, hw, rc.allocRead)
+				}
+				if s.topics.Tier() != nil {
+					sp.LogStartOffset = part.LogStartOffset(ctx)
+				}
 				if err != nil {
-					sp.ErrorCode = rc.errCode(errorCode(err))
+					code := errorCode(err)
+					if errors.Is(err, topics.ErrRemoteUnavailable) {
+						code = kerr.KafkaStorageError.Code
+					}
+					sp.ErrorCode = rc.errCode(code)
 					final = true
 					break
 				}

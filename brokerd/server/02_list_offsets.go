@@ -3,10 +3,11 @@ package server
 // ListOffsets (key 2), versions 1-10.
 //
 // Timestamps: -1 latest (the high watermark), -2 earliest (log start),
-// -3 the record with the largest timestamp (v7+), -4 earliest local (v8+,
-// the same as earliest until tiering exists), -5 latest tiered (v9+, -1:
-// nothing is tiered yet); any other value finds the first offset whose
-// timestamp is at or after it, or -1 when there is none.
+// -3 the record with the largest timestamp (v7+), -4 earliest local (v8+),
+// -5 latest tiered (v9+, -1 when nothing is tiered); any other value finds
+// the first offset whose timestamp is at or after it, or -1 when there is
+// none. Earliest is the remote tier's start when it holds older data than
+// the local log. (By-timestamp lookups search the local log only so far.)
 
 import (
 	"context"
@@ -20,7 +21,7 @@ const (
 	listOffsetsMax = 10
 )
 
-func (s *Server) handleListOffsets(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for _, t := range req.Topics {
@@ -42,10 +43,17 @@ func (s *Server) handleListOffsets(_ context.Context, rc *reqCtx, r kmsg.Request
 				switch p.Timestamp {
 				case -1:
 					rp.Offset = part.HighWatermark()
-				case -2, -4:
+				case -2:
+					rp.Offset = part.LogStartOffset(ctx)
+				case -4:
 					rp.Offset = l.LogStartOffset()
 				case -5:
-					rp.Offset = -1
+					end, ok, err := part.RemoteEnd(ctx)
+					if err != nil {
+						rp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
+					} else if ok {
+						rp.Offset = end - 1
+					}
 				case -3:
 					off, ts, found, err := l.MaxTimestamp()
 					if err != nil {

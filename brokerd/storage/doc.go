@@ -79,6 +79,16 @@
 // Options.ProducerExpiration, or lost with deleted segments) is accepted
 // at any sequence, as Kafka has done since 2.5 (KIP-360).
 //
+// # Tiered storage
+//
+// With Config.RemoteStorage, retention uses local.retention.* and deletes
+// a segment only when MarkUploaded covers all of it: a segment whose data
+// the remote tier does not hold is never deleted locally, whatever its
+// age or size (see tiered.go). Without it, MarkUploaded has no effect and
+// retention is exactly retention.*. Options.OnSealed learns of each
+// segment once its seal is durable; SealedSegments lists them again (after
+// a restart, or a failed upload).
+//
 // # Concurrency
 //
 // One RWMutex guards the log's state: Append holds it for one write(2),

@@ -21,6 +21,10 @@ const (
 	KeyMaxMessageBytes    = "max.message.bytes"
 	KeyIndexIntervalBytes = "index.interval.bytes"
 	KeyMinInsyncReplicas  = "min.insync.replicas"
+	// Tiered storage (Kafka's KIP-405 names).
+	KeyRemoteStorageEnable = "remote.storage.enable"
+	KeyLocalRetentionMs    = "local.retention.ms"
+	KeyLocalRetentionBytes = "local.retention.bytes"
 )
 
 // ConfigSource says where an effective value came from, as DescribeConfigs
@@ -73,6 +77,36 @@ func parseInt(v string, min int64) (int64, error) {
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 var specs = map[string]keySpec{
+	KeyRemoteStorageEnable: {
+		kind: "string", // BOOLEAN once DescribeConfigs maps it
+		def:  func(c *config.Config) string { return "false" },
+		apply: func(s *Settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			s.Log.RemoteStorage = b
+			return nil
+		},
+	},
+	KeyLocalRetentionMs: {
+		kind: "long",
+		def:  func(c *config.Config) string { return "-2" },
+		apply: func(s *Settings, v string) error {
+			n, err := parseInt(v, storage.SameAsRetention)
+			s.Log.LocalRetentionMs = time.Duration(n) * time.Millisecond
+			return err
+		},
+	},
+	KeyLocalRetentionBytes: {
+		kind: "long",
+		def:  func(c *config.Config) string { return "-2" },
+		apply: func(s *Settings, v string) error {
+			n, err := parseInt(v, storage.SameAsRetention)
+			s.Log.LocalRetentionBytes = n
+			return err
+		},
+	},
 	KeyRetentionMs: {
 		kind: "long",
 		def: func(c *config.Config) string {
@@ -187,10 +221,25 @@ var specs = map[string]keySpec{
 // ErrInvalidConfig wraps every config validation failure (INVALID_CONFIG).
 var ErrInvalidConfig = fmt.Errorf("invalid config")
 
-// ValidateConfigs checks a set of overrides: known keys, parseable values.
+// ValidateConfigs checks a set of overrides: known keys, parseable values,
+// and remote.storage.enable only on a broker with tiering on.
 func ValidateConfigs(defaults *config.Config, overrides map[string]string) error {
-	_, err := resolve(defaults, overrides)
-	return err
+	s, err := resolve(defaults, overrides)
+	if err != nil {
+		return err
+	}
+	return checkTiering(defaults, s)
+}
+
+// checkTiering refuses remote storage on a broker without an object store
+// (Kafka refuses it without remote.log.storage.system.enable). It is not
+// part of resolve: a topic that has it keeps loading on a broker restarted
+// without tiering, and then simply keeps everything local.
+func checkTiering(defaults *config.Config, s Settings) error {
+	if s.Log.RemoteStorage && !defaults.TieringEnabled() {
+		return fmt.Errorf("%w: %s: tiered storage is off on this broker (set --tier.dir or --tier.s3.bucket)", ErrInvalidConfig, KeyRemoteStorageEnable)
+	}
+	return nil
 }
 
 // resolve computes effective settings from broker defaults and overrides.
@@ -209,6 +258,20 @@ func resolve(defaults *config.Config, overrides map[string]string) (Settings, er
 		if err := spec.apply(&s, v); err != nil {
 			return s, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, key, err)
 		}
+	}
+	// Kafka's rule: the local copy cannot be kept longer than the whole.
+	l := s.Log
+	if l.LocalRetentionBytes >= 0 && l.RetentionBytes >= 0 && l.LocalRetentionBytes > l.RetentionBytes {
+		return s, fmt.Errorf("%w: %s %d: must be <= %s %d", ErrInvalidConfig, KeyLocalRetentionBytes, l.LocalRetentionBytes, KeyRetentionBytes, l.RetentionBytes)
+	}
+	if l.LocalRetentionBytes == -1 && l.RetentionBytes >= 0 {
+		return s, fmt.Errorf("%w: %s -1 (unlimited): must be <= %s %d", ErrInvalidConfig, KeyLocalRetentionBytes, KeyRetentionBytes, l.RetentionBytes)
+	}
+	if l.LocalRetentionMs >= 0 && l.RetentionMs >= 0 && l.LocalRetentionMs > l.RetentionMs {
+		return s, fmt.Errorf("%w: %s %d: must be <= %s %d", ErrInvalidConfig, KeyLocalRetentionMs, l.LocalRetentionMs.Milliseconds(), KeyRetentionMs, l.RetentionMs.Milliseconds())
+	}
+	if l.LocalRetentionMs == -time.Millisecond && l.RetentionMs >= 0 {
+		return s, fmt.Errorf("%w: %s -1 (unlimited): must be <= %s %d", ErrInvalidConfig, KeyLocalRetentionMs, KeyRetentionMs, l.RetentionMs.Milliseconds())
 	}
 	return s, nil
 }

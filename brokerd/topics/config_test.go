@@ -62,3 +62,42 @@ func TestEffectiveConfigsSources(t *testing.T) {
 		t.Fatal("sources wrong")
 	}
 }
+
+func TestTieringTopicConfigs(t *testing.T) {
+	d := config.Default()
+	s, err := resolve(&d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Log.RemoteStorage || s.Log.LocalRetentionBytes != -2 || s.Log.LocalRetentionMs != -2*time.Millisecond {
+		t.Fatalf("defaults: %+v", s.Log)
+	}
+	s, err = resolve(&d, map[string]string{"remote.storage.enable": "true", "local.retention.bytes": "4096", "local.retention.ms": "1000", "retention.bytes": "8192"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Log.RemoteStorage || s.Log.LocalRetentionBytes != 4096 || s.Log.LocalRetentionMs != time.Second {
+		t.Fatalf("overrides: %+v", s.Log)
+	}
+	for _, bad := range []map[string]string{
+		{"remote.storage.enable": "maybe"},
+		{"local.retention.bytes": "-3"},
+		{"local.retention.ms": "x"},
+		{"local.retention.bytes": "9000", "retention.bytes": "8192"},
+		{"local.retention.bytes": "-1", "retention.bytes": "8192"},
+		{"local.retention.ms": "2000", "retention.ms": "1000"},
+	} {
+		if _, err := resolve(&d, bad); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%v accepted: %v", bad, err)
+		}
+	}
+	// Remote storage needs an object store on the broker.
+	on := map[string]string{"remote.storage.enable": "true"}
+	if err := ValidateConfigs(&d, on); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "remote.storage.enable") {
+		t.Fatalf("accepted without tiering: %v", err)
+	}
+	d.TierDir = t.TempDir()
+	if err := ValidateConfigs(&d, on); err != nil {
+		t.Fatal(err)
+	}
+}

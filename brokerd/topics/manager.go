@@ -16,6 +16,7 @@ import (
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/storage"
+	"github.com/kafki/kafki/tiering"
 )
 
 // Errors of the manager; test with errors.Is.
@@ -61,6 +62,11 @@ type Manager struct {
 	// appendHook, when set, is called after every successful append; the
 	// server uses it for metrics.
 	appendHook func(topic string, records int64, bytes int)
+
+	// tier is tiered storage, nil when off (see tiering.go); tierWake
+	// wakes its uploader when a segment was sealed.
+	tier     *tiering.Tier
+	tierWake chan struct{}
 }
 
 // Open loads every topic of the store and opens its partition logs under
@@ -73,6 +79,8 @@ func Open(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.L
 		dir:    cfg.DataDir,
 		topics: map[string]*Topic{},
 		byID:   map[meta.TopicID]*Topic{},
+
+		tierWake: make(chan struct{}, 1),
 	}
 	all, err := store.Topics(ctx)
 	if err != nil {
@@ -123,11 +131,15 @@ func (m *Manager) openTopic(mt meta.Topic, prev *Topic) (*Topic, error) {
 			t.Partitions = append(t.Partitions, prev.Partitions[i])
 			continue
 		}
-		l, err := storage.Open(m.partitionDir(mt.Name, i), storage.Options{
-			Config: s.Log,
+		opts := storage.Options{
+			Config: m.logConfig(s),
 			Flush:  storage.FlushPolicy{Interval: m.cfg.FlushIntervalMs, Bytes: m.cfg.FlushBytes},
 			Logger: m.log.With("topic", mt.Name, "partition", i),
-		})
+		}
+		if m.cfg.TieringEnabled() {
+			opts.OnSealed = m.onSealed
+		}
+		l, err := storage.Open(m.partitionDir(mt.Name, i), opts)
 		if err != nil {
 			for _, p := range t.Partitions[len(prevParts(prev)):] {
 				p.log.Close()
@@ -358,6 +370,9 @@ func (m *Manager) AlterConfigs(ctx context.Context, name string, validateOnly bo
 	if err != nil {
 		return err
 	}
+	if err := checkTiering(m.cfg, s); err != nil {
+		return err
+	}
 	if validateOnly {
 		return nil
 	}
@@ -371,7 +386,7 @@ func (m *Manager) AlterConfigs(ctx context.Context, name string, validateOnly bo
 	nt.Overrides = next
 	t.settings.Store(&s)
 	for _, p := range t.Partitions {
-		p.log.SetConfig(s.Log)
+		p.log.SetConfig(m.logConfig(s))
 	}
 	m.topics[name] = &nt
 	m.byID[nt.ID] = &nt

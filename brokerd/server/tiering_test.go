@@ -1,0 +1,208 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafki/kafki/brokerd/broker"
+	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/testbroker"
+)
+
+// TestTieredTopicServesEveryRecord produces far more than local retention
+// keeps into a topic with remote storage (local-directory object store)
+// and reads it all back from offset 0, across the remote tier into the
+// local tail, byte for byte, while the local disk stays within bound.
+func TestTieredTopicServesEveryRecord(t *testing.T) {
+	const (
+		segBytes   = 4096
+		localBytes = 8192
+		records    = 1500
+	)
+	dataDir := t.TempDir()
+	b := startTiered(t, dataDir)
+	ctx := ctxT(t)
+	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"segment.bytes":         kadm.StringPtr(fmt.Sprint(segBytes)),
+		"remote.storage.enable": kadm.StringPtr("true"),
+		"local.retention.bytes": kadm.StringPtr(fmt.Sprint(localBytes)),
+	}, "tiered")
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+
+	value := func(i int) []byte {
+		return bytes.Repeat([]byte{byte(i), byte(i >> 8), 'v'}, 20+i%17)
+	}
+	produceSmall(t, cl, "tiered", 0, records, value)
+
+	// The local log shrinks to its bound once segments are uploaded.
+	p := b.Topics().Partition("tiered", 0)
+	dir := filepath.Join(dataDir, "tiered-0")
+	maxLocal := localBytes/segBytes + 2 // kept by local.retention.bytes, plus the active one
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := countLogs(t, dir)
+		if n <= maxLocal && p.Log().LogStartOffset() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d local segments (bound %d), log start %d, remote end %d", n, maxLocal, p.Log().LogStartOffset(), p.Log().RemoteEnd())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
+	}
+	if p.Log().Size() > localBytes+2*segBytes {
+		t.Fatalf("local size %d beyond bound", p.Log().Size())
+	}
+
+	// Earliest is the remote start, and the local start is above it.
+	starts, err := adm.ListStartOffsets(ctx, "tiered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := starts.Lookup("tiered", 0); o.Err != nil || o.Offset != 0 {
+		t.Fatalf("earliest %+v, want 0 (remote)", o)
+	}
+
+	// Read everything back from the beginning.
+	cons := newClient(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"tiered": {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxPartitionBytes(3000))
+	next := int64(0)
+	for next < records {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d: %v", next, records, err)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != next || string(r.Key) != fmt.Sprint(next) || !bytes.Equal(r.Value, value(int(next))) {
+				t.Fatalf("record at %d: offset %d key %q value %x", next, r.Offset, r.Key, r.Value)
+			}
+			next++
+		})
+	}
+	if st := b.Topics().Tier().ReaderStats(); st.Fetches == 0 {
+		t.Fatal("no remote fetches: the records did not come from the remote tier")
+	}
+}
+
+// TestTieredFetchBelowRemoteStart: total retention deletes old remote
+// segments; earliest moves up and a fetch below it is OFFSET_OUT_OF_RANGE.
+func TestTieredFetchBelowRemoteStart(t *testing.T) {
+	b := startTiered(t, t.TempDir())
+	ctx := ctxT(t)
+	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"segment.bytes":         kadm.StringPtr("4096"),
+		"remote.storage.enable": kadm.StringPtr("true"),
+		"local.retention.bytes": kadm.StringPtr("4096"),
+		"retention.bytes":       kadm.StringPtr("16384"),
+	}, "t")
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	// Incompressible values, so that 1000 records are many segments.
+	produceSmall(t, cl, "t", 0, 1000, func(i int) []byte {
+		v := make([]byte, 50)
+		rand.NewChaCha8([32]byte{byte(i), byte(i >> 8)}).Read(v)
+		return v
+	})
+
+	var start int64
+	deadline := time.Now().Add(20 * time.Second)
+	for start == 0 {
+		starts, err := adm.ListStartOffsets(ctx, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := starts.Lookup("t", 0)
+		start = o.Offset
+		if time.Now().After(deadline) {
+			t.Fatal("remote retention never advanced the log start offset")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
+	}
+	if local := b.Topics().Partition("t", 0).Log().LogStartOffset(); start >= local {
+		t.Fatalf("earliest %d not below the local start %d: nothing remote", start, local)
+	}
+
+	cons := newClient(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().At(start - 1)}}),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()))
+	fs := cons.PollFetches(ctx)
+	var got error
+	fs.EachError(func(_ string, _ int32, err error) { got = err })
+	if got != kerr.OffsetOutOfRange {
+		t.Fatalf("fetch at %d below the remote start %d: %v", start-1, start, got)
+	}
+	// At the remote start the records are there (unless retention, still
+	// running as uploads finish, has moved the start up meanwhile).
+	cons2 := newClient(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().At(start)}}),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()))
+	fs = cons2.PollFetches(ctx)
+	got = nil
+	fs.EachError(func(_ string, _ int32, err error) { got = err })
+	switch recs := fs.Records(); {
+	case got == kerr.OffsetOutOfRange:
+		starts, err := adm.ListStartOffsets(ctx, "t")
+		if o, _ := starts.Lookup("t", 0); err != nil || o.Offset <= start {
+			t.Fatalf("fetch at the remote start %d out of range, start now %d (%v)", start, o.Offset, err)
+		}
+	case got != nil:
+		t.Fatalf("fetch at the remote start: %v", got)
+	case len(recs) == 0 || recs[0].Offset != start:
+		t.Fatalf("fetch at the remote start %d: %d records", start, len(recs))
+	}
+}
+
+// startTiered starts a broker with a local-directory tier and fast
+// maintenance, upload and sweep loops.
+func startTiered(t *testing.T, dataDir string) *broker.Broker {
+	return testbroker.StartBroker(t, testbroker.WithDataDir(dataDir), testbroker.WithConfig(func(c *config.Config) {
+		c.TierDir = t.TempDir()
+		c.RetentionCheckInterval = 20 * time.Millisecond
+		c.TierSweepInterval = 50 * time.Millisecond
+	}))
+}
+
+// produceSmall produces records [from, to) in calls of ten, so that
+// batches are far smaller than a segment.
+func produceSmall(t *testing.T, cl *kgo.Client, topic string, from, to int, value func(int) []byte) {
+	t.Helper()
+	for i := from; i < to; i += 10 {
+		var rs []*kgo.Record
+		for j := i; j < min(i+10, to); j++ {
+			rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(j)), Value: value(j)})
+		}
+		if err := cl.ProduceSync(ctxT(t), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func countLogs(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".log") {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,244 @@
+package topics
+
+// The manager's side of tiered storage (tiering.Tier): with tiering on,
+// one uploader goroutine per broker offers every durably sealed segment
+// of a topic with remote.storage.enable to the tier, in offset order and
+// one at a time, then tells the log (MarkUploaded) so that local
+// retention may delete it; and periodically applies total retention to
+// the remote tier and sweeps crash leftovers. Reads below the local log
+// start go to the tier (ReadRemote). On a single node the leader epoch is
+// always 0.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/kafki/kafki/brokerd/storage"
+	"github.com/kafki/kafki/tiering"
+	"github.com/kafki/kafki/tiering/cleanup"
+	"github.com/kafki/kafki/tiering/fetch"
+	"github.com/kafki/kafki/tiering/remote"
+	"github.com/kafki/kafki/tiering/upload"
+)
+
+// leaderEpoch is the fencing token of every remote write: a single node
+// leads every partition at epoch 0.
+const leaderEpoch = 0
+
+// uploadRetry is how soon the uploader looks again when a pass failed
+// (a store outage) or found nothing to wake it.
+const uploadRetry = 5 * time.Second
+
+// ErrRemoteUnavailable wraps failures of the remote tier on the read path
+// (the object store is down or slow); Kafka clients retry it.
+var ErrRemoteUnavailable = errors.New("remote tier unavailable")
+
+// SetTier installs tiered storage; call before serving and before
+// RunTiering. Without it (tiering off) nothing in this file runs.
+func (m *Manager) SetTier(t *tiering.Tier) { m.tier = t }
+
+// Tier returns the installed tier, nil when tiering is off.
+func (m *Manager) Tier() *tiering.Tier { return m.tier }
+
+// logConfig is the storage config of a topic on this broker: remote
+// storage gates local deletion only when the broker has a tier, so a topic
+// with remote.storage.enable on a broker started without one keeps its
+// data local instead of never deleting it.
+func (m *Manager) logConfig(s Settings) storage.Config {
+	c := s.Log
+	if !m.cfg.TieringEnabled() {
+		c.RemoteStorage = false
+	}
+	return c
+}
+
+// onSealed wakes the uploader; it never blocks (the log calls it with its
+// sync lock held).
+func (m *Manager) onSealed(storage.SealedSegment) {
+	select {
+	case m.tierWake <- struct{}{}:
+	default:
+	}
+}
+
+// RunTiering uploads sealed segments when woken by a roll (and every few
+// seconds), and applies remote retention and the sweeper every sweep
+// interval, until ctx ends. It returns at once without a tier.
+func (m *Manager) RunTiering(ctx context.Context, sweepEvery time.Duration) {
+	if m.tier == nil {
+		return
+	}
+	retry := time.NewTicker(uploadRetry)
+	defer retry.Stop()
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
+	for {
+		m.uploadAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.tierWake:
+		case <-retry.C:
+		case <-sweep.C:
+			m.cleanRemote(ctx)
+		}
+	}
+}
+
+// tieredPartitions lists the partitions whose topic has remote storage.
+func (m *Manager) tieredPartitions() []*Partition {
+	var out []*Partition
+	for _, t := range m.Topics() {
+		if !t.Settings().Log.RemoteStorage {
+			continue
+		}
+		out = append(out, t.Partitions...)
+	}
+	return out
+}
+
+func (p *Partition) tp() remote.TopicPartition {
+	return remote.TopicPartition{Topic: p.Topic, Partition: p.Index}
+}
+
+// uploadAll uploads what every tiered partition has sealed and not yet
+// uploaded. Errors are logged; the next pass retries.
+func (m *Manager) uploadAll(ctx context.Context) {
+	for _, p := range m.tieredPartitions() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := m.uploadPartition(ctx, p); err != nil && ctx.Err() == nil {
+			m.log.Warn("tiering: upload failed; retrying later", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+	}
+}
+
+// uploadPartition uploads p's sealed segments the remote tier does not
+// hold yet, oldest first, stopping at the first failure so that the
+// remote tier stays contiguous.
+func (m *Manager) uploadPartition(ctx context.Context, p *Partition) error {
+	if p.log.Offline() != nil {
+		return nil
+	}
+	// What the remote tier already holds, also after a restart (the log
+	// keeps its mark in memory only).
+	_, end, ok, err := m.tier.RemoteBounds(ctx, p.tp())
+	if err != nil {
+		return fmt.Errorf("remote bounds: %w", err)
+	}
+	if ok {
+		p.log.MarkUploaded(end)
+	}
+	for _, s := range p.log.SealedSegments() {
+		if s.NextOffset <= p.log.RemoteEnd() {
+			continue
+		}
+		_, err := m.tier.OnSegmentSealed(ctx, upload.Sealed{
+			TP:            p.tp(),
+			LeaderEpoch:   leaderEpoch,
+			LogPath:       s.LogPath,
+			IndexPath:     existing(s.IndexPath),
+			TimeIndexPath: existing(s.TimeIndexPath),
+			SnapshotPath:  existing(s.SnapshotPath),
+		})
+		if err != nil && !errors.Is(err, remote.ErrNoProgress) {
+			return fmt.Errorf("segment %d: %w", s.BaseOffset, err)
+		}
+		p.log.MarkUploaded(s.NextOffset)
+		m.log.Debug("tiering: uploaded segment", "topic", p.Topic, "partition", p.Index, "base", s.BaseOffset, "next", s.NextOffset, "bytes", s.Size)
+	}
+	return nil
+}
+
+// existing returns path if the file exists, else "" (upload.Sealed's
+// convention for an absent optional file: an empty time index is never
+// written, a producer snapshot may have been pruned).
+func existing(path string) string {
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
+}
+
+// cleanRemote applies total retention to the remote tier and sweeps crash
+// leftovers, for every tiered partition.
+func (m *Manager) cleanRemote(ctx context.Context) {
+	for _, p := range m.tieredPartitions() {
+		if ctx.Err() != nil {
+			return
+		}
+		c := p.log.Config()
+		policy := cleanup.Policy{RetentionMs: -1, RetentionBytes: c.RetentionBytes}
+		if c.RetentionMs >= 0 {
+			policy.RetentionMs = c.RetentionMs.Milliseconds()
+		}
+		if r, err := m.tier.ApplyRetention(ctx, p.tp(), leaderEpoch, policy, p.localBytesAboveRemote()); err != nil {
+			m.log.Warn("tiering: remote retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		} else if len(r.Deleted) > 0 {
+			m.log.Info("tiering: remote retention deleted segments", "topic", p.Topic, "partition", p.Index, "count", len(r.Deleted), "log_start_offset", r.LogStartOffset)
+		}
+		if _, err := m.tier.Sweep(ctx, p.tp(), leaderEpoch); err != nil {
+			m.log.Warn("tiering: sweep failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+	}
+}
+
+// localBytesAboveRemote is the size of the local data the remote tier
+// does not hold: it counts towards retention.bytes with the remote tier.
+func (p *Partition) localBytesAboveRemote() int64 {
+	n := p.log.Size()
+	end := p.log.RemoteEnd()
+	for _, s := range p.log.SealedSegments() {
+		if s.NextOffset <= end {
+			n -= s.Size
+		}
+	}
+	return max(n, 0)
+}
+
+// LogStartOffset is the partition's first offset, in the remote tier when
+// it holds data below the local log, else the local log start.
+func (p *Partition) LogStartOffset(ctx context.Context) int64 {
+	local := p.log.LogStartOffset()
+	if t := p.mgr.tier; t != nil {
+		if start, _, ok, err := t.RemoteBounds(ctx, p.tp()); err == nil && ok && start < local {
+			return start
+		}
+	}
+	return local
+}
+
+// ReadRemote reads whole batches from offset, below the local log start,
+// from the remote tier: at least one batch, about maxBytes. handled is
+// false when the offset is not the tier's (no tier, or at or above the
+// local log start); a remote offset the tier does not hold is
+// storage.ErrOffsetOutOfRange, a store failure ErrRemoteUnavailable.
+func (p *Partition) ReadRemote(ctx context.Context, offset int64, maxBytes int) (data []byte, handled bool, err error) {
+	t := p.mgr.tier
+	if t == nil || offset >= p.log.LogStartOffset() {
+		return nil, false, nil
+	}
+	res, err := t.ReadRemote(ctx, p.tp(), offset, maxBytes)
+	switch {
+	case errors.Is(err, fetch.ErrOffsetOutOfRange):
+		return nil, true, fmt.Errorf("%w: %v", storage.ErrOffsetOutOfRange, err)
+	case err != nil:
+		return nil, true, fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+	}
+	return res.Records, true, nil
+}
+
+// RemoteEnd returns the offset after the last one the remote tier holds
+// for p; ok is false without a tier or remote data.
+func (p *Partition) RemoteEnd(ctx context.Context) (end int64, ok bool, err error) {
+	t := p.mgr.tier
+	if t == nil {
+		return 0, false, nil
+	}
+	_, end, ok, err = t.RemoteBounds(ctx, p.tp())
+	return end, ok, err
+}

@@ -167,11 +167,64 @@ func TestTieredFetchBelowRemoteStart(t *testing.T) {
 	}
 }
 
+// TestTieredSurvivesRestart: after a restart the broker learns from the
+// tier what is remote (the log's upload mark is in memory only) and
+// serves it at once.
+func TestTieredSurvivesRestart(t *testing.T) {
+	dataDir, tierDir := t.TempDir(), t.TempDir()
+	b := startTieredAt(t, dataDir, tierDir)
+	ctx := ctxT(t)
+	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	res, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{
+		"segment.bytes":         kadm.StringPtr("4096"),
+		"remote.storage.enable": kadm.StringPtr("true"),
+		"local.retention.bytes": kadm.StringPtr("4096"),
+	}, "r")
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	value := func(i int) []byte { return []byte(fmt.Sprintf("value-%06d", i)) }
+	produceSmall(t, cl, "r", 0, 800, value)
+	deadline := time.Now().Add(20 * time.Second)
+	for b.Topics().Partition("r", 0).Log().LogStartOffset() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("local retention never deleted an uploaded segment")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
+	}
+	cl.Close()
+	if err := b.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b = startTieredAt(t, dataDir, tierDir)
+	produceSmall(t, newClient(t, b.Addr(), kgo.ProducerLinger(0)), "r", 800, 900, value)
+	cons := newClient(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"r": {0: kgo.NewOffset().AtStart()}}))
+	next := int64(0)
+	for next < 900 {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of 900: %v", next, err)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != next || !bytes.Equal(r.Value, value(int(next))) {
+				t.Fatalf("record at %d: offset %d value %q", next, r.Offset, r.Value)
+			}
+			next++
+		})
+	}
+}
+
 // startTiered starts a broker with a local-directory tier and fast
 // maintenance, upload and sweep loops.
 func startTiered(t *testing.T, dataDir string) *broker.Broker {
+	return startTieredAt(t, dataDir, t.TempDir())
+}
+
+func startTieredAt(t *testing.T, dataDir, tierDir string) *broker.Broker {
 	return testbroker.StartBroker(t, testbroker.WithDataDir(dataDir), testbroker.WithConfig(func(c *config.Config) {
-		c.TierDir = t.TempDir()
+		c.TierDir = tierDir
 		c.RetentionCheckInterval = 20 * time.Millisecond
 		c.TierSweepInterval = 50 * time.Millisecond
 	}))

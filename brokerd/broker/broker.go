@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -58,7 +57,9 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	store, err := meta.OpenEmbedded(filepath.Join(cfg.DataDir, "__meta"))
+	openCtx, cancelOpen := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelOpen()
+	store, err := openMetaStore(openCtx, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("metadata store: %w", err)
 	}

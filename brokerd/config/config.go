@@ -82,12 +82,21 @@ type Config struct {
 	// Tiered storage (issue 5). Tiering is on when TierDir or TierS3Bucket
 	// is set; at most one of them may be. Off, nothing of it runs and
 	// remote.storage.enable has no effect.
-	TierDir           string        // tier.dir: local-directory object store
-	TierS3Bucket      string        // tier.s3.bucket: S3 object store (aws default config; AWS_ENDPOINT_URL honoured)
-	TierS3PathStyle   bool          // tier.s3.path-style: path-style addressing (moto, MinIO)
-	TierCacheBytes    int64         // tier.cache.bytes: remote read cache budget
-	TierSweepInterval time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
+	MetadataStore       string        // metadata.store: embedded (single node, under data.dir) or dynamodb
+	MetadataTable       string        // metadata.table: DynamoDB table (hash key "pk", string)
+	MetadataCreateTable bool          // metadata.create-table: create the table if missing (development)
+	TierDir             string        // tier.dir: local-directory object store
+	TierS3Bucket        string        // tier.s3.bucket: S3 object store (aws default config; AWS_ENDPOINT_URL honoured)
+	TierS3PathStyle     bool          // tier.s3.path-style: path-style addressing (moto, MinIO)
+	TierCacheBytes      int64         // tier.cache.bytes: remote read cache budget
+	TierSweepInterval   time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
 }
+
+// Metadata stores.
+const (
+	MetadataEmbedded = "embedded"
+	MetadataDynamoDB = "dynamodb"
+)
 
 // TieringEnabled reports whether an object store is configured.
 func (c *Config) TieringEnabled() bool { return c.TierDir != "" || c.TierS3Bucket != "" }
@@ -130,6 +139,8 @@ func Default() Config {
 		ShutdownTimeout: 30 * time.Second,
 		MemoryLimit:     256 << 20,
 
+		MetadataStore:     MetadataEmbedded,
+		MetadataTable:     "kafki",
 		TierCacheBytes:    64 << 20,
 		TierSweepInterval: 5 * time.Minute,
 	}
@@ -221,6 +232,9 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Var(int32Value{&c.MaxRequestBytes}, "socket.request.max.bytes", "largest request frame accepted; larger closes the connection")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown.timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.Int64Var(&c.MemoryLimit, "memory.limit", c.MemoryLimit, "soft limit in bytes on the Go heap; the GC works harder near it (0 none; GOMEMLIMIT wins)")
+	fs.StringVar(&c.MetadataStore, "metadata.store", c.MetadataStore, "where topics and producer ids live: embedded (single node) or dynamodb (AWS default config; AWS_ENDPOINT_URL honoured)")
+	fs.StringVar(&c.MetadataTable, "metadata.table", c.MetadataTable, "DynamoDB table of the metadata store")
+	fs.BoolVar(&c.MetadataCreateTable, "metadata.create-table", c.MetadataCreateTable, "create the DynamoDB table if it does not exist (for development; deployments create it)")
 	fs.StringVar(&c.TierDir, "tier.dir", c.TierDir, "tiered storage in this local directory (empty: no local-directory tier)")
 	fs.StringVar(&c.TierS3Bucket, "tier.s3.bucket", c.TierS3Bucket, "tiered storage in this S3 bucket (AWS default config; AWS_ENDPOINT_URL honoured)")
 	fs.BoolVar(&c.TierS3PathStyle, "tier.s3.path-style", c.TierS3PathStyle, "S3 path-style addressing (moto, MinIO)")
@@ -285,6 +299,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("memory.limit %d: must be 0 (none) or at least 33554432 (32 MiB)", c.MemoryLimit)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("shutdown.timeout %v: must be > 0", c.ShutdownTimeout)
+	case c.MetadataStore != MetadataEmbedded && c.MetadataStore != MetadataDynamoDB:
+		return fmt.Errorf("metadata.store %q: must be embedded or dynamodb", c.MetadataStore)
+	case c.MetadataStore == MetadataDynamoDB && c.MetadataTable == "":
+		return errors.New("metadata.table: needed with metadata.store=dynamodb")
 	case c.TierDir != "" && c.TierS3Bucket != "":
 		return fmt.Errorf("tier.dir %q and tier.s3.bucket %q: set at most one", c.TierDir, c.TierS3Bucket)
 	case c.TierCacheBytes < 0:

@@ -49,6 +49,8 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"--group.max.size=0"}, nil, "group.max.size"},
 		{[]string{"--offsets.retention=-1m"}, nil, "offsets.retention"},
 		{[]string{"--memory.limit=1000"}, nil, "memory.limit"},
+		{[]string{"--metadata.store=zookeeper"}, nil, "metadata.store"},
+		{[]string{"--metadata.store=dynamodb", "--metadata.table="}, nil, "metadata.table"},
 		{[]string{"stray"}, nil, "stray"},
 		{[]string{"--tier.dir=/x", "--tier.s3.bucket=b"}, nil, "tier.s3.bucket"},
 		{[]string{"--tier.cache.bytes=-1"}, nil, "tier.cache.bytes"},

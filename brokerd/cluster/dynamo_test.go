@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Main(m, &moto)) }
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.Config)
+	client := dynamodb.NewFromConfig(moto.SerialConfig())
 	table := fmt.Sprintf("kafki-cluster-%d", time.Now().UnixNano())
 	if err := lease.EnsureTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)

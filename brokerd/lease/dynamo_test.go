@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Main(m, &moto)) }
 
 func dynamoStore(t *testing.T) *DynamoStore {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.Config)
+	client := dynamodb.NewFromConfig(moto.SerialConfig())
 	table := fmt.Sprintf("kafki-lease-%d", time.Now().UnixNano())
 	if err := EnsureTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Main(m, &moto)) }
 
 func dynamoStore(t *testing.T) *Dynamo {
 	t.Helper()
-	client := dynamodb.NewFromConfig(moto.Config)
+	client := dynamodb.NewFromConfig(moto.SerialConfig())
 	table := fmt.Sprintf("kafki-meta-%d", time.Now().UnixNano())
 	if err := lease.EnsureTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)

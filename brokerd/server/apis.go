@@ -26,6 +26,7 @@ func (s *Server) apis() []api {
 		{key: 1, min: fetchMin, max: fetchMax, handle: s.handleFetch},
 		{key: 2, min: listOffsetsMin, max: listOffsetsMax, handle: s.handleListOffsets},
 		{key: 3, min: metadataMin, max: metadataMax, handle: s.handleMetadata},
+		{key: 23, min: offsetForLeaderEpochMin, max: offsetForLeaderEpochMax, handle: s.handleOffsetForLeaderEpoch},
 		{key: 8, min: offsetCommitMin, max: offsetCommitMax, handle: s.handleOffsetCommit},
 		{key: 9, min: offsetFetchMin, max: offsetFetchMax, handle: s.handleOffsetFetch},
 		{key: 10, min: findCoordinatorMin, max: findCoordinatorMax, handle: s.handleFindCoordinator},

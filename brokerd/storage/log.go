@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type Log struct {
 	cfg       Config
 	segments  []*segment // sorted by base; the last is active; never empty while open
 	producers producers
+	epochs    epochCache // leader-epoch history
 	logStart  int64
 	logEnd    int64
 	size      int64 // sum of segment sizes
@@ -71,6 +73,10 @@ type AppendOptions struct {
 	LogAppendTime bool
 	// Sync fsyncs before returning (acks=all in fsync-on-ack mode).
 	Sync bool
+	// LeaderEpoch is stamped on the batch as its partition leader epoch,
+	// as a Kafka leader does; a new epoch is recorded in the log's
+	// leader-epoch history (0 on a single node).
+	LeaderEpoch int32
 }
 
 // AppendResult describes an appended batch.
@@ -128,6 +134,8 @@ func (l *Log) Append(b []byte, opts AppendOptions) (AppendResult, error) {
 		}
 	}
 	batch.SetBaseOffset(b, h.BaseOffset)
+	batch.SetPartitionLeaderEpoch(b, opts.LeaderEpoch)
+	h.PartitionLeaderEpoch = opts.LeaderEpoch
 	if opts.LogAppendTime {
 		ts := now.UnixMilli()
 		batch.SetLogAppendTime(b, ts)
@@ -143,6 +151,15 @@ func (l *Log) Append(b []byte, opts AppendOptions) (AppendResult, error) {
 	}
 	seg.track(&h, pos, len(b), l.cfg.IndexIntervalBytes, now)
 	l.producers.update(&h)
+	if l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset) {
+		// Rare (once per leadership). If the checkpoint cannot be
+		// written, remove it: the next open rebuilds the history from
+		// the epochs stamped on the batches.
+		if err := l.writeEpochs(); err != nil {
+			l.logger.Error("storage: leader-epoch checkpoint", "err", err)
+			_ = l.fs.Remove(filepath.Join(l.dir, leaderEpochFile))
+		}
+	}
 	l.logEnd = seg.next
 	l.size += int64(len(b))
 	l.unflushed += int64(len(b))

@@ -147,6 +147,9 @@ func (l *Log) recover() error {
 	if err := l.restoreProducers(snaps); err != nil {
 		return err
 	}
+	if err := l.loadEpochs(); err != nil {
+		return err
+	}
 	return l.persistRecovered(r)
 }
 

@@ -2,16 +2,11 @@ package broker
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/fetch"
-	"github.com/kafki/kafki/tiering/objstore"
-	"github.com/kafki/kafki/tiering/remote"
 )
 
 // openTier builds tiered storage from the tier.* settings; nil when
@@ -26,30 +21,12 @@ func openTier(ctx context.Context, cfg *config.Config) (*tiering.Tier, error) {
 	if !cfg.TieringEnabled() {
 		return nil, nil
 	}
-	var (
-		store   objstore.Store
-		metaDir string
-	)
-	if cfg.TierDir != "" {
-		local, err := objstore.OpenLocal(filepath.Join(cfg.TierDir, "objects"))
-		if err != nil {
-			return nil, fmt.Errorf("tier.dir %s: %w", cfg.TierDir, err)
-		}
-		store, metaDir = local, filepath.Join(cfg.TierDir, "metadata")
-	} else {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("tier.s3.bucket %s: aws config: %w", cfg.TierS3Bucket, err)
-		}
-		s3, err := objstore.NewS3(awsCfg, objstore.S3Options{Bucket: cfg.TierS3Bucket, UsePathStyle: cfg.TierS3PathStyle})
-		if err != nil {
-			return nil, fmt.Errorf("tier.s3.bucket %s: %w", cfg.TierS3Bucket, err)
-		}
-		store, metaDir = s3, filepath.Join(cfg.DataDir, "__tier")
-	}
-	meta, err := remote.OpenFileStore(metaDir, nil)
+	store, meta, err := tiering.Open(ctx, tiering.Location{
+		Dir: cfg.TierDir, S3Bucket: cfg.TierS3Bucket, S3PathStyle: cfg.TierS3PathStyle,
+		MetadataDir: filepath.Join(cfg.DataDir, "__tier"),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("tier metadata %s: %w", metaDir, err)
+		return nil, err
 	}
 	return tiering.New(tiering.Config{
 		Store:  store,

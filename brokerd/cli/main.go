@@ -90,6 +90,8 @@ Commands:
   groups describe   Show a group's offsets, lag and members.
   groups delete     Delete consumer groups.
   groups reset-offsets  Move a group's committed offsets.
+  tier describe     List a tier's remote segments per partition.
+  tier verify       Check a tier's objects against its metadata.
   version           Print kafki's version.
 
 Every command that talks to a broker takes --bootstrap-server host:port
@@ -135,6 +137,8 @@ func dispatch(ctx context.Context, args []string, env Env) (string, error) {
 		return dispatchTopics(ctx, rest, env)
 	case "groups":
 		return dispatchGroups(ctx, rest, env)
+	case "tier":
+		return dispatchTier(ctx, rest, env)
 	}
 	return "", usagef("unknown command %q", cmd)
 }

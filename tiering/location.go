@@ -1,0 +1,62 @@
+package tiering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/kafki/kafki/tiering/objstore"
+	"github.com/kafki/kafki/tiering/remote"
+)
+
+// Location says where a tier lives: a local directory (objects and
+// metadata under it), or an S3 bucket with the metadata in a directory of
+// its own (the broker's data.dir/__tier until metadata moves to DynamoDB).
+type Location struct {
+	Dir         string // local-directory tier
+	S3Bucket    string // S3 tier (AWS default config; AWS_ENDPOINT_URL honoured)
+	S3PathStyle bool   // path-style addressing (moto, MinIO)
+	MetadataDir string // metadata directory of an S3 tier
+}
+
+// Open opens the object store and the metadata store of loc. The broker
+// and the kafki tools open tiers the same way through it.
+func Open(ctx context.Context, loc Location) (objstore.Store, remote.Store, error) {
+	var (
+		store   objstore.Store
+		metaDir string
+	)
+	switch {
+	case loc.Dir != "" && loc.S3Bucket != "":
+		return nil, nil, errors.New("tier: give a directory or an S3 bucket, not both")
+	case loc.Dir != "":
+		local, err := objstore.OpenLocal(filepath.Join(loc.Dir, "objects"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("tier.dir %s: %w", loc.Dir, err)
+		}
+		store, metaDir = local, filepath.Join(loc.Dir, "metadata")
+	case loc.S3Bucket != "":
+		if loc.MetadataDir == "" {
+			return nil, nil, errors.New("tier: an S3 tier needs its metadata directory")
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tier.s3.bucket %s: aws config: %w", loc.S3Bucket, err)
+		}
+		s3, err := objstore.NewS3(awsCfg, objstore.S3Options{Bucket: loc.S3Bucket, UsePathStyle: loc.S3PathStyle})
+		if err != nil {
+			return nil, nil, fmt.Errorf("tier.s3.bucket %s: %w", loc.S3Bucket, err)
+		}
+		store, metaDir = s3, loc.MetadataDir
+	default:
+		return nil, nil, errors.New("tier: no directory or S3 bucket given")
+	}
+	meta, err := remote.OpenFileStore(metaDir, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tier metadata %s: %w", metaDir, err)
+	}
+	return store, meta, nil
+}

@@ -90,6 +90,7 @@ type Config struct {
 	TierS3PathStyle     bool          // tier.s3.path-style: path-style addressing (moto, MinIO)
 	TierCacheBytes      int64         // tier.cache.bytes: remote read cache budget
 	TierSweepInterval   time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
+	TierFetchMaxWait    time.Duration // tier.fetch.max.wait: longest a fetch waits for a remote read (Kafka's remote.fetch.max.wait.ms)
 }
 
 // Metadata stores.
@@ -143,6 +144,7 @@ func Default() Config {
 		MetadataTable:     "kafki",
 		TierCacheBytes:    64 << 20,
 		TierSweepInterval: 5 * time.Minute,
+		TierFetchMaxWait:  500 * time.Millisecond,
 	}
 }
 
@@ -239,6 +241,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.TierS3Bucket, "tier.s3.bucket", c.TierS3Bucket, "tiered storage in this S3 bucket (AWS default config; AWS_ENDPOINT_URL honoured)")
 	fs.BoolVar(&c.TierS3PathStyle, "tier.s3.path-style", c.TierS3PathStyle, "S3 path-style addressing (moto, MinIO)")
 	fs.Int64Var(&c.TierCacheBytes, "tier.cache.bytes", c.TierCacheBytes, "memory budget of the remote read cache")
+	fs.DurationVar(&c.TierFetchMaxWait, "tier.fetch.max.wait", c.TierFetchMaxWait, "longest a fetch waits for a remote read; then it answers without that partition's data and the read warms the cache")
 	fs.DurationVar(&c.TierSweepInterval, "tier.sweep.interval", c.TierSweepInterval, "how often remote retention and the orphan sweeper run")
 }
 
@@ -305,6 +308,8 @@ func (c *Config) Validate() error {
 		return errors.New("metadata.table: needed with metadata.store=dynamodb")
 	case c.TierDir != "" && c.TierS3Bucket != "":
 		return fmt.Errorf("tier.dir %q and tier.s3.bucket %q: set at most one", c.TierDir, c.TierS3Bucket)
+	case c.TierFetchMaxWait <= 0:
+		return fmt.Errorf("tier.fetch.max.wait %v: must be > 0", c.TierFetchMaxWait)
 	case c.TierCacheBytes < 0:
 		return fmt.Errorf("tier.cache.bytes %d: must be >= 0", c.TierCacheBytes)
 	case c.TierSweepInterval <= 0:

@@ -3,6 +3,7 @@ package topics
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/kafki/kafki/brokerd/batch"
@@ -26,6 +27,9 @@ type Partition struct {
 	log      *storage.Log
 	settings *atomic.Pointer[Settings] // shared with the topic
 	mgr      *Manager
+
+	remoteMu    sync.Mutex
+	remoteCalls map[int64]*remoteCall // in-flight remote reads by offset; guarded by remoteMu
 }
 
 // Log exposes the partition's log for reads and offsets.

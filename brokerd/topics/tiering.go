@@ -32,6 +32,9 @@ const leaderEpoch = 0
 // (a store outage) or found nothing to wake it.
 const uploadRetry = 5 * time.Second
 
+// remoteReadTimeout bounds one background remote read.
+const remoteReadTimeout = 30 * time.Second
+
 // ErrRemoteUnavailable wraps failures of the remote tier on the read path
 // (the object store is down or slow); Kafka clients retry it.
 var ErrRemoteUnavailable = errors.New("remote tier unavailable")
@@ -212,24 +215,73 @@ func (p *Partition) LogStartOffset(ctx context.Context) int64 {
 	return local
 }
 
-// ReadRemote reads whole batches from offset, below the local log start,
-// from the remote tier: at least one batch, about maxBytes. handled is
-// false when the offset is not the tier's (no tier, or at or above the
-// local log start); a remote offset the tier does not hold is
-// storage.ErrOffsetOutOfRange, a store failure ErrRemoteUnavailable.
+// ReadRemote serves a fetch below the local log start from the remote
+// tier; handled is false when the offset is local (or tiering is off).
+//
+// A remote read waits at most tier.fetch.max.wait (Kafka's
+// remote.fetch.max.wait.ms): past that the fetch is answered with no data
+// for this partition and the read goes on in the background, warming the
+// cache for the client's next fetch, so a slow object store cannot stall
+// the connection's other partitions and requests. Concurrent fetches of the
+// same offset share one read.
 func (p *Partition) ReadRemote(ctx context.Context, offset int64, maxBytes int) (data []byte, handled bool, err error) {
 	t := p.mgr.tier
 	if t == nil || offset >= p.log.LogStartOffset() {
 		return nil, false, nil
 	}
-	res, err := t.ReadRemote(ctx, p.tp(), offset, maxBytes)
-	switch {
-	case errors.Is(err, fetch.ErrOffsetOutOfRange):
-		return nil, true, fmt.Errorf("%w: %v", storage.ErrOffsetOutOfRange, err)
-	case err != nil:
-		return nil, true, fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+	call := p.remoteRead(t, offset, maxBytes)
+	timer := time.NewTimer(p.mgr.cfg.TierFetchMaxWait)
+	defer timer.Stop()
+	select {
+	case <-call.done:
+	case <-timer.C:
+		return nil, true, nil
+	case <-ctx.Done():
+		return nil, true, nil
 	}
-	return res.Records, true, nil
+	switch {
+	case errors.Is(call.err, fetch.ErrOffsetOutOfRange):
+		return nil, true, fmt.Errorf("%w: %v", storage.ErrOffsetOutOfRange, call.err)
+	case call.err != nil:
+		return nil, true, fmt.Errorf("%w: %w", ErrRemoteUnavailable, call.err)
+	}
+	return call.data, true, nil
+}
+
+// remoteCall is one remote read, shared by the fetches that want it.
+type remoteCall struct {
+	done chan struct{} // closed when data and err are set
+	data []byte
+	err  error
+}
+
+// remoteRead returns the in-flight read of offset, or starts one. A
+// finished read is forgotten once done, so later fetches read afresh
+// (from the tier's cache).
+func (p *Partition) remoteRead(t *tiering.Tier, offset int64, maxBytes int) *remoteCall {
+	p.remoteMu.Lock()
+	defer p.remoteMu.Unlock()
+	if c, ok := p.remoteCalls[offset]; ok {
+		return c
+	}
+	if p.remoteCalls == nil {
+		p.remoteCalls = map[int64]*remoteCall{}
+	}
+	c := &remoteCall{done: make(chan struct{})}
+	p.remoteCalls[offset] = c
+	go func() {
+		// Not the request's context: the read outlives a fetch that
+		// gave up waiting, to warm the cache.
+		ctx, cancel := context.WithTimeout(context.Background(), remoteReadTimeout)
+		defer cancel()
+		res, err := t.ReadRemote(ctx, p.tp(), offset, maxBytes)
+		c.data, c.err = res.Records, err
+		p.remoteMu.Lock()
+		delete(p.remoteCalls, offset)
+		p.remoteMu.Unlock()
+		close(c.done)
+	}()
+	return c
 }
 
 // RemoteEnd returns the offset after the last one the remote tier holds

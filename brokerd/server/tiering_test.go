@@ -17,6 +17,7 @@ import (
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/tiering/remote"
 )
 
 // TestTieredTopicServesEveryRecord produces far more than local retention
@@ -258,4 +259,56 @@ func countLogs(t *testing.T, dir string) int {
 		}
 	}
 	return n
+}
+
+// Deleting a tiered topic deletes its remote segments, so a topic created
+// later under the same name starts empty instead of serving old data.
+func TestDeletedTieredTopicLeavesNoRemoteData(t *testing.T) {
+	b := startTiered(t, t.TempDir())
+	ctx := ctxT(t)
+	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	configs := map[string]*string{
+		"segment.bytes":         kadm.StringPtr("4096"),
+		"remote.storage.enable": kadm.StringPtr("true"),
+	}
+	if res, err := adm.CreateTopic(ctx, 1, 1, configs, "gone"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	produceSmall(t, cl, "gone", 0, 400, func(i int) []byte { return bytes.Repeat([]byte{'g'}, 60) })
+	p := b.Topics().Partition("gone", 0)
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Log().RemoteEnd() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing uploaded")
+		}
+		time.Sleep(10 * time.Millisecond) // polling state the uploader changes
+	}
+	tp := remote.TopicPartition{Topic: "gone", Partition: 0}
+	if rep, err := b.Topics().Tier().Verify(ctx, tp, false); err != nil || len(rep.Segments) == 0 {
+		t.Fatalf("before delete: %d remote segments, %v", len(rep.Segments), err)
+	}
+	if res, err := adm.DeleteTopics(ctx, "gone"); err != nil || res["gone"].Err != nil {
+		t.Fatalf("delete: %v %v", err, res["gone"].Err)
+	}
+	if rep, err := b.Topics().Tier().Verify(ctx, tp, false); err != nil || len(rep.Segments) != 0 {
+		t.Fatalf("after delete: %d remote segments left, %v", len(rep.Segments), err)
+	}
+	if res, err := adm.CreateTopic(ctx, 1, 1, configs, "gone"); err != nil || res.Err != nil {
+		t.Fatalf("re-create: %v %v", err, res.Err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := ends.Lookup("gone", 0); e.Offset != 0 {
+		t.Fatalf("re-created topic ends at %d", e.Offset)
+	}
+	if s, _ := starts.Lookup("gone", 0); s.Offset != 0 {
+		t.Fatalf("re-created topic starts at %d", s.Offset)
+	}
 }

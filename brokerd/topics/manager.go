@@ -314,6 +314,9 @@ func (m *Manager) DeleteTopic(ctx context.Context, name string) error {
 		if err := p.log.Delete(); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("delete partition %s-%d: %w", name, p.Index, err)
 		}
+		if err := p.deleteRemote(ctx); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	m.log.Info("deleted topic", "topic", name)
 	return firstErr

@@ -294,3 +294,23 @@ func (p *Partition) RemoteEnd(ctx context.Context) (end int64, ok bool, err erro
 	_, end, ok, err = t.RemoteBounds(ctx, p.tp())
 	return end, ok, err
 }
+
+// deleteRemote removes every remote segment of a deleted topic's
+// partition (metadata marked, objects deleted, metadata removed, as for
+// retention), so that a topic created later under the same name never
+// serves the old one's data. No-op without a tier.
+func (p *Partition) deleteRemote(ctx context.Context) error {
+	t := p.mgr.tier
+	if t == nil {
+		return nil
+	}
+	all := cleanup.Policy{RetentionMs: -1, RetentionBytes: 0}
+	res, err := t.ApplyRetention(ctx, p.tp(), leaderEpoch, all, 0)
+	if err != nil {
+		return fmt.Errorf("delete remote data of %s-%d: %w", p.Topic, p.Index, err)
+	}
+	if len(res.Deleted) > 0 {
+		p.mgr.log.Info("deleted remote segments of a deleted topic", "topic", p.Topic, "partition", p.Index, "segments", len(res.Deleted))
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package groups
 import (
 	"math"
 
+	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -42,9 +43,21 @@ type partitionLog struct {
 	sync bool
 }
 
+// Append writes the coordinator's record set, which may hold several
+// batches (a snapshot of many keys), one batch at a time as the produce
+// path takes them; only the last append waits for the fsync, which covers
+// the earlier ones too.
 func (l partitionLog) Append(b []byte) error {
-	_, err := l.p.Append(b, l.sync)
-	return err
+	batches, err := batch.Split(b)
+	if err != nil {
+		return err
+	}
+	for i, one := range batches {
+		if _, err := l.p.Append(one, l.sync && i == len(batches)-1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (l partitionLog) Read(offset int64, maxBytes int) ([]byte, error) {

@@ -10,7 +10,8 @@ package server
 // acks=0 sends no response; acks=1 answers after the append; acks=-1
 // answers after the append and, with log.flush.on.ack, after an fsync. A
 // single node is its own in-sync replica set, so acks=-1 and acks=1 differ
-// only in that fsync. Every batch of a partition is validated before any is
+// only in that fsync. Each partition carries exactly one v2 batch, as Kafka
+// requires (more is INVALID_RECORD); it is validated in full before it is
 // appended: a CRC mismatch is CORRUPT_MESSAGE and nothing is written.
 
 import (

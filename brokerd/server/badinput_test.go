@@ -81,6 +81,11 @@ func TestCorruptBatchRefusedAndLogUnchanged(t *testing.T) {
 			t.Fatalf("malformed record set %d: code %d, want CORRUPT_MESSAGE", i, code)
 		}
 	}
+	// Two whole batches for one partition: Kafka's INVALID_RECORD.
+	two := append(batch.Build(records(1, 5), batch.BuildOptions{}), batch.Build(records(1, 5), batch.BuildOptions{})...)
+	if code, _ := produceCode(t, c, produceReq("crc", 0, -1, two), 950); code != kerr.InvalidRecord.Code {
+		t.Fatalf("two batches in one partition: code %d, want INVALID_RECORD", code)
+	}
 	if end := logEnd(b, "crc"); end != 3 {
 		t.Fatalf("log end %d after refused batches, want 3", end)
 	}

@@ -29,7 +29,8 @@ func errorCode(err error) int16 {
 		return kafkaErr.Code
 	case errors.Is(err, batch.ErrUnsupportedCompression):
 		return kerr.UnsupportedCompressionType.Code
-	case errors.Is(err, batch.ErrInvalidRecord), errors.Is(err, batch.ErrMagic), errors.Is(err, topics.ErrTransactional):
+	case errors.Is(err, batch.ErrInvalidRecord), errors.Is(err, batch.ErrMagic), errors.Is(err, topics.ErrTransactional),
+		errors.Is(err, topics.ErrBatchCount):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrTruncated), errors.Is(err, batch.ErrTooLarge):
 		return kerr.CorruptMessage.Code

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/kafki/kafki/brokerd/batch"
+	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/storage"
 )
 
@@ -51,46 +52,46 @@ type AppendResult struct {
 	Records        int64 // records appended (duplicates excluded)
 }
 
-// Append validates every batch of a produce record set, then appends them
-// in order. Nothing is appended unless every batch is valid. With sync the
-// log is fsynced before Append returns.
+// ErrBatchCount: a produce record set must hold exactly one batch (Kafka
+// rejects others for produce v3+ with INVALID_RECORD).
+var ErrBatchCount = errors.New("a produce request must carry exactly one record batch per partition")
+
+// Append validates the single v2 batch of a produce record set and
+// appends it. With sync the log is fsynced before Append returns, also for
+// a duplicate: the original may have been acknowledged with acks=1,
+// unsynced.
 func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1}
 	s := p.settings.Load()
-	batches, err := batch.Split(records)
+	h, err := batch.ParseHeader(records)
 	if err != nil {
 		return res, err
 	}
-	headers := make([]batch.Header, len(batches))
-	for i, b := range batches {
-		if len(b) > int(s.MaxMessageBytes) {
-			return res, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(b), s.MaxMessageBytes)
-		}
-		h, err := batch.Validate(b, batch.ValidateOptions{})
-		if err != nil {
+	if h.Size() != len(records) {
+		// Kafka's LogValidator: exactly one batch per partition for
+		// magic 2. Bytes after it that are not whole batches are
+		// corruption; whole extra batches are an invalid request.
+		if _, err := batch.Split(records); err != nil {
 			return res, err
 		}
-		if h.IsTransactional() || h.IsControl() {
-			return res, ErrTransactional
-		}
-		headers[i] = h
+		return res, fmt.Errorf("%w: %d bytes, the first batch is %d", ErrBatchCount, len(records), h.Size())
 	}
-	opts := storage.AppendOptions{LogAppendTime: s.TimestampType == "LogAppendTime"}
-	var bytes int
-	for i, b := range batches {
-		r, err := p.log.Append(b, opts)
-		if err != nil {
-			return res, err
-		}
-		if i == 0 {
-			res.BaseOffset = r.BaseOffset
-			res.LogAppendTime = r.LogAppendTime
-		}
-		res.LogStartOffset = r.LogStartOffset
-		if !r.Duplicate {
-			res.Records += int64(headers[i].RecordCount)
-			bytes += len(b)
-		}
+	if len(records) > int(s.MaxMessageBytes) {
+		return res, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(records), s.MaxMessageBytes)
+	}
+	if h, err = batch.Validate(records, batch.ValidateOptions{}); err != nil {
+		return res, err
+	}
+	if h.IsTransactional() || h.IsControl() {
+		return res, ErrTransactional
+	}
+	r, err := p.log.Append(records, storage.AppendOptions{LogAppendTime: s.TimestampType == config.LogAppendTime})
+	if err != nil {
+		return res, err
+	}
+	res.BaseOffset, res.LogAppendTime, res.LogStartOffset = r.BaseOffset, r.LogAppendTime, r.LogStartOffset
+	if !r.Duplicate {
+		res.Records = int64(h.RecordCount)
 	}
 	// One fsync for the whole set, also when every batch was a duplicate:
 	// the original may have been acknowledged with acks=1, unsynced.
@@ -100,7 +101,7 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 		}
 	}
 	if hook := p.mgr.appendHook; hook != nil && res.Records > 0 {
-		hook(p.Topic, res.Records, bytes)
+		hook(p.Topic, res.Records, len(records))
 	}
 	return res, nil
 }

@@ -1,8 +1,8 @@
 // Package metrics defines brokerd's Prometheus metrics on a registry of its
 // own (no global state), and serves them over HTTP.
 //
-// Per-request metrics are looked up once per API key and cached, so the
-// request path does no label hashing.
+// Per-request and per-topic metrics are looked up once per API key or
+// topic and cached, so the request path does no label hashing.
 package metrics
 
 import (
@@ -31,6 +31,25 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	perAPI map[int16]*APIMetrics // guarded by mu
+
+	perTopic sync.Map // topic -> *topicMetrics: label lookups once per topic
+}
+
+type topicMetrics struct {
+	in, recs, out prometheus.Counter
+}
+
+func (m *Metrics) topic(name string) *topicMetrics {
+	if v, ok := m.perTopic.Load(name); ok {
+		return v.(*topicMetrics)
+	}
+	tm := &topicMetrics{
+		in:   m.topicIn.WithLabelValues(name),
+		recs: m.topicRecs.WithLabelValues(name),
+		out:  m.topicOut.WithLabelValues(name),
+	}
+	v, _ := m.perTopic.LoadOrStore(name, tm)
+	return v.(*topicMetrics)
 }
 
 // APIMetrics are the cached children for one API key.
@@ -105,17 +124,19 @@ func (m *Metrics) API(key int16, name string) *APIMetrics {
 
 // Produced counts an append to topic.
 func (m *Metrics) Produced(topic string, records int64, bytes int) {
-	m.topicIn.WithLabelValues(topic).Add(float64(bytes))
-	m.topicRecs.WithLabelValues(topic).Add(float64(records))
+	tm := m.topic(topic)
+	tm.in.Add(float64(bytes))
+	tm.recs.Add(float64(records))
 }
 
 // Fetched counts record bytes returned from topic.
 func (m *Metrics) Fetched(topic string, bytes int) {
-	m.topicOut.WithLabelValues(topic).Add(float64(bytes))
+	m.topic(topic).out.Add(float64(bytes))
 }
 
 // DeleteTopic drops the per-topic series of a deleted topic.
 func (m *Metrics) DeleteTopic(topic string) {
+	m.perTopic.Delete(topic)
 	m.topicIn.DeleteLabelValues(topic)
 	m.topicRecs.DeleteLabelValues(topic)
 	m.topicOut.DeleteLabelValues(topic)

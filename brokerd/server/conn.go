@@ -132,13 +132,16 @@ func (c *conn) process(f frame) (err error) {
 // dispatch decodes a frame, runs its handler and writes the response. It
 // does not recover panics, so that fuzzing sees them.
 func (s *Server) dispatch(c *conn, f frame) error {
+	// The request value made to learn the header's flexibility is the one
+	// the body is decoded into.
+	var req kmsg.Request
 	hdr, body, err := parseHeader(f.buf, func(key, version int16) bool {
-		r := kmsg.RequestForKey(key)
-		if r == nil || version < 0 || version > r.MaxVersion() {
+		req = kmsg.RequestForKey(key)
+		if req == nil || version < 0 || version > req.MaxVersion() {
 			return false
 		}
-		r.SetVersion(version)
-		return r.IsFlexible()
+		req.SetVersion(version)
+		return req.IsFlexible()
 	})
 	if err != nil {
 		return err
@@ -152,8 +155,6 @@ func (s *Server) dispatch(c *conn, f frame) error {
 		am.Error(errUnsupportedVersion)
 		return c.writeUnsupported(hdr)
 	}
-	req := kmsg.RequestForKey(hdr.key)
-	req.SetVersion(hdr.version)
 	if err := req.ReadFrom(body); err != nil {
 		return fmt.Errorf("undecodable %s v%d request: %v", apiName(hdr.key), hdr.version, err)
 	}

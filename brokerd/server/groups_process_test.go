@@ -174,6 +174,8 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 
 	// Records arrive while the victim dies.
 	produceValues(t, prod, "crash", "b", 200)
+	// Not synchronisation: a short head start so the kill lands while the
+	// victim is consuming the new records, between commits.
 	time.Sleep(20 * time.Millisecond)
 	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -229,6 +231,8 @@ func TestGroupKcatBalancedConsumer(t *testing.T) {
 	produceValues(t, producer(t, addr, "kc"), "kc", "k", 200)
 	all := endPositions(t, adm, "kc")
 	waitFor(t, 20*time.Second, "kcat members to print every record", func() bool { return unionHas([]*procOutput{o1, o2}, all) })
+	// A window for late duplicates to show before asserting there are
+	// none: absence cannot be awaited as a condition.
 	time.Sleep(200 * time.Millisecond)
 	s1, s2 := o1.snapshot(), o2.snapshot()
 	if len(s1) == 0 || len(s2) == 0 {

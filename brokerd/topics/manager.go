@@ -227,9 +227,6 @@ func (m *Manager) Topics() []*Topic {
 	return out
 }
 
-// Defaults returns the broker configuration used for topic defaults.
-func (m *Manager) Defaults() *config.Config { return m.cfg }
-
 // CreateTopic creates a topic. partitions < 1 means the broker default.
 // With validateOnly nothing is written.
 func (m *Manager) CreateTopic(ctx context.Context, name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {

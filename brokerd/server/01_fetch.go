@@ -144,8 +144,8 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 			case part == nil:
 				sp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
 				final = true
-			case rp.CurrentLeaderEpoch > 0:
-				// Kafki's single node is leader epoch 0 forever.
+			case rp.CurrentLeaderEpoch > currentLeaderEpoch:
+				// A single node leads every partition at currentLeaderEpoch.
 				sp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
 				final = true
 			default:

@@ -35,11 +35,11 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 			switch {
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
-			case p.CurrentLeaderEpoch > 0:
+			case p.CurrentLeaderEpoch > currentLeaderEpoch:
 				rp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
 			default:
 				l := part.Log()
-				rp.LeaderEpoch = 0
+				rp.LeaderEpoch = currentLeaderEpoch
 				switch p.Timestamp {
 				case -1:
 					rp.Offset = part.HighWatermark()

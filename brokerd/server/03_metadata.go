@@ -103,7 +103,7 @@ func (s *Server) metadataTopic(t *topics.Topic) kmsg.MetadataResponseTopic {
 		p := kmsg.NewMetadataResponseTopicPartition()
 		p.Partition = int32(i)
 		p.Leader = s.cfg.NodeID
-		p.LeaderEpoch = 0
+		p.LeaderEpoch = currentLeaderEpoch
 		p.Replicas, p.ISR = replicas, replicas
 		if t.Partitions[i].Log().Offline() != nil {
 			p.ErrorCode = kerr.KafkaStorageError.Code

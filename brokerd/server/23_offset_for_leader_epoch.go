@@ -21,9 +21,6 @@ import (
 const (
 	offsetForLeaderEpochMin = 2
 	offsetForLeaderEpochMax = 4
-	// currentLeaderEpoch is this node's leader epoch for every partition
-	// until the cluster's controller assigns real ones.
-	currentLeaderEpoch = 0
 )
 
 func (s *Server) handleOffsetForLeaderEpoch(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {

@@ -128,7 +128,7 @@ func (s *Server) describeTopicPartitionsTopic(t *topics.Topic, first int32, limi
 		dp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
 		dp.Partition = p
 		dp.LeaderID = s.cfg.NodeID
-		dp.LeaderEpoch = 0
+		dp.LeaderEpoch = currentLeaderEpoch
 		dp.Replicas, dp.ISR = replicas, replicas
 		dp.EligibleLeaderReplicas, dp.LastKnownELR = []int32{}, []int32{}
 		dp.OfflineReplicas = []int32{}

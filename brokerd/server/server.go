@@ -16,6 +16,11 @@ import (
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
+// currentLeaderEpoch is this node's leader epoch for every partition, as
+// stamped on appended batches (storage.AppendOptions.LeaderEpoch's zero
+// value), until the cluster's controller assigns real ones.
+const currentLeaderEpoch = 0
+
 // Server is the Kafka protocol front end of one broker.
 type Server struct {
 	cfg     *config.Config

@@ -1,0 +1,272 @@
+package clusterproc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kafki/kafki/tiering/mototest"
+)
+
+// Timeouts the harness applies on its own.
+const (
+	// StartTimeout bounds Start and Restart waiting for a broker's port
+	// when ctx has no earlier deadline. Generous: a broker in cluster mode
+	// registers with DynamoDB before it serves.
+	StartTimeout = 60 * time.Second
+	// CloseGrace is how long Close waits after SIGTERM before SIGKILL.
+	CloseGrace = 15 * time.Second
+	// reapTimeout bounds the wait for the kernel to reap a SIGKILLed
+	// process; beyond it something is badly wrong (a zombie nobody waits
+	// for), and the caller gets an error instead of a hang.
+	reapTimeout = 10 * time.Second
+	// startAttempts bounds retries when a port picked for a broker was
+	// taken by another process before the broker bound it.
+	startAttempts = 3
+)
+
+// Options configure a cluster.
+type Options struct {
+	// Brokers is the number of brokers, node ids 1..Brokers. At least 1.
+	Brokers int
+	// BrokerdPath is the brokerd binary to run.
+	BrokerdPath string
+	// BaseDir holds one data directory per broker (broker-<id>). Empty
+	// means a fresh temporary directory that Close removes; a given
+	// directory is kept, so a developer can restart on the same data.
+	BaseDir string
+	// Endpoint is the DynamoDB endpoint URL. Empty means Start runs a
+	// moto_server of its own and Close stops it.
+	Endpoint string
+	// Table is the DynamoDB metadata table; the brokers create it if
+	// missing. Empty means a fresh random name, so clusters sharing one
+	// endpoint do not see each other.
+	Table string
+	// SessionLease is the brokers' session (and controller) lease. Zero
+	// leaves the broker's default.
+	SessionLease time.Duration
+	// Env holds extra settings for every broker, as KEY=value (normally
+	// KAFKI_*). They come after the harness's own, so they win.
+	Env []string
+	// Racks assigns broker id i the rack Racks[(i-1) % len(Racks)]: three
+	// brokers over []string{"a", "b"} get a, b, a. Empty sets no rack.
+	Racks []string
+	// Stdout receives every broker's output, each line prefixed with
+	// "[broker <id>] ". Nil keeps it only in each broker's tail buffer
+	// (Proc.Logs), which is filled either way.
+	Stdout io.Writer
+}
+
+// Cluster is a running set of broker processes.
+type Cluster struct {
+	opt      Options
+	baseDir  string
+	ownDir   bool             // baseDir was created by Start: Close removes it
+	moto     *mototest.Server // nil when Options.Endpoint was given
+	endpoint string
+	table    string
+	procs    []*Proc // index id-1
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start launches the cluster described by opt and returns once every
+// broker accepts connections. ctx bounds the start only; the brokers run
+// until Close.
+func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{opt: opt, endpoint: opt.Endpoint, table: opt.Table, baseDir: opt.BaseDir}
+	defer func() {
+		if err != nil {
+			_ = c.Close()
+		}
+	}()
+	if c.table == "" {
+		c.table = "kafki-" + randomHex(4)
+	}
+	if c.baseDir == "" {
+		dir, err := os.MkdirTemp("", "kafki-cluster-")
+		if err != nil {
+			return nil, fmt.Errorf("clusterproc: data directory: %w", err)
+		}
+		c.baseDir, c.ownDir = dir, true
+	}
+	if c.endpoint == "" {
+		srv, err := mototest.Start(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("clusterproc: start DynamoDB (moto_server): %w", err)
+		}
+		c.moto, c.endpoint = srv, srv.Endpoint
+	}
+
+	addrs, err := freeLoopbackAddrs(opt.Brokers)
+	if err != nil {
+		return nil, fmt.Errorf("clusterproc: %w", err)
+	}
+	var stdout io.Writer
+	if opt.Stdout != nil {
+		stdout = &lockedWriter{w: opt.Stdout}
+	}
+	for i := range opt.Brokers {
+		id := int32(i + 1)
+		dir := filepath.Join(c.baseDir, "broker-"+strconv.Itoa(int(id)))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("clusterproc: broker %d data directory: %w", id, err)
+		}
+		c.procs = append(c.procs, newProc(c, id, addrs[i], dir, stdout))
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
+	defer cancel()
+	// All brokers start together: in cluster mode one may wait for its
+	// peers (a controller, a quorum of leases) before it serves.
+	errs := make([]error, len(c.procs))
+	var wg sync.WaitGroup
+	for i, p := range c.procs {
+		wg.Go(func() { errs[i] = p.startFirst(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (o *Options) validate() error {
+	if o.Brokers < 1 {
+		return fmt.Errorf("clusterproc: Brokers must be at least 1, got %d", o.Brokers)
+	}
+	if o.BrokerdPath == "" {
+		return errors.New("clusterproc: BrokerdPath is empty; build the broker first (make build, or go build ./brokerd/cmd/brokerd)")
+	}
+	info, err := os.Stat(o.BrokerdPath)
+	if err != nil {
+		return fmt.Errorf("clusterproc: broker binary %s: %w (build it first: make build, or go build ./brokerd/cmd/brokerd)", o.BrokerdPath, err)
+	}
+	if info.IsDir() || info.Mode()&0o111 == 0 {
+		return fmt.Errorf("clusterproc: broker binary %s is not an executable file", o.BrokerdPath)
+	}
+	if o.SessionLease < 0 {
+		return fmt.Errorf("clusterproc: SessionLease must not be negative, got %s", o.SessionLease)
+	}
+	for _, kv := range o.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("clusterproc: Env entry %q is not KEY=value", kv)
+		}
+	}
+	return nil
+}
+
+// Bootstrap returns every broker's host:port, in node id order.
+func (c *Cluster) Bootstrap() []string {
+	out := make([]string, len(c.procs))
+	for i, p := range c.procs {
+		out[i] = p.addr
+	}
+	return out
+}
+
+// Broker returns the broker with node id id, or nil if there is none.
+func (c *Cluster) Broker(id int32) *Proc {
+	if id < 1 || int(id) > len(c.procs) {
+		return nil
+	}
+	return c.procs[id-1]
+}
+
+// Brokers returns all brokers in node id order.
+func (c *Cluster) Brokers() []*Proc { return append([]*Proc(nil), c.procs...) }
+
+// Endpoint is the DynamoDB endpoint URL the brokers use.
+func (c *Cluster) Endpoint() string { return c.endpoint }
+
+// Table is the DynamoDB metadata table the brokers share.
+func (c *Cluster) Table() string { return c.table }
+
+// BaseDir is the directory holding the brokers' data directories.
+func (c *Cluster) BaseDir() string { return c.baseDir }
+
+// Close stops every running broker (SIGTERM, CloseGrace, then SIGKILL),
+// then the moto_server Start ran, and removes a temporary BaseDir. It
+// returns an error naming each broker that had to be killed, exited
+// non-zero after SIGTERM, or had exited earlier without being asked.
+// Later calls return the first call's result.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		errs := make([]error, len(c.procs))
+		var wg sync.WaitGroup
+		for i, p := range c.procs {
+			wg.Go(func() { errs[i] = p.shutdown(CloseGrace) })
+		}
+		wg.Wait()
+		if c.moto != nil {
+			errs = append(errs, c.moto.Close())
+		}
+		if c.ownDir {
+			if err := os.RemoveAll(c.baseDir); err != nil {
+				errs = append(errs, fmt.Errorf("clusterproc: remove %s: %w", c.baseDir, err))
+			}
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
+
+// env builds broker id's environment: the parent's without KAFKI_* and
+// AWS_* (see the package invariants), the harness's settings, then
+// Options.Env. exec.Cmd keeps the last value of a repeated key, which is
+// what lets Options.Env override.
+func (c *Cluster) env(p *Proc) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "KAFKI_") || strings.HasPrefix(kv, "AWS_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"KAFKI_NODE_ID="+strconv.Itoa(int(p.id)),
+		"KAFKI_LISTEN="+p.addr,
+		"KAFKI_DATA_DIR="+p.dataDir,
+		"KAFKI_METADATA_STORE=dynamodb",
+		"KAFKI_METADATA_TABLE="+c.table,
+		"KAFKI_METADATA_CREATE_TABLE=true",
+		"AWS_ENDPOINT_URL="+c.endpoint,
+		"AWS_REGION="+mototest.Region,
+		"AWS_ACCESS_KEY_ID="+mototest.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+mototest.SecretAccessKey,
+		// Region and credentials are set, so the SDK never needs the
+		// instance metadata service; make sure it does not wait for it.
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	if len(c.opt.Racks) > 0 {
+		env = append(env, "KAFKI_BROKER_RACK="+c.opt.Racks[int(p.id-1)%len(c.opt.Racks)])
+	}
+	if c.opt.SessionLease > 0 {
+		env = append(env, "KAFKI_SESSION_LEASE="+c.opt.SessionLease.String())
+	}
+	return append(env, c.opt.Env...)
+}
+
+// args are the broker's command-line flags. Only metrics.listen is a
+// flag: config.Load ignores an empty environment value, and one fixed
+// default metrics port cannot serve several brokers on one host.
+func (c *Cluster) args() []string { return []string{"--metrics.listen="} }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}

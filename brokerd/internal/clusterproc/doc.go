@@ -1,0 +1,28 @@
+// Package clusterproc runs a real multi-broker Kafki cluster as operating
+// system processes: one brokerd per node id 1..N, all sharing one DynamoDB
+// metadata table (a moto_server the harness starts, or an endpoint given to
+// it). Tests use it to crash, pause and restart brokers; the
+// kafki-dev-cluster command uses it to give developers a local cluster.
+//
+// # Invariants
+//
+//   - Start returns only when every broker's Kafka port accepts TCP
+//     connections (polled against a deadline, never a fixed sleep), or
+//     with an error after stopping whatever it had started.
+//   - A broker keeps its node id, listen address and data directory for
+//     the life of the Cluster: Restart reuses them, so clients and peers
+//     find it where they left it and it recovers its own log.
+//   - Each broker runs in its own process group: signals sent to a test
+//     (Ctrl-C in a terminal) do not reach brokers, and the harness signals
+//     the whole group so nothing a broker forks survives it. On Linux a
+//     broker is also killed if the process that started it dies.
+//   - A broker's environment is the parent's without any KAFKI_* or AWS_*
+//     variable, plus what the harness sets (and then Options.Env, which
+//     wins): a developer's shell cannot change what a test configures,
+//     while PATH, HOME and the like are kept.
+//   - Close stops every broker (SIGTERM, a grace period, then SIGKILL),
+//     then the moto_server it started, and reports brokers that exited
+//     without being asked to. It is safe to call more than once.
+//   - No package-level mutable state; a Cluster's methods may be called
+//     from any goroutine.
+package clusterproc

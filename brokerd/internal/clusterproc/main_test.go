@@ -1,0 +1,125 @@
+package clusterproc
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeEnv selects the fake broker mode when the test binary is run by the
+// harness in place of brokerd (see fakeBroker).
+const fakeEnv = "CLUSTERPROC_FAKE_BROKER"
+
+// brokerdBin is the real broker built by TestMain; brokerdErr says why
+// there is none. Only the real-cluster test needs it, so a broken build
+// elsewhere in the tree does not hide the harness's own test results.
+var (
+	brokerdBin string
+	brokerdErr error
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeEnv); mode != "" {
+		os.Exit(fakeBroker(mode))
+	}
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kafki-clusterproc-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "clusterproc: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "brokerd")
+	out, err := exec.Command(goTool(), "build", "-o", bin, "github.com/kafki/kafki/brokerd/cmd/brokerd").CombinedOutput()
+	if err != nil {
+		brokerdErr = fmt.Errorf("build brokerd: %v\n%s", err, out)
+	} else {
+		brokerdBin = bin
+	}
+	return m.Run()
+}
+
+// goTool is the go command of the toolchain running the tests, so the
+// broker is built with the same Go even when PATH differs.
+func goTool() string {
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
+			return p
+		}
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// fakeBroker stands in for brokerd so the harness's process handling can
+// be tested without a cluster-capable broker or DynamoDB. It prints its
+// arguments and environment, listens on KAFKI_LISTEN, and exits 0 on
+// SIGTERM. Modes:
+//
+//	serve     as above; a connection that sends "crash" makes it exit 3
+//	fail      print a fatal line and exit 2 without listening
+//	stubborn  serve, but ignore SIGTERM
+func fakeBroker(mode string) int {
+	fmt.Println("args", strings.Join(os.Args[1:], " "))
+	env := os.Environ()
+	sort.Strings(env)
+	for _, kv := range env {
+		fmt.Println("env", kv)
+	}
+	if mode == "fail" {
+		fmt.Fprintln(os.Stderr, "fatal: bad config for the fake broker")
+		return 2
+	}
+	sigs := make(chan os.Signal, 1)
+	if mode == "stubborn" {
+		signal.Ignore(syscall.SIGTERM)
+	} else {
+		signal.Notify(sigs, syscall.SIGTERM)
+	}
+	l, err := net.Listen("tcp", os.Getenv("KAFKI_LISTEN"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake broker:", err)
+		return 1
+	}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				if strings.TrimSpace(line) == "crash" {
+					fmt.Println("fake broker: crashing as asked")
+					os.Exit(3)
+				}
+			}()
+		}
+	}()
+	<-sigs
+	fmt.Println("fake broker: SIGTERM, exiting")
+	return 0
+}

@@ -9,7 +9,7 @@ PKGS      := ./...
 RACE_PKGS := ./brokerd/replication/... ./brokerd/lease/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/... ./brokerd/groups/... ./loadtest/... ./tiering/...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean
+.PHONY: all build run dev-cluster test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean
 
 all: build
 
@@ -24,6 +24,12 @@ run: build
 	@echo "  or any Kafka client, e.g.: kcat -b 127.0.0.1:9092 -t quickstart -C"
 	@echo "  metrics: http://127.0.0.1:9644/metrics"
 	$(BIN)/brokerd --listen=127.0.0.1:9092 --data.dir=$(DATA)
+
+# dev-cluster runs moto_server (as DynamoDB) and 3 brokers on free loopback
+# ports, data in $(DATA)/dev-cluster, and prints how to reach them (Ctrl-C
+# stops it). Needs moto_server: pip install 'moto[server]'.
+dev-cluster: build
+	$(BIN)/kafki-dev-cluster --brokerd $(BIN)/brokerd --dir $(DATA)/dev-cluster
 
 # test installs what the suite needs on a fresh machine, then runs it all.
 test: test-deps compat-deps vet build unit race fuzz

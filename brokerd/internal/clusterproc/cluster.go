@@ -96,7 +96,16 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 	if c.table == "" {
 		c.table = "kafki-" + randomHex(4)
 	}
-	if c.baseDir == "" {
+	// Absolute paths: a broker runs in its data directory, where a
+	// relative binary or data path would mean something else.
+	if c.opt.BrokerdPath, err = filepath.Abs(opt.BrokerdPath); err != nil {
+		return nil, fmt.Errorf("clusterproc: broker binary: %w", err)
+	}
+	if c.baseDir != "" {
+		if c.baseDir, err = filepath.Abs(c.baseDir); err != nil {
+			return nil, fmt.Errorf("clusterproc: data directory: %w", err)
+		}
+	} else {
 		dir, err := os.MkdirTemp("", "kafki-cluster-")
 		if err != nil {
 			return nil, fmt.Errorf("clusterproc: data directory: %w", err)

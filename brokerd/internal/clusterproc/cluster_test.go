@@ -118,7 +118,17 @@ func startFake(t *testing.T, n int, mode string, opt Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.Brokers, opt.BrokerdPath, opt.Endpoint = n, exe, unusedEndpoint
+	// A relative binary path must work although brokers run in their data
+	// directories.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Brokers, opt.BrokerdPath, opt.Endpoint = n, rel, unusedEndpoint
 	opt.Env = append(opt.Env, fakeEnv+"="+mode)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -195,7 +205,18 @@ func TestFakeClusterEnvironment(t *testing.T) {
 }
 
 func TestFakeClusterLifecycle(t *testing.T) {
-	c := startFake(t, 3, "serve", Options{BaseDir: t.TempDir()})
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := filepath.Rel(wd, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startFake(t, 3, "serve", Options{BaseDir: base})
+	if !filepath.IsAbs(c.Broker(1).DataDir()) {
+		t.Errorf("DataDir %q is relative; the broker runs in it", c.Broker(1).DataDir())
+	}
 	bs := c.Bootstrap()
 	if len(bs) != 3 || bs[0] == bs[1] || bs[1] == bs[2] || bs[0] == bs[2] {
 		t.Fatalf("Bootstrap() = %v, want 3 distinct addresses", bs)

@@ -139,6 +139,8 @@ func dispatch(ctx context.Context, args []string, env Env) (string, error) {
 		return dispatchGroups(ctx, rest, env)
 	case "tier":
 		return dispatchTier(ctx, rest, env)
+	case "cluster":
+		return dispatchCluster(ctx, rest, env)
 	}
 	return "", usagef("unknown command %q", cmd)
 }

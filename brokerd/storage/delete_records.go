@@ -27,13 +27,17 @@ func (l *Log) Roll() error {
 // starts the log at its first segment. offset must be within
 // [LogStartOffset, LogEndOffset].
 func (l *Log) DeleteRecordsBefore(offset int64) error {
+	// syncMu until the files are gone: see Maintain.
+	l.syncMu.Lock()
 	l.mu.Lock()
 	if err := l.writableLocked(); err != nil {
 		l.mu.Unlock()
+		l.syncMu.Unlock()
 		return err
 	}
 	if offset < l.logStart || offset > l.logEnd {
 		l.mu.Unlock()
+		l.syncMu.Unlock()
 		return fmt.Errorf("%w: delete before %d, log is [%d, %d)", ErrOffsetOutOfRange, offset, l.logStart, l.logEnd)
 	}
 	n := 0
@@ -42,6 +46,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	}
 	if n == 0 {
 		l.mu.Unlock()
+		l.syncMu.Unlock()
 		return nil
 	}
 	doomed := slices.Clone(l.segments[:n])
@@ -53,9 +58,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	l.sealing = slices.DeleteFunc(l.sealing, func(j sealJob) bool { return j.seg.base < l.logStart })
 	l.mu.Unlock()
 
-	// Under syncMu so that no fsync is running on these files.
 	var errs []error
-	l.syncMu.Lock()
 	for _, s := range doomed {
 		if err := s.remove(l.fs); err != nil {
 			errs = append(errs, fmt.Errorf("%w: delete segment %d: %w", ErrStorage, s.base, err))

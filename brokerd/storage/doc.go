@@ -89,9 +89,22 @@
 // segment once its seal is durable; SealedSegments lists them again (after
 // a restart, or a failed upload).
 //
+// # Follower replicas
+//
+// A follower appends the leader's batches unchanged with AppendReplica
+// (offsets must continue the log: ErrOffsetMismatch otherwise; a trailing
+// partial batch is dropped), which updates producer state and the
+// leader-epoch history as Append does. TruncateTo cuts the log back at a
+// batch boundary (KIP-101): later segments are deleted, the cut segment
+// becomes active, and epochs, producer state, snapshots and the recovery
+// point follow the new end. TruncateFullyAndStartAt restarts an empty
+// log at any offset. Both are durable when they return.
+//
 // # Concurrency
 //
 // One RWMutex guards the log's state: Append holds it for one write(2),
 // Read for one pread (rarely two). Fsyncs run outside it, serialized by a
-// second mutex, so reads and appends continue during an fsync.
+// second mutex, so reads and appends continue during an fsync. The rare
+// truncations hold both for their whole work, so a Read sees the log
+// either before or after one.
 package storage

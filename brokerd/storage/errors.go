@@ -29,4 +29,9 @@ var (
 	// batch. The broker validates batches before appending, so this is a
 	// caller bug rather than a client error.
 	ErrInvalidBatch = errors.New("storage: invalid record batch")
+	// ErrOffsetMismatch: AppendReplica was given batches that do not
+	// continue the log (the first base offset is not LogEndOffset, or a
+	// batch does not follow the previous one). The follower's position
+	// and the leader's answer disagree; the caller re-fetches or truncates.
+	ErrOffsetMismatch = errors.New("storage: replica batch offset mismatch")
 )

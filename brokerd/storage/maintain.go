@@ -18,9 +18,15 @@ const snapshotsKept = 2
 // The broker calls it every few seconds for every log.
 func (l *Log) Maintain() error {
 	now := l.now()
+	// syncMu is held from choosing the doomed segments until their files
+	// are gone: no fsync may run on them, and TruncateFullyAndStartAt
+	// must not create a segment at a base whose old file is about to be
+	// removed by path.
+	l.syncMu.Lock()
 	l.mu.Lock()
 	if err := l.writableLocked(); err != nil {
 		l.mu.Unlock()
+		l.syncMu.Unlock()
 		return err
 	}
 	var errs []error
@@ -40,16 +46,12 @@ func (l *Log) Maintain() error {
 	needSync := sealed || flushDue || l.flushed != l.checkpointed
 	l.mu.Unlock()
 
-	if len(doomed) > 0 {
-		// Under syncMu so that no fsync is running on these files.
-		l.syncMu.Lock()
-		for _, s := range doomed {
-			if err := s.remove(l.fs); err != nil {
-				errs = append(errs, fmt.Errorf("%w: delete segment %d: %w", ErrStorage, s.base, err))
-			}
+	for _, s := range doomed {
+		if err := s.remove(l.fs); err != nil {
+			errs = append(errs, fmt.Errorf("%w: delete segment %d: %w", ErrStorage, s.base, err))
 		}
-		l.syncMu.Unlock()
 	}
+	l.syncMu.Unlock()
 	if needSync {
 		if err := l.sync(true, false); err != nil {
 			errs = append(errs, err)

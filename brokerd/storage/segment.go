@@ -120,10 +120,16 @@ func (s *segment) track(h *batch.Header, pos int64, size int, interval int, now 
 // into this segment: the byte limit (unless the segment is empty) and the
 // index's 32-bit relative offsets and positions.
 func (s *segment) fits(n int, lastOffset int64, segmentBytes int64) bool {
-	if s.empty() {
+	return s.fitsAfter(0, n, lastOffset, segmentBytes)
+}
+
+// fitsAfter is fits for a batch that follows pending more bytes not yet
+// written to the segment (AppendReplica writes runs of batches at once).
+func (s *segment) fitsAfter(pending int64, n int, lastOffset int64, segmentBytes int64) bool {
+	if s.empty() && pending == 0 {
 		return true
 	}
-	if s.size+int64(n) > segmentBytes || s.size+int64(n) > math.MaxUint32 {
+	if end := s.size + pending + int64(n); end > segmentBytes || end > math.MaxUint32 {
 		return false
 	}
 	return lastOffset-s.base <= math.MaxUint32

@@ -16,10 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/metrics"
+	"github.com/kafki/kafki/brokerd/node"
 	"github.com/kafki/kafki/brokerd/server"
 	"github.com/kafki/kafki/brokerd/topics"
 	"github.com/kafki/kafki/tiering"
@@ -38,6 +40,8 @@ type Broker struct {
 	server  *server.Server
 	metrics *metrics.Metrics
 	tier    *tiering.Tier // nil when tiering is off
+	cstore  *cluster.Store // nil on a single node
+	node    *node.Node     // nil on a single node
 
 	ln        net.Listener
 	metricsLn net.Listener
@@ -59,11 +63,11 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	}
 	openCtx, cancelOpen := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelOpen()
-	store, err := openMetaStore(openCtx, &cfg)
+	store, cstore, err := openMetaStore(openCtx, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("metadata store: %w", err)
 	}
-	b := &Broker{cfg: cfg, log: log, store: store, metrics: metrics.New(), serveErr: make(chan error, 2)}
+	b := &Broker{cfg: cfg, log: log, store: store, cstore: cstore, metrics: metrics.New(), serveErr: make(chan error, 2)}
 	tier, err := openTier(context.Background(), &b.cfg)
 	if err != nil {
 		store.Close()
@@ -85,7 +89,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	b.metrics.RegisterPartitions(b.partitionStats)
 	log.Info("logs recovered", "topics", len(tm.Topics()), "took", time.Since(started).Round(time.Millisecond))
 
-	gc, err := openGroups(&b.cfg, tm, log)
+	gc, err := b.openGroups(tm)
 	if err != nil {
 		tm.Close()
 		b.closeTier()
@@ -104,6 +108,24 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	b.ln = ln
+	if cstore != nil {
+		// Join the cluster before serving: the session lease (which may
+		// take one lease duration when a previous incarnation's is still
+		// recorded), the registration, and this broker's roles.
+		n, err := node.Start(openCtx, node.Options{
+			Config: &b.cfg, Addr: b.server.AdvertisedAddr(), Store: cstore, Topics: tm,
+			Log: log.With("component", "cluster"), OnOffsetsRoles: b.offsetsRoles,
+		})
+		if err != nil {
+			ln.Close()
+			tm.Close()
+			b.closeTier()
+			store.Close()
+			return nil, fmt.Errorf("join the cluster: %w", err)
+		}
+		b.node = n
+		b.server.SetCluster(n)
+	}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -162,12 +184,15 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 // itself (see package groups: snapshots bound the topic's size).
 var offsetsTopicConfigs = map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": "104857600"}
 
-// openGroups builds the group coordinator. When __consumer_offsets exists
-// its state is rebuilt now; otherwise the topic is created, as in Kafka,
-// when a client first looks for a group coordinator.
-func openGroups(cfg *config.Config, tm *topics.Manager, log *slog.Logger) (*groups.Coordinator, error) {
+// openGroups builds the group coordinator. On a single node, when
+// __consumer_offsets exists its state is rebuilt now; otherwise the topic is
+// created, as in Kafka, when a client first looks for a group coordinator.
+// In a cluster each partition's groups are loaded when this broker becomes
+// its leader (offsetsRoles).
+func (b *Broker) openGroups(tm *topics.Manager) (*groups.Coordinator, error) {
+	cfg, log := &b.cfg, b.log
 	open := func() ([]groups.Log, error) {
-		t, err := tm.EnsureInternalTopic(context.Background(), topics.OffsetsTopic, cfg.OffsetsTopicPartitions, offsetsTopicConfigs)
+		t, err := tm.EnsureInternalTopic(context.Background(), topics.OffsetsTopic, cfg.OffsetsTopicPartitions, b.offsetsRF(), offsetsTopicConfigs)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +208,7 @@ func openGroups(cfg *config.Config, tm *topics.Manager, log *slog.Logger) (*grou
 	gcfg.MaxSize, gcfg.MaxMetadataBytes = cfg.GroupMaxSize, cfg.OffsetMetadataMaxBytes
 	gcfg.OffsetsRetention = cfg.OffsetsRetention
 	gc := groups.New(gcfg, open, groups.ManagerTopics(tm), groups.SystemClock{}, log.With("component", "groups"))
-	if tm.Topic(topics.OffsetsTopic) == nil {
+	if tm.Topic(topics.OffsetsTopic) == nil || cfg.Clustered() {
 		return gc, nil
 	}
 	started := time.Now()
@@ -193,6 +218,23 @@ func openGroups(cfg *config.Config, tm *topics.Manager, log *slog.Logger) (*grou
 	}
 	log.Info("consumer groups loaded", "groups", st.Groups, "offsets", st.Offsets, "records", st.RecordsRead, "took", time.Since(started).Round(time.Millisecond))
 	return gc, nil
+}
+
+// offsetsRF is the replication factor __consumer_offsets is created with:
+// offsets.topic.replication.factor, at most the live brokers.
+func (b *Broker) offsetsRF() int16 {
+	if b.node == nil {
+		return 1
+	}
+	return int16(min(int(b.cfg.OffsetsTopicReplicationFactor), max(b.node.LiveBrokers(), 1)))
+}
+
+// offsetsRoles moves group coordination with the leadership of the
+// partitions of __consumer_offsets.
+func (b *Broker) offsetsRoles(changes []node.RoleChange) {
+	for _, c := range changes {
+		b.log.Info("group coordinator role", "partition", c.Partition, "leader", c.Leader)
+	}
 }
 
 // groupTick is how often group deadlines are checked: often enough that a
@@ -233,6 +275,11 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	b.server.Shutdown(ctx)
 	if b.httpSrv != nil {
 		b.httpSrv.Shutdown(ctx)
+	}
+	if b.node != nil {
+		// Release the session lease: the controller moves this broker's
+		// leaderships now instead of after a lease duration.
+		b.node.Stop(ctx)
 	}
 	b.cancel()
 	b.wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -12,24 +13,39 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kafki/kafki/brokerd/lease"
+	"github.com/kafki/kafki/brokerd/meta"
 )
 
 // Item layout (table shared with package lease and meta; hash key "pk"):
 //
-//	partition#<topic>/<p>  replicas (L of N), leader (N), leader_epoch (N), isr (L of N), version (N)
-//	metadata#version       version (N): bumped with every partition write,
-//	                       so brokers poll one item, not every partition
+//	partition#<topic>/<p>  replicas (L of N), leader (N), leader_epoch (N), leader_session (N), isr (L of N), version (N)
+//	broker#<id>            addr (S), rack (S), session_epoch (N), fenced (BOOL)
+//	metadata#version       (package meta) bumped with every write below, so
+//	                       brokers poll one item, not every partition
 //
-// Partition writes are made by the controller under its lease epoch
-// (lease.DynamoStore.Fenced) and conditional on the version read, so a
-// deposed controller cannot write and two writers cannot interleave.
+// Every write is a transaction: the write itself, conditional on the
+// version read (compare-and-set), a condition that the writer's lease is
+// still at the epoch it acts under (lease.DynamoStore.Fenced), and the
+// version bump. The controller writes under the controller lease; a
+// partition leader changes its ISR under its own broker session lease and
+// only while the stored leader and leader epoch are its own; a broker
+// registers under its session lease.
 const (
 	partitionPrefix = "partition#"
-	metaVersionKey  = "metadata#version"
+	brokerPrefix    = "broker#"
 	ControllerLease = "controller"
 )
 
-// Store persists partition state in DynamoDB.
+// BrokerLease is the name of broker id's session lease.
+func BrokerLease(id int32) string { return "broker/" + strconv.Itoa(int(id)) }
+
+// Fence names the lease, and its epoch, a write is made under.
+type Fence struct {
+	Lease string
+	Epoch int64
+}
+
+// Store persists partition state and broker registrations in DynamoDB.
 type Store struct {
 	Leases *lease.DynamoStore // its Client and Table are used for everything
 }
@@ -39,6 +55,10 @@ func (s *Store) table() *string           { return &s.Leases.Table }
 
 func partitionKey(topic string, p int32) string {
 	return partitionPrefix + topic + "/" + strconv.Itoa(int(p))
+}
+
+func skey(k string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: k}}
 }
 
 func nums(v []int32) *types.AttributeValueMemberL {
@@ -53,51 +73,113 @@ func num(v int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
+// versionCondition makes a write conditional on the item's version
+// (0: the item must not exist).
+func versionCondition(expectVersion int64) (*string, map[string]string, map[string]types.AttributeValue) {
+	if expectVersion == 0 {
+		return aws.String("attribute_not_exists(pk)"), nil, nil
+	}
+	return aws.String("#v = :v"), map[string]string{"#v": "version"}, map[string]types.AttributeValue{":v": num(expectVersion)}
+}
+
+func (s *Store) fenced(ctx context.Context, f Fence, w types.TransactWriteItem) error {
+	return s.Leases.Fenced(ctx, f.Lease, f.Epoch, w, meta.BumpVersion(s.Leases.Table))
+}
+
 // PutPartition writes next (with Version = expectVersion+1) if the stored
 // version is still expectVersion (0: the item must not exist), under the
 // controller lease at controllerEpoch. lease.ErrConflict when either
 // condition fails.
 func (s *Store) PutPartition(ctx context.Context, controllerEpoch int64, next PartitionState, expectVersion int64) error {
+	return s.putPartition(ctx, Fence{ControllerLease, controllerEpoch}, next, expectVersion)
+}
+
+// PutISR writes an ISR change made by the partition's leader (next.Leader)
+// under its broker session lease at sessionEpoch, conditional on the
+// version read: a leader deposed meanwhile (new version) or one whose
+// session was taken over (new lease epoch) cannot write.
+func (s *Store) PutISR(ctx context.Context, sessionEpoch int64, next PartitionState, expectVersion int64) error {
+	if expectVersion == 0 {
+		return fmt.Errorf("ISR change of %s-%d without a version", next.Topic, next.Partition)
+	}
+	return s.putPartition(ctx, Fence{BrokerLease(next.Leader), sessionEpoch}, next, expectVersion)
+}
+
+func (s *Store) putPartition(ctx context.Context, f Fence, next PartitionState, expectVersion int64) error {
 	if err := next.Validate(); err != nil {
 		return err
 	}
 	next.Version = expectVersion + 1
-	item := map[string]types.AttributeValue{
-		"pk":           &types.AttributeValueMemberS{Value: partitionKey(next.Topic, next.Partition)},
-		"replicas":     nums(next.Replicas),
-		"isr":          nums(next.ISR),
-		"leader":       num(int64(next.Leader)),
-		"leader_epoch": num(int64(next.LeaderEpoch)),
-		"version":      num(next.Version),
-	}
-	put := &types.Put{TableName: s.table(), Item: item, ExpressionAttributeNames: map[string]string{}}
-	if expectVersion == 0 {
-		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		put.ConditionExpression = aws.String("#v = :v")
-		put.ExpressionAttributeNames["#v"] = "version"
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
-	}
-	if len(put.ExpressionAttributeNames) == 0 {
-		put.ExpressionAttributeNames = nil
-	}
-	bump := &types.Update{
-		TableName:                 s.table(),
-		Key:                       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: metaVersionKey}},
-		UpdateExpression:          aws.String("ADD #v :one"),
-		ExpressionAttributeNames:  map[string]string{"#v": "version"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
-	}
-	return s.Leases.Fenced(ctx, ControllerLease, controllerEpoch,
-		types.TransactWriteItem{Put: put}, types.TransactWriteItem{Update: bump})
+	item := skey(partitionKey(next.Topic, next.Partition))
+	item["replicas"] = nums(next.Replicas)
+	item["isr"] = nums(next.ISR)
+	item["leader"] = num(int64(next.Leader))
+	item["leader_epoch"] = num(int64(next.LeaderEpoch))
+	item["leader_session"] = num(next.LeaderSession)
+	item["version"] = num(next.Version)
+	cond, names, values := versionCondition(expectVersion)
+	return s.fenced(ctx, f, types.TransactWriteItem{Put: &types.Put{
+		TableName: s.table(), Item: item,
+		ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}})
 }
 
-// MetadataVersion is the counter bumped by every partition write; brokers
-// re-read partitions only when it moved.
+// DeletePartition removes a partition's state (its topic was deleted),
+// under the controller lease, conditional on the version read.
+func (s *Store) DeletePartition(ctx context.Context, controllerEpoch int64, topic string, p int32, expectVersion int64) error {
+	cond, names, values := versionCondition(expectVersion)
+	return s.fenced(ctx, Fence{ControllerLease, controllerEpoch}, types.TransactWriteItem{Delete: &types.Delete{
+		TableName: s.table(), Key: skey(partitionKey(topic, p)),
+		ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}})
+}
+
+// Announce bumps the metadata version under the controller lease, so
+// brokers re-read the metadata (a new controller announces itself).
+func (s *Store) Announce(ctx context.Context, controllerEpoch int64) error {
+	return s.Leases.Fenced(ctx, ControllerLease, controllerEpoch, meta.BumpVersion(s.Leases.Table))
+}
+
+// BrokerInfo is a broker's registration.
+type BrokerInfo struct {
+	ID   int32
+	Addr string // host:port clients and peers connect to
+	Rack string
+	// SessionEpoch is the epoch of the session lease it registered under.
+	SessionEpoch int64
+	// Fenced: the controller found its session lapsed; it leads nothing
+	// and is not listed to clients until it registers again.
+	Fenced bool
+}
+
+// Register writes b's registration under its own session lease at
+// b.SessionEpoch.
+func (s *Store) Register(ctx context.Context, b BrokerInfo) error {
+	item := skey(brokerPrefix + strconv.Itoa(int(b.ID)))
+	item["addr"] = &types.AttributeValueMemberS{Value: b.Addr}
+	item["rack"] = &types.AttributeValueMemberS{Value: b.Rack}
+	item["session_epoch"] = num(b.SessionEpoch)
+	item["fenced"] = &types.AttributeValueMemberBOOL{Value: false}
+	return s.fenced(ctx, Fence{BrokerLease(b.ID), b.SessionEpoch}, types.TransactWriteItem{Put: &types.Put{TableName: s.table(), Item: item}})
+}
+
+// FenceBroker marks broker id fenced, under the controller lease, if it is
+// still registered with sessionEpoch (a newer registration wins).
+func (s *Store) FenceBroker(ctx context.Context, controllerEpoch int64, id int32, sessionEpoch int64) error {
+	return s.fenced(ctx, Fence{ControllerLease, controllerEpoch}, types.TransactWriteItem{Update: &types.Update{
+		TableName: s.table(), Key: skey(brokerPrefix + strconv.Itoa(int(id))),
+		UpdateExpression:          aws.String("SET #f = :t"),
+		ConditionExpression:       aws.String("#e = :e"),
+		ExpressionAttributeNames:  map[string]string{"#f": "fenced", "#e": "session_epoch"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":e": num(sessionEpoch)},
+	}})
+}
+
+// MetadataVersion is the counter bumped by every metadata write; brokers
+// re-read the snapshot only when it moved.
 func (s *Store) MetadataVersion(ctx context.Context) (int64, error) {
 	out, err := s.client().GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.table(), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: metaVersionKey}},
+		TableName: s.table(), ConsistentRead: aws.Bool(true), Key: skey(meta.VersionKey),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read metadata version: %w", err)
@@ -107,6 +189,97 @@ func (s *Store) MetadataVersion(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	return strconv.ParseInt(v.Value, 10, 64)
+}
+
+// Snapshot is the cluster metadata as one scan read it.
+type Snapshot struct {
+	// Version is the metadata version read before the scan: the snapshot
+	// holds every change up to it (and perhaps later ones).
+	Version    int64
+	Topics     []meta.Topic
+	Partitions []PartitionState
+	Brokers    []BrokerInfo // sorted by id
+}
+
+// Read returns the whole metadata in one paginated scan: its cost grows
+// with the number of partitions, which is why brokers call it only when
+// MetadataVersion moved.
+func (s *Store) Read(ctx context.Context) (Snapshot, error) {
+	var snap Snapshot
+	v, err := s.MetadataVersion(ctx)
+	if err != nil {
+		return snap, err
+	}
+	snap.Version = v
+	p := dynamodb.NewScanPaginator(s.client(), &dynamodb.ScanInput{TableName: s.table(), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return snap, fmt.Errorf("scan metadata: %w", err)
+		}
+		for _, item := range page.Items {
+			pk, _ := item["pk"].(*types.AttributeValueMemberS)
+			if pk == nil {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(pk.Value, partitionPrefix):
+				st, err := parsePartition(item)
+				if err != nil {
+					return snap, err
+				}
+				snap.Partitions = append(snap.Partitions, st)
+			case strings.HasPrefix(pk.Value, brokerPrefix):
+				b, err := parseBroker(item)
+				if err != nil {
+					return snap, err
+				}
+				snap.Brokers = append(snap.Brokers, b)
+			case meta.IsTopicItem(item):
+				t, err := meta.ParseTopicItem(item)
+				if err != nil {
+					return snap, err
+				}
+				snap.Topics = append(snap.Topics, t)
+			}
+		}
+	}
+	sort.Slice(snap.Topics, func(i, j int) bool { return snap.Topics[i].Name < snap.Topics[j].Name })
+	sort.Slice(snap.Brokers, func(i, j int) bool { return snap.Brokers[i].ID < snap.Brokers[j].ID })
+	sort.Slice(snap.Partitions, func(i, j int) bool {
+		a, b := snap.Partitions[i], snap.Partitions[j]
+		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
+	})
+	return snap, nil
+}
+
+func parseBroker(item map[string]types.AttributeValue) (BrokerInfo, error) {
+	var b BrokerInfo
+	pk := item["pk"].(*types.AttributeValueMemberS).Value
+	id, err := strconv.ParseInt(strings.TrimPrefix(pk, brokerPrefix), 10, 32)
+	if err != nil || id < 0 {
+		return b, fmt.Errorf("broker item %q: bad id", pk)
+	}
+	b.ID = int32(id)
+	addr, ok := item["addr"].(*types.AttributeValueMemberS)
+	if !ok || addr.Value == "" {
+		return b, fmt.Errorf("broker item %q: addr missing", pk)
+	}
+	b.Addr = addr.Value
+	if r, ok := item["rack"].(*types.AttributeValueMemberS); ok {
+		b.Rack = r.Value
+	}
+	e, ok := item["session_epoch"].(*types.AttributeValueMemberN)
+	if !ok {
+		return b, fmt.Errorf("broker item %q: session_epoch missing", pk)
+	}
+	if b.SessionEpoch, err = strconv.ParseInt(e.Value, 10, 64); err != nil {
+		return b, fmt.Errorf("broker item %q: bad session_epoch", pk)
+	}
+	if f, ok := item["fenced"].(*types.AttributeValueMemberBOOL); ok {
+		b.Fenced = f.Value
+	}
+	return b, nil
 }
 
 // Partitions returns every partition state.
@@ -194,6 +367,11 @@ func parsePartition(item map[string]types.AttributeValue) (PartitionState, error
 		return st, err
 	}
 	st.Leader, st.LeaderEpoch = int32(leader), int32(epoch)
+	if _, ok := item["leader_session"]; ok {
+		if st.LeaderSession, err = getNum("leader_session"); err != nil {
+			return st, err
+		}
+	}
 	if err := st.Validate(); err != nil {
 		return st, fmt.Errorf("stored state: %w", err)
 	}

@@ -17,7 +17,12 @@ type PartitionState struct {
 	Leader      int32
 	LeaderEpoch int32
 	ISR         []int32
-	Version     int64
+	// LeaderSession is the session-lease epoch of the leader's broker when
+	// it was elected (Kafka's broker epoch): a broker whose session was
+	// lost and taken again leads only after the controller elects it anew,
+	// so a leadership granted to an earlier incarnation is never resumed.
+	LeaderSession int64
+	Version       int64
 }
 
 // Clone returns a deep copy.

@@ -91,7 +91,22 @@ type Config struct {
 	TierCacheBytes      int64         // tier.cache.bytes: remote read cache budget
 	TierSweepInterval   time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
 	TierFetchMaxWait    time.Duration // tier.fetch.max.wait: longest a fetch waits for a remote read (Kafka's remote.fetch.max.wait.ms)
+
+	// Cluster (metadata.store=dynamodb): brokers replicate partitions
+	// among themselves; see package cluster and brokerd/node.
+	BrokerRack                    string        // broker.rack: availability zone, for replica placement
+	SessionLease                  time.Duration // session.lease: broker session and controller lease duration
+	ReplicaLagTimeMax             time.Duration // replica.lag.time.max (Kafka: .ms): a follower not caught up for this long leaves the ISR
+	ReplicaFetchWaitMax           time.Duration // replica.fetch.wait.max (Kafka: .ms): long-poll time of follower fetches
+	ReplicaFetchMaxBytes          int32         // replica.fetch.max.bytes: per-partition bytes per follower fetch
+	MetadataPollInterval          time.Duration // metadata.poll.interval: how often the metadata version is read
+	DefaultReplicationFactor      int16         // default.replication.factor: for auto-created topics and CreateTopics with -1
+	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor (capped at the live brokers)
 }
+
+// Clustered reports whether this broker runs as a member of a cluster
+// (shared metadata in DynamoDB) rather than as a single node.
+func (c *Config) Clustered() bool { return c.MetadataStore == MetadataDynamoDB }
 
 // Metadata stores.
 const (
@@ -145,6 +160,14 @@ func Default() Config {
 		TierCacheBytes:    64 << 20,
 		TierSweepInterval: 5 * time.Minute,
 		TierFetchMaxWait:  500 * time.Millisecond,
+
+		SessionLease:                  6 * time.Second,
+		ReplicaLagTimeMax:             10 * time.Second,
+		ReplicaFetchWaitMax:           500 * time.Millisecond,
+		ReplicaFetchMaxBytes:          1 << 20,
+		MetadataPollInterval:          250 * time.Millisecond,
+		DefaultReplicationFactor:      1,
+		OffsetsTopicReplicationFactor: 3,
 	}
 }
 
@@ -243,6 +266,14 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.TierCacheBytes, "tier.cache.bytes", c.TierCacheBytes, "memory budget of the remote read cache")
 	fs.DurationVar(&c.TierFetchMaxWait, "tier.fetch.max.wait", c.TierFetchMaxWait, "longest a fetch waits for a remote read; then it answers without that partition's data and the read warms the cache")
 	fs.DurationVar(&c.TierSweepInterval, "tier.sweep.interval", c.TierSweepInterval, "how often remote retention and the orphan sweeper run")
+	fs.StringVar(&c.BrokerRack, "broker.rack", c.BrokerRack, "availability zone of this broker; replicas of a partition are spread over racks")
+	fs.DurationVar(&c.SessionLease, "session.lease", c.SessionLease, "cluster: broker session (and controller) lease; a broker silent this long loses its leaderships")
+	fs.DurationVar(&c.ReplicaLagTimeMax, "replica.lag.time.max", c.ReplicaLagTimeMax, "cluster: a follower not caught up for this long leaves the ISR")
+	fs.DurationVar(&c.ReplicaFetchWaitMax, "replica.fetch.wait.max", c.ReplicaFetchWaitMax, "cluster: how long a follower's fetch waits at the leader for new data")
+	fs.Var(int32Value{&c.ReplicaFetchMaxBytes}, "replica.fetch.max.bytes", "cluster: bytes per partition a follower fetch asks for")
+	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
+	fs.Var(int16Value{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
+	fs.Var(int16Value{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
 }
 
 // Validate checks every setting and returns the first problem as one line.
@@ -306,6 +337,20 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("metadata.store %q: must be embedded or dynamodb", c.MetadataStore)
 	case c.MetadataStore == MetadataDynamoDB && c.MetadataTable == "":
 		return errors.New("metadata.table: needed with metadata.store=dynamodb")
+	case c.Clustered() && (c.SessionLease < 100*time.Millisecond || c.SessionLease > 10*time.Minute):
+		return fmt.Errorf("session.lease %v: must be between 100ms and 10m", c.SessionLease)
+	case c.Clustered() && c.ReplicaLagTimeMax < 10*time.Millisecond:
+		return fmt.Errorf("replica.lag.time.max %v: must be at least 10ms", c.ReplicaLagTimeMax)
+	case c.Clustered() && (c.ReplicaFetchWaitMax < 0 || c.ReplicaFetchWaitMax > time.Minute):
+		return fmt.Errorf("replica.fetch.wait.max %v: must be between 0 and 1m", c.ReplicaFetchWaitMax)
+	case c.ReplicaFetchMaxBytes < 1024:
+		return fmt.Errorf("replica.fetch.max.bytes %d: must be at least 1024", c.ReplicaFetchMaxBytes)
+	case c.Clustered() && (c.MetadataPollInterval < time.Millisecond || c.MetadataPollInterval > time.Minute):
+		return fmt.Errorf("metadata.poll.interval %v: must be between 1ms and 1m", c.MetadataPollInterval)
+	case c.DefaultReplicationFactor < 1:
+		return fmt.Errorf("default.replication.factor %d: must be >= 1", c.DefaultReplicationFactor)
+	case c.OffsetsTopicReplicationFactor < 1:
+		return fmt.Errorf("offsets.topic.replication.factor %d: must be >= 1", c.OffsetsTopicReplicationFactor)
 	case c.TierDir != "" && c.TierS3Bucket != "":
 		return fmt.Errorf("tier.dir %q and tier.s3.bucket %q: set at most one", c.TierDir, c.TierS3Bucket)
 	case c.TierFetchMaxWait <= 0:
@@ -415,4 +460,22 @@ func ParseTimestampType(s string) (TimestampType, error) {
 		return TimestampType(s), nil
 	}
 	return "", fmt.Errorf("must be CreateTime or LogAppendTime, not %q", s)
+}
+
+type int16Value struct{ p *int16 }
+
+func (v int16Value) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*v.p), 10)
+}
+
+func (v int16Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 16)
+	if err != nil {
+		return errors.New("not a 16-bit integer")
+	}
+	*v.p = int16(n)
+	return nil
 }

@@ -16,8 +16,12 @@ import (
 
 // Item layout in the DynamoDB table (hash key "pk", string):
 //
-//	topic#<name>        id (S, hex), partitions (N), configs (M of S), version (N)
+//	topic#<name>        id (S, hex), partitions (N), rf (N), configs (M of S), version (N)
 //	counter#producer_id next (N)
+//	metadata#version    version (N): bumped in the same transaction as every
+//	                    topic change (and by package cluster with every
+//	                    partition or broker change), so brokers poll one
+//	                    item to learn that something changed
 //
 // Every change is a conditional write: creation on attribute_not_exists,
 // updates on the version read, deletion on attribute_exists. The lease
@@ -28,7 +32,55 @@ const (
 	pidCounterKey = "counter#producer_id"
 	// maxUpdateRetries bounds UpdateTopic's optimistic retries.
 	maxUpdateRetries = 16
+	// VersionKey is the item whose counter every metadata change bumps.
+	VersionKey = "metadata#version"
 )
+
+// BumpVersion is the transaction item that increments the metadata
+// version; every metadata write carries one.
+func BumpVersion(table string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(table),
+		Key:                       skey(VersionKey),
+		UpdateExpression:          aws.String("ADD #v :one"),
+		ExpressionAttributeNames:  map[string]string{"#v": "version"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+	}}
+}
+
+// Version reads the metadata version (0 before the first change).
+func (d *Dynamo) Version(ctx context.Context) (int64, error) {
+	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &d.table, Key: skey(VersionKey), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, fmt.Errorf("read metadata version: %w", err)
+	}
+	v, ok := out.Item["version"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, nil
+	}
+	return strconv.ParseInt(v.Value, 10, 64)
+}
+
+// transactCondition reports whether a transaction failed because one of
+// its conditions did not hold.
+func transactCondition(err error) bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return false
+	}
+	for _, r := range tce.CancellationReasons {
+		if r.Code != nil && *r.Code == "ConditionalCheckFailed" {
+			return true
+		}
+	}
+	return false
+}
+
+// write runs one conditional write together with the version bump.
+func (d *Dynamo) write(ctx context.Context, w types.TransactWriteItem) error {
+	_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{w, BumpVersion(d.table)}})
+	return err
+}
 
 // Dynamo is the DynamoDB Store, for clusters. Safe for concurrent use, and
 // by many brokers at once: the table is the single source of truth.
@@ -47,15 +99,13 @@ func skey(v string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{dynKey: &types.AttributeValueMemberS{Value: v}}
 }
 
-func isConditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
-}
-
 func topicItem(t Topic, version int64) map[string]types.AttributeValue {
 	item := skey(topicPrefix + t.Name)
 	item["id"] = &types.AttributeValueMemberS{Value: hex.EncodeToString(t.ID[:])}
 	item["partitions"] = &types.AttributeValueMemberN{Value: strconv.Itoa(int(t.Partitions))}
+	if t.ReplicationFactor > 0 {
+		item["rf"] = &types.AttributeValueMemberN{Value: strconv.Itoa(int(t.ReplicationFactor))}
+	}
 	item["version"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}
 	cfg := map[string]types.AttributeValue{}
 	for k, v := range t.Configs {
@@ -63,6 +113,18 @@ func topicItem(t Topic, version int64) map[string]types.AttributeValue {
 	}
 	item["configs"] = &types.AttributeValueMemberM{Value: cfg}
 	return item
+}
+
+// IsTopicItem reports whether a scanned item of the table is a topic.
+func IsTopicItem(item map[string]types.AttributeValue) bool {
+	pk, _ := item[dynKey].(*types.AttributeValueMemberS)
+	return pk != nil && strings.HasPrefix(pk.Value, topicPrefix)
+}
+
+// ParseTopicItem decodes a topic item (see IsTopicItem).
+func ParseTopicItem(item map[string]types.AttributeValue) (Topic, error) {
+	t, _, err := parseTopicItem(item)
+	return t, err
 }
 
 func parseTopicItem(item map[string]types.AttributeValue) (Topic, int64, error) {
@@ -92,6 +154,13 @@ func parseTopicItem(item map[string]types.AttributeValue) (Topic, int64, error) 
 		return bad("partitions")
 	}
 	t.Partitions = int32(n)
+	if rf, ok := item["rf"].(*types.AttributeValueMemberN); ok {
+		r, err := strconv.ParseInt(rf.Value, 10, 16)
+		if err != nil || r < 1 {
+			return bad("rf")
+		}
+		t.ReplicationFactor = int16(r)
+	}
 	ver, _ := item["version"].(*types.AttributeValueMemberN)
 	if ver == nil {
 		return bad("version")
@@ -145,13 +214,13 @@ func (d *Dynamo) CreateTopic(ctx context.Context, t Topic) error {
 	if t.Partitions < 1 {
 		return fmt.Errorf("topic %q: %d partitions", t.Name, t.Partitions)
 	}
-	_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{
+	err := d.write(ctx, types.TransactWriteItem{Put: &types.Put{
 		TableName:                &d.table,
 		Item:                     topicItem(t, 1),
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": dynKey},
-	})
-	if isConditionFailed(err) {
+	}})
+	if transactCondition(err) {
 		return fmt.Errorf("%w: %q", ErrTopicExists, t.Name)
 	}
 	if err != nil {
@@ -162,13 +231,13 @@ func (d *Dynamo) CreateTopic(ctx context.Context, t Topic) error {
 
 // DeleteTopic implements Store.
 func (d *Dynamo) DeleteTopic(ctx context.Context, name string) error {
-	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	err := d.write(ctx, types.TransactWriteItem{Delete: &types.Delete{
 		TableName:                &d.table,
 		Key:                      skey(topicPrefix + name),
 		ConditionExpression:      aws.String("attribute_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": dynKey},
-	})
-	if isConditionFailed(err) {
+	}})
+	if transactCondition(err) {
 		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
 	}
 	if err != nil {
@@ -199,14 +268,14 @@ func (d *Dynamo) UpdateTopic(ctx context.Context, name string, fn func(*Topic) e
 		if next.Name != cur.Name || next.ID != cur.ID || next.Partitions < 1 {
 			return Topic{}, fmt.Errorf("topic %q: update may not change name or id, and needs >= 1 partition", name)
 		}
-		_, err = d.client.PutItem(ctx, &dynamodb.PutItemInput{
+		err = d.write(ctx, types.TransactWriteItem{Put: &types.Put{
 			TableName:                 &d.table,
 			Item:                      topicItem(next, version+1),
 			ConditionExpression:       aws.String("#v = :v"),
 			ExpressionAttributeNames:  map[string]string{"#v": "version"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}},
-		})
-		if isConditionFailed(err) {
+		}})
+		if transactCondition(err) {
 			continue // someone else changed or deleted it: read again
 		}
 		if err != nil {

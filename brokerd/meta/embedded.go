@@ -36,6 +36,7 @@ type embeddedDoc struct {
 type topicRecord struct {
 	ID         string            `json:"id"`
 	Partitions int32             `json:"partitions"`
+	RF         int16             `json:"replication_factor,omitempty"`
 	Configs    map[string]string `json:"configs,omitempty"`
 }
 
@@ -141,7 +142,7 @@ func (e *Embedded) update(fn func(*embeddedDoc) error) error {
 
 func toTopic(name string, r topicRecord) Topic {
 	id, _ := parseID(r.ID) // validated on load and on write
-	t := Topic{Name: name, ID: id, Partitions: r.Partitions, Configs: map[string]string{}}
+	t := Topic{Name: name, ID: id, Partitions: r.Partitions, ReplicationFactor: r.RF, Configs: map[string]string{}}
 	for k, v := range r.Configs {
 		t.Configs[k] = v
 	}
@@ -149,7 +150,7 @@ func toTopic(name string, r topicRecord) Topic {
 }
 
 func fromTopic(t Topic) topicRecord {
-	r := topicRecord{ID: hex.EncodeToString(t.ID[:]), Partitions: t.Partitions}
+	r := topicRecord{ID: hex.EncodeToString(t.ID[:]), Partitions: t.Partitions, RF: t.ReplicationFactor}
 	if len(t.Configs) > 0 {
 		r.Configs = make(map[string]string, len(t.Configs))
 		for k, v := range t.Configs {

@@ -42,6 +42,9 @@ type Topic struct {
 	Name       string
 	ID         TopicID
 	Partitions int32
+	// ReplicationFactor is how many replicas each partition has; the
+	// controller assigns them (0 is read as 1: topics of a single node).
+	ReplicationFactor int16
 	// Configs holds only the overrides set on the topic; everything else
 	// comes from the broker defaults.
 	Configs map[string]string

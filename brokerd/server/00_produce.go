@@ -7,10 +7,16 @@ package server
 // magic 0/1 message sets are refused per partition with
 // UNSUPPORTED_FOR_MESSAGE_FORMAT, as only v2 batches are stored.
 //
-// acks=0 sends no response; acks=1 answers after the append; acks=-1
-// answers after the append and, with log.flush.on.ack, after an fsync. A
-// single node is its own in-sync replica set, so acks=-1 and acks=1 differ
-// only in that fsync. Each partition carries exactly one v2 batch, as Kafka
+// acks=0 sends no response; acks=1 answers after the leader's append;
+// acks=-1 answers after the append and, with log.flush.on.ack, an fsync,
+// and in a cluster once every in-sync replica has copied the batch (the
+// high watermark passed it): NOT_ENOUGH_REPLICAS when the ISR is below
+// min.insync.replicas before the append, NOT_ENOUGH_REPLICAS_AFTER_APPEND
+// when it shrank below it before the commit, REQUEST_TIMED_OUT when the
+// request's timeout passed first, NOT_LEADER_OR_FOLLOWER when leadership
+// (or this broker's session lease) was lost. A single node is its own
+// in-sync replica set, so there acks=-1 and acks=1 differ only in the
+// fsync. Each partition carries exactly one v2 batch, as Kafka
 // requires (more is INVALID_RECORD); it is validated in full before it is
 // appended: a CRC mismatch is CORRUPT_MESSAGE and nothing is written.
 
@@ -31,7 +37,7 @@ const (
 	produceMax = 13
 )
 
-func (s *Server) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	sync := req.Acks == -1 && s.cfg.FlushOnAck
@@ -43,6 +49,14 @@ func (s *Server) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) km
 		// have a valid transactional state here.
 		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
 	}
+	// acks=all writes waiting for the ISR, answered after every append of
+	// the request so that the partitions replicate in parallel.
+	type pending struct {
+		ti, pi int // index of the answer in resp.Topics[ti].Partitions[pi]
+		part   *topics.Partition
+		last   int64
+	}
+	var waits []pending
 	for _, t := range req.Topics {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
@@ -72,6 +86,8 @@ func (s *Server) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) km
 				rp.ErrorMessage = &msg
 			case req.Version < 3:
 				rp.ErrorCode = rc.errCode(kerr.UnsupportedForMessageFormat.Code)
+			case req.Acks == -1 && part.CanAcceptAll() != nil:
+				rp.ErrorCode = rc.errCode(errorCode(part.CanAcceptAll()))
 			default:
 				res, err := part.Append(p.Records, sync)
 				if err != nil {
@@ -85,10 +101,24 @@ func (s *Server) handleProduce(_ context.Context, rc *reqCtx, r kmsg.Request) km
 					break
 				}
 				rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
+				if req.Acks == -1 && s.cluster != nil {
+					waits = append(waits, pending{ti: len(resp.Topics), pi: len(rt.Partitions), part: part, last: res.LastOffset})
+				}
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(waits) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, requestTimeout(req.TimeoutMillis))
+		defer cancel()
+		for _, w := range waits {
+			if err := w.part.AwaitCommitted(wctx, w.last); err != nil {
+				rp := &resp.Topics[w.ti].Partitions[w.pi]
+				rp.ErrorCode = rc.errCode(errorCode(err))
+				rp.BaseOffset, rp.LogAppendTime = -1, -1
+			}
+		}
 	}
 	if req.Acks == 0 {
 		return nil

@@ -21,10 +21,19 @@ package server
 // reported is the remote one when the remote tier holds older data. An
 // offset below the remote start is OFFSET_OUT_OF_RANGE; a failing object
 // store is KAFKA_STORAGE_ERROR, which clients retry.
+//
+// In a cluster only the leader answers consumers (NOT_LEADER_OR_FOLLOWER
+// elsewhere; FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH when the request's
+// current leader epoch is older / newer than this broker's). A fetch with
+// a replica id is a follower's: the fetch offset is recorded as the
+// follower's log end offset (which may move the high watermark and answer
+// acks=all producers) and records up to the leader's log end are returned,
+// from the local log only.
 
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"time"
 
@@ -100,7 +109,11 @@ func (s *Server) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 		}
 		for _, p := range req.Topics[i].Partitions {
 			if p.Partition >= 0 && int(p.Partition) < len(t.Partitions) {
-				out = append(out, t.Partitions[p.Partition].Log().Changed())
+				part := t.Partitions[p.Partition]
+				out = append(out, part.Log().Changed())
+				if s.cluster != nil {
+					out = append(out, part.HWChanged())
+				}
 			}
 		}
 	}
@@ -113,6 +126,10 @@ func (s *Server) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n int, final bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SetVersion(req.Version)
+	replica := req.ReplicaID
+	if req.Version >= 15 {
+		replica = req.ReplicaState.ID
+	}
 	budget := int(req.MaxBytes)
 	if req.Version < 3 || budget <= 0 {
 		budget = int(s.cfg.MaxRequestBytes)
@@ -144,11 +161,39 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 			case part == nil:
 				sp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
 				final = true
-			case rp.CurrentLeaderEpoch > currentLeaderEpoch:
-				// A single node leads every partition at currentLeaderEpoch.
-				sp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
+			case replica >= 0 && s.cluster == nil:
+				sp.ErrorCode = rc.errCode(kerr.NotLeaderForPartition.Code)
 				final = true
+			case replica >= 0:
+				hw, err := part.FollowerFetch(replica, rp.CurrentLeaderEpoch, rp.FetchOffset)
+				if err != nil {
+					sp.ErrorCode = rc.errCode(errorCode(err))
+					final = true
+					break
+				}
+				l := part.Log()
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, l.LogStartOffset()
+				limit := min(int(rp.PartitionMaxBytes), budget)
+				if n > 0 && limit <= 0 {
+					break
+				}
+				data, err := l.ReadWith(rp.FetchOffset, max(limit, 1), math.MaxInt64, rc.allocRead)
+				if err != nil {
+					sp.ErrorCode = rc.errCode(errorCode(err))
+					final = true
+					break
+				}
+				if data != nil {
+					sp.RecordBatches = data
+				}
+				n += len(data)
+				budget -= len(data)
 			default:
+				if err := part.CheckLeader(rp.CurrentLeaderEpoch); err != nil {
+					sp.ErrorCode = rc.errCode(errorCode(err))
+					final = true
+					break
+				}
 				l := part.Log()
 				hw := part.HighWatermark()
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, l.LogStartOffset()

@@ -35,11 +35,11 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 			switch {
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
-			case p.CurrentLeaderEpoch > currentLeaderEpoch:
-				rp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
+			case part.CheckLeader(p.CurrentLeaderEpoch) != nil:
+				rp.ErrorCode = rc.errCode(errorCode(part.CheckLeader(p.CurrentLeaderEpoch)))
 			default:
 				l := part.Log()
-				rp.LeaderEpoch = currentLeaderEpoch
+				_, _, rp.LeaderEpoch = part.Role()
 				switch p.Timestamp {
 				case -1:
 					rp.Offset = part.HighWatermark()

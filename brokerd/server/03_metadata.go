@@ -2,8 +2,11 @@ package server
 
 // Metadata (key 3), versions 0-13.
 //
-// Lists this broker as the only broker, controller and leader (epoch 0) of
-// every partition. A null topic list (an empty one in v0) means all topics.
+// On a single node, lists this broker as the only broker, controller and
+// leader (epoch 0) of every partition; in a cluster, the live brokers, the
+// controller and each partition's leader, epoch, replicas and ISR as last
+// read from the shared metadata (LEADER_NOT_AVAILABLE while a partition
+// has no leader). A null topic list (an empty one in v0) means all topics.
 // Unknown topics are created with num.partitions when
 // auto.create.topics.enable is on and the request allows it (always in
 // v0-3); names that are not legal get INVALID_TOPIC_EXCEPTION. v10+ may
@@ -12,6 +15,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,12 +33,15 @@ const (
 func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = s.cfg.NodeID, s.host, s.port
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	brokers, ctrl := s.brokers()
+	for _, ba := range brokers {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = ba.id, ba.host, ba.port, ba.rack
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	cid := s.cfg.ClusterID
 	resp.ClusterID = &cid
-	resp.ControllerID = s.cfg.NodeID
+	resp.ControllerID = ctrl
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
@@ -63,7 +70,7 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 			t = s.topics.Topic(*rt.Topic)
 			if t == nil && autoCreate {
 				var err error
-				t, err = s.topics.CreateTopic(ctx, *rt.Topic, -1, nil, false)
+				t, err = s.autoCreate(ctx, *rt.Topic)
 				if errors.Is(err, topics.ErrTopicExists) {
 					t, err = s.topics.Topic(*rt.Topic), nil
 				}
@@ -98,18 +105,31 @@ func (s *Server) metadataTopic(t *topics.Topic) kmsg.MetadataResponseTopic {
 	name := t.Name
 	mt.Topic, mt.TopicID = &name, t.ID
 	mt.IsInternal = topics.IsInternal(name)
-	replicas := []int32{s.cfg.NodeID}
 	for i := range t.Partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()
 		p.Partition = int32(i)
-		p.Leader = s.cfg.NodeID
-		p.LeaderEpoch = currentLeaderEpoch
-		p.Replicas, p.ISR = replicas, replicas
-		if t.Partitions[i].Log().Offline() != nil {
-			p.ErrorCode = kerr.KafkaStorageError.Code
-			p.OfflineReplicas = replicas
-		}
+		v := s.partitionView(t.Partitions[i])
+		p.Leader, p.LeaderEpoch, p.Replicas, p.ISR = v.leader, v.epoch, v.replicas, v.isr
+		p.ErrorCode, p.OfflineReplicas = v.code, v.offline
 		mt.Partitions = append(mt.Partitions, p)
 	}
 	return mt
+}
+
+// autoCreate creates a topic a Metadata request named, with the broker
+// defaults; in a cluster it waits briefly for the controller to place it.
+func (s *Server) autoCreate(ctx context.Context, name string) (*topics.Topic, error) {
+	if s.cluster == nil {
+		return s.topics.CreateTopic(ctx, name, -1, nil, false)
+	}
+	rf, code, msg := s.replicationFactor(-1)
+	if code != 0 {
+		return nil, fmt.Errorf("%w: %s", topics.ErrInvalidReplicationFactor, msg)
+	}
+	t, err := s.topics.CreateReplicatedTopic(ctx, name, -1, rf, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	s.waitPlaced(ctx, name, int32(len(t.Partitions)), 5000)
+	return t, nil
 }

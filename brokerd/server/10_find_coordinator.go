@@ -2,8 +2,11 @@ package server
 
 // FindCoordinator (key 10), versions 0-6; v4+ batches keys.
 //
-// Group keys (type 0) are coordinated by this broker, the only one; the
-// first lookup creates __consumer_offsets, as in Kafka. There
+// Group keys (type 0) are coordinated by the leader of the group's
+// partition of __consumer_offsets (this broker on a single node); the first
+// lookup creates __consumer_offsets, as in Kafka, and while that
+// partition has no leader the answer is COORDINATOR_NOT_AVAILABLE, which
+// clients retry. There
 // is no transaction coordinator yet, so transactional ids (type 1) get
 // COORDINATOR_NOT_AVAILABLE with a message saying so. An empty group id is
 // INVALID_REQUEST, as in Kafka.
@@ -13,7 +16,26 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/cluster"
+	"github.com/kafki/kafki/brokerd/groups"
+	"github.com/kafki/kafki/brokerd/topics"
 )
+
+// groupCoordinator returns the broker leading group's partition of
+// __consumer_offsets.
+func (s *Server) groupCoordinator(group string) (brokerAddr, bool) {
+	t := s.topics.Topic(topics.OffsetsTopic)
+	if t == nil || len(t.Partitions) == 0 {
+		return brokerAddr{}, false
+	}
+	st, ok := s.cluster.PartitionState(topics.OffsetsTopic, groups.PartitionFor(group, int32(len(t.Partitions))))
+	if !ok || st.Leader == cluster.NoLeader {
+		return brokerAddr{}, false
+	}
+	return s.brokerByID(st.Leader)
+}
+
 
 const (
 	findCoordinatorMin = 0
@@ -46,6 +68,13 @@ func (s *Server) handleFindCoordinator(_ context.Context, rc *reqCtx, r kmsg.Req
 			// Creating or loading __consumer_offsets failed (logged).
 			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 			c.ErrorMessage = kmsg.StringPtr("the group coordinator's state is not available")
+		case s.cluster != nil:
+			ba, ok := s.groupCoordinator(k)
+			if !ok {
+				c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+				break
+			}
+			c.NodeID, c.Host, c.Port = ba.id, ba.host, ba.port
 		default:
 			c.NodeID, c.Host, c.Port = s.cfg.NodeID, s.host, s.port
 		}

@@ -2,8 +2,13 @@ package server
 
 // CreateTopics (key 19), versions 2-7.
 //
-// Replication factor must be -1 or 1 on a single node (INVALID_REPLICATION_FACTOR
-// otherwise); manual replica assignments may only name this broker. Configs
+// Replication factor must be -1 (default.replication.factor) or between 1
+// and the number of live brokers (INVALID_REPLICATION_FACTOR otherwise). On
+// a single node manual replica assignments may only name this broker; in a
+// cluster the controller places replicas (rack-aware) and manual
+// assignments are refused for now. In a cluster the answer waits, within
+// the request's timeout, until the controller has given every partition a
+// leader, so the topic is usable when CreateTopics returns. Configs
 // are validated before anything is written (INVALID_CONFIG). v5+ returns
 // the effective configs; v7 the topic id. ValidateOnly checks without
 // creating.
@@ -42,8 +47,10 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		switch {
 		case seen[t.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", t.Topic))
-		case t.ReplicationFactor != -1 && t.ReplicationFactor != 1:
-			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: this cluster has 1 broker", t.ReplicationFactor))
+		case t.ReplicationFactor != -1 && t.ReplicationFactor < 1:
+			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: must be at least 1", t.ReplicationFactor))
+		case len(t.ReplicaAssignment) > 0 && s.cluster != nil:
+			fail(kerr.InvalidReplicaAssignment.Code, "manual replica assignment is not supported in a cluster yet; give partitions and a replication factor")
 		case len(t.ReplicaAssignment) > 0 && (t.NumPartitions != -1 || t.ReplicationFactor != -1):
 			fail(kerr.InvalidRequest.Code, "give either a replica assignment or partitions and replication factor, not both")
 		default:
@@ -65,14 +72,24 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			if rt.ErrorCode != 0 {
 				break
 			}
-			created, err := s.topics.CreateTopic(ctx, t.Topic, partitions, configs, req.ValidateOnly)
+			rf, code, msg := s.replicationFactor(t.ReplicationFactor)
+			if code != 0 {
+				fail(code, msg)
+				break
+			}
+			created, err := s.topics.CreateReplicatedTopic(ctx, t.Topic, partitions, rf, configs, req.ValidateOnly)
 			if err != nil {
 				fail(errorCode(err), err.Error())
 				break
 			}
+			if !req.ValidateOnly {
+				if code := s.waitPlaced(ctx, t.Topic, int32(len(created.Partitions)), req.TimeoutMillis); code != 0 {
+					fail(code, "the controller has not placed the topic's partitions yet; it will")
+				}
+			}
 			rt.TopicID = created.ID
 			rt.NumPartitions = int32(len(created.Partitions))
-			rt.ReplicationFactor = 1
+			rt.ReplicationFactor = rf
 			for _, e := range topics.EffectiveConfigs(s.cfg, configs) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
 				v := e.Value

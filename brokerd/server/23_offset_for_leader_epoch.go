@@ -7,8 +7,8 @@ package server
 // the next epoch, or the log end offset for the current one); (-1, -1) for
 // an epoch older than the history (KIP-101, KIP-279). Consumers use it to
 // detect log truncation after a leader change (KIP-320); followers will use
-// it to find where to truncate. CurrentLeaderEpoch, when given, is checked
-// against the single node's epoch 0 (FENCED_LEADER_EPOCH /
+// it to find where to truncate. Only the leader answers; CurrentLeaderEpoch,
+// when given, is checked against its epoch (FENCED_LEADER_EPOCH /
 // UNKNOWN_LEADER_EPOCH).
 
 import (
@@ -37,10 +37,8 @@ func (s *Server) handleOffsetForLeaderEpoch(_ context.Context, rc *reqCtx, r kms
 			switch {
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < currentLeaderEpoch:
-				rp.ErrorCode = rc.errCode(kerr.FencedLeaderEpoch.Code)
-			case p.CurrentLeaderEpoch > currentLeaderEpoch:
-				rp.ErrorCode = rc.errCode(kerr.UnknownLeaderEpoch.Code)
+			case part.CheckLeader(p.CurrentLeaderEpoch) != nil:
+				rp.ErrorCode = rc.errCode(errorCode(part.CheckLeader(p.CurrentLeaderEpoch)))
 			default:
 				rp.LeaderEpoch, rp.EndOffset = part.Log().EndOffsetForEpoch(p.LeaderEpoch)
 			}

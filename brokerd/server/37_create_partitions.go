@@ -43,6 +43,11 @@ func (s *Server) handleCreatePartitions(ctx context.Context, rc *reqCtx, r kmsg.
 				err = s.topics.CreatePartitions(ctx, t.Topic, t.Count, req.ValidateOnly)
 				code = errorCode(err)
 			}
+			if err == nil && !req.ValidateOnly {
+				if c := s.waitPlaced(ctx, t.Topic, t.Count, req.TimeoutMillis); c != 0 {
+					code, err = c, fmt.Errorf("the controller has not placed the new partitions yet; it will")
+				}
+			}
 		}
 		if err != nil {
 			rt.ErrorCode = rc.errCode(code)

@@ -27,10 +27,13 @@ func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Req
 		return resp
 	}
 	resp.ClusterID = s.cfg.ClusterID
-	resp.ControllerID = s.cfg.NodeID
 	resp.ClusterAuthorizedOperations = -2147483648 // not requested / unknown
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = s.cfg.NodeID, s.host, s.port
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	brokers, ctrl := s.brokers()
+	resp.ControllerID = ctrl
+	for _, ba := range brokers {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = ba.id, ba.host, ba.port, ba.rack
+		resp.Brokers = append(resp.Brokers, b)
+	}
 	return resp
 }

@@ -119,7 +119,6 @@ func (s *Server) describeTopicPartitionsTopic(t *topics.Topic, first int32, limi
 	name := t.Name
 	rt.Topic, rt.TopicID = &name, t.ID
 	rt.IsInternal = topics.IsInternal(t.Name)
-	replicas := []int32{s.cfg.NodeID}
 	n := int32(len(t.Partitions))
 	for p := first; p < n; p++ {
 		if len(rt.Partitions) == limit {
@@ -127,15 +126,14 @@ func (s *Server) describeTopicPartitionsTopic(t *topics.Topic, first int32, limi
 		}
 		dp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
 		dp.Partition = p
-		dp.LeaderID = s.cfg.NodeID
-		dp.LeaderEpoch = currentLeaderEpoch
-		dp.Replicas, dp.ISR = replicas, replicas
+		v := s.partitionView(t.Partitions[p])
+		dp.LeaderID, dp.LeaderEpoch, dp.Replicas, dp.ISR = v.leader, v.epoch, v.replicas, v.isr
 		dp.EligibleLeaderReplicas, dp.LastKnownELR = []int32{}, []int32{}
 		dp.OfflineReplicas = []int32{}
-		if t.Partitions[p].Log().Offline() != nil {
-			dp.ErrorCode = kerr.KafkaStorageError.Code
-			dp.OfflineReplicas = replicas
+		if v.offline != nil {
+			dp.OfflineReplicas = v.offline
 		}
+		dp.ErrorCode = v.code
 		rt.Partitions = append(rt.Partitions, dp)
 	}
 	return rt, -1

@@ -109,7 +109,7 @@ func TestMessageTooLarge(t *testing.T) {
 func TestProduceErrors(t *testing.T) {
 	b := testbroker.StartBroker(t, testbroker.WithConfig(func(c *configT) { c.AutoCreateTopics = false }))
 	mustCreate(t, b, "t", nil)
-	if _, err := b.Topics().EnsureInternalTopic(t.Context(), "__consumer_offsets", 1, nil); err != nil {
+	if _, err := b.Topics().EnsureInternalTopic(t.Context(), "__consumer_offsets", 1, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRaw(t, b.Addr())

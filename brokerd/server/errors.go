@@ -54,6 +54,20 @@ func errorCode(err error) int16 {
 		return kerr.InvalidPartitions.Code
 	case errors.Is(err, topics.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
+	case errors.Is(err, topics.ErrInvalidReplicationFactor):
+		return kerr.InvalidReplicationFactor.Code
+	case errors.Is(err, topics.ErrNotLeader):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, topics.ErrFencedLeaderEpoch):
+		return kerr.FencedLeaderEpoch.Code
+	case errors.Is(err, topics.ErrUnknownLeaderEpoch):
+		return kerr.UnknownLeaderEpoch.Code
+	case errors.Is(err, topics.ErrNotEnoughReplicasAfterAppend):
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	case errors.Is(err, topics.ErrNotEnoughReplicas):
+		return kerr.NotEnoughReplicas.Code
+	case errors.Is(err, topics.ErrCommitTimeout):
+		return kerr.RequestTimedOut.Code
 	}
 	return kerr.UnknownServerError.Code
 }

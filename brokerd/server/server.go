@@ -26,6 +26,7 @@ type Server struct {
 	cfg     *config.Config
 	topics  *topics.Manager
 	groups  *groups.Coordinator // nil: group APIs answer COORDINATOR_NOT_AVAILABLE
+	cluster Cluster             // nil on a single node
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -57,6 +58,12 @@ func New(cfg *config.Config, tm *topics.Manager, m *metrics.Metrics, log *slog.L
 	}
 	s.drain, s.cancelDrain = context.WithCancel(context.Background())
 	return s
+}
+
+// AdvertisedAddr is the host:port clients are told to connect to, known
+// after Listen.
+func (s *Server) AdvertisedAddr() string {
+	return net.JoinHostPort(s.host, strconv.Itoa(int(s.port)))
 }
 
 // SetCoordinator installs the group coordinator. Call before Serve.

@@ -21,6 +21,7 @@ const (
 	KeyMaxMessageBytes    = "max.message.bytes"
 	KeyIndexIntervalBytes = "index.interval.bytes"
 	KeyMinInsyncReplicas  = "min.insync.replicas"
+	KeyUncleanElection    = "unclean.leader.election.enable"
 	// Tiered storage (Kafka's KIP-405 names).
 	KeyRemoteStorageEnable = "remote.storage.enable"
 	KeyLocalRetentionMs    = "local.retention.ms"
@@ -53,6 +54,9 @@ type Settings struct {
 	MaxMessageBytes int32
 	MinInsync       int32
 	CleanupPolicy   string
+	// UncleanElection lets the controller elect an out-of-sync replica
+	// when no in-sync one is alive, which can lose acknowledged writes.
+	UncleanElection bool
 }
 
 type keySpec struct {
@@ -214,6 +218,18 @@ var specs = map[string]keySpec{
 			}
 			s.MinInsync = int32(n)
 			return err
+		},
+	},
+	KeyUncleanElection: {
+		kind: "boolean",
+		def:  func(c *config.Config) string { return "false" },
+		apply: func(s *Settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil || (v != "true" && v != "false") {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			s.UncleanElection = b
+			return nil
 		},
 	},
 }

@@ -21,14 +21,14 @@ func errInternal(name string) error {
 // EnsureInternalTopic opens the internal topic name, creating it with
 // partitions and configs when it does not exist. An existing topic keeps
 // its partition count, as in Kafka.
-func (m *Manager) EnsureInternalTopic(ctx context.Context, name string, partitions int32, configs map[string]string) (*Topic, error) {
+func (m *Manager) EnsureInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) (*Topic, error) {
 	if !IsInternal(name) {
 		return nil, fmt.Errorf("%w: %q is not an internal topic", ErrInvalidName, name)
 	}
 	if t := m.Topic(name); t != nil {
 		return t, nil
 	}
-	t, err := m.createTopic(ctx, name, partitions, configs, false)
+	t, err := m.createTopic(ctx, name, partitions, rf, configs, false)
 	if errors.Is(err, ErrTopicExists) {
 		if t := m.Topic(name); t != nil {
 			return t, nil

@@ -67,7 +67,14 @@ type Manager struct {
 	// wakes its uploader when a segment was sealed.
 	tier     *tiering.Tier
 	tierWake chan struct{}
+
+	// replicaHooks connect partitions to the cluster (replica.go); zero
+	// on a single node.
+	replicaHooks ReplicaHooks
 }
+
+// SetReplicaHooks installs the cluster's hooks. Call before serving.
+func (m *Manager) SetReplicaHooks(h ReplicaHooks) { m.replicaHooks = h }
 
 // Open loads every topic of the store and opens its partition logs under
 // cfg.DataDir.
@@ -146,7 +153,13 @@ func (m *Manager) openTopic(mt meta.Topic, prev *Topic) (*Topic, error) {
 			}
 			return nil, fmt.Errorf("open partition %s-%d: %w", mt.Name, i, err)
 		}
-		t.Partitions = append(t.Partitions, &Partition{Topic: mt.Name, Index: i, log: l, settings: t.settings, mgr: m})
+		p := &Partition{Topic: mt.Name, Index: i, log: l, settings: t.settings, mgr: m}
+		if m.cfg.Clustered() {
+			// Serve nothing until the cluster's metadata says what this
+			// broker is for the partition.
+			p.rep.role, p.rep.leaderID, p.rep.epoch = NoRole, -1, -1
+		}
+		t.Partitions = append(t.Partitions, p)
 	}
 	return t, nil
 }
@@ -233,10 +246,19 @@ func (m *Manager) CreateTopic(ctx context.Context, name string, partitions int32
 	if IsInternal(name) {
 		return nil, errInternal(name)
 	}
-	return m.createTopic(ctx, name, partitions, configs, validateOnly)
+	return m.createTopic(ctx, name, partitions, 1, configs, validateOnly)
 }
 
-func (m *Manager) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
+// CreateReplicatedTopic is CreateTopic with a replication factor, for a
+// cluster: the controller places the replicas.
+func (m *Manager) CreateReplicatedTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string, validateOnly bool) (*Topic, error) {
+	if IsInternal(name) {
+		return nil, errInternal(name)
+	}
+	return m.createTopic(ctx, name, partitions, rf, configs, validateOnly)
+}
+
+func (m *Manager) createTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string, validateOnly bool) (*Topic, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -262,7 +284,7 @@ func (m *Manager) createTopic(ctx context.Context, name string, partitions int32
 			return nil, fmt.Errorf("%w: %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", ErrInvalidName, name, other)
 		}
 	}
-	mt := meta.Topic{Name: name, ID: meta.NewTopicID(), Partitions: partitions, Configs: copyMap(configs)}
+	mt := meta.Topic{Name: name, ID: meta.NewTopicID(), Partitions: partitions, ReplicationFactor: rf, Configs: copyMap(configs)}
 	if validateOnly {
 		return &Topic{Name: name, ID: mt.ID, Overrides: mt.Configs, Partitions: make([]*Partition, partitions)}, nil
 	}

@@ -31,6 +31,8 @@ type Partition struct {
 
 	remoteMu    sync.Mutex
 	remoteCalls map[int64]*remoteCall // in-flight remote reads by offset; guarded by remoteMu
+
+	rep replica // role in the cluster; see replica.go
 }
 
 // Log exposes the partition's log for reads and offsets.
@@ -39,16 +41,12 @@ func (p *Partition) Log() *storage.Log { return p.log }
 // Settings returns the topic's effective settings.
 func (p *Partition) Settings() *Settings { return p.settings.Load() }
 
-// HighWatermark is the offset below which records are committed and
-// visible to consumers. On a single node every appended record is
-// committed, so it is the log end offset.
-func (p *Partition) HighWatermark() int64 { return p.log.LogEndOffset() }
-
 // AppendResult describes the outcome of appending a produce record set.
 type AppendResult struct {
 	BaseOffset     int64 // offset of the first record of the set
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
+	LastOffset     int64 // offset of the last record of the set
 	Records        int64 // records appended (duplicates excluded)
 }
 
@@ -85,10 +83,19 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 	if h.IsTransactional() || h.IsControl() {
 		return res, ErrTransactional
 	}
-	r, err := p.log.Append(records, storage.AppendOptions{LogAppendTime: s.TimestampType == config.LogAppendTime})
+	epoch, err := p.leaderEpochForAppend()
 	if err != nil {
 		return res, err
 	}
+	if h := p.mgr.replicaHooks.CanAct; epoch > 0 && h != nil && !h() {
+		return res, ErrNotLeader
+	}
+	r, err := p.log.Append(records, storage.AppendOptions{LogAppendTime: s.TimestampType == config.LogAppendTime, LeaderEpoch: epoch})
+	if err != nil {
+		return res, err
+	}
+	res.LastOffset = r.LastOffset
+	p.appended()
 	res.BaseOffset, res.LogAppendTime, res.LogStartOffset = r.BaseOffset, r.LogAppendTime, r.LogStartOffset
 	if !r.Duplicate {
 		res.Records = int64(h.RecordCount)

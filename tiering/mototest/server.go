@@ -56,6 +56,39 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
+	return start(ctx, func(port int) *exec.Cmd {
+		return exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	})
+}
+
+// serialScript runs moto's WSGI application on werkzeug's single-threaded
+// server: one request at a time, each on its own connection (HTTP/1.0).
+const serialScript = `import sys
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+`
+
+// StartSerialized is Start with a server that handles one request at a
+// time, whoever sends it. Use it when several processes race conditional
+// writes (a cluster of brokers): threaded moto_server can let two
+// concurrent conditional writes to one item both pass (see SerialConfig),
+// which real DynamoDB never does, and processes cannot share SerialConfig's
+// client.
+func StartSerialized(ctx context.Context) (*Server, error) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	if exec.Command(py, "-c", "import moto.server, werkzeug.serving").Run() != nil {
+		return nil, ErrNotInstalled
+	}
+	return start(ctx, func(port int) *exec.Cmd {
+		return exec.Command(py, "-c", serialScript, "127.0.0.1", strconv.Itoa(port))
+	})
+}
+
+func start(ctx context.Context, command func(port int) *exec.Cmd) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("mototest: pick a port: %w", err)
@@ -63,7 +96,8 @@ func Start(ctx context.Context) (*Server, error) {
 	out := &lockedBuffer{}
 	// Not CommandContext: the server must outlive ctx, which only bounds
 	// the start.
-	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := command(port)
+	path := cmd.Path
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// Own process group, so Close can stop moto and any child it forks.

@@ -1,0 +1,305 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/kafki/kafki/brokerd/cluster"
+	"github.com/kafki/kafki/brokerd/lease"
+	"github.com/kafki/kafki/brokerd/meta"
+)
+
+// controller contends for the controller lease; while it holds it, it
+// watches the brokers' session leases, fences brokers whose lease lapsed,
+// elects partition leaders, places the replicas of new partitions and
+// removes the state of deleted topics. Every write is conditional on the
+// partition's version and fenced by the controller lease epoch.
+type controller struct {
+	n      *Node
+	pokeCh chan struct{}
+
+	// State of the current holding; touched only by run's goroutine.
+	liveness *cluster.Liveness
+	seen     map[int32]lease.Record // last read session lease per broker
+	snap     cluster.Snapshot
+	stale    bool // snap must be re-read
+	warned   map[string]bool
+}
+
+func newController(n *Node) *controller {
+	return &controller{n: n, pokeCh: make(chan struct{}, 1)}
+}
+
+// poke asks for a prompt step (a topic was created, say).
+func (c *controller) poke() {
+	select {
+	case c.pokeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (c *controller) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		l, err := lease.New(lease.Config{Name: cluster.ControllerLease, Holder: c.n.holder, Duration: c.n.cfg.SessionLease, Store: c.n.store.Leases})
+		if err != nil {
+			c.n.log.Error("controller lease", "err", err)
+			return
+		}
+		epoch, err := l.Acquire(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.n.log.Warn("contend for the controller lease", "err", err)
+				c.pause(ctx)
+			}
+			continue
+		}
+		c.lead(ctx, l, epoch)
+	}
+}
+
+func (c *controller) pause(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(retryPause):
+	}
+}
+
+// lead runs the controller while l is held.
+func (c *controller) lead(ctx context.Context, l *lease.Lease, epoch int64) {
+	c.n.log.Info("this broker is the controller", "controller.epoch", epoch)
+	c.liveness, c.seen, c.stale, c.warned = cluster.NewLiveness(), map[int32]lease.Record{}, true, map[string]bool{}
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		l.Run(renewCtx, func(err error) { c.n.log.Warn("controller lease renewal failed", "err", err) })
+	}()
+	defer func() {
+		stopRenew()
+		<-renewed
+		if ctx.Err() != nil {
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = l.Release(rctx)
+			cancel()
+		}
+	}()
+	if err := c.n.store.Announce(ctx, epoch); err != nil {
+		c.n.log.Warn("announce controller", "err", err)
+	}
+	c.n.kick()
+	t := time.NewTicker(max(c.n.cfg.SessionLease/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.Lost():
+			c.n.log.Warn("controller lease lost")
+			return
+		case <-t.C:
+		case <-c.pokeCh:
+			c.stale = true
+		}
+		if !l.Valid() {
+			continue // renewals failing: act on nothing until they succeed
+		}
+		if err := c.step(ctx, l, epoch); err != nil && ctx.Err() == nil {
+			if errors.Is(err, lease.ErrConflict) {
+				c.stale = true
+				continue
+			}
+			c.n.log.Warn("controller step", "err", err)
+		}
+	}
+}
+
+// step observes the brokers and makes every decision due.
+func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) error {
+	store := c.n.store
+	if !c.stale {
+		v, err := store.MetadataVersion(ctx)
+		if err != nil {
+			return err
+		}
+		c.stale = v != c.snap.Version
+	}
+	if c.stale {
+		snap, err := store.Read(ctx)
+		if err != nil {
+			return err
+		}
+		c.snap, c.stale = snap, false
+	}
+
+	// Observe every registered broker's session lease.
+	var obs []cluster.Observation
+	registered := map[int32]cluster.BrokerInfo{}
+	for _, b := range c.snap.Brokers {
+		if b.Fenced {
+			continue
+		}
+		rec, ok, err := store.Leases.Get(ctx, cluster.BrokerLease(b.ID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		registered[b.ID] = b
+		c.seen[b.ID] = rec
+		obs = append(obs, cluster.Observation{Broker: b.ID, RVN: rec.RVN, Duration: rec.Duration, Released: rec.Holder == ""})
+	}
+	now := time.Now()
+	c.liveness.Observe(now, obs)
+
+	// Fence the brokers whose session lapsed: take their lease over (so a
+	// paused broker that wakes up finds it lost), mark the registration,
+	// and only after the elections below let them register again.
+	var takeovers []*lease.Lease
+	defer func() {
+		for _, tl := range takeovers {
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = tl.Release(rctx)
+			cancel()
+		}
+	}()
+	sessions := map[int32]int64{}
+	for id, b := range registered {
+		if c.liveness.Alive(id, now) {
+			sessions[id] = b.SessionEpoch
+			continue
+		}
+		rec := c.seen[id]
+		if rec.Holder != "" {
+			tl, err := lease.New(lease.Config{Name: cluster.BrokerLease(id), Holder: c.n.holder + "/fence", Duration: rec.Duration, Store: store.Leases})
+			if err != nil {
+				return err
+			}
+			ok, err := tl.TakeOver(ctx, rec)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				sessions[id] = b.SessionEpoch // it renewed after all
+				continue
+			}
+			takeovers = append(takeovers, tl)
+		}
+		if !l.Valid() {
+			return nil
+		}
+		if err := store.FenceBroker(ctx, epoch, id, b.SessionEpoch); err != nil && !errors.Is(err, lease.ErrConflict) {
+			return err
+		}
+		c.n.log.Warn("broker session lapsed; fenced", "broker", id, "session.epoch", b.SessionEpoch)
+		c.stale = true
+	}
+	live := func(id int32) bool { _, ok := sessions[id]; return ok }
+
+	topicsByName := map[string]meta.Topic{}
+	for _, t := range c.snap.Topics {
+		topicsByName[t.Name] = t
+	}
+	wrote := false
+	counts := map[string]int32{}
+	for _, st := range c.snap.Partitions {
+		t, ok := topicsByName[st.Topic]
+		if !ok || st.Partition >= t.Partitions {
+			if !l.Valid() {
+				return nil
+			}
+			if err := store.DeletePartition(ctx, epoch, st.Topic, st.Partition, st.Version); err != nil {
+				return err
+			}
+			wrote = true
+			continue
+		}
+		counts[st.Topic]++
+		next, changed := c.decide(st, live, sessions)
+		if !changed {
+			continue
+		}
+		if !l.Valid() {
+			return nil
+		}
+		if err := store.PutPartition(ctx, epoch, next, st.Version); err != nil {
+			return err
+		}
+		wrote = true
+		c.n.log.Info("partition leadership changed", "topic", next.Topic, "partition", next.Partition,
+			"leader", next.Leader, "leader.epoch", next.LeaderEpoch, "isr", next.ISR)
+	}
+
+	// Place the replicas of new topics and partitions.
+	var brokers []cluster.Broker
+	for id := range sessions {
+		brokers = append(brokers, cluster.Broker{ID: id, Rack: registered[id].Rack})
+	}
+	slices.SortFunc(brokers, func(a, b cluster.Broker) int { return int(a.ID - b.ID) })
+	for _, t := range c.snap.Topics {
+		have := counts[t.Name]
+		if have >= t.Partitions {
+			continue
+		}
+		rf := max(int(t.ReplicationFactor), 1)
+		assign, err := cluster.Assign(brokers, have, t.Partitions-have, rf)
+		if err != nil {
+			if !c.warned[t.Name] {
+				c.warned[t.Name] = true
+				c.n.log.Warn("cannot place replicas yet", "topic", t.Name, "err", err)
+			}
+			continue
+		}
+		for i, replicas := range assign {
+			st := cluster.PartitionState{Topic: t.Name, Partition: have + int32(i), Replicas: replicas,
+				Leader: replicas[0], ISR: slices.Clone(replicas), LeaderSession: sessions[replicas[0]]}
+			if !l.Valid() {
+				return nil
+			}
+			if err := store.PutPartition(ctx, epoch, st, 0); err != nil {
+				return err
+			}
+			wrote = true
+		}
+		c.n.log.Info("placed replicas", "topic", t.Name, "partitions", t.Partitions-have, "replication.factor", rf)
+	}
+	if wrote {
+		c.stale = true
+		c.n.kick()
+	}
+	return nil
+}
+
+// decide returns the partition's next state given the live brokers and
+// their session epochs: a new leader when the leader is dead or its
+// session is not the one it was elected under, and an ISR without dead
+// brokers.
+func (c *controller) decide(st cluster.PartitionState, live func(int32) bool, sessions map[int32]int64) (cluster.PartitionState, bool) {
+	unclean := false
+	if t := c.n.tm.Topic(st.Topic); t != nil {
+		unclean = t.Settings().UncleanElection
+	}
+	next, changed := cluster.Elect(st, live, unclean)
+	switch {
+	case changed && next.Leader != cluster.NoLeader:
+		next.LeaderSession = sessions[next.Leader]
+	case changed:
+		next.LeaderSession = 0
+	case st.Leader != cluster.NoLeader && sessions[st.Leader] != st.LeaderSession:
+		// The leader came back under a new session: elect it anew so the
+		// earlier incarnation's leadership is never resumed.
+		next.LeaderEpoch++
+		next.LeaderSession = sessions[st.Leader]
+		changed = true
+	}
+	if next.Leader != cluster.NoLeader {
+		isr := slices.DeleteFunc(slices.Clone(next.ISR), func(m int32) bool { return m != next.Leader && !live(m) })
+		if len(isr) != len(next.ISR) {
+			next.ISR = isr
+			changed = true
+		}
+	}
+	return next, changed
+}

@@ -1,0 +1,30 @@
+// Package node makes one broker a member of a Kafki cluster: it holds the
+// broker's session lease, registers it, follows the shared metadata in
+// DynamoDB, applies partition states to the local partitions (leader,
+// follower or nothing), runs the follower fetchers and the leader's ISR
+// maintenance, and contends for the controller lease (controller.go).
+//
+// Invariants:
+//   - Every partition role this broker takes comes from a partition state
+//     read from the store, and a leader acts (acknowledges, answers
+//     consumers, persists ISR changes) only while its session lease is
+//     valid on its own monotonic clock (lease rule 3). A broker whose
+//     lease was lost drops every role before it registers again, so a
+//     paused process that wakes up after the controller fenced it never
+//     acknowledges a write.
+//   - The ISR a leader counts for its high watermark is always a superset
+//     of the persisted ISR the controller elects from (KIP-497's "maximal
+//     ISR"): a shrink is persisted (PutISR: conditional on the partition's
+//     version, fenced by this broker's session lease epoch) before the
+//     leader stops counting the follower; an expansion is counted first and
+//     persisted after. So any replica the controller may elect holds every
+//     record below the high watermark.
+//   - Followers truncate to the leader's end offset for their latest
+//     epoch (OffsetForLeaderEpoch, KIP-101/KIP-279) before fetching from
+//     a new leader, so divergent uncommitted tails are dropped.
+//
+// DynamoDB traffic grows with brokers, not partitions: each broker reads
+// one version item per metadata.poll.interval and renews one lease every
+// third of session.lease; the whole metadata is scanned only when the
+// version moved, and the controller reads one lease item per broker.
+package node

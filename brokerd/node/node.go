@@ -1,0 +1,472 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafki/kafki/brokerd/cluster"
+	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/lease"
+	"github.com/kafki/kafki/brokerd/topics"
+)
+
+// retryPause is how long a failed metadata operation waits before the
+// next attempt.
+const retryPause = 200 * time.Millisecond
+
+// RoleChange tells the group coordinator about leadership of a partition
+// of __consumer_offsets.
+type RoleChange struct {
+	Partition int32
+	Leader    bool
+}
+
+// Options are what a Node needs besides its config.
+type Options struct {
+	Config *config.Config
+	Addr   string // host:port advertised to clients and peers
+	Store  *cluster.Store
+	Topics *topics.Manager
+	Log    *slog.Logger
+	// OnOffsetsRoles, when set, is called (from one goroutine, in order)
+	// when this broker starts or stops leading partitions of
+	// __consumer_offsets.
+	OnOffsetsRoles func([]RoleChange)
+}
+
+// Node is this broker's membership of the cluster. Safe for concurrent
+// use.
+type Node struct {
+	cfg    *config.Config
+	self   int32
+	addr   string
+	store  *cluster.Store
+	tm     *topics.Manager
+	log    *slog.Logger
+	onOffs func([]RoleChange)
+	holder string // unique per incarnation
+
+	session atomic.Pointer[lease.Lease]
+	// sessionEpoch is the epoch of the session lease held now (0: none).
+	sessionEpoch atomic.Int64
+
+	refresh chan struct{} // buffered(1): re-read the metadata now
+
+	mu           sync.Mutex
+	snap         cluster.Snapshot
+	states       map[tp]cluster.PartitionState // guarded by mu
+	controllerID int32                         // guarded by mu
+	changed      chan struct{}                 // guarded by mu; closed at every applied snapshot
+	offsetsLed   map[int32]bool                // guarded by mu (apply runs on one goroutine)
+
+	fetchers *fetchers
+	isrQueue chan isrRequest
+	ctrl     *controller
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type tp struct {
+	topic string
+	part  int32
+}
+
+// Start acquires this broker's session lease (waiting up to one lease
+// duration if an earlier incarnation's lease is still recorded), registers
+// the broker, applies the current metadata and starts the background
+// work. It returns once the broker knows its roles.
+func Start(ctx context.Context, o Options) (*Node, error) {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	n := &Node{
+		cfg: o.Config, self: o.Config.NodeID, addr: o.Addr, store: o.Store, tm: o.Topics, log: o.Log,
+		onOffs:     o.OnOffsetsRoles,
+		holder:     fmt.Sprintf("broker/%d/%s", o.Config.NodeID, hex.EncodeToString(b[:])),
+		refresh:    make(chan struct{}, 1),
+		states:     map[tp]cluster.PartitionState{},
+		changed:    make(chan struct{}),
+		offsetsLed: map[int32]bool{},
+		isrQueue:   make(chan isrRequest, 1024),
+	}
+	n.fetchers = newFetchers(n)
+	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.requestExpand})
+	l, err := n.acquireSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.refreshNow(ctx); err != nil {
+		_ = l.Release(context.Background())
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.ctrl = newController(n)
+	n.wg.Add(4)
+	go func() { defer n.wg.Done(); n.runSession(runCtx, l) }()
+	go func() { defer n.wg.Done(); n.runWatcher(runCtx) }()
+	go func() { defer n.wg.Done(); n.runISR(runCtx) }()
+	go func() { defer n.wg.Done(); n.ctrl.run(runCtx) }()
+	return n, nil
+}
+
+// Stop ends the background work, stops following, and releases the
+// session (and controller) lease so that the controller moves this
+// broker's leaderships at once instead of after a lease duration.
+func (n *Node) Stop(ctx context.Context) {
+	n.cancel()
+	n.wg.Wait()
+	n.fetchers.stopAll()
+	if l := n.session.Load(); l != nil {
+		if err := l.Release(ctx); err != nil {
+			n.log.Warn("release session lease", "err", err)
+		}
+	}
+}
+
+// Self is this broker's id.
+func (n *Node) Self() int32 { return n.self }
+
+// CanAct reports whether this broker may act as a leader now: its session
+// lease is held and was renewed recently enough on its own clock.
+func (n *Node) CanAct() bool {
+	l := n.session.Load()
+	return l != nil && l.Valid()
+}
+
+// acquireSession takes the session lease and registers under it.
+func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
+	l, err := lease.New(lease.Config{
+		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.cfg.SessionLease,
+		Store: n.store.Leases,
+	})
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	epoch, err := l.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session lease of broker %d: %w", n.self, err)
+	}
+	for {
+		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Rack: n.cfg.BrokerRack, SessionEpoch: epoch})
+		if err == nil {
+			break
+		}
+		if errors.Is(err, lease.ErrConflict) || ctx.Err() != nil {
+			return nil, fmt.Errorf("register broker %d: %w", n.self, err)
+		}
+		n.log.Warn("register broker; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(retryPause):
+		}
+	}
+	n.session.Store(l)
+	n.sessionEpoch.Store(epoch)
+	n.log.Info("broker registered", "node.id", n.self, "session.epoch", epoch, "waited", time.Since(started).Round(time.Millisecond))
+	return l, nil
+}
+
+// runSession renews the session lease; when it is lost (the controller
+// declared this broker dead), every role is dropped and the broker
+// registers again under a new session epoch.
+func (n *Node) runSession(ctx context.Context, l *lease.Lease) {
+	for {
+		l.Run(ctx, func(err error) { n.log.Warn("session lease renewal failed", "err", err) })
+		if ctx.Err() != nil {
+			return
+		}
+		n.log.Warn("session lease lost: the controller fenced this broker; dropping every role")
+		n.sessionEpoch.Store(0)
+		n.dropAll()
+		for {
+			var err error
+			l, err = n.acquireSession(ctx)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Warn("re-register broker", "err", err)
+		}
+		n.kick()
+	}
+}
+
+// dropAll makes every local partition serve nothing and stops every
+// fetcher.
+func (n *Node) dropAll() {
+	n.fetchers.stopAll()
+	for _, t := range n.tm.Topics() {
+		for _, p := range t.Partitions {
+			_, leader, epoch := p.Role()
+			p.BecomeNone(leader, epoch)
+		}
+	}
+	n.mu.Lock()
+	n.states = map[tp]cluster.PartitionState{}
+	n.mu.Unlock()
+	n.reportOffsets(true)
+}
+
+// kick asks the watcher for an immediate re-read.
+func (n *Node) kick() {
+	select {
+	case n.refresh <- struct{}{}:
+	default:
+	}
+}
+
+func (n *Node) runWatcher(ctx context.Context) {
+	t := time.NewTicker(n.cfg.MetadataPollInterval)
+	defer t.Stop()
+	for {
+		force := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-n.refresh:
+			force = true
+		}
+		if !force {
+			v, err := n.store.MetadataVersion(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					n.log.Warn("read metadata version", "err", err)
+				}
+				continue
+			}
+			n.mu.Lock()
+			same := v == n.snap.Version
+			n.mu.Unlock()
+			if same {
+				continue
+			}
+		}
+		if err := n.refreshNow(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("read metadata", "err", err)
+		}
+	}
+}
+
+// refreshNow reads the whole metadata and applies it.
+func (n *Node) refreshNow(ctx context.Context) error {
+	gen := n.sessionEpoch.Load()
+	snap, err := n.store.Read(ctx)
+	if err != nil {
+		return err
+	}
+	ctrl := int32(-1)
+	if rec, ok, err := n.store.Leases.Get(ctx, cluster.ControllerLease); err == nil && ok {
+		ctrl = holderID(rec.Holder)
+	}
+	n.apply(ctx, snap, ctrl, gen)
+	return nil
+}
+
+// holderID extracts the broker id from a lease holder "broker/<id>/<x>".
+func holderID(holder string) int32 {
+	parts := strings.Split(holder, "/")
+	if len(parts) < 2 || parts[0] != "broker" {
+		return -1
+	}
+	id, err := strconv.ParseInt(parts[1], 10, 32)
+	if err != nil {
+		return -1
+	}
+	return int32(id)
+}
+
+// apply installs a snapshot read while the session epoch was gen.
+func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen int64) {
+	n.tm.Apply(ctx, snap.Topics)
+	states := make(map[tp]cluster.PartitionState, len(snap.Partitions))
+	for _, st := range snap.Partitions {
+		states[tp{st.Topic, st.Partition}] = st
+	}
+	current := n.sessionEpoch.Load()
+	for _, t := range n.tm.Topics() {
+		settings := t.Settings()
+		for _, p := range t.Partitions {
+			st, ok := states[tp{t.Name, p.Index}]
+			role, leader, epoch := p.Role()
+			switch {
+			case !ok:
+				if role != topics.NoRole {
+					p.BecomeNone(-1, 0)
+				}
+				n.fetchers.remove(p)
+			case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
+				n.fetchers.remove(p)
+				p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(settings.MinInsync), n.cfg.ReplicaLagTimeMax)
+			case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0:
+				if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
+					p.BecomeFollower(st.Leader, st.LeaderEpoch)
+					n.fetchers.add(p, st.Leader, st.LeaderEpoch)
+				}
+			default:
+				if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
+					p.BecomeNone(st.Leader, st.LeaderEpoch)
+				}
+				n.fetchers.remove(p)
+			}
+		}
+	}
+	n.mu.Lock()
+	n.snap = snap
+	n.states = states
+	n.controllerID = ctrl
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
+	n.fetchers.setBrokers(snap.Brokers)
+	n.reportOffsets(false)
+}
+
+// reportOffsets tells the group coordinator which partitions of
+// __consumer_offsets this broker now leads.
+func (n *Node) reportOffsets(dropAll bool) {
+	if n.onOffs == nil {
+		return
+	}
+	var changes []RoleChange
+	t := n.tm.Topic(topics.OffsetsTopic)
+	n.mu.Lock()
+	if t != nil {
+		for _, p := range t.Partitions {
+			role, _, _ := p.Role()
+			lead := role == topics.Leader && !dropAll
+			if lead != n.offsetsLed[p.Index] {
+				n.offsetsLed[p.Index] = lead
+				changes = append(changes, RoleChange{Partition: p.Index, Leader: lead})
+			}
+		}
+	} else {
+		for idx, led := range n.offsetsLed {
+			if led {
+				changes = append(changes, RoleChange{Partition: idx, Leader: false})
+			}
+		}
+		n.offsetsLed = map[int32]bool{}
+	}
+	n.mu.Unlock()
+	if len(changes) > 0 {
+		n.onOffs(changes)
+	}
+}
+
+// Broker is a live broker as clients see it.
+type Broker struct {
+	ID   int32
+	Addr string
+	Rack string
+}
+
+// Brokers returns the registered, unfenced brokers, sorted by id.
+func (n *Node) Brokers() []Broker {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []Broker
+	for _, b := range n.snap.Brokers {
+		if !b.Fenced {
+			out = append(out, Broker{ID: b.ID, Addr: b.Addr, Rack: b.Rack})
+		}
+	}
+	return out
+}
+
+// ControllerID is the broker holding the controller lease, -1 if unknown.
+func (n *Node) ControllerID() int32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.controllerID
+}
+
+// PartitionState returns the last read state of a partition.
+func (n *Node) PartitionState(topic string, p int32) (cluster.PartitionState, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, ok := n.states[tp{topic, p}]
+	return st, ok
+}
+
+// Changed returns a channel closed when the next snapshot is applied.
+func (n *Node) Changed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
+}
+
+// WaitPartitions waits until every partition of topic below count has a
+// leader in the applied metadata (CreateTopics answers then, so clients
+// can produce at once), or ctx ends. It asks for prompt re-reads.
+func (n *Node) WaitPartitions(ctx context.Context, topic string, count int32) error {
+	for {
+		ch := n.Changed()
+		ready := true
+		n.mu.Lock()
+		for i := int32(0); i < count; i++ {
+			if st, ok := n.states[tp{topic, i}]; !ok || st.Leader == cluster.NoLeader {
+				ready = false
+				break
+			}
+		}
+		n.mu.Unlock()
+		if ready {
+			return nil
+		}
+		n.ctrl.poke()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-time.After(n.cfg.MetadataPollInterval):
+			n.kick()
+		}
+	}
+}
+
+// WaitTopicGone waits until the applied metadata no longer lists any
+// partition of topic.
+func (n *Node) WaitTopicGone(ctx context.Context, topic string) error {
+	for {
+		ch := n.Changed()
+		gone := true
+		n.mu.Lock()
+		for k := range n.states {
+			if k.topic == topic {
+				gone = false
+				break
+			}
+		}
+		n.mu.Unlock()
+		if gone {
+			return nil
+		}
+		n.ctrl.poke()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-time.After(n.cfg.MetadataPollInterval):
+			n.kick()
+		}
+	}
+}
+
+// LiveBrokers is the number of registered, unfenced brokers.
+func (n *Node) LiveBrokers() int { return len(n.Brokers()) }

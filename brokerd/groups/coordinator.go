@@ -23,6 +23,13 @@ type Config struct {
 	// SnapshotMinRecords is the slack of records beyond twice the live
 	// keys a partition may hold before it is snapshotted (see doc.go).
 	SnapshotMinRecords int
+	// CommitTimeout bounds how long a write of group state waits for the
+	// in-sync replicas of its partition (offsets.commit.timeout.ms).
+	CommitTimeout time.Duration
+	// Clustered makes the coordinator serve only the partitions of
+	// __consumer_offsets this broker leads, as SetLeadership tells it.
+	// Without it (a single node) every partition is served once opened.
+	Clustered bool
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -35,11 +42,13 @@ func DefaultConfig() Config {
 		MaxMetadataBytes:      4096,
 		OffsetsRetention:      7 * 24 * time.Hour,
 		SnapshotMinRecords:    10000,
+		CommitTimeout:         5 * time.Second,
 	}
 }
 
-// Coordinator coordinates every group whose offsets partition is on this
-// broker. Safe for concurrent use.
+// Coordinator coordinates every group whose offsets partition this broker
+// serves: all of them on a single node, the ones it leads in a cluster.
+// Safe for concurrent use.
 type Coordinator struct {
 	cfg    Config
 	open   func() ([]Log, error)
@@ -51,14 +60,33 @@ type Coordinator struct {
 	shards atomic.Pointer[[]*shard] // nil until opened; then immutable
 }
 
+// shardState is whether a shard serves its groups.
+type shardState int8
+
+const (
+	// inactive: another broker leads the partition (or none is known);
+	// requests answer NOT_COORDINATOR and the shard holds no groups.
+	inactive shardState = iota
+	// loading: this broker leads the partition and is replaying its log;
+	// requests answer COORDINATOR_LOAD_IN_PROGRESS, which clients retry
+	// on the same broker.
+	loading
+	// active: the shard serves its groups.
+	active
+)
+
 // shard is one partition of __consumer_offsets and the groups it holds.
 type shard struct {
 	c   *Coordinator
 	idx int32
 	lg  Log
 
-	mu     sync.Mutex
-	groups map[string]*group // guarded by mu
+	mu    sync.Mutex
+	state shardState // guarded by mu; always active on a single node
+	// term counts leadership changes, so that a load finishing after a
+	// later change does not install stale state. Guarded by mu.
+	term   uint64
+	groups map[string]*group // guarded by mu; empty unless active
 	// logRecords counts the records from the log start: what a load
 	// would read. Guarded by mu.
 	logRecords int
@@ -102,12 +130,54 @@ func (c *Coordinator) peekShard(group string) *shard {
 	return all[PartitionFor(group, int32(len(all)))]
 }
 
-// shardFor returns the shard of group, opening the state if needed.
-func (c *Coordinator) shardFor(group string) (*shard, error) {
-	if err := c.Ensure(); err != nil {
-		return nil, err
+// serve returns the shard of group locked, or the error code to answer
+// with nothing locked. On a single node, open=true opens the state if
+// needed (an error answers COORDINATOR_NOT_AVAILABLE) and open=false
+// returns (nil, 0) when nothing is open yet: the caller answers as for an
+// unknown group. In a cluster nothing is opened: a shard that is not
+// open, or not active, is not this broker's to serve.
+func (c *Coordinator) serve(group string, open bool) (*shard, int16) {
+	if !c.cfg.Clustered {
+		if open {
+			if err := c.Ensure(); err != nil {
+				return nil, ErrCoordinatorNotAvail.Code
+			}
+		}
+		s := c.peekShard(group)
+		if s != nil {
+			s.mu.Lock()
+		}
+		return s, 0
 	}
-	return c.peekShard(group), nil
+	s := c.peekShard(group)
+	if s == nil {
+		return nil, ErrNotCoordinator.Code
+	}
+	s.mu.Lock()
+	switch s.state {
+	case active:
+		return s, 0
+	case loading:
+		s.mu.Unlock()
+		return nil, ErrLoadInProgress.Code
+	default:
+		s.mu.Unlock()
+		return nil, ErrNotCoordinator.Code
+	}
+}
+
+// Owns reports whether this coordinator serves group now: always on a
+// single node, only while leading (and loaded) its partition in a cluster.
+func (c *Coordinator) Owns(group string) bool {
+	if !c.cfg.Clustered {
+		return true
+	}
+	s, code := c.serve(group, false)
+	if code != 0 {
+		return false
+	}
+	s.mu.Unlock()
+	return true
 }
 
 // PartitionFor is the __consumer_offsets partition of a group, computed as
@@ -152,7 +222,7 @@ func (c *Coordinator) Tick() {
 	now := c.clock.Now()
 	for _, s := range c.allShards() {
 		s.mu.Lock()
-		for _, g := range s.groups {
+		for _, g := range s.groups { // empty unless active
 			s.tickGroup(g, now)
 		}
 		s.mu.Unlock()

@@ -11,8 +11,11 @@ type MemberDescription struct {
 }
 
 // GroupDescription describes a group; State is Dead for unknown groups.
+// ErrorCode is set (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS) when
+// this broker does not serve the group now; nothing else is then.
 type GroupDescription struct {
 	Group        string
+	ErrorCode    int16
 	State        State
 	ProtocolType string
 	Protocol     string
@@ -26,11 +29,14 @@ func (c *Coordinator) DescribeGroup(group string) GroupDescription {
 	if group == "" {
 		return d
 	}
-	s := c.peekShard(group)
+	s, code := c.serve(group, false)
+	if code != 0 {
+		d.ErrorCode = code
+		return d
+	}
 	if s == nil {
 		return d
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[group]
 	if g == nil {
@@ -56,12 +62,13 @@ type GroupListing struct {
 	State        State
 }
 
-// ListGroups lists every group, sorted by id.
+// ListGroups lists every group this broker serves now, sorted by id: in a
+// cluster, the groups of the partitions it leads.
 func (c *Coordinator) ListGroups() []GroupListing {
 	var out []GroupListing
 	for _, s := range c.allShards() {
 		s.mu.Lock()
-		for _, g := range s.groups {
+		for _, g := range s.groups { // empty unless active
 			out = append(out, GroupListing{g.id, g.protocolType, g.state})
 		}
 		s.mu.Unlock()

@@ -25,6 +25,21 @@
 // __consumer_offsets on the first FindCoordinator, and so does the broker
 // here; if the topic exists at start the broker loads it at once.
 //
+// # Clustered mode
+//
+// With Config.Clustered a shard is served only while this broker leads
+// its partition, as Kafka moves a group's coordinator with the leadership
+// of its __consumer_offsets partition. Opening leaves every shard
+// inactive; SetLeadership(p, true) replays p's log into fresh state
+// (requests answer COORDINATOR_LOAD_IN_PROGRESS meanwhile) and activates
+// the shard; SetLeadership(p, false) answers the shard's waiting joins and
+// syncs with NOT_COORDINATOR and drops its groups. An inactive shard holds
+// no groups, so every request for them answers NOT_COORDINATOR, ListGroups
+// omits them and Tick and ExpireOffsets have nothing to act on. The log
+// a new leader replays is the one the partition's replicas converge on,
+// so it holds every acknowledged write of the previous leader: an append
+// returns only once the in-sync replicas have it (Log.Append).
+//
 // # Invariants
 //
 //   - A group's state is one of Empty, PreparingRebalance,
@@ -34,10 +49,13 @@
 //   - A member has a join waiter only in PreparingRebalance, and a sync
 //     waiter only in CompletingRebalance; every waiter is answered exactly
 //     once (buffered channels of size one, never blocking the shard).
-//   - Offsets and group metadata are appended to the shard's log before
-//     they change memory, and a request is acknowledged only after both:
-//     a commit that was answered survives a restart. A failed append
-//     changes nothing.
+//   - Offsets and group metadata are appended to the shard's log, and
+//     committed by its in-sync replicas, before they change memory, and a
+//     request is acknowledged only after both: a commit that was answered
+//     survives a restart or a failover. A failed append changes nothing in
+//     memory (its records may still reach the log, as a timed-out produce
+//     may; a later load then sees them, and the client has retried).
+//   - A shard holds groups only while active (always, on a single node).
 //   - A request refused with an error changes no state.
 //   - Deletes (DeleteGroups, OffsetDelete, expiry) are tombstones: a record
 //     with the key and a null value.

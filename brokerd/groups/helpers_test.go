@@ -43,7 +43,7 @@ type memLog struct {
 	appends  int
 }
 
-func (l *memLog) Append(b []byte) error {
+func (l *memLog) Append(_ context.Context, b []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail != nil {

@@ -14,11 +14,10 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest,
 	if req.Group == "" {
 		return joinErr(ErrInvalidGroupID.Code, req.MemberID)
 	}
-	s, err := c.shardFor(req.Group)
-	if err != nil {
-		return joinErr(ErrCoordinatorNotAvail.Code, req.MemberID)
+	s, code := c.serve(req.Group, true)
+	if code != 0 {
+		return joinErr(code, req.MemberID)
 	}
-	s.mu.Lock()
 	resp, wait := s.join(req, clientID, host, c.clock.Now())
 	s.mu.Unlock()
 	if resp != nil {
@@ -193,7 +192,7 @@ func (s *shard) replaceStatic(g *group, old *member, spec *member, version int16
 			if g.leader == m.id {
 				g.leader = old.id
 			}
-			return joinErr(ErrCoordinatorNotAvail.Code, ""), nil
+			return joinErr(appendErrCode(err), ""), nil
 		}
 		s.afterWrite()
 		r := s.currentJoinResponse(g, &m, version)

@@ -24,6 +24,9 @@ type LoadStats struct {
 // __consumer_offsets, reading each log from its start to its end. Records
 // that do not decode are skipped with a warning: the topic's bytes are
 // untrusted. Once it has succeeded, later calls do nothing.
+//
+// A clustered coordinator only opens the logs: every shard stays inactive
+// until SetLeadership loads it.
 func (c *Coordinator) Load() (LoadStats, error) {
 	var st LoadStats
 	if c.shards.Load() != nil {
@@ -41,6 +44,11 @@ func (c *Coordinator) Load() (LoadStats, error) {
 	shards := make([]*shard, len(logs))
 	for i, l := range logs {
 		s := &shard{c: c, idx: int32(i), lg: l, groups: map[string]*group{}}
+		shards[i] = s
+		if c.cfg.Clustered {
+			continue
+		}
+		s.state = active
 		n, err := s.load()
 		st.RecordsRead += n
 		if err != nil {
@@ -50,13 +58,105 @@ func (c *Coordinator) Load() (LoadStats, error) {
 			st.Groups++
 			st.Offsets += len(g.offsets)
 		}
-		shards[i] = s
 	}
 	if len(shards) == 0 {
 		return st, fmt.Errorf("open __consumer_offsets: no partitions")
 	}
 	c.shards.Store(&shards)
 	return st, nil
+}
+
+// SetLeadership tells a clustered coordinator that this broker now leads
+// (leader=true) or no longer leads partition of __consumer_offsets.
+//
+// Gaining leadership opens the logs if needed, then replays the
+// partition's log into fresh state, replacing whatever the shard held
+// (its log may have changed under another leader), and activates the
+// shard; requests meanwhile answer COORDINATOR_LOAD_IN_PROGRESS. Losing
+// it deactivates the shard: waiting JoinGroup and SyncGroup requests of
+// its groups answer NOT_COORDINATOR, its groups are dropped from memory,
+// and later requests answer NOT_COORDINATOR.
+//
+// Calls are expected from one goroutine, in the order leadership changed;
+// they are safe concurrently with requests. A failed load leaves the
+// shard inactive and is logged. A single-node coordinator serves every
+// partition and ignores the call.
+func (c *Coordinator) SetLeadership(partition int32, leader bool) {
+	if !c.cfg.Clustered {
+		c.log.Warn("leadership change ignored: the group coordinator is not clustered", "partition", partition, "leader", leader)
+		return
+	}
+	if !leader {
+		all := c.allShards()
+		if partition < 0 || int(partition) >= len(all) {
+			return // never opened (or unknown): nothing is served
+		}
+		s := all[partition]
+		s.mu.Lock()
+		s.term++
+		was := s.state
+		n := s.resign()
+		s.mu.Unlock()
+		if was != inactive {
+			c.log.Info("stopped coordinating groups: not the leader of the partition any more", "partition", partition, "groups", n)
+		}
+		return
+	}
+	if err := c.Ensure(); err != nil {
+		c.log.Error("cannot coordinate groups of the partition now led here", "partition", partition, "err", err)
+		return
+	}
+	all := c.allShards()
+	if partition < 0 || int(partition) >= len(all) {
+		c.log.Warn("leadership of an unknown partition of __consumer_offsets", "partition", partition, "partitions", len(all))
+		return
+	}
+	s := all[partition]
+	s.mu.Lock()
+	s.term++
+	term := s.term
+	s.resign()
+	s.state = loading
+	s.mu.Unlock()
+
+	// Replay outside the lock: a loading shard answers requests at once
+	// and Tick skips it; nothing else touches its log meanwhile.
+	started := time.Now()
+	fresh := &shard{c: c, idx: s.idx, lg: s.lg, groups: map[string]*group{}}
+	records, err := fresh.load()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.term != term {
+		return // leadership changed again during the load
+	}
+	if err != nil {
+		s.state = inactive
+		c.log.Error("cannot load the groups of a partition led here; not coordinating them", "partition", partition, "err", err)
+		return
+	}
+	s.groups, s.logRecords, s.state = fresh.groups, fresh.logRecords, active
+	offsets := 0
+	for _, g := range s.groups {
+		offsets += len(g.offsets)
+	}
+	c.log.Info("coordinating groups of the partition led here", "partition", partition, "groups", len(s.groups), "offsets", offsets, "records", records, "took", time.Since(started).Round(time.Millisecond))
+}
+
+// resign answers every waiting JoinGroup and SyncGroup with
+// NOT_COORDINATOR, drops the groups and deactivates the shard. It returns
+// how many groups were dropped. Callers hold s.mu.
+func (s *shard) resign() int {
+	n := len(s.groups)
+	for _, g := range s.groups {
+		for _, m := range g.members {
+			s.failWaiters(m, ErrNotCoordinator.Code)
+		}
+	}
+	s.groups = map[string]*group{}
+	s.logRecords = 0
+	s.state = inactive
+	return n
 }
 
 func (s *shard) load() (int, error) {

@@ -1,6 +1,9 @@
 package groups
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 
 	"github.com/kafki/kafki/brokerd/batch"
@@ -12,8 +15,13 @@ import (
 // shard serializes its calls).
 type Log interface {
 	// Append writes a v2 record set; when it returns nil the records are
-	// as durable as an acks=all produce.
-	Append(records []byte) error
+	// as durable as an acks=all produce: committed by the in-sync
+	// replicas. It gives up when ctx ends. An error wrapping
+	// ErrNotCoordinator means this broker does not lead the partition.
+	// A failed append may still have written (and may later commit) some
+	// records, as a timed-out produce may; the coordinator then leaves
+	// memory unchanged and the client retries.
+	Append(ctx context.Context, records []byte) error
 	// Read returns whole batches starting with the one containing offset,
 	// at most about maxBytes (at least one batch).
 	Read(offset int64, maxBytes int) ([]byte, error)
@@ -35,7 +43,8 @@ type Topics interface {
 }
 
 // PartitionLog adapts a partition of the topic manager. With sync, every
-// append is fsynced before it returns (log.flush.on.ack).
+// append is fsynced before it returns (log.flush.on.ack). Appends wait
+// until the partition's in-sync replicas have the records.
 func PartitionLog(p *topics.Partition, sync bool) Log { return partitionLog{p: p, sync: sync} }
 
 type partitionLog struct {
@@ -45,19 +54,41 @@ type partitionLog struct {
 
 // Append writes the coordinator's record set, which may hold several
 // batches (a snapshot of many keys), one batch at a time as the produce
-// path takes them; only the last append waits for the fsync, which covers
-// the earlier ones too.
-func (l partitionLog) Append(b []byte) error {
+// path takes them; only the last append waits for the fsync and for the
+// in-sync replicas, which covers the earlier ones too. Like an acks=all
+// produce it first requires min.insync.replicas in the ISR.
+func (l partitionLog) Append(ctx context.Context, b []byte) error {
 	batches, err := batch.Split(b)
 	if err != nil {
 		return err
 	}
+	if err := l.p.CanAcceptAll(); err != nil {
+		return notLeader(err)
+	}
+	last := int64(-1)
 	for i, one := range batches {
-		if _, err := l.p.Append(one, l.sync && i == len(batches)-1); err != nil {
-			return err
+		res, err := l.p.Append(one, l.sync && i == len(batches)-1)
+		if err != nil {
+			return notLeader(err)
 		}
+		last = res.LastOffset
+	}
+	if last < 0 {
+		return nil
+	}
+	if err := l.p.AwaitCommitted(ctx, last); err != nil {
+		return notLeader(fmt.Errorf("records up to offset %d not committed: %w", last, err))
 	}
 	return nil
+}
+
+// notLeader marks the errors that mean another broker leads (or is about
+// to lead) the partition, so the coordinator answers NOT_COORDINATOR.
+func notLeader(err error) error {
+	if errors.Is(err, topics.ErrNotLeader) {
+		return fmt.Errorf("%w: %w", ErrNotCoordinator, err)
+	}
+	return err
 }
 
 func (l partitionLog) Read(offset int64, maxBytes int) ([]byte, error) {

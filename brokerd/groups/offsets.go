@@ -39,11 +39,10 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	if req.Group == "" {
 		return all(ErrInvalidGroupID.Code)
 	}
-	s, err := c.shardFor(req.Group)
-	if err != nil {
-		return all(ErrCoordinatorNotAvail.Code)
+	s, code := c.serve(req.Group, true)
+	if code != 0 {
+		return all(code)
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := c.clock.Now()
 	g := s.groups[req.Group]
@@ -102,8 +101,9 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	}
 	if err := s.appendRecords(kvs); err != nil {
 		c.log.Warn("offset commit not persisted", "group", req.Group, "err", err)
+		code := appendErrCode(err)
 		for _, p := range ok {
-			codes[p.i][p.j] = ErrCoordinatorNotAvail.Code
+			codes[p.i][p.j] = code
 		}
 		return fill()
 	}
@@ -143,14 +143,17 @@ func (c *Coordinator) FetchOffsets(groupID string, want []TopicPartitions) ([]Co
 	if groupID == "" {
 		return nil, ErrInvalidGroupID
 	}
-	s := c.peekShard(groupID)
+	s, code := c.serve(groupID, false)
+	if code != 0 {
+		return nil, kerr.ErrorForCode(code)
+	}
 	if s == nil {
 		if want == nil {
 			return nil, nil
 		}
 		s = &shard{groups: map[string]*group{}} // nothing committed anywhere
+		s.mu.Lock()
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[groupID]
 	var out []CommittedOffset
@@ -186,11 +189,13 @@ func (c *Coordinator) DeleteOffsets(group string, want []TopicPartitions) ([][]i
 	if group == "" {
 		return nil, ErrInvalidGroupID
 	}
-	s := c.peekShard(group)
+	s, code := c.serve(group, false)
+	if code != 0 {
+		return nil, kerr.ErrorForCode(code)
+	}
 	if s == nil {
 		return nil, ErrGroupIDNotFound
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[group]
 	if g == nil {
@@ -220,7 +225,7 @@ func (c *Coordinator) DeleteOffsets(group string, want []TopicPartitions) ([][]i
 	}
 	if err := s.appendRecords(kvs); err != nil {
 		c.log.Warn("offset delete not persisted", "group", group, "err", err)
-		return nil, ErrCoordinatorNotAvail
+		return nil, kerr.ErrorForCode(appendErrCode(err))
 	}
 	for _, t := range doomed {
 		delete(g.offsets, t)
@@ -234,11 +239,13 @@ func (c *Coordinator) DeleteGroup(group string) error {
 	if group == "" {
 		return ErrInvalidGroupID
 	}
-	s := c.peekShard(group)
+	s, code := c.serve(group, false)
+	if code != 0 {
+		return kerr.ErrorForCode(code)
+	}
 	if s == nil {
 		return ErrGroupIDNotFound
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[group]
 	switch {
@@ -248,7 +255,7 @@ func (c *Coordinator) DeleteGroup(group string) error {
 		return ErrNonEmptyGroup
 	}
 	if err := s.deleteGroupLocked(g, groupTombstones(g)); err != nil {
-		return ErrCoordinatorNotAvail
+		return kerr.ErrorForCode(appendErrCode(err))
 	}
 	return nil
 }
@@ -283,6 +290,10 @@ func (c *Coordinator) ExpireOffsets() {
 	cutoff := now.Add(-c.cfg.OffsetsRetention).UnixMilli()
 	for _, s := range c.allShards() {
 		s.mu.Lock()
+		if s.state != active {
+			s.mu.Unlock()
+			continue
+		}
 		for _, g := range s.groups {
 			var kvs []kv
 			var doomed []tp

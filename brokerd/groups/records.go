@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -111,11 +112,24 @@ func (s *shard) appendRecords(kvs []kv) error {
 	if len(kvs) == 0 {
 		return nil
 	}
-	if err := s.lg.Append(encodeRecordSet(kvs, s.c.clock.Now())); err != nil {
+	if err := s.append(encodeRecordSet(kvs, s.c.clock.Now())); err != nil {
 		return fmt.Errorf("append to __consumer_offsets-%d: %w", s.idx, err)
 	}
 	s.logRecords += len(kvs)
 	return nil
+}
+
+// append writes a record set, waiting at most Config.CommitTimeout for the
+// partition's in-sync replicas to copy it. Callers hold s.mu: the shard's
+// writes stay in the order memory changes, as a leader's log must.
+func (s *shard) append(records []byte) error {
+	timeout := s.c.cfg.CommitTimeout
+	if timeout <= 0 {
+		timeout = DefaultConfig().CommitTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.lg.Append(ctx, records)
 }
 
 // writeGroup persists g's metadata with plan as the assignments.
@@ -170,7 +184,7 @@ func (s *shard) snapshot() error {
 		}
 	}
 	if len(kvs) > 0 {
-		if err := s.lg.Append(encodeRecordSet(kvs, now)); err != nil {
+		if err := s.append(encodeRecordSet(kvs, now)); err != nil {
 			return fmt.Errorf("write snapshot: %w", err)
 		}
 	}

@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"math"
@@ -13,7 +14,7 @@ import (
 // storageLog runs the coordinator on the real segmented log.
 type storageLog struct{ l *storage.Log }
 
-func (s storageLog) Append(b []byte) error {
+func (s storageLog) Append(_ context.Context, b []byte) error {
 	bs, err := batch.Split(b)
 	if err != nil {
 		return err

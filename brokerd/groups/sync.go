@@ -13,11 +13,10 @@ func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	if req.Group == "" {
 		return syncErr(ErrInvalidGroupID.Code)
 	}
-	s, err := c.shardFor(req.Group)
-	if err != nil {
-		return syncErr(ErrCoordinatorNotAvail.Code)
+	s, code := c.serve(req.Group, true)
+	if code != 0 {
+		return syncErr(code)
 	}
-	s.mu.Lock()
 	resp, wait := s.sync(req, c.clock.Now())
 	s.mu.Unlock()
 	if resp == nil {
@@ -70,9 +69,10 @@ func (s *shard) sync(req *kmsg.SyncGroupRequest, now time.Time) (*kmsg.SyncGroup
 	if err := s.writeGroup(g, plan, now); err != nil {
 		// Nothing was stored: everyone rejoins and tries again.
 		s.c.log.Warn("could not persist group assignment", "group", g.id, "err", err)
+		code := appendErrCode(err)
 		for _, o := range g.members {
 			if o.syncWait != nil {
-				o.syncWait <- syncErr(ErrCoordinatorNotAvail.Code)
+				o.syncWait <- syncErr(code)
 				o.syncWait = nil
 			}
 		}
@@ -125,11 +125,10 @@ func (c *Coordinator) Heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	if req.Group == "" {
 		return ErrInvalidGroupID.Code
 	}
-	s, err := c.shardFor(req.Group)
-	if err != nil {
-		return ErrCoordinatorNotAvail.Code
+	s, code := c.serve(req.Group, true)
+	if code != 0 {
+		return code
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[req.Group]
 	if g == nil {
@@ -163,11 +162,10 @@ func (c *Coordinator) LeaveGroup(group string, leaving []LeaveMember) (int16, []
 	if group == "" {
 		return ErrInvalidGroupID.Code, nil
 	}
-	s, err := c.shardFor(group)
-	if err != nil {
-		return ErrCoordinatorNotAvail.Code, nil
+	s, code := c.serve(group, true)
+	if code != 0 {
+		return code, nil
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[group]
 	if g == nil {

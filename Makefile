@@ -9,7 +9,7 @@ PKGS      := ./...
 RACE_PKGS := ./brokerd/replication/... ./brokerd/lease/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/... ./brokerd/groups/... ./loadtest/... ./tiering/...
 FUZZTIME  ?= 15s
 
-.PHONY: all build run dev-cluster test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean
+.PHONY: all build run dev-cluster test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean chaos
 
 all: build
 
@@ -64,6 +64,18 @@ fuzz:
 	  echo "fuzz $$fn ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./brokerd/$$pkg; \
 	done
+
+# chaos soaks a real 3-broker cluster (brokerd processes, moto_server as
+# DynamoDB) under repeated kills and pauses and checks the history for lost,
+# moved or retracted records (brokerd/chaos). Needs moto: make test-deps.
+# CHAOS_ROUNDS repeats the fault sequence; the failover times go to
+# CHAOS_REPORT as JSON.
+CHAOS_ROUNDS ?= 10
+CHAOS_REPORT ?= $(DATA)/chaos-report.json
+chaos:
+	@mkdir -p $(dir $(CHAOS_REPORT))
+	KAFKI_CHAOS_ROUNDS=$(CHAOS_ROUNDS) KAFKI_CHAOS_REPORT=$(CHAOS_REPORT) \
+	  $(GO) test -count=1 -v -timeout 60m -run '^TestChaos$$' ./brokerd/chaos
 
 bench: bench-go bench-e2e
 

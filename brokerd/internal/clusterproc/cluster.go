@@ -113,7 +113,12 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 		c.baseDir, c.ownDir = dir, true
 	}
 	if c.endpoint == "" {
-		srv, err := mototest.Start(ctx)
+		// Serialized, not threaded: threaded moto_server can let two
+		// concurrent conditional writes to one item both succeed, which
+		// real DynamoDB never does; brokers in separate processes race
+		// exactly such writes for leases, so a threaded server could
+		// grant one lease to two brokers and break the cluster's safety.
+		srv, err := mototest.StartSerialized(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("clusterproc: start DynamoDB (moto_server): %w", err)
 		}

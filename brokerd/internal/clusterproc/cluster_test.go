@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // unusedEndpoint stands in for DynamoDB where the fake broker ignores it,
@@ -397,28 +397,39 @@ func TestRealCluster(t *testing.T) {
 	waitBrokers(t, c.Bootstrap(), 3)
 }
 
-// waitBrokers waits until the cluster's metadata lists brokers 1..n.
+// waitBrokers waits until every broker in bootstrap answers a metadata
+// request itself, listing brokers 1..n. Asking each one (not any one)
+// matters after a restart: a broker binds its port before it has
+// finished starting, and one that answers requests is serving.
 func waitBrokers(t *testing.T, bootstrap []string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	var last string
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		m, err := adm.BrokerMetadata(ctx)
-		cancel()
-		if err == nil && len(m.Brokers) == n {
-			return
+	for _, addr := range bootstrap {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
 		}
-		last = fmt.Sprintf("brokers %v, err %v", m.Brokers.NodeIDs(), err)
-		time.Sleep(pollInterval) // polling another process; nothing to wait on
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			resp, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrMetadataRequest())
+			cancel()
+			if err == nil && len(resp.(*kmsg.MetadataResponse).Brokers) == n {
+				break
+			}
+			if err == nil {
+				last = fmt.Sprintf("%s lists %d brokers", addr, len(resp.(*kmsg.MetadataResponse).Brokers))
+			} else {
+				last = fmt.Sprintf("%s: %v", addr, err)
+			}
+			if time.Now().After(deadline) {
+				cl.Close()
+				t.Fatalf("metadata never listed %d brokers on every broker; last: %s", n, last)
+			}
+			time.Sleep(pollInterval) // polling another process; nothing to wait on
+		}
+		cl.Close()
 	}
-	t.Fatalf("metadata never listed %d brokers; last: %s", n, last)
 }
 
 func accepts(addr string) bool {

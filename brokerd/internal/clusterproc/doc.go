@@ -4,6 +4,11 @@
 // it). Tests use it to crash, pause and restart brokers; the
 // kafki-dev-cluster command uses it to give developers a local cluster.
 //
+// The moto_server the harness starts is single-threaded
+// (mototest.StartSerialized): threaded moto can let two concurrent
+// conditional writes to one item both succeed, and brokers in separate
+// processes race exactly such writes for their leases.
+//
 // # Invariants
 //
 //   - Start returns only when every broker's Kafka port accepts TCP

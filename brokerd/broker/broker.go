@@ -63,11 +63,12 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	}
 	openCtx, cancelOpen := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelOpen()
-	store, cstore, err := openMetaStore(openCtx, &cfg)
+	m := metrics.New()
+	store, cstore, err := openMetaStore(openCtx, &cfg, m)
 	if err != nil {
 		return nil, fmt.Errorf("metadata store: %w", err)
 	}
-	b := &Broker{cfg: cfg, log: log, store: store, cstore: cstore, metrics: metrics.New(), serveErr: make(chan error, 2)}
+	b := &Broker{cfg: cfg, log: log, store: store, cstore: cstore, metrics: m, serveErr: make(chan error, 2)}
 	tier, err := openTier(context.Background(), &b.cfg)
 	if err != nil {
 		store.Close()
@@ -207,6 +208,7 @@ func (b *Broker) openGroups(tm *topics.Manager) (*groups.Coordinator, error) {
 	gcfg.InitialRebalanceDelay = cfg.GroupInitialRebalanceDelay
 	gcfg.MaxSize, gcfg.MaxMetadataBytes = cfg.GroupMaxSize, cfg.OffsetMetadataMaxBytes
 	gcfg.OffsetsRetention = cfg.OffsetsRetention
+	gcfg.Clustered = cfg.Clustered()
 	gc := groups.New(gcfg, open, groups.ManagerTopics(tm), groups.SystemClock{}, log.With("component", "groups"))
 	if tm.Topic(topics.OffsetsTopic) == nil || cfg.Clustered() {
 		return gc, nil
@@ -233,7 +235,7 @@ func (b *Broker) offsetsRF() int16 {
 // partitions of __consumer_offsets.
 func (b *Broker) offsetsRoles(changes []node.RoleChange) {
 	for _, c := range changes {
-		b.log.Info("group coordinator role", "partition", c.Partition, "leader", c.Leader)
+		b.groups.SetLeadership(c.Partition, c.Leader)
 	}
 }
 
@@ -272,14 +274,14 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 func (b *Broker) shutdown(ctx context.Context) error {
+	if b.node != nil {
+		// Controlled shutdown: hand every leadership over while still
+		// answering, so clients are redirected instead of failing.
+		b.node.Stop(ctx)
+	}
 	b.server.Shutdown(ctx)
 	if b.httpSrv != nil {
 		b.httpSrv.Shutdown(ctx)
-	}
-	if b.node != nil {
-		// Release the session lease: the controller moves this broker's
-		// leaderships now instead of after a lease duration.
-		b.node.Stop(ctx)
 	}
 	b.cancel()
 	b.wg.Wait()

@@ -28,6 +28,9 @@ type Metrics struct {
 	topicIn     *prometheus.CounterVec
 	topicRecs   *prometheus.CounterVec
 	topicOut    *prometheus.CounterVec
+	// DynamoRequests counts requests to the metadata table by operation
+	// (GetItem, TransactWriteItems, Scan...): the control plane's cost.
+	DynamoRequests *prometheus.CounterVec
 
 	mu     sync.Mutex
 	perAPI map[int16]*APIMetrics // guarded by mu
@@ -98,9 +101,12 @@ func New() *Metrics {
 			Name: "kafki_topic_fetched_bytes_total", Help: "Record batch bytes returned to fetchers, by topic.",
 		}, []string{"topic"}),
 		perAPI: map[int16]*APIMetrics{},
+		DynamoRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kafki_dynamodb_requests_total", Help: "Requests to the DynamoDB metadata table, by operation.",
+		}, []string{"operation"}),
 	}
 	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.NetBytesIn, m.NetBytesOut, m.Connections,
-		m.topicIn, m.topicRecs, m.topicOut,
+		m.topicIn, m.topicRecs, m.topicOut, m.DynamoRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

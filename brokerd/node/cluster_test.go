@@ -51,6 +51,19 @@ func newCluster(t *testing.T, n int) *cluster {
 		c.dirs[id] = t.TempDir()
 		c.start(id)
 	}
+	ctx := t.Context()
+	waitFor(t, 10*time.Second, "every broker sees the others", func() error {
+		for id, b := range c.brokers {
+			md, err := c.metadataFrom(ctx, b.Addr(), "")
+			if err != nil {
+				return err
+			}
+			if len(md.Brokers) != n {
+				return fmt.Errorf("broker %d lists %d brokers", id, len(md.Brokers))
+			}
+		}
+		return nil
+	})
 	return c
 }
 
@@ -87,6 +100,34 @@ func (c *cluster) client(opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
+// waitPlaced waits until every running broker's metadata shows every
+// partition of topic with a leader and rf in-sync replicas; it returns
+// the leaders.
+func (c *cluster) waitPlaced(ctx context.Context, topic string, partitions, rf int) map[int32]bool {
+	c.t.Helper()
+	leaders := map[int32]bool{}
+	waitFor(c.t, 20*time.Second, "metadata of every broker", func() error {
+		clear(leaders)
+		for id, b := range c.brokers {
+			md, err := c.metadataFrom(ctx, b.Addr(), topic)
+			if err != nil {
+				return err
+			}
+			if len(md.Topics) != 1 || len(md.Topics[0].Partitions) != partitions {
+				return fmt.Errorf("broker %d: topic %s not (fully) known", id, topic)
+			}
+			for _, p := range md.Topics[0].Partitions {
+				if len(p.Replicas) != rf || len(p.ISR) != rf || p.Leader < 1 {
+					return fmt.Errorf("broker %d: partition %d: leader %d replicas %v isr %v", id, p.Partition, p.Leader, p.Replicas, p.ISR)
+				}
+				leaders[p.Leader] = true
+			}
+		}
+		return nil
+	})
+	return leaders
+}
+
 // metadataFrom asks the broker at addr, and only it, for a topic's
 // metadata.
 func (c *cluster) metadataFrom(ctx context.Context, addr, topic string) (*kmsg.MetadataResponse, error) {
@@ -96,9 +137,11 @@ func (c *cluster) metadataFrom(ctx context.Context, addr, topic string) (*kmsg.M
 	}
 	defer cl.Close()
 	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
+	if topic != "" {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+	}
 	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
 	if err != nil {
 		return nil, err
@@ -138,26 +181,7 @@ func TestReplicatedTopic(t *testing.T) {
 	}
 	// Every broker learns the placement (metadata is eventually
 	// consistent across brokers, as in Kafka).
-	leaders := map[int32]bool{}
-	waitFor(t, 10*time.Second, "metadata of every broker", func() error {
-		clear(leaders)
-		for id, b := range c.brokers {
-			md, err := c.metadataFrom(ctx, b.Addr(), "r3")
-			if err != nil {
-				return err
-			}
-			if len(md.Brokers) != 3 {
-				return fmt.Errorf("broker %d lists %d brokers, want 3", id, len(md.Brokers))
-			}
-			for _, p := range md.Topics[0].Partitions {
-				if len(p.Replicas) != 3 || len(p.ISR) != 3 || p.Leader < 1 {
-					return fmt.Errorf("broker %d: partition %d: leader %d replicas %v isr %v", id, p.Partition, p.Leader, p.Replicas, p.ISR)
-				}
-				leaders[p.Leader] = true
-			}
-		}
-		return nil
-	})
+	leaders := c.waitPlaced(ctx, "r3", 3, 3)
 	if len(leaders) != 3 {
 		t.Errorf("leaders %v: not spread over the brokers", leaders)
 	}
@@ -228,6 +252,7 @@ func TestLeaderFailover(t *testing.T) {
 			}
 		}
 	}
+	c.waitPlaced(ctx, "f", 1, 3)
 	produce(0, 100)
 	md, err := adm.Metadata(ctx, "f")
 	if err != nil {
@@ -276,6 +301,90 @@ func TestLeaderFailover(t *testing.T) {
 		fs.EachRecord(func(r *kgo.Record) {
 			if want := fmt.Sprintf("v%d", got); string(r.Value) != want || r.Offset != int64(got) {
 				t.Fatalf("offset %d: %q, want %q at %d", r.Offset, r.Value, want, got)
+			}
+			got++
+		})
+	}
+}
+
+// TestGroupCoordinatorMoves: committed offsets live in the replicated
+// __consumer_offsets; when the group's coordinator stops, the new leader of
+// its offsets partition coordinates the group with every offset intact,
+// and a consumer group keeps working.
+func TestGroupCoordinatorMoves(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cl := c.client(kgo.RequiredAcks(kgo.AllISRAcks()))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopic(ctx, 3, 3, nil, "g"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	c.waitPlaced(ctx, "g", 3, 3)
+	for i := 0; i < 90; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "g", Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consume := func(want int) {
+		t.Helper()
+		g := c.client(kgo.ConsumerGroup("grp"), kgo.ConsumeTopics("g"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.DisableAutoCommit())
+		got := 0
+		for got < want {
+			fs := g.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				t.Fatalf("group consumed %d of %d: %v", got, want, err)
+			}
+			got += fs.NumRecords()
+		}
+		if err := g.CommitUncommittedOffsets(ctx); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		g.Close()
+	}
+	consume(90)
+	coord := adm.FindGroupCoordinators(ctx, "grp")["grp"]
+	if coord.Err != nil {
+		t.Fatal(coord.Err)
+	}
+	if err := c.brokers[coord.NodeID].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	delete(c.brokers, coord.NodeID)
+	cl2 := c.client()
+	adm2 := kadm.NewClient(cl2)
+	waitFor(t, 30*time.Second, "offsets from the new coordinator", func() error {
+		offs, err := adm2.FetchOffsets(ctx, "grp")
+		if err != nil {
+			return err
+		}
+		total := int64(0)
+		offs.Each(func(o kadm.OffsetResponse) { total += o.At })
+		if total != 90 {
+			return fmt.Errorf("committed offsets sum to %d, want 90", total)
+		}
+		return nil
+	})
+	if nc := adm2.FindGroupCoordinators(ctx, "grp")["grp"]; nc.Err != nil || nc.NodeID == coord.NodeID {
+		t.Fatalf("coordinator after failover: %+v (old %d)", nc, coord.NodeID)
+	}
+	// The group resumes from its commits: 30 new records are all it reads.
+	for i := 0; i < 30; i++ {
+		if err := cl2.ProduceSync(ctx, &kgo.Record{Topic: "g", Value: []byte("w")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := c.client(kgo.ConsumerGroup("grp"), kgo.ConsumeTopics("g"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := 0
+	for got < 30 {
+		fs := g.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("resumed group consumed %d of 30: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) != "w" {
+				t.Fatalf("re-read an already committed record at %d/%d", r.Partition, r.Offset)
 			}
 			got++
 		})

@@ -23,7 +23,10 @@ type isrRequest struct {
 // package doc) and persisted by the ISR loop.
 func (n *Node) requestExpand(p *topics.Partition, epoch, follower int32) {
 	isr, e, ok := p.ISR()
-	if !ok || e != epoch || slices.Contains(isr, follower) {
+	if !ok || e != epoch || slices.Contains(isr, follower) || !n.registered(follower) {
+		// A fenced broker (stopping, or declared dead) may still fetch
+		// for a moment; it must not count for acks=all (Kafka checks the
+		// broker epoch for the same reason, KIP-903).
 		return
 	}
 	p.ApplyISR(epoch, append(isr, follower))

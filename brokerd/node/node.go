@@ -59,6 +59,8 @@ type Node struct {
 	session atomic.Pointer[lease.Lease]
 	// sessionEpoch is the epoch of the session lease held now (0: none).
 	sessionEpoch atomic.Int64
+	// stopping: Stop released the session on purpose; do not re-register.
+	stopping atomic.Bool
 
 	refresh chan struct{} // buffered(1): re-read the metadata now
 
@@ -120,18 +122,45 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	return n, nil
 }
 
-// Stop ends the background work, stops following, and releases the
-// session (and controller) lease so that the controller moves this
-// broker's leaderships at once instead of after a lease duration.
+// Stop is a controlled shutdown, as Kafka's: it releases the session
+// lease, so this broker stops acknowledging at once and the controller
+// (perhaps this broker itself) moves its leaderships without waiting a
+// lease duration; it waits (within ctx and two lease durations) until the
+// metadata shows it leads nothing, so clients are redirected while it
+// still answers them; then it ends the background work.
 func (n *Node) Stop(ctx context.Context) {
-	n.cancel()
-	n.wg.Wait()
-	n.fetchers.stopAll()
+	n.stopping.Store(true)
 	if l := n.session.Load(); l != nil {
 		if err := l.Release(ctx); err != nil {
 			n.log.Warn("release session lease", "err", err)
 		}
 	}
+	wctx, cancel := context.WithTimeout(ctx, 2*n.cfg.SessionLease)
+	for wctx.Err() == nil && n.leadsAny() {
+		n.kick()
+		select {
+		case <-wctx.Done():
+		case <-n.Changed():
+		case <-time.After(n.cfg.MetadataPollInterval):
+		}
+	}
+	cancel()
+	n.cancel()
+	n.wg.Wait()
+	n.fetchers.stopAll()
+}
+
+// leadsAny reports whether the applied metadata names this broker leader
+// of any partition.
+func (n *Node) leadsAny() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, st := range n.states {
+		if st.Leader == n.self {
+			return true
+		}
+	}
+	return false
 }
 
 // Self is this broker's id.
@@ -188,9 +217,13 @@ func (n *Node) runSession(ctx context.Context, l *lease.Lease) {
 		if ctx.Err() != nil {
 			return
 		}
-		n.log.Warn("session lease lost: the controller fenced this broker; dropping every role")
 		n.sessionEpoch.Store(0)
 		n.dropAll()
+		if n.stopping.Load() {
+			<-ctx.Done()
+			return
+		}
+		n.log.Warn("session lease lost: the controller fenced this broker; dropping every role")
 		for {
 			var err error
 			l, err = n.acquireSession(ctx)
@@ -313,7 +346,7 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 			case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
 				n.fetchers.remove(p)
 				p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(settings.MinInsync), n.cfg.ReplicaLagTimeMax)
-			case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0:
+			case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
 				if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
 					p.BecomeFollower(st.Leader, st.LeaderEpoch)
 					n.fetchers.add(p, st.Leader, st.LeaderEpoch)
@@ -367,6 +400,19 @@ func (n *Node) reportOffsets(dropAll bool) {
 	if len(changes) > 0 {
 		n.onOffs(changes)
 	}
+}
+
+// registered reports whether broker id is registered and not fenced in
+// the applied metadata.
+func (n *Node) registered(id int32) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, b := range n.snap.Brokers {
+		if b.ID == id {
+			return !b.Fenced
+		}
+	}
+	return false
 }
 
 // Broker is a live broker as clients see it.

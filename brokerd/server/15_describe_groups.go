@@ -32,6 +32,11 @@ func (s *Server) handleDescribeGroups(_ context.Context, rc *reqCtx, r kmsg.Requ
 			rg.ErrorCode = rc.errCode(kerr.InvalidGroupID.Code)
 		default:
 			d := s.groups.DescribeGroup(id)
+			if d.ErrorCode != 0 {
+				// Not coordinated here (a cluster moved it).
+				rg.ErrorCode = rc.errCode(d.ErrorCode)
+				break
+			}
 			rg.State, rg.ProtocolType, rg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
 			for _, m := range d.Members {
 				rm := kmsg.NewDescribeGroupsResponseGroupMember()

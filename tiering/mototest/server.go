@@ -61,12 +61,19 @@ func Start(ctx context.Context) (*Server, error) {
 	})
 }
 
-// serialScript runs moto's WSGI application on werkzeug's single-threaded
-// server: one request at a time, each on its own connection (HTTP/1.0).
-const serialScript = `import sys
+// serialScript runs moto's WSGI application behind one lock: connections
+// are still served by a thread each (a single-threaded server would hang
+// on a client's idle connection, which Go's transport opens when a request
+// is cancelled while dialling), but requests are handled one at a time.
+const serialScript = `import sys, threading
 from werkzeug.serving import run_simple
 from moto.server import DomainDispatcherApplication, create_backend_app
-run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def serial(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple(sys.argv[1], int(sys.argv[2]), serial, threaded=True)
 `
 
 // StartSerialized is Start with a server that handles one request at a

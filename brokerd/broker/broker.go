@@ -39,7 +39,7 @@ type Broker struct {
 	groups  *groups.Coordinator
 	server  *server.Server
 	metrics *metrics.Metrics
-	tier    *tiering.Tier // nil when tiering is off
+	tier    *tiering.Tier  // nil when tiering is off
 	cstore  *cluster.Store // nil on a single node
 	node    *node.Node     // nil on a single node
 

@@ -36,7 +36,6 @@ func (s *Server) groupCoordinator(group string) (brokerAddr, bool) {
 	return s.brokerByID(st.Leader)
 }
 
-
 const (
 	findCoordinatorMin = 0
 	findCoordinatorMax = 6

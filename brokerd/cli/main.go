@@ -92,6 +92,7 @@ Commands:
   groups reset-offsets  Move a group's committed offsets.
   tier describe     List a tier's remote segments per partition.
   tier verify       Check a tier's objects against its metadata.
+  cluster describe  Show brokers, the controller and every partition's leader and ISR.
   version           Print kafki's version.
 
 Every command that talks to a broker takes --bootstrap-server host:port

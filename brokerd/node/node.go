@@ -136,11 +136,15 @@ func (n *Node) Stop(ctx context.Context) {
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*n.cfg.SessionLease)
-	for wctx.Err() == nil && n.leadsAny() {
-		n.kick()
+	for wctx.Err() == nil {
+		// Read the store itself: the applied view was just cleared.
+		snap, err := n.store.Read(wctx)
+		if err == nil && !leadsIn(snap, n.self) {
+			break
+		}
+		n.ctrl.poke()
 		select {
 		case <-wctx.Done():
-		case <-n.Changed():
 		case <-time.After(n.cfg.MetadataPollInterval):
 		}
 	}
@@ -150,13 +154,16 @@ func (n *Node) Stop(ctx context.Context) {
 	n.fetchers.stopAll()
 }
 
-// leadsAny reports whether the applied metadata names this broker leader
-// of any partition.
-func (n *Node) leadsAny() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, st := range n.states {
-		if st.Leader == n.self {
+// leadsIn reports whether snap names broker id leader of any partition
+// or lists it unfenced.
+func leadsIn(snap cluster.Snapshot, id int32) bool {
+	for _, st := range snap.Partitions {
+		if st.Leader == id {
+			return true
+		}
+	}
+	for _, b := range snap.Brokers {
+		if b.ID == id && !b.Fenced {
 			return true
 		}
 	}
@@ -413,6 +420,24 @@ func (n *Node) registered(id int32) bool {
 		}
 	}
 	return false
+}
+
+// Sync brings the applied metadata up to date with the store now if it
+// is behind (one read of the version item): read-your-writes across
+// brokers, e.g. for a client that created a topic through one broker and
+// asks another about it at once.
+func (n *Node) Sync(ctx context.Context) error {
+	v, err := n.store.MetadataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	current := n.snap.Version >= v
+	n.mu.Unlock()
+	if current {
+		return nil
+	}
+	return n.refreshNow(ctx)
 }
 
 // Broker is a live broker as clients see it.

@@ -68,6 +68,12 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 			}
 		default:
 			t = s.topics.Topic(*rt.Topic)
+			if t == nil && s.cluster != nil {
+				// Perhaps created through another broker a moment ago.
+				if err := s.cluster.Sync(ctx); err == nil {
+					t = s.topics.Topic(*rt.Topic)
+				}
+			}
 			if t == nil && autoCreate {
 				var err error
 				t, err = s.autoCreate(ctx, *rt.Topic)

@@ -25,6 +25,8 @@ type Cluster interface {
 	// leaders; WaitTopicGone until the topic's partitions are gone.
 	WaitPartitions(ctx context.Context, topic string, count int32) error
 	WaitTopicGone(ctx context.Context, topic string) error
+	// Sync applies the latest metadata now if this broker is behind.
+	Sync(ctx context.Context) error
 }
 
 // SetCluster makes the server a cluster member. Call before Serve.

@@ -24,10 +24,6 @@ import (
 	"github.com/kafki/kafki/tiering/upload"
 )
 
-// leaderEpoch is the fencing token of every remote write: a single node
-// leads every partition at epoch 0.
-const leaderEpoch = 0
-
 // uploadRetry is how soon the uploader looks again when a pass failed
 // (a store outage) or found nothing to wake it.
 const uploadRetry = 5 * time.Second
@@ -103,6 +99,21 @@ func (m *Manager) tieredPartitions() []*Partition {
 	return out
 }
 
+// tierEpoch returns the leader epoch remote writes are fenced with, and
+// whether this broker leads the partition (only the leader writes to the
+// remote tier).
+func (p *Partition) tierEpoch() (int32, bool) {
+	role, _, epoch := p.Role()
+	switch role {
+	case Standalone:
+		return 0, true
+	case Leader:
+		return epoch, p.mgr.replicaHooks.CanAct == nil || p.mgr.replicaHooks.CanAct()
+	default:
+		return 0, false
+	}
+}
+
 func (p *Partition) tp() remote.TopicPartition {
 	return remote.TopicPartition{Topic: p.Topic, Partition: p.Index}
 }
@@ -114,7 +125,15 @@ func (m *Manager) uploadAll(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := m.uploadPartition(ctx, p); err != nil && ctx.Err() == nil {
+		if epoch, leads := p.tierEpoch(); !leads {
+			// Only the leader uploads (one copy per segment, whatever the
+			// replication factor); a replica learns how far the remote
+			// tier reaches so its local retention can delete below it.
+			if _, end, ok, err := m.tier.RemoteBounds(ctx, p.tp()); err == nil && ok {
+				p.log.MarkUploaded(end)
+			}
+			continue
+		} else if err := m.uploadPartition(ctx, p, epoch); err != nil && ctx.Err() == nil {
 			m.log.Warn("tiering: upload failed; retrying later", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
 	}
@@ -123,7 +142,7 @@ func (m *Manager) uploadAll(ctx context.Context) {
 // uploadPartition uploads p's sealed segments the remote tier does not
 // hold yet, oldest first, stopping at the first failure so that the
 // remote tier stays contiguous.
-func (m *Manager) uploadPartition(ctx context.Context, p *Partition) error {
+func (m *Manager) uploadPartition(ctx context.Context, p *Partition, epoch int32) error {
 	if p.log.Offline() != nil {
 		return nil
 	}
@@ -142,7 +161,7 @@ func (m *Manager) uploadPartition(ctx context.Context, p *Partition) error {
 		}
 		_, err := m.tier.OnSegmentSealed(ctx, upload.Sealed{
 			TP:            p.tp(),
-			LeaderEpoch:   leaderEpoch,
+			LeaderEpoch:   epoch,
 			LogPath:       s.LogPath,
 			IndexPath:     existing(s.IndexPath),
 			TimeIndexPath: existing(s.TimeIndexPath),
@@ -174,17 +193,21 @@ func (m *Manager) cleanRemote(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		epoch, leads := p.tierEpoch()
+		if !leads {
+			continue
+		}
 		c := p.log.Config()
 		policy := cleanup.Policy{RetentionMs: -1, RetentionBytes: c.RetentionBytes}
 		if c.RetentionMs >= 0 {
 			policy.RetentionMs = c.RetentionMs.Milliseconds()
 		}
-		if r, err := m.tier.ApplyRetention(ctx, p.tp(), leaderEpoch, policy, p.localBytesAboveRemote()); err != nil {
+		if r, err := m.tier.ApplyRetention(ctx, p.tp(), epoch, policy, p.localBytesAboveRemote()); err != nil {
 			m.log.Warn("tiering: remote retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		} else if len(r.Deleted) > 0 {
 			m.log.Info("tiering: remote retention deleted segments", "topic", p.Topic, "partition", p.Index, "count", len(r.Deleted), "log_start_offset", r.LogStartOffset)
 		}
-		if _, err := m.tier.Sweep(ctx, p.tp(), leaderEpoch); err != nil {
+		if _, err := m.tier.Sweep(ctx, p.tp(), epoch); err != nil {
 			m.log.Warn("tiering: sweep failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
 	}
@@ -305,7 +328,8 @@ func (p *Partition) deleteRemote(ctx context.Context) error {
 		return nil
 	}
 	all := cleanup.Policy{RetentionMs: -1, RetentionBytes: 0}
-	res, err := t.ApplyRetention(ctx, p.tp(), leaderEpoch, all, 0)
+	_, _, epoch := p.Role()
+	res, err := t.ApplyRetention(ctx, p.tp(), max(epoch, 0), all, 0)
 	if err != nil {
 		return fmt.Errorf("delete remote data of %s-%d: %w", p.Topic, p.Index, err)
 	}

@@ -259,6 +259,9 @@ func (b *Broker) MetricsAddr() string {
 	return b.metricsLn.Addr().String()
 }
 
+// Metrics exposes the broker's metrics (tests and tools).
+func (b *Broker) Metrics() *metrics.Metrics { return b.metrics }
+
 // Topics exposes the topic manager (tests and tools).
 func (b *Broker) Topics() *topics.Manager { return b.topics }
 

@@ -106,10 +106,19 @@ func (s *Store) PutISR(ctx context.Context, sessionEpoch int64, next PartitionSt
 }
 
 func (s *Store) putPartition(ctx context.Context, f Fence, next PartitionState, expectVersion int64) error {
-	if err := next.Validate(); err != nil {
+	w, err := s.partitionWrite(PartitionWrite{Next: next, ExpectVersion: expectVersion})
+	if err != nil {
 		return err
 	}
-	next.Version = expectVersion + 1
+	return s.fenced(ctx, f, w)
+}
+
+func (s *Store) partitionWrite(pw PartitionWrite) (types.TransactWriteItem, error) {
+	next := pw.Next
+	if err := next.Validate(); err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	next.Version = pw.ExpectVersion + 1
 	item := skey(partitionKey(next.Topic, next.Partition))
 	item["replicas"] = nums(next.Replicas)
 	item["isr"] = nums(next.ISR)
@@ -117,11 +126,47 @@ func (s *Store) putPartition(ctx context.Context, f Fence, next PartitionState, 
 	item["leader_epoch"] = num(int64(next.LeaderEpoch))
 	item["leader_session"] = num(next.LeaderSession)
 	item["version"] = num(next.Version)
-	cond, names, values := versionCondition(expectVersion)
-	return s.fenced(ctx, f, types.TransactWriteItem{Put: &types.Put{
+	cond, names, values := versionCondition(pw.ExpectVersion)
+	return types.TransactWriteItem{Put: &types.Put{
 		TableName: s.table(), Item: item,
 		ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	}})
+	}}, nil
+}
+
+// PartitionWrite is one compare-and-set of PutPartitions.
+type PartitionWrite struct {
+	Next          PartitionState
+	ExpectVersion int64 // 0: the item must not exist
+}
+
+// maxPerTransaction keeps a transaction within DynamoDB's 100 items: the
+// lease condition and the version bump take two.
+const maxPerTransaction = 98
+
+// PutPartitions writes many partition states under the controller lease,
+// up to 98 per transaction (placing a large topic, or electing new leaders
+// for every partition a dead broker led, costs a few requests, not one
+// per partition). Each transaction is all-or-nothing; on
+// lease.ErrConflict some earlier transactions may have been applied, and
+// the caller re-reads.
+func (s *Store) PutPartitions(ctx context.Context, controllerEpoch int64, writes []PartitionWrite) error {
+	for len(writes) > 0 {
+		n := min(len(writes), maxPerTransaction)
+		items := make([]types.TransactWriteItem, 0, n+1)
+		for _, w := range writes[:n] {
+			item, err := s.partitionWrite(w)
+			if err != nil {
+				return err
+			}
+			items = append(items, item)
+		}
+		items = append(items, meta.BumpVersion(s.Leases.Table))
+		if err := s.Leases.Fenced(ctx, ControllerLease, controllerEpoch, items...); err != nil {
+			return err
+		}
+		writes = writes[n:]
+	}
+	return nil
 }
 
 // DeletePartition removes a partition's state (its topic was deleted),

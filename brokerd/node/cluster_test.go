@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/mototest"
+	"github.com/kafki/kafki/tiering/remote"
 )
 
 var moto *mototest.Server
@@ -39,14 +42,17 @@ type cluster struct {
 	table   string
 	brokers map[int32]*broker.Broker
 	dirs    map[int32]string
+	opt     func(*config.Config) // extra settings for every broker
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, nil) }
+
+func newClusterWith(t *testing.T, n int, opt func(*config.Config)) *cluster {
 	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
 	t.Setenv("AWS_REGION", mototest.Region)
-	c := &cluster{t: t, table: fmt.Sprintf("kafki-node-%d", time.Now().UnixNano()), brokers: map[int32]*broker.Broker{}, dirs: map[int32]string{}}
+	c := &cluster{t: t, table: fmt.Sprintf("kafki-node-%d", time.Now().UnixNano()), brokers: map[int32]*broker.Broker{}, dirs: map[int32]string{}, opt: opt}
 	for id := int32(1); id <= int32(n); id++ {
 		c.dirs[id] = t.TempDir()
 		c.start(id)
@@ -77,6 +83,9 @@ func (c *cluster) start(id int32) *broker.Broker {
 		cfg.ReplicaFetchWaitMax = 200 * time.Millisecond
 		cfg.OffsetsTopicPartitions = 3
 		cfg.GroupInitialRebalanceDelay = 0
+		if c.opt != nil {
+			c.opt(cfg)
+		}
 	}))
 	c.brokers[id] = b
 	return b
@@ -388,5 +397,206 @@ func TestGroupCoordinatorMoves(t *testing.T) {
 			}
 			got++
 		})
+	}
+}
+
+// TestTieredCluster: with tiered storage in a cluster only the leader
+// uploads, so every offset range is in the remote tier exactly once; the
+// followers' local logs are bounded by local retention as the leader's
+// is; and a new leader continues sealing where the old one stopped,
+// without gap or overlap, while every record stays readable from 0.
+func TestTieredCluster(t *testing.T) {
+	tierDir := t.TempDir()
+	c := newClusterWith(t, 3, func(cfg *config.Config) {
+		cfg.TierDir = tierDir
+		cfg.RetentionCheckInterval = 20 * time.Millisecond
+		cfg.TierSweepInterval = 50 * time.Millisecond
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cl := c.client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+	adm := kadm.NewClient(cl)
+	res, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{
+		"segment.bytes":         kadm.StringPtr("4096"),
+		"local.retention.bytes": kadm.StringPtr("4096"),
+		"remote.storage.enable": kadm.StringPtr("true"),
+	}, "tc")
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	c.waitPlaced(ctx, "tc", 1, 3)
+	value := func(i int) []byte { return fmt.Appendf(nil, "value-%06d-%s", i, "padding-padding-padding") }
+	produce := func(from, to int) {
+		for i := from; i < to; i += 10 {
+			var rs []*kgo.Record
+			for j := i; j < min(i+10, to); j++ {
+				rs = append(rs, &kgo.Record{Topic: "tc", Value: value(j)})
+			}
+			if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+				t.Fatalf("produce %d: %v", i, err)
+			}
+		}
+	}
+	_, meta, err := tiering.Open(ctx, tiering.Location{Dir: tierDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := remote.TopicPartition{Topic: "tc", Partition: 0}
+	// checkRemote: committed segments tile [0, end) exactly once.
+	checkRemote := func() (end int64, epochs map[int32]bool, err error) {
+		segs, err := meta.List(ctx, tp)
+		if err != nil {
+			return 0, nil, err
+		}
+		epochs = map[int32]bool{}
+		var committed []remote.Segment
+		for _, s := range segs {
+			if s.State == remote.CopyFinished {
+				committed = append(committed, s)
+			}
+		}
+		slices.SortFunc(committed, func(a, b remote.Segment) int { return int(a.BaseOffset - b.BaseOffset) })
+		for _, s := range committed {
+			if s.BaseOffset != end {
+				return end, epochs, fmt.Errorf("remote segment %s starts at %d, want %d (gap or overlap)", s.ID, s.BaseOffset, end)
+			}
+			end = s.LastOffset + 1
+			epochs[s.LeaderEpoch] = true
+		}
+		return end, epochs, nil
+	}
+	localBounded := func() error {
+		for id, b := range c.brokers {
+			p := b.Topics().Partition("tc", 0)
+			if p.Log().LogStartOffset() == 0 || p.Log().Size() > 4*4096 {
+				return fmt.Errorf("broker %d: local log start %d, size %d", id, p.Log().LogStartOffset(), p.Log().Size())
+			}
+		}
+		return nil
+	}
+	produce(0, 600)
+	waitFor(t, 30*time.Second, "uploads and bounded local logs", func() error {
+		if end, _, err := checkRemote(); err != nil || end < 300 {
+			return fmt.Errorf("remote end %d: %v", end, err)
+		}
+		return localBounded()
+	})
+
+	md, err := adm.Metadata(ctx, "tc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := md.Topics["tc"].Partitions[0]
+	if err := c.brokers[old.Leader].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	delete(c.brokers, old.Leader)
+	produce(600, 1200)
+	waitFor(t, 30*time.Second, "the new leader uploads", func() error {
+		end, epochs, err := checkRemote()
+		if err != nil {
+			return err
+		}
+		if end < 900 || len(epochs) < 2 {
+			return fmt.Errorf("remote end %d, uploading epochs %v", end, epochs)
+		}
+		return localBounded()
+	})
+	cons := c.client(kgo.ConsumeTopics("tc"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(4000))
+	next := 0
+	for next < 1200 {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of 1200: %v", next, err)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != int64(next) || string(r.Value) != string(value(next)) {
+				t.Fatalf("record %d: offset %d value %q", next, r.Offset, r.Value)
+			}
+			next++
+		})
+	}
+}
+
+// dynamoRequests sums a broker's DynamoDB requests so far.
+func dynamoRequests(t *testing.T, b *broker.Broker) float64 {
+	t.Helper()
+	mfs, err := b.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == "kafki_dynamodb_requests_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// TestControlPlaneCostIndependentOfPartitions: at idle a broker's
+// DynamoDB traffic (lease renewals, metadata version polls, the
+// controller's lease reads) does not grow with the number of partitions:
+// partitions cost a scan only when metadata changes. The rates are
+// logged for the README's figures; the assertion is on their ratio.
+func TestControlPlaneCostIndependentOfPartitions(t *testing.T) {
+	// The broker defaults, so that the logged rates are what a
+	// deployment sees.
+	def := config.Default()
+	c := newClusterWith(t, 3, func(cfg *config.Config) {
+		cfg.MetadataPollInterval, cfg.SessionLease = def.MetadataPollInterval, def.SessionLease
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	idleRate := func() float64 {
+		before := map[int32]float64{}
+		for id, b := range c.brokers {
+			before[id] = dynamoRequests(t, b)
+		}
+		start := time.Now()
+		<-time.After(3 * time.Second) // a measurement window, not synchronisation
+		total := 0.0
+		for id, b := range c.brokers {
+			total += dynamoRequests(t, b) - before[id]
+		}
+		return total / float64(len(c.brokers)) / time.Since(start).Seconds()
+	}
+	adm := kadm.NewClient(c.client())
+	if res, err := adm.CreateTopic(ctx, 1, 3, nil, "one"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	c.waitPlaced(ctx, "one", 1, 3)
+	few := idleRate()
+	if res, err := adm.CreateTopic(ctx, 200, 3, nil, "many"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	c.waitPlaced(ctx, "many", 200, 3)
+	many := idleRate()
+	// Under produce load: appends, replication and acks=all never touch
+	// DynamoDB.
+	cl := c.client(kgo.RequiredAcks(kgo.AllISRAcks()))
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var produced atomic.Int64
+	go func() {
+		for loadCtx.Err() == nil {
+			cl.Produce(loadCtx, &kgo.Record{Topic: "many", Value: make([]byte, 512)}, func(_ *kgo.Record, err error) {
+				if err == nil {
+					produced.Add(1)
+				}
+			})
+		}
+	}()
+	loaded := idleRate()
+	stopLoad()
+	t.Logf("DynamoDB requests per broker per second (broker defaults): idle %.2f with 1 partition, %.2f with 201; %.2f while producing %d records acks=all",
+		few, many, loaded, produced.Load())
+	if loaded > few*1.5+1 {
+		t.Fatalf("control-plane rate grew under load: %.2f/s vs %.2f/s idle", loaded, few)
+	}
+	if many > few*1.5+1 {
+		t.Fatalf("idle control-plane rate grew with partitions: %.2f/s with 201 partitions vs %.2f/s with 1", many, few)
 	}
 }

@@ -204,6 +204,7 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 	}
 	wrote := false
 	counts := map[string]int32{}
+	var elections, placements []cluster.PartitionWrite
 	for _, st := range c.snap.Partitions {
 		t, ok := topicsByName[st.Topic]
 		if !ok || st.Partition >= t.Partitions {
@@ -218,18 +219,22 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 		}
 		counts[st.Topic]++
 		next, changed := c.decide(st, live, sessions)
-		if !changed {
-			continue
+		if changed {
+			elections = append(elections, cluster.PartitionWrite{Next: next, ExpectVersion: st.Version})
 		}
+	}
+	if len(elections) > 0 {
 		if !l.Valid() {
 			return nil
 		}
-		if err := store.PutPartition(ctx, epoch, next, st.Version); err != nil {
+		if err := store.PutPartitions(ctx, epoch, elections); err != nil {
 			return err
 		}
 		wrote = true
-		c.n.log.Info("partition leadership changed", "topic", next.Topic, "partition", next.Partition,
-			"leader", next.Leader, "leader.epoch", next.LeaderEpoch, "isr", next.ISR)
+		for _, w := range elections {
+			c.n.log.Info("partition leadership changed", "topic", w.Next.Topic, "partition", w.Next.Partition,
+				"leader", w.Next.Leader, "leader.epoch", w.Next.LeaderEpoch, "isr", w.Next.ISR)
+		}
 	}
 
 	// Place the replicas of new topics and partitions.
@@ -255,15 +260,18 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 		for i, replicas := range assign {
 			st := cluster.PartitionState{Topic: t.Name, Partition: have + int32(i), Replicas: replicas,
 				Leader: replicas[0], ISR: slices.Clone(replicas), LeaderSession: sessions[replicas[0]]}
-			if !l.Valid() {
-				return nil
-			}
-			if err := store.PutPartition(ctx, epoch, st, 0); err != nil {
-				return err
-			}
-			wrote = true
+			placements = append(placements, cluster.PartitionWrite{Next: st})
 		}
-		c.n.log.Info("placed replicas", "topic", t.Name, "partitions", t.Partitions-have, "replication.factor", rf)
+		c.n.log.Info("placing replicas", "topic", t.Name, "partitions", t.Partitions-have, "replication.factor", rf)
+	}
+	if len(placements) > 0 {
+		if !l.Valid() {
+			return nil
+		}
+		if err := store.PutPartitions(ctx, epoch, placements); err != nil {
+			return err
+		}
+		wrote = true
 	}
 	if wrote {
 		c.stale = true

@@ -74,3 +74,99 @@ func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 		t.Fatalf("metadata version %d err %v, want 2 (refused writes must not bump it)", v, err)
 	}
 }
+
+// A leader's ISR change is fenced by its broker session lease: once the
+// controller took the session over (the broker was declared dead), the
+// broker's write is refused even with the right partition version.
+func TestISRWritesAreFencedBySessionLease(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	ctrl, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "c", Duration: time.Minute, Store: s.Leases})
+	if _, err := ctrl.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := lease.New(lease.Config{Name: BrokerLease(1), Holder: "broker/1/a", Duration: time.Minute, Store: s.Leases})
+	if _, err := sess.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := PartitionState{Topic: "t", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}, LeaderSession: sess.Epoch()}
+	if err := s.PutPartition(ctx, ctrl.Epoch(), st, 0); err != nil {
+		t.Fatal(err)
+	}
+	shrunk, err := ShrinkISR(st, 1, 0, []int32{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutISR(ctx, sess.Epoch(), shrunk, 1); err != nil {
+		t.Fatalf("leader's ISR write: %v", err)
+	}
+	// The controller takes the session over (lease rule 2); the old
+	// session's next write is refused.
+	rec, _, err := s.Leases.Get(ctx, BrokerLease(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fencer, _ := lease.New(lease.Config{Name: BrokerLease(1), Holder: "c/fence", Duration: time.Minute, Store: s.Leases})
+	if ok, err := fencer.TakeOver(ctx, rec); err != nil || !ok {
+		t.Fatalf("take over: %v %v", ok, err)
+	}
+	expanded, _ := ExpandISR(shrunk, 1, 0, 2)
+	if err := s.PutISR(ctx, sess.Epoch(), expanded, 2); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("write under a taken-over session: %v", err)
+	}
+}
+
+// Registrations, fencing of a registration, and the snapshot scan.
+func TestRegistrationsAndSnapshot(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	ctrl, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "c", Duration: time.Minute, Store: s.Leases})
+	if _, err := ctrl.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id := int32(1); id <= 2; id++ {
+		l, _ := lease.New(lease.Config{Name: BrokerLease(id), Holder: fmt.Sprint(id), Duration: time.Minute, Store: s.Leases})
+		if _, err := l.Acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Register(ctx, BrokerInfo{ID: id, Addr: fmt.Sprintf("h%d:9092", id), Rack: "az1", SessionEpoch: l.Epoch()}); err != nil {
+			t.Fatal(err)
+		}
+		// A registration under a stale session epoch is refused.
+		if err := s.Register(ctx, BrokerInfo{ID: id, Addr: "x:1", SessionEpoch: l.Epoch() + 1}); !errors.Is(err, lease.ErrConflict) {
+			t.Fatalf("registration under a wrong epoch: %v", err)
+		}
+	}
+	// Fencing checks the session epoch: a newer registration wins.
+	if err := s.FenceBroker(ctx, ctrl.Epoch(), 2, 99); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("fence of a stale registration: %v", err)
+	}
+	if err := s.FenceBroker(ctx, ctrl.Epoch(), 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Many partitions in few transactions.
+	var writes []PartitionWrite
+	for p := int32(0); p < 250; p++ {
+		writes = append(writes, PartitionWrite{Next: PartitionState{Topic: "big", Partition: p, Replicas: []int32{1}, Leader: 1, ISR: []int32{1}}})
+	}
+	if err := s.PutPartitions(ctx, ctrl.Epoch(), writes); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Partitions) != 250 || len(snap.Brokers) != 2 {
+		t.Fatalf("snapshot: %d partitions, %d brokers", len(snap.Partitions), len(snap.Brokers))
+	}
+	if b := snap.Brokers[1]; b.ID != 2 || !b.Fenced || b.Addr != "h2:9092" || b.Rack != "az1" {
+		t.Fatalf("broker 2: %+v", b)
+	}
+	if b := snap.Brokers[0]; b.Fenced {
+		t.Fatalf("broker 1 fenced: %+v", b)
+	}
+	// 2 registrations + 1 fence + 3 transactions of partitions.
+	if snap.Version != 6 {
+		t.Fatalf("metadata version %d, want 6", snap.Version)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafki/kafki/brokerd/cluster"
@@ -20,16 +22,74 @@ type controller struct {
 	n      *Node
 	pokeCh chan struct{}
 
+	// Observations of the brokers' session leases, made while leading
+	// (step) and while standing by (standby), so that a broker that takes
+	// the controller over can fence a broker that died with the old
+	// controller without first watching it for a whole lease duration.
+	obsMu    sync.Mutex
+	liveness *cluster.Liveness      // guarded by obsMu
+	seen     map[int32]lease.Record // last read session lease per broker; guarded by obsMu
+	leading  atomic.Bool
+
 	// State of the current holding; touched only by run's goroutine.
-	liveness *cluster.Liveness
-	seen     map[int32]lease.Record // last read session lease per broker
 	snap     cluster.Snapshot
 	stale    bool // snap must be re-read
 	warned   map[string]bool
 }
 
 func newController(n *Node) *controller {
-	return &controller{n: n, pokeCh: make(chan struct{}, 1)}
+	return &controller{n: n, pokeCh: make(chan struct{}, 1), liveness: cluster.NewLiveness(), seen: map[int32]lease.Record{}}
+}
+
+// observe reads the session lease of every unfenced broker in brokers and
+// records the observations; it returns the brokers whose lease exists.
+func (c *controller) observe(ctx context.Context, brokers []cluster.BrokerInfo) (map[int32]cluster.BrokerInfo, error) {
+	var obs []cluster.Observation
+	registered := map[int32]cluster.BrokerInfo{}
+	recs := map[int32]lease.Record{}
+	for _, b := range brokers {
+		if b.Fenced {
+			continue
+		}
+		rec, ok, err := c.n.store.Leases.Get(ctx, cluster.BrokerLease(b.ID))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		registered[b.ID] = b
+		recs[b.ID] = rec
+		obs = append(obs, cluster.Observation{Broker: b.ID, RVN: rec.RVN, Duration: rec.Duration, Released: rec.Holder == ""})
+	}
+	c.obsMu.Lock()
+	defer c.obsMu.Unlock()
+	c.liveness.Observe(time.Now(), obs)
+	c.seen = recs
+	return registered, nil
+}
+
+// standby observes the brokers' leases while another broker is the
+// controller, at half the controller's pace.
+func (c *controller) standby(ctx context.Context) {
+	t := time.NewTicker(max(c.n.cfg.SessionLease/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.leading.Load() {
+			continue
+		}
+		c.n.mu.Lock()
+		brokers := c.n.snap.Brokers
+		c.n.mu.Unlock()
+		if _, err := c.observe(ctx, brokers); err != nil && ctx.Err() == nil {
+			c.n.log.Debug("observe broker leases", "err", err)
+		}
+	}
 }
 
 // poke asks for a prompt step (a topic was created, say).
@@ -41,6 +101,7 @@ func (c *controller) poke() {
 }
 
 func (c *controller) run(ctx context.Context) {
+	go c.standby(ctx)
 	for ctx.Err() == nil {
 		l, err := lease.New(lease.Config{Name: cluster.ControllerLease, Holder: c.n.holder, Duration: c.n.cfg.SessionLease, Store: c.n.store.Leases})
 		if err != nil {
@@ -69,7 +130,9 @@ func (c *controller) pause(ctx context.Context) {
 // lead runs the controller while l is held.
 func (c *controller) lead(ctx context.Context, l *lease.Lease, epoch int64) {
 	c.n.log.Info("this broker is the controller", "controller.epoch", epoch)
-	c.liveness, c.seen, c.stale, c.warned = cluster.NewLiveness(), map[int32]lease.Record{}, true, map[string]bool{}
+	c.stale, c.warned = true, map[string]bool{}
+	c.leading.Store(true)
+	defer c.leading.Store(false)
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	renewed := make(chan struct{})
 	go func() {
@@ -134,25 +197,19 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 	}
 
 	// Observe every registered broker's session lease.
-	var obs []cluster.Observation
-	registered := map[int32]cluster.BrokerInfo{}
-	for _, b := range c.snap.Brokers {
-		if b.Fenced {
-			continue
-		}
-		rec, ok, err := store.Leases.Get(ctx, cluster.BrokerLease(b.ID))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		registered[b.ID] = b
-		c.seen[b.ID] = rec
-		obs = append(obs, cluster.Observation{Broker: b.ID, RVN: rec.RVN, Duration: rec.Duration, Released: rec.Holder == ""})
+	registered, err := c.observe(ctx, c.snap.Brokers)
+	if err != nil {
+		return err
 	}
 	now := time.Now()
-	c.liveness.Observe(now, obs)
+	c.obsMu.Lock()
+	alive := map[int32]bool{}
+	seen := map[int32]lease.Record{}
+	for id := range registered {
+		alive[id] = c.liveness.Alive(id, now)
+		seen[id] = c.seen[id]
+	}
+	c.obsMu.Unlock()
 
 	// Fence the brokers whose session lapsed: take their lease over (so a
 	// paused broker that wakes up finds it lost), mark the registration,
@@ -167,11 +224,11 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 	}()
 	sessions := map[int32]int64{}
 	for id, b := range registered {
-		if c.liveness.Alive(id, now) {
+		if alive[id] {
 			sessions[id] = b.SessionEpoch
 			continue
 		}
-		rec := c.seen[id]
+		rec := seen[id]
 		if rec.Holder != "" {
 			tl, err := lease.New(lease.Config{Name: cluster.BrokerLease(id), Holder: c.n.holder + "/fence", Duration: rec.Duration, Store: store.Leases})
 			if err != nil {

@@ -26,5 +26,9 @@
 // DynamoDB traffic grows with brokers, not partitions: each broker reads
 // one version item per metadata.poll.interval and renews one lease every
 // third of session.lease; the whole metadata is scanned only when the
-// version moved, and the controller reads one lease item per broker.
+// version moved; the controller reads one lease item per broker every
+// quarter of session.lease, and the other brokers every half, so that
+// whoever takes the controller over already knows which brokers stopped
+// renewing (failover of a broker that died with the controller then takes
+// one lease duration, not two).
 package node

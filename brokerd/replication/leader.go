@@ -162,6 +162,9 @@ func (l *Leader) ApplyISR(isr []int32) bool {
 	return moved
 }
 
+// SetMinISR applies a changed min.insync.replicas to later writes.
+func (l *Leader) SetMinISR(n int) { l.minISR = n }
+
 // Resign ends this leadership: every waiter fails.
 func (l *Leader) Resign() {
 	l.resigned = true

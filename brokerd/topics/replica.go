@@ -148,6 +148,7 @@ func (p *Partition) BecomeLeader(self, epoch int32, replicas, isr []int32, minIS
 	p.rep.mu.Lock()
 	defer p.rep.mu.Unlock()
 	if p.rep.role == Leader && p.rep.epoch == epoch {
+		p.rep.lead.SetMinISR(minISR) // the topic's config may have changed
 		if p.rep.lead.ApplyISR(isr) {
 			p.signalLocked()
 		}

@@ -15,16 +15,22 @@ import (
 // With tier.dir, objects and their metadata both live under it
 // (objects/, metadata/), so a broker that lost its data.dir still finds
 // its remote tier. With tier.s3.bucket the objects are in S3 and the
-// metadata under data.dir/__tier until a shared metadata store (DynamoDB,
-// with the cluster work) exists.
+// metadata under data.dir/__tier. A clustered broker keeps the metadata
+// in the cluster's DynamoDB table (metadata.table) instead, whichever
+// the object store: a new partition leader must see exactly what the old
+// one committed, and the leader-epoch fence must hold across brokers.
 func openTier(ctx context.Context, cfg *config.Config) (*tiering.Tier, error) {
 	if !cfg.TieringEnabled() {
 		return nil, nil
 	}
-	store, meta, err := tiering.Open(ctx, tiering.Location{
+	loc := tiering.Location{
 		Dir: cfg.TierDir, S3Bucket: cfg.TierS3Bucket, S3PathStyle: cfg.TierS3PathStyle,
 		MetadataDir: filepath.Join(cfg.DataDir, "__tier"),
-	})
+	}
+	if cfg.Clustered() {
+		loc.MetadataTable = cfg.MetadataTable
+	}
+	store, meta, err := tiering.Open(ctx, loc)
 	if err != nil {
 		return nil, err
 	}

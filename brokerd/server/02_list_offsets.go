@@ -7,13 +7,17 @@ package server
 // -5 latest tiered (v9+, -1 when nothing is tiered); any other value finds
 // the first offset whose timestamp is at or after it, or -1 when there is
 // none. Earliest is the remote tier's start when it holds older data than
-// the local log. (By-timestamp lookups search the local log only so far.)
+// the local log; by-timestamp lookups search the remote tier first (it holds
+// the older offsets), then the local log.
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/topics"
 )
 
 const (
@@ -66,8 +70,10 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 						rp.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
 						break
 					}
-					off, ts, found, err := l.OffsetForTimestamp(p.Timestamp)
-					if err != nil {
+					off, ts, found, err := part.OffsetForTimestamp(ctx, p.Timestamp)
+					if errors.Is(err, topics.ErrRemoteUnavailable) {
+						rp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
+					} else if err != nil {
 						rp.ErrorCode = rc.errCode(errorCode(err))
 					} else if found && off < part.HighWatermark() {
 						rp.Offset, rp.Timestamp = off, ts

@@ -315,3 +315,52 @@ func TestDeletedTieredTopicLeavesNoRemoteData(t *testing.T) {
 		t.Fatalf("re-created topic starts at %d", s.Offset)
 	}
 }
+
+// TestTieredListOffsetsByTimestamp: ListOffsets by timestamp finds
+// records that only the remote tier still holds, with their exact offset
+// and timestamp, and records of the local tail.
+func TestTieredListOffsetsByTimestamp(t *testing.T) {
+	b := startTiered(t, t.TempDir())
+	ctx := ctxT(t)
+	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"segment.bytes":         kadm.StringPtr("4096"),
+		"remote.storage.enable": kadm.StringPtr("true"),
+		"local.retention.bytes": kadm.StringPtr("4096"),
+	}, "ts")
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	base := time.Now().Add(-time.Hour).UnixMilli()
+	const n = 800
+	for i := 0; i < n; i += 10 {
+		var rs []*kgo.Record
+		for j := i; j < i+10; j++ {
+			rs = append(rs, &kgo.Record{Topic: "ts", Value: fmt.Appendf(nil, "value-%06d", j), Timestamp: time.UnixMilli(base + int64(j)*1000)})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := b.Topics().Partition("ts", 0)
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Log().LogStartOffset() < 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("local log start still %d", p.Log().LogStartOffset())
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
+	}
+	local := p.Log().LogStartOffset()
+	for _, want := range []int64{0, 37, local / 2, local - 1, local, n - 1} {
+		// Between two records' timestamps: the next record is the answer.
+		offs, err := adm.ListOffsetsAfterMilli(ctx, base+want*1000-500, "ts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := offs.Lookup("ts", 0)
+		if o.Err != nil || o.Offset != want || o.Timestamp != base+want*1000 {
+			t.Fatalf("timestamp of record %d (local start %d): offset %d timestamp %d err %v", want, local, o.Offset, o.Timestamp, o.Err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/cleanup"
@@ -337,4 +338,62 @@ func (p *Partition) deleteRemote(ctx context.Context) error {
 		p.mgr.log.Info("deleted remote segments of a deleted topic", "topic", p.Topic, "partition", p.Index, "segments", len(res.Deleted))
 	}
 	return nil
+}
+
+// errFound stops a record walk at the record searched for.
+var errFound = errors.New("found")
+
+// OffsetForTimestamp answers ListOffsets by timestamp over the whole log:
+// the first offset whose record timestamp is >= ts, and that timestamp.
+// The remote tier holds the older offsets, so it is searched first (its
+// time indexes find the segment and position; the records of the batch
+// there give the exact offset and timestamp), then the local log.
+func (p *Partition) OffsetForTimestamp(ctx context.Context, ts int64) (offset, timestamp int64, found bool, err error) {
+	t := p.mgr.tier
+	if t == nil || !p.log.Config().RemoteStorage {
+		return p.log.OffsetForTimestamp(ts)
+	}
+	off, ok, err := t.OffsetForTimestamp(ctx, p.tp(), ts)
+	if err != nil {
+		return -1, -1, false, fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+	}
+	if !ok || off >= p.log.LogStartOffset() {
+		return p.log.OffsetForTimestamp(ts)
+	}
+	res, err := t.ReadRemote(ctx, p.tp(), off, 1<<20)
+	if err != nil {
+		return -1, -1, false, fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+	}
+	offset, timestamp = -1, -1
+	for it := batch.NewIter(res.Records); it.Next(); {
+		raw := it.Batch()
+		h, err := batch.ParseHeader(raw)
+		if err != nil {
+			return -1, -1, false, fmt.Errorf("%w: remote batch at %d: %w", ErrRemoteUnavailable, off, err)
+		}
+		if h.MaxTimestamp < ts || h.LastOffset() < off {
+			continue
+		}
+		logAppend := h.Attributes&batch.AttrLogAppendTime != 0
+		err = batch.ForEachRecord(raw, &h, batch.DecodeOptions{}, func(r *batch.Record) error {
+			o, rts := h.BaseOffset+int64(r.OffsetDelta), h.BaseTimestamp+r.TimestampDelta
+			if logAppend {
+				rts = h.MaxTimestamp
+			}
+			if o >= off && rts >= ts {
+				offset, timestamp = o, rts
+				return errFound
+			}
+			return nil
+		})
+		if errors.Is(err, errFound) {
+			return offset, timestamp, true, nil
+		}
+		if err != nil {
+			return -1, -1, false, fmt.Errorf("%w: remote batch at %d: %w", ErrRemoteUnavailable, h.BaseOffset, err)
+		}
+	}
+	// The index pointed at data the read did not cover: fall back to the
+	// local log, which holds everything newer.
+	return p.log.OffsetForTimestamp(ts)
 }

@@ -462,6 +462,9 @@ func TestTieredCluster(t *testing.T) {
 			}
 			end = s.LastOffset + 1
 			epochs[s.LeaderEpoch] = true
+			if _, ok := s.Object(remote.KindLeaderEpochs); !ok {
+				return end, epochs, fmt.Errorf("remote segment %s has no leader-epoch history", s.ID)
+			}
 		}
 		return end, epochs, nil
 	}

@@ -189,3 +189,18 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	defer l.mu.RUnlock()
 	return l.epochs.endOffsetFor(epoch, l.logEnd)
 }
+
+// LeaderEpochsUpTo returns the leader-epoch history of the records below
+// end in the checkpoint file's format: what a segment ending at end needs
+// to answer OffsetForLeaderEpoch on its own once it is tiered.
+func (l *Log) LeaderEpochsUpTo(end int64) []byte {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var c epochCache
+	for _, e := range l.epochs.entries {
+		if e.StartOffset < end {
+			c.entries = append(c.entries, e)
+		}
+	}
+	return c.encode()
+}

@@ -84,3 +84,31 @@ func TestLeaderEpochHistoryStampedAndRecovered(t *testing.T) {
 		l.Close()
 	}
 }
+
+// The history a tiered segment carries stops at the segment's end.
+func TestLeaderEpochsUpTo(t *testing.T) {
+	l := &Log{}
+	l.epochs.assign(0, 0)
+	l.epochs.assign(3, 100)
+	l.epochs.assign(7, 250)
+	for _, tc := range []struct {
+		end  int64
+		want []epochEntry
+	}{
+		{0, nil}, {1, []epochEntry{{0, 0}}}, {100, []epochEntry{{0, 0}}},
+		{101, []epochEntry{{0, 0}, {3, 100}}}, {1000, []epochEntry{{0, 0}, {3, 100}, {7, 250}}},
+	} {
+		got, err := decodeEpochs(l.LeaderEpochsUpTo(tc.end))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.entries) != len(tc.want) {
+			t.Fatalf("up to %d: %v, want %v", tc.end, got.entries, tc.want)
+		}
+		for i := range tc.want {
+			if got.entries[i] != tc.want[i] {
+				t.Fatalf("up to %d: %v, want %v", tc.end, got.entries, tc.want)
+			}
+		}
+	}
+}

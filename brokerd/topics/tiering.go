@@ -167,6 +167,7 @@ func (m *Manager) uploadPartition(ctx context.Context, p *Partition, epoch int32
 			IndexPath:     existing(s.IndexPath),
 			TimeIndexPath: existing(s.TimeIndexPath),
 			SnapshotPath:  existing(s.SnapshotPath),
+			LeaderEpochs:  p.log.LeaderEpochsUpTo(s.NextOffset),
 		})
 		if err != nil && !errors.Is(err, remote.ErrNoProgress) {
 			return fmt.Errorf("segment %d: %w", s.BaseOffset, err)

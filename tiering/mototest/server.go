@@ -56,7 +56,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
-	return start(ctx, func(port int) *exec.Cmd {
+	return start(ctx, "127.0.0.1", func(port int) *exec.Cmd {
 		return exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	})
 }
@@ -83,6 +83,13 @@ run_simple(sys.argv[1], int(sys.argv[2]), serial, threaded=True)
 // which real DynamoDB never does, and processes cannot share SerialConfig's
 // client.
 func StartSerialized(ctx context.Context) (*Server, error) {
+	return StartSerializedOn(ctx, "127.0.0.1")
+}
+
+// StartSerializedOn is StartSerialized listening on host (an IP address
+// of this machine) instead of loopback: for clients in other network
+// namespaces, which reach the host through a bridge address.
+func StartSerializedOn(ctx context.Context, host string) (*Server, error) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -90,13 +97,13 @@ func StartSerialized(ctx context.Context) (*Server, error) {
 	if exec.Command(py, "-c", "import moto.server, werkzeug.serving").Run() != nil {
 		return nil, ErrNotInstalled
 	}
-	return start(ctx, func(port int) *exec.Cmd {
-		return exec.Command(py, "-c", serialScript, "127.0.0.1", strconv.Itoa(port))
+	return start(ctx, host, func(port int) *exec.Cmd {
+		return exec.Command(py, "-c", serialScript, host, strconv.Itoa(port))
 	})
 }
 
-func start(ctx context.Context, command func(port int) *exec.Cmd) (*Server, error) {
-	port, err := freePort()
+func start(ctx context.Context, host string, command func(port int) *exec.Cmd) (*Server, error) {
+	port, err := freePort(host)
 	if err != nil {
 		return nil, fmt.Errorf("mototest: pick a port: %w", err)
 	}
@@ -113,7 +120,7 @@ func start(ctx context.Context, command func(port int) *exec.Cmd) (*Server, erro
 		return nil, fmt.Errorf("mototest: start %s: %w", path, err)
 	}
 	s := &Server{
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
+		Endpoint: "http://" + net.JoinHostPort(host, strconv.Itoa(port)),
 		cmd:      cmd,
 		output:   out,
 		exited:   make(chan struct{}),
@@ -226,11 +233,11 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-// freePort asks the kernel for an unused loopback port. Another process
+// freePort asks the kernel for an unused port on host. Another process
 // could take it before moto binds it; Start then fails with moto's
 // output, which is rare enough for tests.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}

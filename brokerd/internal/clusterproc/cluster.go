@@ -60,6 +60,13 @@ type Options struct {
 	// Racks assigns broker id i the rack Racks[(i-1) % len(Racks)]: three
 	// brokers over []string{"a", "b"} get a, b, a. Empty sets no rack.
 	Racks []string
+	// NetNS runs each broker in a network namespace of its own, attached
+	// to a bridge the harness creates, so tests can cut brokers off
+	// (Proc.CutFromPeers, Proc.Isolate). Brokers then listen on
+	// 10.X.0.(10+id):9092 and the moto_server Start runs listens on the
+	// bridge address 10.X.0.1; a given Endpoint must be reachable from
+	// the namespaces. Needs Linux, root and iproute2 (NetNSAvailable).
+	NetNS bool
 	// Stdout receives every broker's output, each line prefixed with
 	// "[broker <id>] ". Nil keeps it only in each broker's tail buffer
 	// (Proc.Logs), which is filled either way.
@@ -72,6 +79,7 @@ type Cluster struct {
 	baseDir  string
 	ownDir   bool             // baseDir was created by Start: Close removes it
 	moto     *mototest.Server // nil when Options.Endpoint was given
+	net      *network         // nil unless Options.NetNS
 	endpoint string
 	table    string
 	procs    []*Proc // index id-1
@@ -112,34 +120,54 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 		}
 		c.baseDir, c.ownDir = dir, true
 	}
+	ids := make([]int32, opt.Brokers)
+	for i := range ids {
+		ids[i] = int32(i + 1)
+	}
+	if opt.NetNS {
+		if c.net, err = newNetwork(ids); err != nil {
+			return nil, fmt.Errorf("clusterproc: network namespaces: %w", err)
+		}
+	}
 	if c.endpoint == "" {
 		// Serialized, not threaded: threaded moto_server can let two
 		// concurrent conditional writes to one item both succeed, which
 		// real DynamoDB never does; brokers in separate processes race
 		// exactly such writes for leases, so a threaded server could
 		// grant one lease to two brokers and break the cluster's safety.
-		srv, err := mototest.StartSerialized(ctx)
+		host := "127.0.0.1"
+		if c.net != nil {
+			host = c.net.hostAddr().String() // reachable from every namespace
+		}
+		srv, err := mototest.StartSerializedOn(ctx, host)
 		if err != nil {
 			return nil, fmt.Errorf("clusterproc: start DynamoDB (moto_server): %w", err)
 		}
 		c.moto, c.endpoint = srv, srv.Endpoint
 	}
 
-	addrs, err := freeLoopbackAddrs(opt.Brokers)
-	if err != nil {
+	var addrs []string
+	if c.net != nil {
+		for _, id := range ids {
+			addrs = append(addrs, c.net.brokerAddr(id))
+		}
+	} else if addrs, err = freeLoopbackAddrs(opt.Brokers); err != nil {
 		return nil, fmt.Errorf("clusterproc: %w", err)
 	}
 	var stdout io.Writer
 	if opt.Stdout != nil {
 		stdout = &lockedWriter{w: opt.Stdout}
 	}
-	for i := range opt.Brokers {
-		id := int32(i + 1)
+	for i, id := range ids {
 		dir := filepath.Join(c.baseDir, "broker-"+strconv.Itoa(int(id)))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("clusterproc: broker %d data directory: %w", id, err)
 		}
-		c.procs = append(c.procs, newProc(c, id, addrs[i], dir, stdout))
+		p := newProc(c, id, addrs[i], dir, stdout)
+		if c.net != nil {
+			p.netns = c.net.ns(id)
+		}
+		c.procs = append(c.procs, p)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
@@ -171,6 +199,9 @@ func (o *Options) validate() error {
 	}
 	if info.IsDir() || info.Mode()&0o111 == 0 {
 		return fmt.Errorf("clusterproc: broker binary %s is not an executable file", o.BrokerdPath)
+	}
+	if o.NetNS && o.Brokers > maxNetNSID {
+		return fmt.Errorf("clusterproc: NetNS supports at most %d brokers, got %d", maxNetNSID, o.Brokers)
 	}
 	if o.SessionLease < 0 {
 		return fmt.Errorf("clusterproc: SessionLease must not be negative, got %s", o.SessionLease)
@@ -206,6 +237,15 @@ func (c *Cluster) Brokers() []*Proc { return append([]*Proc(nil), c.procs...) }
 // Endpoint is the DynamoDB endpoint URL the brokers use.
 func (c *Cluster) Endpoint() string { return c.endpoint }
 
+// HostAddr is the address through which brokers in network namespaces
+// reach the root namespace (the bridge's), or "" without Options.NetNS.
+func (c *Cluster) HostAddr() string {
+	if c.net == nil {
+		return ""
+	}
+	return c.net.hostAddr().String()
+}
+
 // Table is the DynamoDB metadata table the brokers share.
 func (c *Cluster) Table() string { return c.table }
 
@@ -213,7 +253,8 @@ func (c *Cluster) Table() string { return c.table }
 func (c *Cluster) BaseDir() string { return c.baseDir }
 
 // Close stops every running broker (SIGTERM, CloseGrace, then SIGKILL),
-// then the moto_server Start ran, and removes a temporary BaseDir. It
+// then the moto_server Start ran, removes the network namespaces and
+// bridge of Options.NetNS, and removes a temporary BaseDir. It
 // returns an error naming each broker that had to be killed, exited
 // non-zero after SIGTERM, or had exited earlier without being asked.
 // Later calls return the first call's result.
@@ -227,6 +268,13 @@ func (c *Cluster) Close() error {
 		wg.Wait()
 		if c.moto != nil {
 			errs = append(errs, c.moto.Close())
+		}
+		// After the brokers: a namespace with a process still in it
+		// would keep its veth alive.
+		if c.net != nil {
+			if err := c.net.teardown(); err != nil {
+				errs = append(errs, fmt.Errorf("clusterproc: remove network namespaces: %w", err))
+			}
 		}
 		if c.ownDir {
 			if err := os.RemoveAll(c.baseDir); err != nil {

@@ -366,9 +366,17 @@ func TestRealCluster(t *testing.T) {
 	if _, err := exec.LookPath("moto_server"); err != nil {
 		t.Skip("moto_server not installed: pip install 'moto[server]'")
 	}
+	t.Run("loopback", func(t *testing.T) { testRealCluster(t, false) })
+	t.Run("netns", func(t *testing.T) {
+		skipWithoutNetNS(t)
+		testRealCluster(t, true)
+	})
+}
+
+func testRealCluster(t *testing.T, netns bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{Brokers: 3, BrokerdPath: brokerdBin, SessionLease: 2 * time.Second, Racks: []string{"a", "b", "c"}})
+	c, err := Start(ctx, Options{Brokers: 3, BrokerdPath: brokerdBin, SessionLease: 2 * time.Second, Racks: []string{"a", "b", "c"}, NetNS: netns})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -393,6 +401,25 @@ func TestRealCluster(t *testing.T) {
 	}
 	if err := b.Restart(ctx); err != nil {
 		t.Fatalf("Restart: %v", err)
+	}
+	waitBrokers(t, c.Bootstrap(), 3)
+	if !netns {
+		return
+	}
+	// Faults and healing on real brokers; the cluster serves again.
+	if err := c.Broker(1).CutFromPeers(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Broker(2).Isolate(); err != nil {
+		t.Fatal(err)
+	}
+	if accepts(c.Broker(2).Addr()) {
+		t.Error("isolated broker 2 accepts connections from the root namespace")
+	}
+	for _, id := range []int32{1, 2} {
+		if err := c.Broker(id).Heal(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitBrokers(t, c.Bootstrap(), 3)
 }

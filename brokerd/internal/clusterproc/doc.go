@@ -1,7 +1,8 @@
 // Package clusterproc runs a real multi-broker Kafki cluster as operating
 // system processes: one brokerd per node id 1..N, all sharing one DynamoDB
 // metadata table (a moto_server the harness starts, or an endpoint given to
-// it). Tests use it to crash, pause and restart brokers; the
+// it). Tests use it to crash, pause and restart brokers, and (with
+// Options.NetNS) to cut them off the network; the
 // kafki-dev-cluster command uses it to give developers a local cluster.
 //
 // The moto_server the harness starts is single-threaded
@@ -28,6 +29,18 @@
 //   - Close stops every broker (SIGTERM, a grace period, then SIGKILL),
 //     then the moto_server it started, and reports brokers that exited
 //     without being asked to. It is safe to call more than once.
+//   - With Options.NetNS each broker runs (through `ip netns exec`, which
+//     execs it: the pid and process group signalled are the broker's) in a
+//     network namespace of its own, joined to the root namespace by a veth
+//     into a bridge the harness creates. The harness creates and deletes
+//     only objects named with its prefixes and a random tag, never touches
+//     the host's own interfaces or routes, and removes what it created in
+//     Close; objects of a harness that died (its pid is in the bridge's
+//     alias) are swept by the next Start.
+//   - Network faults are derived state: the path between two brokers is
+//     blackholed iff either is cut (CutFromPeers), so healing one broker
+//     never reopens a path to another that is still cut; an isolated
+//     broker's veth is down. Both outlive a broker's Restart.
 //   - No package-level mutable state; a Cluster's methods may be called
 //     from any goroutine.
 package clusterproc

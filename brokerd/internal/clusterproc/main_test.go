@@ -77,7 +77,9 @@ func fileExists(p string) bool {
 // arguments and environment, listens on KAFKI_LISTEN, and exits 0 on
 // SIGTERM. Modes:
 //
-//	serve     as above; a connection that sends "crash" makes it exit 3
+//	serve     as above; a connection that sends "crash" makes it exit 3,
+//	          one that sends "dial host:port" is answered "ok" if this
+//	          process can connect there, else "err <why>"
 //	fail      print a fatal line and exit 2 without listening
 //	stubborn  serve, but ignore SIGTERM
 func fakeBroker(mode string) int {
@@ -112,9 +114,21 @@ func fakeBroker(mode string) int {
 				defer conn.Close()
 				_ = conn.SetReadDeadline(time.Now().Add(time.Second))
 				line, _ := bufio.NewReader(conn).ReadString('\n')
-				if strings.TrimSpace(line) == "crash" {
+				cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+				switch cmd {
+				case "crash":
 					fmt.Println("fake broker: crashing as asked")
 					os.Exit(3)
+				case "dial":
+					// Reports whether this process, in its network
+					// namespace, reaches arg.
+					c, err := net.DialTimeout("tcp", arg, 300*time.Millisecond)
+					if err != nil {
+						fmt.Fprintf(conn, "err %v\n", err)
+						return
+					}
+					c.Close()
+					fmt.Fprintln(conn, "ok")
 				}
 			}()
 		}

@@ -33,6 +33,7 @@ type Proc struct {
 	dataDir string
 	tail    *tailBuffer
 	out     io.Writer // where the process's stdout and stderr go
+	netns   string    // network namespace the broker runs in; "" for the host's
 
 	mu  sync.Mutex
 	run *run // the latest run; nil before the first start
@@ -172,6 +173,55 @@ func (p *Proc) Terminate(grace time.Duration) error {
 	return nil
 }
 
+// NetNS is the network namespace the broker runs in, or "" without
+// Options.NetNS.
+func (p *Proc) NetNS() string { return p.netns }
+
+// CutFromPeers partitions the broker from every other broker, in both
+// directions, by blackhole routes inside the namespaces: it still reaches
+// the root namespace (DynamoDB on the bridge address) and test clients
+// still reach it. Heal undoes it. Connections between it and its peers
+// see new connects fail and established ones stall until they time out.
+// It needs Options.NetNS and may be called whether or not the broker is
+// running; the cut outlives a Restart.
+func (p *Proc) CutFromPeers() error {
+	if p.c.net == nil {
+		return fmt.Errorf("broker %d: %w", p.id, errNotNetNS)
+	}
+	if err := p.c.net.setFault(p.id, func(cut, _ *bool) { *cut = true }); err != nil {
+		return fmt.Errorf("broker %d: cut from peers: %w", p.id, err)
+	}
+	p.note("cut from its peers")
+	return nil
+}
+
+// Isolate cuts the broker off from everything, DynamoDB and test clients
+// included, by taking the host end of its veth down: its packets are
+// dropped silently. Heal undoes it. Needs Options.NetNS.
+func (p *Proc) Isolate() error {
+	if p.c.net == nil {
+		return fmt.Errorf("broker %d: %w", p.id, errNotNetNS)
+	}
+	if err := p.c.net.setFault(p.id, func(_, isolated *bool) { *isolated = true }); err != nil {
+		return fmt.Errorf("broker %d: isolate: %w", p.id, err)
+	}
+	p.note("isolated from the network")
+	return nil
+}
+
+// Heal undoes CutFromPeers and Isolate for this broker. Paths to other
+// brokers that are themselves cut stay cut.
+func (p *Proc) Heal() error {
+	if p.c.net == nil {
+		return fmt.Errorf("broker %d: %w", p.id, errNotNetNS)
+	}
+	if err := p.c.net.setFault(p.id, func(cut, isolated *bool) { *cut, *isolated = false, false }); err != nil {
+		return fmt.Errorf("broker %d: heal: %w", p.id, err)
+	}
+	p.note("network healed")
+	return nil
+}
+
 // Restart starts the broker again with the same node id, address and
 // data directory, and waits (bounded by ctx and StartTimeout) until its
 // port accepts connections. The broker must not be running.
@@ -190,7 +240,9 @@ func (p *Proc) Restart(ctx context.Context) error {
 func (p *Proc) startFirst(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		err := p.startOnce(ctx)
-		if err == nil || attempt == startAttempts || !strings.Contains(p.tail.String(), "address already in use") {
+		// In a namespace the broker has an address of its own: no one
+		// else can hold its port.
+		if err == nil || p.netns != "" || attempt == startAttempts || !strings.Contains(p.tail.String(), "address already in use") {
 			return err
 		}
 		addrs, perr := freeLoopbackAddrs(1)
@@ -212,6 +264,12 @@ func (p *Proc) startOnce(ctx context.Context) error {
 		n = p.run.n + 1
 	}
 	cmd := exec.Command(p.c.opt.BrokerdPath, p.c.args()...)
+	if p.netns != "" {
+		// ip netns exec enters the namespace and execs the broker in
+		// its own process (no fork), so the pid, the process group and
+		// every signal the harness sends are the broker's own.
+		cmd = exec.Command(p.c.net.ip, append([]string{"netns", "exec", p.netns, p.c.opt.BrokerdPath}, p.c.args()...)...)
+	}
 	cmd.Env = p.c.env(p)
 	cmd.Dir = p.dataDir
 	// One writer for both streams: os/exec then uses a single pipe, so

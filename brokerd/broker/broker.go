@@ -69,7 +69,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("metadata store: %w", err)
 	}
 	b := &Broker{cfg: cfg, log: log, store: store, cstore: cstore, metrics: m, serveErr: make(chan error, 2)}
-	tier, err := openTier(context.Background(), &b.cfg)
+	tier, err := openTier(context.Background(), &b.cfg, cstore)
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -437,7 +437,7 @@ func TestTieredCluster(t *testing.T) {
 			}
 		}
 	}
-	_, meta, err := tiering.Open(ctx, tiering.Location{Dir: tierDir})
+	_, meta, err := tiering.Open(ctx, tiering.Location{Dir: tierDir, MetadataTable: c.table})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 // Package remote is the metadata of tiered (remote) segments: what was
 // uploaded for a partition, under which object keys, in which state, and
 // the leader epoch that fences writers. A Store keeps it; FileStore is
-// the embedded single-node implementation (a DynamoDB one comes with the
-// cluster work and must keep the same contract).
+// the embedded single-node implementation; DynamoStore keeps the same
+// contract in the cluster's DynamoDB table, so that every broker sees what
+// a partition's leaders committed and the leader-epoch fence holds across
+// brokers.
 //
 // # Segment life cycle
 //

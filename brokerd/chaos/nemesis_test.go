@@ -13,7 +13,7 @@ import (
 // failover is one measured leader failure.
 type failover struct {
 	Round     int     `json:"round"`
-	Fault     string  `json:"fault"` // "kill" (SIGKILL) or "pause" (SIGSTOP)
+	Fault     string  `json:"fault"` // "kill" (SIGKILL), "pause" (SIGSTOP) or "isolate" (network)
 	Partition int32   `json:"partition"`
 	OldLeader int32   `json:"old_leader"`
 	NewLeader int32   `json:"new_leader"`
@@ -39,9 +39,13 @@ type nemesis struct {
 	wl      *workload
 	lease   time.Duration
 	samples []failover
+	// netFaults enables the network partitions (e) and (f): the
+	// cluster runs with clusterproc.Options.NetNS.
+	netFaults bool
 }
 
-// round runs faults (a) to (d) once, healing the cluster after each.
+// round runs faults (a) to (d), and (e) and (f) with netFaults, once,
+// healing the cluster after each.
 func (n *nemesis) round(ctx context.Context, r int) error {
 	n.h.t.Logf("round %d: (a) kill the leader of partition 0", r)
 	if err := n.killLeader(ctx, r, 0); err != nil {
@@ -60,6 +64,19 @@ func (n *nemesis) round(ctx context.Context, r int) error {
 	n.h.t.Logf("round %d: (d) kill every broker but %d", r, survivor)
 	if err := n.killAllBut(ctx, survivor); err != nil {
 		return fmt.Errorf("round %d, kill two: %w", r, err)
+	}
+	if !n.netFaults {
+		return nil
+	}
+	p = int32(r % partitions)
+	n.h.t.Logf("round %d: (e) cut the leader of partition %d from its peers for %s", r, p, partitionHold())
+	if err := n.cutLeader(ctx, p); err != nil {
+		return fmt.Errorf("round %d, cut leader from peers: %w", r, err)
+	}
+	p = int32((r + 1) % partitions)
+	n.h.t.Logf("round %d: (f) isolate the leader of partition %d for %s", r, p, partitionHold())
+	if err := n.isolateLeader(ctx, r, p); err != nil {
+		return fmt.Errorf("round %d, isolate leader: %w", r, err)
 	}
 	return nil
 }

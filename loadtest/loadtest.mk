@@ -3,7 +3,9 @@
 #
 #   make loadtest        builds bin/loadtest
 #   make kafka-deps      fetches Apache Kafka's broker and tools jars (mvn)
-#   make bench-compare   runs the side-by-side comparison (about 5 minutes)
+#   make bench-compare   runs the side-by-side comparison (about 6 minutes;
+#                        Kafki's three-node setup needs moto_server:
+#                        pip install 'moto[server]')
 #
 # The jars go to a cache outside the repository, separate from the one the
 # compatibility suite (brokerd/compat) uses.
@@ -37,5 +39,5 @@ $(KAFKA_SERVER_CACHE)/.complete: loadtest/kafka/pom.xml
 	@touch $@
 
 bench-compare: kafka-deps loadtest
-	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd
-	$(BIN)/loadtest compare --kafki-bin=$(BIN)/brokerd --kafka-libs=$(KAFKA_SERVER_LIBS) --out=$(BENCH_OUT) $(BENCH_FLAGS)
+	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd ./brokerd/cmd/kafki-dev-cluster
+	$(BIN)/loadtest compare --kafki-bin=$(BIN)/brokerd --kafki-cluster-bin=$(BIN)/kafki-dev-cluster --kafka-libs=$(KAFKA_SERVER_LIBS) --out=$(BENCH_OUT) $(BENCH_FLAGS)

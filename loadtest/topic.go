@@ -113,6 +113,27 @@ func (a *admin) offsets(ctx context.Context, cfg Config, parts []int32, which st
 	list func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	for {
+		ends, err := a.offsetsOnce(ctx, cfg, parts, which, list)
+		// In a cluster a partition's leader can be in the metadata a
+		// moment before that broker serves it (it learns its new
+		// leadership from the shared metadata store); a retriable
+		// partition error is waited out within the timeout, as Kafka's
+		// own clients do.
+		var ke *kerr.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Retriable {
+			return ends, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (retried for %s)", err, cfg.Timeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (a *admin) offsetsOnce(ctx context.Context, cfg Config, parts []int32, which string,
+	list func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
 	listed, err := list(ctx, cfg.Topic)
 	if err != nil {
 		return nil, fmt.Errorf("list %s offsets: %w", which, err)
@@ -120,8 +141,11 @@ func (a *admin) offsets(ctx context.Context, cfg Config, parts []int32, which st
 	ends := make(map[int32]int64, len(parts))
 	for _, p := range parts {
 		o, ok := listed.Lookup(cfg.Topic, p)
-		if !ok || o.Err != nil {
-			return nil, fmt.Errorf("%s offset of %s/%d: %v", which, cfg.Topic, p, o.Err)
+		if !ok {
+			return nil, fmt.Errorf("%s offset of %s/%d: not in the answer", which, cfg.Topic, p)
+		}
+		if o.Err != nil {
+			return nil, fmt.Errorf("%s offset of %s/%d: %w", which, cfg.Topic, p, o.Err)
 		}
 		ends[p] = o.Offset
 	}

@@ -49,25 +49,28 @@ func DefaultKafkaLibs() string {
 
 // Config is one comparison run.
 type Config struct {
-	KafkiBin     string
-	KafkaLibs    string
-	Java         string
-	JVMOpts      []string
-	Fsync        Fsync
-	Setups       []string
-	Workloads    []string
-	Partitions   int
-	RecordSize   loadtest.SizeDist
-	Producers    int
-	Consumers    int
-	Duration     time.Duration
-	Warmup       time.Duration
-	E2ERate      float64 // records/s of the e2e workload (a latency test needs a fixed rate)
-	Preload      int64
-	PerfRecords  int64 // ProducerPerformance records; 0 skips it
-	StartTimeout time.Duration
-	OutDir       string
-	Progress     time.Duration
+	KafkiBin string
+	// KafkiClusterBin is kafki-dev-cluster, which runs the three-node
+	// Kafki cluster (moto_server as DynamoDB plus brokerd processes).
+	KafkiClusterBin string
+	KafkaLibs       string
+	Java            string
+	JVMOpts         []string
+	Fsync           Fsync
+	Setups          []string
+	Workloads       []string
+	Partitions      int
+	RecordSize      loadtest.SizeDist
+	Producers       int
+	Consumers       int
+	Duration        time.Duration
+	Warmup          time.Duration
+	E2ERate         float64 // records/s of the e2e workload (a latency test needs a fixed rate)
+	Preload         int64
+	PerfRecords     int64 // ProducerPerformance records; 0 skips it
+	StartTimeout    time.Duration
+	OutDir          string
+	Progress        time.Duration
 }
 
 // DefaultConfig is a comparison that takes about four minutes on two
@@ -75,18 +78,19 @@ type Config struct {
 func DefaultConfig() Config {
 	size, _ := loadtest.ParseSizeDist("1024")
 	return Config{
-		KafkiBin:   "bin/brokerd",
-		KafkaLibs:  DefaultKafkaLibs(),
-		JVMOpts:    DefaultKafkaJVMOpts(),
-		Fsync:      FsyncPageCache,
-		Setups:     []string{SetupSingle, SetupRF3},
-		Workloads:  []string{loadtest.WorkloadProduce, loadtest.WorkloadConsume, loadtest.WorkloadE2E},
-		Partitions: 3,
-		RecordSize: size,
-		Producers:  1,
-		Consumers:  1,
-		Duration:   10 * time.Second,
-		Warmup:     5 * time.Second, // the JVM's JIT needs a few seconds
+		KafkiBin:        "bin/brokerd",
+		KafkiClusterBin: "bin/kafki-dev-cluster",
+		KafkaLibs:       DefaultKafkaLibs(),
+		JVMOpts:         DefaultKafkaJVMOpts(),
+		Fsync:           FsyncPageCache,
+		Setups:          []string{SetupSingle, SetupRF3},
+		Workloads:       []string{loadtest.WorkloadProduce, loadtest.WorkloadConsume, loadtest.WorkloadE2E},
+		Partitions:      3,
+		RecordSize:      size,
+		Producers:       1,
+		Consumers:       1,
+		Duration:        10 * time.Second,
+		Warmup:          5 * time.Second, // the JVM's JIT needs a few seconds
 
 		E2ERate:      20_000,
 		Preload:      500_000,
@@ -108,6 +112,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs := flag.NewFlagSet("loadtest compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.KafkiBin, "kafki-bin", cfg.KafkiBin, "brokerd binary")
+	fs.StringVar(&cfg.KafkiClusterBin, "kafki-cluster-bin", cfg.KafkiClusterBin, "kafki-dev-cluster binary, which runs Kafki's three-node setup (needs moto_server)")
 	fs.StringVar(&cfg.KafkaLibs, "kafka-libs", cfg.KafkaLibs, "directory of the Apache Kafka jars (env "+KafkaLibsEnv+"; make kafka-deps fills it)")
 	fs.StringVar(&cfg.Java, "java", cfg.Java, "java binary (default: java on PATH)")
 	jvm := fs.String("kafka-jvm-opts", strings.Join(cfg.JVMOpts, " "), "JVM options of each Kafka node (Kafka's own script defaults)")

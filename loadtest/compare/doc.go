@@ -5,7 +5,9 @@
 //
 // A run is a list of setups (one node; three nodes with replication
 // factor 3). For each setup and each target (kafki, kafka) it starts the
-// broker processes, runs the workloads produce, consume and e2e one after
+// broker processes (three Kafki brokers run through kafki-dev-cluster, the
+// command form of brokerd/internal/clusterproc, which also starts a
+// moto_server as the cluster's DynamoDB), runs the workloads produce, consume and e2e one after
 // the other on fresh topics, and stops the brokers; then it runs Kafka's
 // own ProducerPerformance (kafka-producer-perf-test) against a single
 // Kafki and a single Kafka, so the figures can be checked with a client
@@ -16,12 +18,15 @@
 //  1. Both sides get the same settings: partitions, replication factor,
 //     record sizes, client options, and the fsync policy, which is set
 //     explicitly on both (never left to either's default) and printed.
-//  2. Whatever Kafki cannot do yet is reported as such ("not available
-//     yet (issue 4)" for three replicas), never measured on something
-//     else.
+//  2. Whatever cannot be measured here is reported as such (Kafki's three
+//     replicas without moto_server: NotAvailableNoMoto), never measured on
+//     something else. A replication-factor-3 topic is created with
+//     replication factor 3 on both, and broker peak RSS is the sum over
+//     all of a setup's broker processes on both.
 //  3. Every process started is stopped, and its temporary directory
 //     removed, including when the run fails; on Linux the kernel kills the
 //     brokers if this process dies. Every wait is bounded.
 //  4. No package-level mutable state; brokers' flags are passed on their
-//     command lines (Kafki) or in their server.properties (Kafka).
+//     command lines (Kafki, through a wrapper script that execs brokerd,
+//     for the cluster too) or in their server.properties (Kafka).
 package compare

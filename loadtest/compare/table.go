@@ -110,6 +110,7 @@ func WriteRatioTable(w io.Writer, cmp *Comparison) error {
 	fmt.Fprintf(&b, "- machine: %s (load generator and brokers on the same host)\n", cmp.Machine)
 	fmt.Fprintf(&b, "- fsync: %s\n", cmp.Fsync)
 	fmt.Fprintf(&b, "- Kafka JVM: %s\n", strings.Join(cmp.KafkaJVMOpts, " "))
+	fmt.Fprintf(&b, "- broker peak RSS: each broker process's peak, summed over the setup's brokers (3 nodes: three JVMs, each a KRaft broker and controller; three brokerd processes, the moto_server standing in for DynamoDB not counted)\n")
 	if s := firstSettings(cmp); s != nil {
 		fmt.Fprintf(&b, "- workloads: %d partitions, %s B records, acks=%s, idempotent, compression %s, linger %.0f ms, %d producer(s), %d consumer(s); produce unthrottled for %.0f s after %.0f s warm-up; consume reads %d preloaded records; e2e at %s\n",
 			s.Partitions, s.RecordSize, s.Acks, s.Compression, s.LingerMs, s.Producers, s.Consumers, s.DurationSec, s.WarmupSec, preloadOf(cmp), e2eRateOf(cmp))

@@ -22,7 +22,8 @@
 //     it wakes (its acks would be lost writes).
 //   - A leader cut off from its peers but not from DynamoDB (fault e)
 //     keeps its lease; no write sent to it during the cut is acknowledged
-//     before the heal (no follower can have it: min.insync.replicas=2).
+//     before the heal while it keeps its leader epoch (no follower can
+//     have it, and min.insync.replicas=2).
 //   - A leader isolated from everything (fault f) is replaced once its
 //     lease lapses, and after the heal it rejoins with a log that agrees
 //     with the new leader's (any divergent tail truncated).
@@ -35,8 +36,9 @@
 //
 // KAFKI_CHAOS_NETNS=0 leaves the network faults out.
 //
-// The default run (one round of faults) takes about 20 s on two cores.
-// KAFKI_CHAOS_ROUNDS=N repeats the fault sequence N times (make chaos runs
-// 10, about 3 minutes); KAFKI_CHAOS_REPORT=path writes the failover
+// The default run (one round of faults) takes about 20 s on two cores,
+// about 30 s with the network faults. KAFKI_CHAOS_ROUNDS=N repeats the
+// fault sequence N times (make chaos runs 10, about 3 minutes without the
+// network faults, about 4 with them); KAFKI_CHAOS_REPORT=path writes the failover
 // samples as JSON.
 package chaos

@@ -83,15 +83,20 @@ func (n *nemesis) cutLeader(ctx context.Context, p int32) (err error) {
 	healAt := time.Now()
 
 	bad := map[int32]int{}
+	examples := map[int32][]string{}
 	for _, a := range n.wl.acks.sentAndAckedWithin(cutAt, end) {
 		bad[a.partition]++
+		if len(examples[a.partition]) < 3 {
+			examples[a.partition] = append(examples[a.partition], fmt.Sprintf("offset %d sent +%d ms acked +%d ms",
+				a.offset, a.sent.Sub(cutAt).Milliseconds(), a.at.Sub(cutAt).Milliseconds()))
+		}
 	}
 	for _, q := range led {
 		kept := after[q].leader == victim && after[q].epoch == before[q].epoch
 		switch {
 		case kept && bad[q] > 0:
-			n.h.t.Errorf("partition %d: %d writes sent after its leader %d was cut from its peers were acknowledged during the cut (epoch %d kept): no follower can have had them",
-				q, bad[q], victim, before[q].epoch)
+			n.h.t.Errorf("partition %d: %d writes sent after its leader %d was cut from its peers were acknowledged during the cut (epoch %d kept; ISR shrank at +%d ms): no follower can have had them; e.g. %v",
+				q, bad[q], victim, before[q].epoch, shrunk[q].Milliseconds(), examples[q])
 		case !kept:
 			n.h.t.Logf("partition %d: leadership moved during the cut, %d (epoch %d) -> %d (epoch %d)", q, victim, before[q].epoch, after[q].leader, after[q].epoch)
 		}

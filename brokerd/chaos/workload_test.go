@@ -63,6 +63,7 @@ func producerOpts(bootstrap []string) []kgo.Opt {
 // and when the acknowledgement arrived.
 type ack struct {
 	partition int32
+	offset    int64
 	sent, at  time.Time
 }
 
@@ -212,7 +213,7 @@ func (w *workload) write(ctx context.Context, id int, cl *kgo.Client) {
 				w.chk.Failed(v, definiteFailure(err))
 				return
 			}
-			w.acks.add(ack{partition: r.Partition, sent: sent, at: time.Now()})
+			w.acks.add(ack{partition: r.Partition, offset: r.Offset, sent: sent, at: time.Now()})
 			w.chk.Acked(topic, r.Partition, v, r.Offset)
 		})
 	}

@@ -105,6 +105,11 @@ func (l *Leader) Await(lastOffset int64) <-chan error {
 	switch {
 	case l.resigned:
 		done <- ErrLeadershipLost
+	case lastOffset < l.hw && len(l.isr) < l.minISR:
+		// Committed, but by an ISR smaller than min.insync.replicas (it
+		// shrank before this waiter registered): as in advance, and as
+		// Kafka checks whenever a write reaches the high watermark.
+		done <- ErrNotEnoughReplicas
 	case lastOffset < l.hw:
 		done <- nil
 	default:

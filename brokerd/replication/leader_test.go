@@ -120,3 +120,23 @@ func TestHighWatermarkMonotonic(t *testing.T) {
 		}
 	}
 }
+
+// A write appended before the ISR shrank below min.insync.replicas, whose
+// waiter registers only after the shrink committed it (one produce request
+// awaiting its partitions in turn), must not be answered as a success:
+// only the leader holds it. Found by the chaos suite's network partition.
+func TestAwaitAfterShrinkBelowMinISR(t *testing.T) {
+	l := NewLeader(1, []int32{1, 2, 3}, []int32{1, 2, 3}, 2, 10*time.Second, 0, 0, t0)
+	l.Appended(5)
+	l.ApplyISR([]int32{1}) // followers cut off: HW jumps to the leader's LEO
+	if l.HighWatermark() != 5 {
+		t.Fatalf("high watermark %d, want 5", l.HighWatermark())
+	}
+	if err, ok := answered(t, l.Await(4)); !ok || !errors.Is(err, ErrNotEnoughReplicas) {
+		t.Fatalf("late waiter below min ISR: %v %v, want ErrNotEnoughReplicas", err, ok)
+	}
+	l.ApplyISR([]int32{1, 2})
+	if err, ok := answered(t, l.Await(4)); !ok || err != nil {
+		t.Fatalf("late waiter with the ISR back at min: %v %v", err, ok)
+	}
+}

@@ -65,12 +65,17 @@ func Start(ctx context.Context) (*Server, error) {
 // are still served by a thread each (a single-threaded server would hang
 // on a client's idle connection, which Go's transport opens when a request
 // is cancelled while dialling), but requests are handled one at a time.
-const serialScript = `import sys, threading
+const serialScript = `import io, sys, threading
 from werkzeug.serving import run_simple
 from moto.server import DomainDispatcherApplication, create_backend_app
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
 def serial(environ, start_response):
+    # Read the body before taking the lock: a client slow to send it (or
+    # gone) must not stall every other request.
+    n = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(n) if n > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
     with lock:
         return list(app(environ, start_response))
 run_simple(sys.argv[1], int(sys.argv[2]), serial, threaded=True)

@@ -222,13 +222,16 @@ func (s *S3) Get(ctx context.Context, key string, off, length int64) (io.ReadClo
 	if length == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	rng := fmt.Sprintf("bytes=%d-", off)
-	if length > 0 {
-		rng = fmt.Sprintf("bytes=%d-%d", off, off+length-1)
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)}
+	switch {
+	case length > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
+	case off > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(s.bucket), Key: aws.String(k), Range: aws.String(rng),
-	})
+	// No Range for a whole object: S3 answers "bytes=0-" on an empty
+	// object with 416 InvalidRange (empty indexes of small segments).
+	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
 		return nil, s.wrap("get", key, err)
 	}

@@ -303,10 +303,12 @@ func (b *Broker) partitionStats() []metrics.PartitionStat {
 	for _, t := range b.topics.Topics() {
 		for _, p := range t.Partitions {
 			l := p.Log()
+			role, _, _ := p.Role()
 			out = append(out, metrics.PartitionStat{
 				Topic: t.Name, Partition: p.Index,
 				LogStartOffset: l.LogStartOffset(), LogEndOffset: l.LogEndOffset(), HighWatermark: p.HighWatermark(),
 				SizeBytes: l.Size(), Segments: l.NumSegments(), Offline: l.Offline() != nil,
+				TierLagBytes: p.TierLagBytes(), Role: role.String(),
 			})
 		}
 	}

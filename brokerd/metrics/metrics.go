@@ -163,6 +163,14 @@ type PartitionStat struct {
 	SizeBytes      int64
 	Segments       int
 	Offline        bool
+	// TierLagBytes is, for a partition with remote storage, the bytes of
+	// sealed segments not uploaded yet (local disk held beyond
+	// local.retention while the object store is slow or down); -1 when
+	// the partition is not tiered.
+	TierLagBytes int64
+	// Role is this broker's role for the partition: "leader",
+	// "follower", "none" or "standalone" (single node).
+	Role string
 }
 
 // RegisterPartitions adds a collector that reads partition state at scrape
@@ -178,12 +186,14 @@ var (
 	descSize     = prometheus.NewDesc("kafki_partition_size_bytes", "Bytes of the partition's segments on disk.", []string{"topic", "partition"}, nil)
 	descSegments = prometheus.NewDesc("kafki_partition_segments", "Segments of the partition's log.", []string{"topic", "partition"}, nil)
 	descOffline  = prometheus.NewDesc("kafki_partition_offline", "1 if an I/O error took the partition offline.", []string{"topic", "partition"}, nil)
+	descTierLag  = prometheus.NewDesc("kafki_partition_tier_lag_bytes", "Bytes of sealed segments of a tiered partition not uploaded yet.", []string{"topic", "partition"}, nil)
+	descLeader   = prometheus.NewDesc("kafki_partition_leader", "1 if this broker leads the partition (or is a single node).", []string{"topic", "partition"}, nil)
 )
 
 type partitionCollector struct{ list func() []PartitionStat }
 
 func (c *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStart, descEnd, descHW, descSize, descSegments, descOffline} {
+	for _, d := range []*prometheus.Desc{descStart, descEnd, descHW, descSize, descSegments, descOffline, descTierLag, descLeader} {
 		ch <- d
 	}
 }
@@ -201,5 +211,13 @@ func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(p.SizeBytes), lv...)
 		ch <- prometheus.MustNewConstMetric(descSegments, prometheus.GaugeValue, float64(p.Segments), lv...)
 		ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, offline, lv...)
+		if p.TierLagBytes >= 0 {
+			ch <- prometheus.MustNewConstMetric(descTierLag, prometheus.GaugeValue, float64(p.TierLagBytes), lv...)
+		}
+		leader := 0.0
+		if p.Role == "leader" || p.Role == "standalone" {
+			leader = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descLeader, prometheus.GaugeValue, leader, lv...)
 	}
 }

@@ -215,6 +215,23 @@ func (m *Manager) cleanRemote(ctx context.Context) {
 	}
 }
 
+// TierLagBytes is the size of p's sealed segments the remote tier does not
+// hold yet (what an outage of the object store keeps on local disk beyond
+// local.retention); -1 when p is not tiered.
+func (p *Partition) TierLagBytes() int64 {
+	if p.mgr.tier == nil || !p.log.Config().RemoteStorage {
+		return -1
+	}
+	var n int64
+	end := p.log.RemoteEnd()
+	for _, s := range p.log.SealedSegments() {
+		if s.NextOffset > end {
+			n += s.Size
+		}
+	}
+	return n
+}
+
 // localBytesAboveRemote is the size of the local data the remote tier
 // does not hold: it counts towards retention.bytes with the remote tier.
 func (p *Partition) localBytesAboveRemote() int64 {

@@ -366,12 +366,41 @@ func TestGroupCoordinatorMoves(t *testing.T) {
 	waitFor(t, 30*time.Second, "offsets from the new coordinator", func() error {
 		offs, err := adm2.FetchOffsets(ctx, "grp")
 		if err != nil {
-			return err
+			var per []string
+			for id, b := range c.brokers {
+				cl, _ := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+				req := kmsg.NewPtrFindCoordinatorRequest()
+				req.CoordinatorKey = "grp"
+				r, rerr := cl.SeedBrokers()[0].Request(ctx, req)
+				md, _ := c.metadataFrom(ctx, b.Addr(), "")
+				cl.Close()
+				if rerr != nil {
+					per = append(per, fmt.Sprintf("%d: %v", id, rerr))
+					continue
+				}
+				fc := r.(*kmsg.FindCoordinatorResponse)
+				per = append(per, fmt.Sprintf("%d: coordinator %d code %d, lists %d brokers", id, fc.NodeID, fc.ErrorCode, len(md.Brokers)))
+			}
+			return fmt.Errorf("%w; brokers say %v", err, per)
 		}
 		total := int64(0)
 		offs.Each(func(o kadm.OffsetResponse) { total += o.At })
 		if total != 90 {
-			return fmt.Errorf("committed offsets sum to %d, want 90", total)
+			var per []string
+			for id, b := range c.brokers {
+				cl, _ := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+				req := kmsg.NewPtrOffsetFetchRequest()
+				req.Group = "grp"
+				r, err := cl.SeedBrokers()[0].Request(ctx, req)
+				cl.Close()
+				if err != nil {
+					per = append(per, fmt.Sprintf("%d: %v", id, err))
+					continue
+				}
+				resp := r.(*kmsg.OffsetFetchResponse)
+				per = append(per, fmt.Sprintf("%d: code %d topics %d", id, resp.ErrorCode, len(resp.Topics)))
+			}
+			return fmt.Errorf("committed offsets sum to %d, want 90 (%+v); brokers: %v", total, offs, per)
 		}
 		return nil
 	})
@@ -403,8 +432,9 @@ func TestGroupCoordinatorMoves(t *testing.T) {
 // TestTieredCluster: with tiered storage in a cluster only the leader
 // uploads, so every offset range is in the remote tier exactly once; the
 // followers' local logs are bounded by local retention as the leader's
-// is; and a new leader continues sealing where the old one stopped,
-// without gap or overlap, while every record stays readable from 0.
+// is; a new leader continues sealing where the old one stopped, without
+// gap or overlap; a broker that lost its disk copies only the local tail;
+// and every record stays readable from 0.
 func TestTieredCluster(t *testing.T) {
 	tierDir := t.TempDir()
 	c := newClusterWith(t, 3, func(cfg *config.Config) {
@@ -504,6 +534,27 @@ func TestTieredCluster(t *testing.T) {
 			return fmt.Errorf("remote end %d, uploading epochs %v", end, epochs)
 		}
 		return localBounded()
+	})
+	// The old leader comes back with an empty disk (a new instance): it
+	// copies only the leader's local tail, not the tiered range, and
+	// catches up.
+	lost := old.Leader
+	if err := os.RemoveAll(c.dirs[lost]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(c.dirs[lost], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.start(lost)
+	waitFor(t, 30*time.Second, "the broker with a new disk catches up on the tail only", func() error {
+		p := c.brokers[lost].Topics().Partition("tc", 0)
+		if p == nil {
+			return fmt.Errorf("no partition yet")
+		}
+		if start, end := p.Log().LogStartOffset(), p.Log().LogEndOffset(); start == 0 || end != 1200 {
+			return fmt.Errorf("log start %d, end %d", start, end)
+		}
+		return nil
 	})
 	cons := c.client(kgo.ConsumeTopics("tc"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(4000))
 	next := 0

@@ -32,9 +32,9 @@ type controller struct {
 	leading  atomic.Bool
 
 	// State of the current holding; touched only by run's goroutine.
-	snap     cluster.Snapshot
-	stale    bool // snap must be re-read
-	warned   map[string]bool
+	snap   cluster.Snapshot
+	stale  bool // snap must be re-read
+	warned map[string]bool
 }
 
 func newController(n *Node) *controller {

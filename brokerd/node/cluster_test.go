@@ -379,7 +379,9 @@ func TestGroupCoordinatorMoves(t *testing.T) {
 					continue
 				}
 				fc := r.(*kmsg.FindCoordinatorResponse)
-				per = append(per, fmt.Sprintf("%d: coordinator %d code %d, lists %d brokers", id, fc.NodeID, fc.ErrorCode, len(md.Brokers)))
+				for _, co := range fc.Coordinators {
+					per = append(per, fmt.Sprintf("%d: coordinator %d at %s:%d code %d, lists %d brokers", id, co.NodeID, co.Host, co.Port, co.ErrorCode, len(md.Brokers)))
+				}
 			}
 			return fmt.Errorf("%w; brokers say %v", err, per)
 		}

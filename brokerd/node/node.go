@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/lease"
@@ -136,10 +139,12 @@ func (n *Node) Stop(ctx context.Context) {
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 2*n.cfg.SessionLease)
+	var peers []cluster.BrokerInfo
 	for wctx.Err() == nil {
 		// Read the store itself: the applied view was just cleared.
 		snap, err := n.store.Read(wctx)
 		if err == nil && !leadsIn(snap, n.self) {
+			peers = snap.Brokers
 			break
 		}
 		n.ctrl.poke()
@@ -148,10 +153,46 @@ func (n *Node) Stop(ctx context.Context) {
 		case <-time.After(n.cfg.MetadataPollInterval):
 		}
 	}
+	// Keep answering (NOT_LEADER_OR_FOLLOWER, redirecting) until every
+	// live peer has applied the handover, so that no client is sent to
+	// this broker once it is gone.
+	n.awaitPeersForget(wctx, peers)
 	cancel()
 	n.cancel()
 	n.wg.Wait()
 	n.fetchers.stopAll()
+}
+
+// awaitPeersForget asks each unfenced peer for its metadata until none
+// lists this broker any more, or ctx ends.
+func (n *Node) awaitPeersForget(ctx context.Context, peers []cluster.BrokerInfo) {
+	for _, b := range peers {
+		if b.ID == n.self || b.Fenced {
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RequestRetries(0), kgo.DialTimeout(time.Second))
+		if err != nil {
+			continue
+		}
+		for ctx.Err() == nil {
+			r, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrMetadataRequest())
+			if err != nil {
+				break // the peer is gone too: nothing to wait for
+			}
+			listed := false
+			for _, mb := range r.(*kmsg.MetadataResponse).Brokers {
+				listed = listed || mb.NodeID == n.self
+			}
+			if !listed {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(n.cfg.MetadataPollInterval / 2):
+			}
+		}
+		cl.Close()
+	}
 }
 
 // leadsIn reports whether snap names broker id leader of any partition

@@ -31,13 +31,16 @@ func run() int {
 	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
+	// Catch signals before starting: the listener is bound before the
+	// broker has joined its cluster, and a SIGTERM in between must still
+	// be a clean shutdown (it is acted on once Start returns).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	b, err := broker.Start(cfg, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "brokerd: %v\n", err)
 		return 1
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	code := 0
 	select {
 	case s := <-sigs:

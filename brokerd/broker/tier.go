@@ -41,9 +41,10 @@ func openTier(ctx context.Context, cfg *config.Config, cstore *cluster.Store) (*
 		return nil, err
 	}
 	return tiering.New(tiering.Config{
-		Store:  store,
-		Meta:   meta,
-		Reader: fetch.Options{CacheBytes: cfg.TierCacheBytes},
+		Store:      store,
+		Meta:       meta,
+		Reader:     fetch.Options{CacheBytes: cfg.TierCacheBytes},
+		SweepGrace: cfg.TierSweepGrace,
 	}), nil
 }
 

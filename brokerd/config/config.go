@@ -91,6 +91,7 @@ type Config struct {
 	TierCacheBytes      int64         // tier.cache.bytes: remote read cache budget
 	TierSweepInterval   time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
 	TierFetchMaxWait    time.Duration // tier.fetch.max.wait: longest a fetch waits for a remote read (Kafka's remote.fetch.max.wait.ms)
+	TierSweepGrace      time.Duration // tier.sweep.grace: age at which the sweeper removes unreferenced objects and abandoned uploads
 
 	// Cluster (metadata.store=dynamodb): brokers replicate partitions
 	// among themselves; see package cluster and brokerd/node.
@@ -160,6 +161,7 @@ func Default() Config {
 		TierCacheBytes:    64 << 20,
 		TierSweepInterval: 5 * time.Minute,
 		TierFetchMaxWait:  500 * time.Millisecond,
+		TierSweepGrace:    time.Hour,
 
 		SessionLease:                  6 * time.Second,
 		ReplicaLagTimeMax:             10 * time.Second,
@@ -266,6 +268,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.TierCacheBytes, "tier.cache.bytes", c.TierCacheBytes, "memory budget of the remote read cache")
 	fs.DurationVar(&c.TierFetchMaxWait, "tier.fetch.max.wait", c.TierFetchMaxWait, "longest a fetch waits for a remote read; then it answers without that partition's data and the read warms the cache")
 	fs.DurationVar(&c.TierSweepInterval, "tier.sweep.interval", c.TierSweepInterval, "how often remote retention and the orphan sweeper run")
+	fs.DurationVar(&c.TierSweepGrace, "tier.sweep.grace", c.TierSweepGrace, "how old an unreferenced object or abandoned upload must be before the sweeper removes it (longer than any upload takes)")
 	fs.StringVar(&c.BrokerRack, "broker.rack", c.BrokerRack, "availability zone of this broker; replicas of a partition are spread over racks")
 	fs.DurationVar(&c.SessionLease, "session.lease", c.SessionLease, "cluster: broker session (and controller) lease; a broker silent this long loses its leaderships")
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica.lag.time.max", c.ReplicaLagTimeMax, "cluster: a follower not caught up for this long leaves the ISR")
@@ -351,6 +354,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("default.replication.factor %d: must be >= 1", c.DefaultReplicationFactor)
 	case c.OffsetsTopicReplicationFactor < 1:
 		return fmt.Errorf("offsets.topic.replication.factor %d: must be >= 1", c.OffsetsTopicReplicationFactor)
+	case c.TierSweepGrace < time.Second:
+		return fmt.Errorf("tier.sweep.grace %v: must be at least 1s (an upload in progress must never look abandoned)", c.TierSweepGrace)
 	case c.TierDir != "" && c.TierS3Bucket != "":
 		return fmt.Errorf("tier.dir %q and tier.s3.bucket %q: set at most one", c.TierDir, c.TierS3Bucket)
 	case c.TierFetchMaxWait <= 0:

@@ -10,7 +10,11 @@
 // read back by the console consumer, kafka-producer-perf-test with
 // kafka-get-offsets, and a Java consumer group split over two console
 // consumers with kafka-consumer-groups describing its lag. The tests that
-// need the group coordinator are in compat_groups_test.go.
+// need the group coordinator are in compat_groups_test.go. cluster_test.go
+// runs the same tools against a 3-broker cluster (RF 3): describe shows
+// replicas and ISR, producers and consumers carry on across a SIGKILLed
+// leader, and a group's committed offsets survive the death of its
+// coordinator.
 //
 // The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
 // broker from the kafka_2.13 jar), so they state Kafka's behaviour, not

@@ -656,3 +656,63 @@ func TestControlPlaneCostIndependentOfPartitions(t *testing.T) {
 		t.Fatalf("idle control-plane rate grew with partitions: %.2f/s with 201 partitions vs %.2f/s with 1", many, few)
 	}
 }
+
+// TestDynamoDBOutage: while DynamoDB is unreachable no broker can renew
+// its session lease, so once the lease (minus its margin) has passed no
+// leader acknowledges anything; when DynamoDB is back the leases are
+// renewed, the same leaders resume, and every acknowledged record is
+// there.
+func TestDynamoDBOutage(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cl := c.client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(3*time.Second))
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, "o"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	c.waitPlaced(ctx, "o", 1, 3)
+	acked := 0
+	produce := func(v string) error {
+		err := cl.ProduceSync(ctx, &kgo.Record{Topic: "o", Value: []byte(v)}).FirstErr()
+		if err == nil {
+			acked++
+		}
+		return err
+	}
+	for i := 0; i < 20; i++ {
+		if err := produce(fmt.Sprint("before-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := moto.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = moto.Resume()
+		}
+	}()
+	// A timed fault: the outage must outlast the session lease (2s).
+	<-time.After(3 * time.Second)
+	if err := produce("during"); err == nil {
+		t.Fatal("a write was acknowledged while no broker could renew its lease")
+	}
+	if err := moto.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	waitFor(t, 30*time.Second, "writes acknowledged again", func() error {
+		return produce("after")
+	})
+	cons := c.client(kgo.ConsumeTopics("o"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]bool{}
+	for len(seen) < acked {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of %d acknowledged records: %v", len(seen), acked, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { seen[fmt.Sprintf("%d:%s", r.Offset, r.Value)] = true })
+	}
+}

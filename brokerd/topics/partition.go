@@ -87,9 +87,6 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if h := p.mgr.replicaHooks.CanAct; epoch > 0 && h != nil && !h() {
-		return res, ErrNotLeader
-	}
 	r, err := p.log.Append(records, storage.AppendOptions{LogAppendTime: s.TimestampType == config.LogAppendTime, LeaderEpoch: epoch})
 	if err != nil {
 		return res, err

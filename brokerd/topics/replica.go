@@ -281,15 +281,21 @@ func (p *Partition) CheckLeader(reqEpoch int32) error {
 	}
 }
 
-// LeaderEpoch is the epoch stamped on batches appended now.
+// leaderEpochForAppend is the epoch stamped on batches appended now; it
+// refuses when this broker does not lead, or leads but its session lease
+// is no longer valid (a write it could never acknowledge).
 func (p *Partition) leaderEpochForAppend() (int32, error) {
 	p.rep.mu.Lock()
-	defer p.rep.mu.Unlock()
-	switch p.rep.role {
+	role, epoch := p.rep.role, p.rep.epoch
+	p.rep.mu.Unlock()
+	switch role {
 	case Standalone:
 		return 0, nil
 	case Leader:
-		return p.rep.epoch, nil
+		if h := p.mgr.replicaHooks.CanAct; h != nil && !h() {
+			return 0, ErrNotLeader
+		}
+		return epoch, nil
 	default:
 		return 0, ErrNotLeader
 	}
@@ -330,6 +336,11 @@ func (p *Partition) AwaitCommitted(ctx context.Context, lastOffset int64) error 
 	}
 	done := p.rep.lead.Await(lastOffset)
 	p.rep.mu.Unlock()
+	if h := p.mgr.replicaHooks.CanAct; h != nil && !h() {
+		// The session lapsed: followers are refused, the high watermark
+		// cannot move, and nothing may be acknowledged.
+		return ErrNotLeader
+	}
 	var err error
 	select {
 	case err = <-done:

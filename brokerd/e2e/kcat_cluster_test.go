@@ -60,6 +60,26 @@ func TestKcatClusterFailover(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
+	// A broker's port accepts connections before it has registered in
+	// the cluster; its first Metadata answer comes after. Create the
+	// topic once every broker has answered listing all three.
+	for _, addr := range c.Bootstrap() {
+		one, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			md, err := kadm.NewClient(one).BrokerMetadata(ctx)
+			if err == nil && len(md.Brokers) == 3 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("broker %s never listed 3 brokers: %v", addr, err)
+			}
+			time.Sleep(20 * time.Millisecond) // polling a condition the brokers' goroutines change
+		}
+		one.Close()
+	}
 	minISR := "2"
 	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)
 	if err == nil {

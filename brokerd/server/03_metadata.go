@@ -128,7 +128,7 @@ func (s *Server) autoCreate(ctx context.Context, name string) (*topics.Topic, er
 	if s.cluster == nil {
 		return s.topics.CreateTopic(ctx, name, -1, nil, false)
 	}
-	rf, code, msg := s.replicationFactor(-1)
+	rf, code, msg := s.replicationFactor(ctx, -1)
 	if code != 0 {
 		return nil, fmt.Errorf("%w: %s", topics.ErrInvalidReplicationFactor, msg)
 	}

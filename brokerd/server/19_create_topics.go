@@ -72,7 +72,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			if rt.ErrorCode != 0 {
 				break
 			}
-			rf, code, msg := s.replicationFactor(t.ReplicationFactor)
+			rf, code, msg := s.replicationFactor(ctx, t.ReplicationFactor)
 			if code != 0 {
 				fail(code, msg)
 				break

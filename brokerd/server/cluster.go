@@ -107,7 +107,7 @@ func (s *Server) partitionView(p *topics.Partition) partitionView {
 
 // replicationFactor resolves a CreateTopics replication factor (-1: the
 // broker default) and checks it against the live brokers.
-func (s *Server) replicationFactor(rf int16) (int16, int16, string) {
+func (s *Server) replicationFactor(ctx context.Context, rf int16) (int16, int16, string) {
 	if rf == -1 {
 		rf = s.cfg.DefaultReplicationFactor
 		if s.cluster == nil {
@@ -117,6 +117,10 @@ func (s *Server) replicationFactor(rf int16) (int16, int16, string) {
 	live := 1
 	if s.cluster != nil {
 		live = len(s.cluster.Brokers())
+		if int(rf) > live && s.cluster.Sync(ctx) == nil {
+			// Perhaps a broker registered since the last poll.
+			live = len(s.cluster.Brokers())
+		}
 	}
 	if rf < 1 || int(rf) > live {
 		return rf, kerr.InvalidReplicationFactor.Code, "replication factor " + strconv.Itoa(int(rf)) + " with " + strconv.Itoa(live) + " live brokers"

@@ -476,10 +476,12 @@ func waitCond(t testing.TB, timeout time.Duration, cond func() error) {
 	}
 }
 
-// BenchmarkHotTailUnderBackfill measures the latency of hot-tail fetches
-// (the newest records, from local disk) while another consumer reads the
-// topic from offset 0 through the remote tier (S3 on moto), reported as
-// p50 and p99 in microseconds.
+// BenchmarkHotTailUnderBackfill measures the hot tail (the newest
+// records, from local disk) with and without another consumer reading the
+// topic from offset 0 through the remote tier (S3 on moto): the latency of
+// a hot-tail fetch, and of an acks=all produce of one record, each as p50
+// and p99 in microseconds. The backfill must not stall either: remote
+// reads run in their own bounded pool (see topics.Partition.ReadRemote).
 func BenchmarkHotTailUnderBackfill(b *testing.B) {
 	moto := mototest.StartT(b)
 	bucket := fmt.Sprintf("bench-%d", time.Now().UnixNano())
@@ -528,18 +530,62 @@ func BenchmarkHotTailUnderBackfill(b *testing.B) {
 		}
 		return nil
 	})
+	hot := newHotFetcher(b, br.Addr())
+	ops := map[string]func(i int) error{
+		"fetch": func(int) error { return hot.fetch(records - 10) },
+		"produce": func(i int) error {
+			return pcl.ProduceSync(b.Context(), &kgo.Record{Value: faultValue(records + int64(i))}).FirstErr()
+		},
+	}
+	for _, op := range []string{"fetch", "produce"} {
+		for _, backfill := range []bool{false, true} {
+			name := op + "/idle"
+			if backfill {
+				name = op + "/backfill"
+			}
+			b.Run(name, func(b *testing.B) {
+				var stop func() float64
+				if backfill {
+					stop = startBackfill(b, br.Addr(), records/2)
+				}
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					start := time.Now()
+					if err := ops[op](i); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(start))
+				}
+				b.StopTimer()
+				if stop != nil {
+					b.ReportMetric(stop(), "backfill-records/s")
+				}
+				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+			})
+		}
+	}
+	if br.Topics().Tier().ReaderStats().Fetches == 0 {
+		b.Fatal("the backfill never read the remote tier")
+	}
+}
 
-	// The backfill: a consumer reading from 0 over and over until the
-	// benchmark ends, so every hot fetch competes with remote reads.
-	ctx, stop := context.WithCancel(b.Context())
-	defer stop()
+// startBackfill runs a consumer that reads the topic from offset 0 over
+// and over (up to remoteEnd, the remote range) until the returned stop is
+// called; stop returns the records per second it read. It returns once
+// the consumer has read something.
+func startBackfill(b *testing.B, addr string, remoteEnd int64) (stop func() float64) {
+	ctx, cancel := context.WithCancel(b.Context())
 	var backfilled atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
+	started := time.Now()
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			cons, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()),
+			cons, err := kgo.NewClient(kgo.SeedBrokers(addr),
 				kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{faultTopic: {0: kgo.NewOffset().At(0)}}))
 			if err != nil {
 				return
@@ -547,39 +593,23 @@ func BenchmarkHotTailUnderBackfill(b *testing.B) {
 			for ctx.Err() == nil {
 				recs := cons.PollFetches(ctx).Records()
 				backfilled.Add(int64(len(recs)))
-				if len(recs) > 0 && recs[len(recs)-1].Offset >= records/2 {
+				if len(recs) > 0 && recs[len(recs)-1].Offset >= remoteEnd {
 					break // past the remote range: start over
 				}
 			}
 			cons.Close()
 		}
 	}()
-
 	waitCond(b, 30*time.Second, func() error {
 		if backfilled.Load() == 0 {
 			return errors.New("the backfill consumer has read nothing")
 		}
 		return nil
 	})
-	hot := newHotFetcher(b, br.Addr())
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		if err := hot.fetch(records - 10); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	b.StopTimer()
-	stop()
-	wg.Wait()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-	b.ReportMetric(float64(backfilled.Load())/b.Elapsed().Seconds(), "backfill-records/s")
-	if br.Topics().Tier().ReaderStats().Fetches == 0 {
-		b.Fatal("the backfill never read the remote tier")
+	return func() float64 {
+		cancel()
+		wg.Wait()
+		return float64(backfilled.Load()) / time.Since(started).Seconds()
 	}
 }
 

@@ -716,3 +716,64 @@ func TestDynamoDBOutage(t *testing.T) {
 		fs.EachRecord(func(r *kgo.Record) { seen[fmt.Sprintf("%d:%s", r.Offset, r.Value)] = true })
 	}
 }
+
+// TestTopicRecreated: a topic deleted and created again under the same
+// name starts empty on every replica, and replicates like any topic (the
+// old partitions' followers stop, the new ones start).
+func TestTopicRecreated(t *testing.T) {
+	c := newCluster(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(c.client())
+	round := func(n int, prefix string) {
+		t.Helper()
+		// A fresh producer each round: a client that cached the deleted
+		// topic's id gets UNKNOWN_TOPIC_ID, as from Kafka.
+		cl := c.client(kgo.RequiredAcks(kgo.AllISRAcks()))
+		if res, err := adm.CreateTopic(ctx, 1, 3, nil, "again"); err != nil || res.Err != nil {
+			t.Fatalf("create: %v %v", err, res.Err)
+		}
+		c.waitPlaced(ctx, "again", 1, 3)
+		for i := 0; i < n; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "again", Value: fmt.Appendf(nil, "%s-%d", prefix, i)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, 20*time.Second, "every replica holds the new topic's records", func() error {
+			for id, b := range c.brokers {
+				p := b.Topics().Partition("again", 0)
+				if p == nil || p.Log().LogEndOffset() != int64(n) {
+					return fmt.Errorf("broker %d: %v", id, p)
+				}
+			}
+			return nil
+		})
+	}
+	round(50, "old")
+	if res, err := adm.DeleteTopics(ctx, "again"); err != nil || res["again"].Err != nil {
+		t.Fatalf("delete: %v %v", err, res["again"].Err)
+	}
+	waitFor(t, 20*time.Second, "the topic is gone everywhere", func() error {
+		for id, b := range c.brokers {
+			if b.Topics().Topic("again") != nil {
+				return fmt.Errorf("broker %d still has it", id)
+			}
+		}
+		return nil
+	})
+	round(7, "new")
+	cons := c.client(kgo.ConsumeTopics("again"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := 0
+	for got < 7 {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of 7: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if want := fmt.Sprintf("new-%d", got); string(r.Value) != want {
+				t.Fatalf("offset %d: %q, want %q", r.Offset, r.Value, want)
+			}
+			got++
+		})
+	}
+}

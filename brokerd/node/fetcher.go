@@ -115,6 +115,23 @@ func (fs *fetchers) setBrokers(brokers []cluster.BrokerInfo) {
 	}
 }
 
+// retain stops following every partition keep rejects: those of deleted
+// topics (a topic re-created under the same name has new partitions).
+func (fs *fetchers) retain(keep func(*topics.Partition) bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for p := range fs.leaderOf {
+		if !keep(p) {
+			fs.removeLocked(p)
+		}
+	}
+	for p := range fs.pending {
+		if !keep(p) {
+			delete(fs.pending, p)
+		}
+	}
+}
+
 func (fs *fetchers) stopAll() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()

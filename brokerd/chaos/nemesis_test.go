@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/clusterproc"
 )
 
 // failover is one measured leader failure.
@@ -81,20 +83,29 @@ func (n *nemesis) round(ctx context.Context, r int) error {
 	return nil
 }
 
+// takeDownLeader finds partition p's leader and the partitions it leads,
+// and marks it down for the workload, before a fault is applied to it.
+func (n *nemesis) takeDownLeader(ctx context.Context, p int32) (victim int32, led []int32, proc *clusterproc.Proc, err error) {
+	ls, err := n.h.leaders(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	victim = ls[p].leader
+	led = ledBy(ls, victim)
+	if proc = n.h.c.Broker(victim); proc == nil {
+		return 0, nil, nil, fmt.Errorf("partition %d has no live leader (%d)", p, victim)
+	}
+	n.h.setDown(victim, true)
+	return victim, led, proc, nil
+}
+
 // killLeader is fault (a): SIGKILL the leader of partition p, wait for a
 // new leader, restart the old one and wait until it is back in every ISR.
 func (n *nemesis) killLeader(ctx context.Context, r int, p int32) error {
-	ls, err := n.h.leaders(ctx)
+	victim, led, proc, err := n.takeDownLeader(ctx, p)
 	if err != nil {
 		return err
 	}
-	victim := ls[p].leader
-	led := ledBy(ls, victim)
-	proc := n.h.c.Broker(victim)
-	if proc == nil {
-		return fmt.Errorf("partition %d has no live leader (%d)", p, victim)
-	}
-	n.h.setDown(victim, true)
 	t0 := time.Now()
 	if err := proc.Kill(); err != nil {
 		return err
@@ -110,17 +121,10 @@ func (n *nemesis) killLeader(ctx context.Context, r int, p int32) error {
 // still believes in them, then SIGCONT it. Whatever it acknowledges after
 // waking would be a lost write, which the checker reports.
 func (n *nemesis) pauseLeader(ctx context.Context, r int, p int32) error {
-	ls, err := n.h.leaders(ctx)
+	victim, led, proc, err := n.takeDownLeader(ctx, p)
 	if err != nil {
 		return err
 	}
-	victim := ls[p].leader
-	led := ledBy(ls, victim)
-	proc := n.h.c.Broker(victim)
-	if proc == nil {
-		return fmt.Errorf("partition %d has no live leader (%d)", p, victim)
-	}
-	n.h.setDown(victim, true)
 	t0 := time.Now()
 	if err := proc.Stop(); err != nil {
 		return err

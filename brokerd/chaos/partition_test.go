@@ -131,17 +131,10 @@ func (n *nemesis) cutLeader(ctx context.Context, p int32) (err error) {
 // acknowledged that the new leader lacks is a lost write, which the
 // checker reports (and clients cannot even hear it during the fault).
 func (n *nemesis) isolateLeader(ctx context.Context, r int, p int32) (err error) {
-	ls, err := n.h.leaders(ctx)
+	victim, led, proc, err := n.takeDownLeader(ctx, p)
 	if err != nil {
 		return err
 	}
-	victim := ls[p].leader
-	led := ledBy(ls, victim)
-	proc := n.h.c.Broker(victim)
-	if proc == nil {
-		return fmt.Errorf("partition %d has no live leader (%d)", p, victim)
-	}
-	n.h.setDown(victim, true)
 	t0 := time.Now()
 	if err := proc.Isolate(); err != nil {
 		return err

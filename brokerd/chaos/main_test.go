@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/kafki/kafki/brokerd/internal/testbin"
 )
 
 // brokerdBin is the broker TestMain built; brokerdErr says why there is
@@ -25,26 +25,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "brokerd")
-	out, err := exec.Command(goTool(), "build", "-o", bin, "github.com/kafki/kafki/brokerd/cmd/brokerd").CombinedOutput()
-	if err != nil {
-		brokerdErr = fmt.Errorf("build brokerd: %v\n%s", err, out)
-	} else {
-		brokerdBin = bin
-	}
+	brokerdBin, brokerdErr = testbin.Brokerd(dir, false)
 	return m.Run()
-}
-
-// goTool is the go command of the toolchain running the tests, so the
-// broker is built with the same Go even when PATH differs.
-func goTool() string {
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
 
 // motoAvailable reports whether the single-threaded moto the harness

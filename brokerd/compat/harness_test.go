@@ -17,13 +17,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/testbin"
 )
 
 // brokerdBin is the broker binary TestMain builds, read-only afterwards.
 var brokerdBin string
 
 const (
-	buildTimeout = 3 * time.Minute
 	readyTimeout = 15 * time.Second // brokerd start until it reports its address
 	stopTimeout  = 15 * time.Second // SIGTERM until exit
 	toolTimeout  = 60 * time.Second // one run of a Kafka tool
@@ -41,27 +42,13 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "brokerd")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "github.com/kafki/kafki/brokerd/cmd/brokerd").CombinedOutput()
+	bin, err := testbin.Brokerd(dir, false)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "compat: building brokerd: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "compat: %v\n", err)
 		return 1
 	}
 	brokerdBin = bin
 	return m.Run()
-}
-
-// goTool is the go command of the toolchain running the tests.
-func goTool() string {
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
 
 // broker is one brokerd process under test.

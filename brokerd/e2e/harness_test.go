@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/testbin"
 )
 
 // brokerdBin is the broker binary built by TestMain, shared read-only by
@@ -41,16 +43,10 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "brokerd")
-	args := []string{"build", "-o", bin}
-	if os.Getenv("KAFKI_E2E_RACE") != "" {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/kafki/kafki/brokerd/cmd/brokerd")
 	start := time.Now()
-	out, err := exec.Command(goTool(), args...).CombinedOutput()
+	bin, err := testbin.Brokerd(dir, os.Getenv("KAFKI_E2E_RACE") != "")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: building brokerd (go %s): %v\n%s", strings.Join(args, " "), err, out)
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
 	if testing.Verbose() {
@@ -58,27 +54,6 @@ func runTests(m *testing.M) int {
 	}
 	brokerdBin = bin
 	return m.Run()
-}
-
-// goTool is the go command of the toolchain running the tests, so the
-// broker is built with the same Go as the tests even when PATH differs.
-func goTool() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
-			return p
-		}
-	}
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
-			return p
-		}
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // Options configure a test broker.

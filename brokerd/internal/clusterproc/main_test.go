@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/testbin"
 )
 
 // fakeEnv selects the fake broker mode when the test binary is run by the
@@ -41,35 +41,8 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "brokerd")
-	out, err := exec.Command(goTool(), "build", "-o", bin, "github.com/kafki/kafki/brokerd/cmd/brokerd").CombinedOutput()
-	if err != nil {
-		brokerdErr = fmt.Errorf("build brokerd: %v\n%s", err, out)
-	} else {
-		brokerdBin = bin
-	}
+	brokerdBin, brokerdErr = testbin.Brokerd(dir, false)
 	return m.Run()
-}
-
-// goTool is the go command of the toolchain running the tests, so the
-// broker is built with the same Go even when PATH differs.
-func goTool() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
-			return p
-		}
-	}
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
-			return p
-		}
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // fakeBroker stands in for brokerd so the harness's process handling can

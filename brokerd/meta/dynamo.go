@@ -48,19 +48,6 @@ func BumpVersion(table string) types.TransactWriteItem {
 	}}
 }
 
-// Version reads the metadata version (0 before the first change).
-func (d *Dynamo) Version(ctx context.Context) (int64, error) {
-	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &d.table, Key: skey(VersionKey), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return 0, fmt.Errorf("read metadata version: %w", err)
-	}
-	v, ok := out.Item["version"].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, nil
-	}
-	return strconv.ParseInt(v.Value, 10, 64)
-}
-
 // transactCondition reports whether a transaction failed because one of
 // its conditions did not hold.
 func transactCondition(err error) bool {

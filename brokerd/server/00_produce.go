@@ -86,9 +86,13 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 				rp.ErrorMessage = &msg
 			case req.Version < 3:
 				rp.ErrorCode = rc.errCode(kerr.UnsupportedForMessageFormat.Code)
-			case req.Acks == -1 && part.CanAcceptAll() != nil:
-				rp.ErrorCode = rc.errCode(errorCode(part.CanAcceptAll()))
 			default:
+				if req.Acks == -1 {
+					if err := part.CanAcceptAll(); err != nil {
+						rp.ErrorCode = rc.errCode(errorCode(err))
+						break
+					}
+				}
 				res, err := part.Append(p.Records, sync)
 				if err != nil {
 					rp.ErrorCode = rc.errCode(errorCode(err))

@@ -36,11 +36,15 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 			rp.Partition = p.Partition
 			rp.Timestamp, rp.Offset, rp.LeaderEpoch = -1, -1, -1
 			part := s.topics.Partition(t.Topic, p.Partition)
+			var leaderErr error
+			if part != nil {
+				leaderErr = part.CheckLeader(p.CurrentLeaderEpoch)
+			}
 			switch {
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
-			case part.CheckLeader(p.CurrentLeaderEpoch) != nil:
-				rp.ErrorCode = rc.errCode(errorCode(part.CheckLeader(p.CurrentLeaderEpoch)))
+			case leaderErr != nil:
+				rp.ErrorCode = rc.errCode(errorCode(leaderErr))
 			default:
 				l := part.Log()
 				_, _, rp.LeaderEpoch = part.Role()

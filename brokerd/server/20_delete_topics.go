@@ -3,7 +3,10 @@ package server
 // DeleteTopics (key 20), versions 1-6; v6 may name topics by id.
 //
 // The topic leaves the metadata store first, then its logs are closed and
-// removed; requests in flight on it get UNKNOWN_TOPIC_OR_PARTITION.
+// removed; requests in flight on it get UNKNOWN_TOPIC_OR_PARTITION. In a
+// cluster the answer waits, within the request's timeout, until the
+// controller has removed the topic's partitions (other brokers delete
+// their copies as they see it), so the name can be reused at once.
 
 import (
 	"context"
@@ -58,6 +61,10 @@ func (s *Server) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			rt.ErrorMessage = errMsg(err)
 		} else {
 			s.metrics.DeleteTopic(name)
+			if code := s.waitGone(ctx, name, req.TimeoutMillis); code != 0 {
+				rt.ErrorCode = rc.errCode(code)
+				rt.ErrorMessage = kmsg.StringPtr("the controller has not removed the topic's partitions yet; it will")
+			}
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

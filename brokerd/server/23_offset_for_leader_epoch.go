@@ -34,11 +34,15 @@ func (s *Server) handleOffsetForLeaderEpoch(_ context.Context, rc *reqCtx, r kms
 			rp.Partition = p.Partition
 			rp.LeaderEpoch, rp.EndOffset = -1, -1
 			part := s.topics.Partition(t.Topic, p.Partition)
+			var leaderErr error
+			if part != nil {
+				leaderErr = part.CheckLeader(p.CurrentLeaderEpoch)
+			}
 			switch {
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
-			case part.CheckLeader(p.CurrentLeaderEpoch) != nil:
-				rp.ErrorCode = rc.errCode(errorCode(part.CheckLeader(p.CurrentLeaderEpoch)))
+			case leaderErr != nil:
+				rp.ErrorCode = rc.errCode(errorCode(leaderErr))
 			default:
 				rp.LeaderEpoch, rp.EndOffset = part.Log().EndOffsetForEpoch(p.LeaderEpoch)
 			}

@@ -143,6 +143,21 @@ func (s *Server) waitPlaced(ctx context.Context, topic string, count int32, time
 	return 0
 }
 
+// waitGone waits (within the request's timeout) until the controller has
+// removed a deleted topic's partitions, as Kafka answers DeleteTopics, so
+// that the name can be created again at once.
+func (s *Server) waitGone(ctx context.Context, topic string, timeoutMs int32) int16 {
+	if s.cluster == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout(timeoutMs))
+	defer cancel()
+	if err := s.cluster.WaitTopicGone(ctx, topic); err != nil {
+		return kerr.RequestTimedOut.Code
+	}
+	return 0
+}
+
 func requestTimeout(ms int32) time.Duration {
 	if ms <= 0 {
 		return 30 * time.Second

@@ -283,28 +283,9 @@ func describeGroup(t *testing.T, k *kafka, b *broker, group string) map[groupRow
 	t.Helper()
 	r := k.mustRun(t, "", consumerGroupsTool, "--bootstrap-server", b.Bootstrap(), "--describe", "--group", group)
 	t.Logf("kafka-consumer-groups --describe --group %s:\n%s", group, r.stdout)
-	rows := map[groupRowKey]groupRow{}
-	header := false
-	for _, l := range lines(r.stdout) {
-		f := strings.Fields(l)
-		if len(f) >= 6 && f[0] == "GROUP" && f[5] == "LAG" {
-			header = true
-			continue
-		}
-		if !header || len(f) != 9 || f[0] != group {
-			continue
-		}
-		p, err1 := strconv.ParseInt(f[2], 10, 32)
-		cur, err2 := strconv.ParseInt(f[3], 10, 64)
-		end, err3 := strconv.ParseInt(f[4], 10, 64)
-		lag, err4 := strconv.ParseInt(f[5], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-			t.Fatalf("kafka-consumer-groups --describe row %q does not parse", l)
-		}
-		rows[groupRowKey{f[1], int32(p)}] = groupRow{current: cur, logEnd: end, lag: lag, consumerID: f[6]}
-	}
-	if len(rows) == 0 {
-		t.Fatalf("kafka-consumer-groups --describe printed no partition rows:\n%s\n%s", r.stdout, r.stderr)
+	rows, err := parseGroupRows(r.stdout, group)
+	if err != nil {
+		t.Fatalf("kafka-consumer-groups --describe: %v\n%s", err, r.stderr)
 	}
 	return rows
 }

@@ -536,46 +536,39 @@ func (n *Node) Changed() <-chan struct{} {
 // leader in the applied metadata (CreateTopics answers then, so clients
 // can produce at once), or ctx ends. It asks for prompt re-reads.
 func (n *Node) WaitPartitions(ctx context.Context, topic string, count int32) error {
-	for {
-		ch := n.Changed()
-		ready := true
-		n.mu.Lock()
+	return n.awaitStates(ctx, func(states map[tp]cluster.PartitionState) bool {
 		for i := int32(0); i < count; i++ {
-			if st, ok := n.states[tp{topic, i}]; !ok || st.Leader == cluster.NoLeader {
-				ready = false
-				break
+			if st, ok := states[tp{topic, i}]; !ok || st.Leader == cluster.NoLeader {
+				return false
 			}
 		}
-		n.mu.Unlock()
-		if ready {
-			return nil
-		}
-		n.ctrl.poke()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		case <-time.After(n.cfg.MetadataPollInterval):
-			n.kick()
-		}
-	}
+		return true
+	})
 }
 
 // WaitTopicGone waits until the applied metadata no longer lists any
 // partition of topic.
 func (n *Node) WaitTopicGone(ctx context.Context, topic string) error {
-	for {
-		ch := n.Changed()
-		gone := true
-		n.mu.Lock()
-		for k := range n.states {
+	return n.awaitStates(ctx, func(states map[tp]cluster.PartitionState) bool {
+		for k := range states {
 			if k.topic == topic {
-				gone = false
-				break
+				return false
 			}
 		}
+		return true
+	})
+}
+
+// awaitStates waits until done holds for the applied partition states
+// (called under n.mu), nudging the controller and the watcher so the
+// change the caller waits for is made and seen promptly.
+func (n *Node) awaitStates(ctx context.Context, done func(map[tp]cluster.PartitionState) bool) error {
+	for {
+		ch := n.Changed()
+		n.mu.Lock()
+		ok := done(n.states)
 		n.mu.Unlock()
-		if gone {
+		if ok {
 			return nil
 		}
 		n.ctrl.poke()

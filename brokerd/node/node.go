@@ -380,18 +380,11 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 		states[tp{st.Topic, st.Partition}] = st
 	}
 	current := n.sessionEpoch.Load()
-	// Stop following partitions of deleted topics (a topic re-created
-	// under the same name has new partitions).
 	local := map[*topics.Partition]bool{}
-	for _, t := range n.tm.Topics() {
-		for _, p := range t.Partitions {
-			local[p] = true
-		}
-	}
-	n.fetchers.retain(func(p *topics.Partition) bool { return local[p] })
 	for _, t := range n.tm.Topics() {
 		settings := t.Settings()
 		for _, p := range t.Partitions {
+			local[p] = true
 			st, ok := states[tp{t.Name, p.Index}]
 			role, leader, epoch := p.Role()
 			switch {
@@ -416,6 +409,9 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 			}
 		}
 	}
+	// Stop following partitions of deleted topics (a topic re-created
+	// under the same name has new partitions).
+	n.fetchers.retain(func(p *topics.Partition) bool { return local[p] })
 	n.mu.Lock()
 	n.snap = snap
 	n.states = states

@@ -364,13 +364,21 @@ func TestGroupCoordinatorMoves(t *testing.T) {
 	cl2 := c.client()
 	adm2 := kadm.NewClient(cl2)
 	waitFor(t, 30*time.Second, "offsets from the new coordinator", func() error {
-		offs, err := adm2.FetchOffsets(ctx, "grp")
+		// A fresh client each attempt: what is checked is what the
+		// brokers answer now, not a client's cached coordinator.
+		fresh, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+		if err != nil {
+			return err
+		}
+		defer fresh.Close()
+		offs, err := kadm.NewClient(fresh).FetchOffsets(ctx, "grp")
 		if err != nil {
 			var per []string
 			for id, b := range c.brokers {
 				cl, _ := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 				req := kmsg.NewPtrFindCoordinatorRequest()
 				req.CoordinatorKey = "grp"
+				req.CoordinatorKeys = []string{"grp"}
 				r, rerr := cl.SeedBrokers()[0].Request(ctx, req)
 				md, _ := c.metadataFrom(ctx, b.Addr(), "")
 				cl.Close()

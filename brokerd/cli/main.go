@@ -143,7 +143,36 @@ func dispatch(ctx context.Context, args []string, env Env) (string, error) {
 	case "cluster":
 		return dispatchCluster(ctx, rest, env)
 	}
+	if strings.HasPrefix(cmd, "-") {
+		return "", flagsFirst(args, "topics list")
+	}
 	return "", usagef("unknown command %q", cmd)
+}
+
+// commandWords are the words that name a command or subcommand, used to
+// reorder a command line that put its flags first.
+var commandWords = map[string]bool{
+	"topics": true, "produce": true, "consume": true, "groups": true, "tier": true, "cluster": true, "version": true,
+	"create": true, "list": true, "describe": true, "delete": true, "alter": true, "reset-offsets": true, "verify": true,
+}
+
+// flagsFirst is the usage error for a command line that starts with a flag
+// ("kafki --bootstrap-server X topics list"): kafki's flags belong to each
+// command, as in Kafka's tools, so they go after it. The hint is args with
+// the command words moved to the front, or an example when there are none.
+func flagsFirst(args []string, example string) error {
+	var words, flags []string
+	for _, a := range args {
+		if commandWords[a] {
+			words = append(words, a)
+		} else {
+			flags = append(flags, a)
+		}
+	}
+	if len(words) == 0 {
+		return usagef("flags go after the command, e.g. 'kafki %s %s'", example, strings.Join(args, " "))
+	}
+	return usagef("flags go after the command: 'kafki %s %s'", strings.Join(words, " "), strings.Join(flags, " "))
 }
 
 // dispatchTopics runs a "kafki topics" subcommand.
@@ -168,6 +197,9 @@ func dispatchTopics(ctx context.Context, args []string, env Env) (string, error)
 		return name, runTopicsDelete(ctx, rest, env)
 	case "alter":
 		return name, runTopicsAlter(ctx, rest, env)
+	}
+	if strings.HasPrefix(sub, "-") {
+		return "topics", flagsFirst(append([]string{"topics"}, args...), "topics list")
 	}
 	return "topics", usagef("unknown subcommand %q", sub)
 }

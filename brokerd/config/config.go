@@ -247,7 +247,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FlushIntervalMs, "log.flush.interval", c.FlushIntervalMs, "fsync every partition with unflushed data at least this often (0 off)")
 	fs.Int64Var(&c.FlushBytes, "log.flush.interval.bytes", c.FlushBytes, "fsync a partition once this many bytes are unflushed (0 off)")
 	fs.BoolVar(&c.FlushOnAck, "log.flush.on.ack", c.FlushOnAck, "fsync before acknowledging acks=all produce requests")
-	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention, age-based roll and interval flush run")
+	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention and age-based roll run; log maintenance (which also does interval flushes and finishes rolled segments) runs at the smallest of this, 5s and log.flush.interval")
 	fs.Var(int32Value{&c.OffsetsTopicPartitions}, "offsets.topic.num.partitions", "partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count)")
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group.min.session.timeout", c.GroupMinSessionTimeout, "smallest session timeout a consumer group member may ask for")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group.max.session.timeout", c.GroupMaxSessionTimeout, "largest session timeout a consumer group member may ask for")

@@ -123,17 +123,36 @@ func (l *memLog) DeleteBefore(off int64) error {
 	return nil
 }
 
-// fakeTopics has every partition of the named topics, with end 1000.
+// fakeTopics has every partition of the named topics, with end 1000,
+// known except for the topics in remote (led by another broker).
 type fakeTopics struct {
 	mu     sync.Mutex
 	topics map[string]int32
+	remote map[string]bool
 }
 
-func (t *fakeTopics) PartitionEnd(topic string, p int32) (int64, bool) {
+func (t *fakeTopics) PartitionEnd(topic string, p int32) (int64, bool, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n, ok := t.topics[topic]
-	return 1000, ok && p >= 0 && p < n
+	if !ok || p < 0 || p >= n {
+		return 0, false, false
+	}
+	if t.remote[topic] {
+		return 0, false, true
+	}
+	return 1000, true, true
+}
+
+// addRemote adds a topic whose partitions this broker does not lead.
+func (t *fakeTopics) addRemote(topic string, partitions int32) {
+	t.mu.Lock()
+	t.topics[topic] = partitions
+	if t.remote == nil {
+		t.remote = map[string]bool{}
+	}
+	t.remote[topic] = true
+	t.mu.Unlock()
 }
 
 func (t *fakeTopics) remove(topic string) {

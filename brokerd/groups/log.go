@@ -37,9 +37,18 @@ type Log interface {
 // Topics tells the coordinator which partitions exist, to validate commits
 // and expire the offsets of deleted topics.
 type Topics interface {
-	// PartitionEnd returns the high watermark of a partition, and false
-	// when the topic or partition does not exist.
-	PartitionEnd(topic string, partition int32) (int64, bool)
+	// PartitionEnd reports whether the partition exists and, when this
+	// broker knows the partition's log end authoritatively, that end with
+	// known true. Only a standalone broker or the partition's current
+	// leader knows it. A group's coordinator is placed by the group id,
+	// independently of where the committed partitions live, so in a
+	// cluster it usually holds no replica of them (an empty local log) or
+	// follows one (a lagging log): judging a commit against such a log
+	// would refuse offsets a consumer has legitimately read from the
+	// leader. The coordinator therefore refuses a commit beyond the end
+	// only when known is true, and otherwise stores any non-negative
+	// offset, as Kafka stores any offset.
+	PartitionEnd(topic string, partition int32) (end int64, known, exists bool)
 }
 
 // PartitionLog adapts a partition of the topic manager. With sync, every
@@ -105,10 +114,20 @@ func ManagerTopics(m *topics.Manager) Topics { return managerTopics{m} }
 
 type managerTopics struct{ m *topics.Manager }
 
-func (t managerTopics) PartitionEnd(topic string, partition int32) (int64, bool) {
+// PartitionEnd gives the local log end offset where this broker is
+// standalone or the partition's leader. On a leader that is the log end,
+// not the high watermark: a newly elected leader's high watermark may lag
+// its predecessor's until the followers fetch, while its log (an in-sync
+// replica's) holds everything consumers could read from the old leader.
+func (t managerTopics) PartitionEnd(topic string, partition int32) (int64, bool, bool) {
 	p := t.m.Partition(topic, partition)
 	if p == nil {
-		return 0, false
+		return 0, false, false
 	}
-	return p.HighWatermark(), true
+	switch role, _, _ := p.Role(); role {
+	case topics.Standalone, topics.Leader:
+		return p.Log().LogEndOffset(), true, true
+	default:
+		return 0, false, true
+	}
 }

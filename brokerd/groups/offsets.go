@@ -49,8 +49,19 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	var m *member
 	switch {
 	case g == nil && req.Generation >= 0:
+		// A member's commit to a group that does not exist (expired,
+		// deleted, or a coordinator that lost it). As Kafka's
+		// coordinator: GROUP_ID_NOT_FOUND from v9 on, which both group
+		// protocols understand, ILLEGAL_GENERATION before, which older
+		// clients answer by rejoining.
+		if req.Version >= 9 {
+			return all(ErrGroupIDNotFound.Code)
+		}
 		return all(ErrIllegalGeneration.Code)
 	case g == nil:
+		// Generation -1 (any member id): a simple group is created, as
+		// Kafka creates one for the admin client or a consumer without
+		// group management.
 	case req.Generation < 0 && g.state == Empty:
 		// A commit without group management (kadm, standalone consumers).
 	default:
@@ -78,15 +89,17 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	var kvs []kv
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
-			end, exists := c.topics.PartitionEnd(t.Topic, p.Partition)
+			end, known, exists := c.topics.PartitionEnd(t.Topic, p.Partition)
 			switch {
 			case !exists:
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 			case p.Metadata != nil && len(*p.Metadata) > c.cfg.MaxMetadataBytes:
 				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
-			case p.Offset < 0 || p.Offset > end:
+			case p.Offset < 0 || known && p.Offset > end:
 				// Stricter than Kafka, which stores any offset: a
 				// position outside the log cannot have been consumed.
+				// Beyond the end is judged only where this broker
+				// knows the end (see Topics.PartitionEnd).
 				codes[i][j] = kerr.OffsetOutOfRange.Code
 			default:
 				o := offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitTime: now.UnixMilli()}
@@ -299,7 +312,7 @@ func (c *Coordinator) ExpireOffsets() {
 			var doomed []tp
 			emptyLong := g.state == Empty && g.stateSince.UnixMilli() <= cutoff
 			for t, o := range g.offsets {
-				_, exists := c.topics.PartitionEnd(t.topic, t.partition)
+				_, _, exists := c.topics.PartitionEnd(t.topic, t.partition)
 				expired := g.state == Empty && (g.protocolType != "" && emptyLong || g.protocolType == "" && o.commitTime <= cutoff)
 				if !exists || expired {
 					kvs = append(kvs, kv{offsetKey(g.id, t), nil})

@@ -252,3 +252,57 @@ func TestEmptySinceSurvivesReload(t *testing.T) {
 		t.Fatalf("offset %d kept: retention restarted at the reload", got)
 	}
 }
+
+// A commit to a partition this broker does not lead (the coordinator is
+// placed by group id, not by the committed partition) is judged by what
+// the broker can know: a negative offset is refused, an offset beyond the
+// local (empty or lagging) log is stored. Where the end is known it
+// still bounds the commit.
+func TestCommitBeyondLocalEndOfRemotePartition(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.topics.addRemote("remote", 1)
+	if code := e.commit("simple", -1, "", "remote", 0, 5000); code != 0 {
+		t.Fatalf("commit of 5000 to a partition led elsewhere: %s", kerr.ErrorForCode(code))
+	}
+	if got := e.fetched("simple", "remote", 0); got != 5000 {
+		t.Fatalf("fetched %d, want 5000", got)
+	}
+	if code := e.commit("simple", -1, "", "remote", 0, -1); code != kerr.OffsetOutOfRange.Code {
+		t.Fatalf("negative offset: %s, want OFFSET_OUT_OF_RANGE", kerr.ErrorForCode(code))
+	}
+	if code := e.commit("simple", -1, "", "t", 0, 1001); code != kerr.OffsetOutOfRange.Code {
+		t.Fatalf("beyond a known end: %s, want OFFSET_OUT_OF_RANGE", kerr.ErrorForCode(code))
+	}
+	if got := e.fetched("simple", "remote", 0); got != 5000 {
+		t.Fatalf("refused commit changed the offset to %d", got)
+	}
+}
+
+// A member's commit (generation >= 0, or v0..v8 semantics) to a group
+// that does not exist is answered as Kafka's coordinator answers it:
+// GROUP_ID_NOT_FOUND from v9, ILLEGAL_GENERATION before; nothing is
+// stored and no group appears. Generation -1 creates a simple group
+// whatever the member id.
+func TestCommitToMissingGroup(t *testing.T) {
+	e := newEnv(t, testConfig())
+	for v := int16(1); v <= 9; v++ {
+		req := commitReq("gone", 3, "member-1", "t", 0, 7, "")
+		req.Version = v
+		want := ErrIllegalGeneration.Code
+		if v >= 9 {
+			want = ErrGroupIDNotFound.Code
+		}
+		if got := e.c.OffsetCommit(req).Topics[0].Partitions[0].ErrorCode; got != want {
+			t.Errorf("v%d: %s, want %s", v, kerr.ErrorForCode(got), kerr.ErrorForCode(want))
+		}
+	}
+	if len(e.c.ListGroups()) != 0 {
+		t.Fatalf("refused commits created groups: %+v", e.c.ListGroups())
+	}
+	if code := e.commit("simple", -1, "member-1", "t", 0, 7); code != 0 {
+		t.Fatalf("generation -1 with a member id: %s", kerr.ErrorForCode(code))
+	}
+	if got := e.fetched("simple", "t", 0); got != 7 {
+		t.Fatalf("fetched %d, want 7", got)
+	}
+}

@@ -4,11 +4,15 @@ package server
 // consumer protocol).
 //
 // Generation -1 with no member id commits for a group without group
-// management, allowed while the group is Empty. Each partition is checked
+// management, allowed while the group is Empty (and creating it when it
+// does not exist). A commit with generation >= 0 to a group that does not
+// exist gets GROUP_ID_NOT_FOUND from v9 and ILLEGAL_GENERATION before, as
+// from Kafka's coordinator. Each partition is checked
 // (UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE above
-// offset.metadata.max.bytes, OFFSET_OUT_OF_RANGE for an offset outside
-// [0, high watermark]); the valid ones are appended to __consumer_offsets
-// before the response.
+// offset.metadata.max.bytes, OFFSET_OUT_OF_RANGE for a negative offset or
+// one beyond the log end where this broker knows the end: standalone, or
+// the partition's leader); the valid ones are appended to
+// __consumer_offsets before the response.
 
 import (
 	"context"

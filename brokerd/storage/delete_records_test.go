@@ -82,3 +82,43 @@ func TestDeleteRecordsBeforeKeepsContainingSegment(t *testing.T) {
 		t.Fatalf("beyond end: %v", err)
 	}
 }
+
+// A follower's log start follows its leader's by whole segments: an
+// offset inside the active segment rolls it, so the next advance past
+// the roll point drops everything below.
+func TestFollowLogStart(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendN(t, l, 10)
+	// Inside the only (active) segment: nothing can go yet, but it rolls.
+	start, err := l.FollowLogStart(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start != 0 || l.NumSegments() != 2 {
+		t.Fatalf("start %d, %d segments; want 0 and a roll at 10", start, l.NumSegments())
+	}
+	appendN(t, l, 5)
+	// Still inside the first, now sealed, segment: no change, no roll.
+	if start, err = l.FollowLogStart(7); err != nil || start != 0 || l.NumSegments() != 2 {
+		t.Fatalf("start %d, %d segments, err %v; want 0, 2, nil", start, l.NumSegments(), err)
+	}
+	// Past the roll point: the first segment goes, the active one rolls.
+	if start, err = l.FollowLogStart(12); err != nil || start != 10 {
+		t.Fatalf("start %d, err %v; want 10", start, err)
+	}
+	// At the log end: everything below goes.
+	if start, err = l.FollowLogStart(15); err != nil || start != 15 {
+		t.Fatalf("start %d, err %v; want 15", start, err)
+	}
+	// Backwards or beyond the end: ignored.
+	if start, err = l.FollowLogStart(3); err != nil || start != 15 {
+		t.Fatalf("start %d, err %v; want 15", start, err)
+	}
+	if start, err = l.FollowLogStart(99); err != nil || start != 15 {
+		t.Fatalf("start %d, err %v; want 15", start, err)
+	}
+}

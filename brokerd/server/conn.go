@@ -208,10 +208,14 @@ func (c *conn) write(hdr requestHeader, flexibleHeader bool, resp kmsg.Response)
 
 // writeUnsupported answers a request for an API or version Kafki does not
 // serve. ApiVersions gets a v0 response listing what is served (KIP-511),
-// so the client can retry with a version it shares with us; anything else
-// gets a body of just the UNSUPPORTED_VERSION code, which is what a Kafka
-// client that ignored ApiVersions would see from a real broker's error
-// path. The connection stays open.
+// so the client can retry with a version it shares with us, as Kafka does.
+// Anything else gets a body of just the UNSUPPORTED_VERSION code and the
+// connection stays open. That is a deliberate departure: Kafka's socket
+// server fails to parse such a header and closes the connection (the client
+// sees a disconnect), but Kafki's requirements ask for an error code rather
+// than a dropped connection. The body is not the schema of the response
+// the client expected, so a client that decodes it as one may fail to;
+// clients that negotiate versions through ApiVersions never send these.
 func (c *conn) writeUnsupported(hdr requestHeader) error {
 	if hdr.key == apiVersionsKey {
 		resp := c.s.apiVersionsResponse(0)

@@ -55,6 +55,17 @@ func TestDiskFullGivesStorageErrorAndKeepsAckedData(t *testing.T) {
 	if code, _ := produceCode(t, c, produceReq("full", 0, -1, batch.Build(records(1, 10), batch.BuildOptions{})), 500); code != kerr.KafkaStorageError.Code {
 		t.Fatalf("small write after failure: code %d, want KAFKA_STORAGE_ERROR", code)
 	}
+	// Metadata shows the partition offline: KAFKA_STORAGE_ERROR with this
+	// broker, its only replica, in OfflineReplicas.
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.SetVersion(12)
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("full")
+	mreq.Topics = append(mreq.Topics, mt)
+	mp := c.roundTrip(mreq, 600).(*kmsg.MetadataResponse).Topics[0].Partitions[0]
+	if mp.ErrorCode != kerr.KafkaStorageError.Code || len(mp.OfflineReplicas) != 1 || mp.OfflineReplicas[0] != mp.Leader {
+		t.Fatalf("metadata after the failure: code %d, leader %d, offline replicas %v; want KAFKA_STORAGE_ERROR with the leader offline", mp.ErrorCode, mp.Leader, mp.OfflineReplicas)
+	}
 	// Every acknowledged record is still readable, and nothing else.
 	var read int64
 	for read < acked {

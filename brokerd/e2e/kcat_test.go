@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // kcatTimeout bounds each kcat process; a healthy run takes well under a
@@ -48,6 +51,16 @@ func TestKcatCompression(t *testing.T) {
 				args = append(args, "-z", codec)
 			}
 			kcat(t, in.String(), args...)
+
+			// librdkafka may silently produce uncompressed (a codec it
+			// was built without, a batch too small to gain): the stored
+			// batches must carry the codec asked for.
+			want := kcatCodecs[codec]
+			for i, got := range storedCodecs(t, b.Addr, topic) {
+				if got != want {
+					t.Fatalf("stored batch %d has codec %d, want %d (%s)", i, got, want, name)
+				}
+			}
 
 			// kgo first: it checks what librdkafka wrote independently of
 			// how the broker serves librdkafka's fetches.
@@ -217,4 +230,60 @@ func head(s string, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, "")
+}
+
+// kcatCodecs maps kcat's -z names to the codec ids in a batch's
+// attributes (the low three bits).
+var kcatCodecs = map[string]int8{"": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+
+// storedCodecs fetches partition 0 of topic raw, as the broker stores it,
+// and returns each batch's codec id; it fails the test if there is none.
+func storedCodecs(t *testing.T, addr, topic string) []int8 {
+	t.Helper()
+	cl := newClient(t, addr)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatalf("metadata of %q: %v", topic, err)
+	}
+	td, ok := md.Topics[topic]
+	if !ok || td.Err != nil {
+		t.Fatalf("metadata of %q: %v", topic, td.Err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxBytes = 64 << 20
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, td.ID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 0, 64<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("raw fetch of %q: %v", topic, err)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("raw fetch of %q: %d topics in the response", topic, len(resp.Topics))
+	}
+	part := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(part.ErrorCode); err != nil {
+		t.Fatalf("raw fetch of %q: %v", topic, err)
+	}
+	var codecs []int8
+	for raw := part.RecordBatches; len(raw) > 0; {
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(raw); err != nil {
+			t.Fatalf("raw fetch of %q: batch %d: %v", topic, len(codecs), err)
+		}
+		codecs = append(codecs, int8(rb.Attributes&7))
+		raw = raw[12+int(rb.Length):]
+	}
+	if len(codecs) == 0 {
+		t.Fatalf("raw fetch of %q: no batches", topic)
+	}
+	return codecs
 }

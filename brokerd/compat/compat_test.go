@@ -13,57 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// The two events of Kafka's quickstart.
-var quickstartEvents = []string{"This is my first event", "This is my second event"}
-
-// TestQuickstart runs Kafka's quickstart verbatim with Kafka's own tools:
-// kafka-topics --create, --list and --describe, then kafka-console-producer
-// with two lines. The records are read back with a Go client, without a
-// group; the console consumer half of the quickstart is in
-// compat_groups_test.go because Kafka's console consumer always joins a
-// group.
-func TestQuickstart(t *testing.T) {
-	k := kafkaTools(t)
-	b := startBroker(t)
-
-	r := k.mustRun(t, "", topicsTool, "--create", "--topic", "test", "--partitions", "1", "--replication-factor", "1", "--bootstrap-server", b.Bootstrap())
-	if !strings.Contains(r.stdout, "Created topic test.") {
-		t.Fatalf("kafka-topics --create printed %q, want \"Created topic test.\"", r.stdout)
-	}
-
-	// Kafka lists its internal topics too (__consumer_offsets once a group
-	// was used); the quickstart expects test among user topics, alone.
-	r = k.mustRun(t, "", topicsTool, "--list", "--bootstrap-server", b.Bootstrap())
-	got := slices.DeleteFunc(lines(r.stdout), func(name string) bool { return strings.HasPrefix(name, "__") })
-	if !slices.Equal(got, []string{"test"}) {
-		t.Fatalf("kafka-topics --list printed %q, want only test besides internal topics", r.stdout)
-	}
-
-	r = k.mustRun(t, "", topicsTool, "--describe", "--topic", "test", "--bootstrap-server", b.Bootstrap())
-	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^Topic: test\tTopicId: [A-Za-z0-9_-]{22}\tPartitionCount: 1\tReplicationFactor: 1\t`),
-		regexp.MustCompile(`(?m)^\tTopic: test\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1\t`),
-	} {
-		if !want.MatchString(r.stdout) {
-			t.Errorf("kafka-topics --describe printed:\n%s\nno line matches %s", r.stdout, want)
-		}
-	}
-	// Kafka 4.x describes through DescribeTopicPartitions and prints
-	// "Elr: N/A" only when it had to fall back to Metadata.
-	if strings.Contains(r.stdout, "Elr: N/A") {
-		t.Errorf("kafka-topics --describe fell back to Metadata (no DescribeTopicPartitions):\n%s", r.stdout)
-	}
-	if strings.Contains(r.stdout, "Partition: 1") {
-		t.Errorf("kafka-topics --describe shows a second partition:\n%s", r.stdout)
-	}
-
-	k.mustRun(t, strings.Join(quickstartEvents, "\n")+"\n", consoleProducer, "--topic", "test", "--bootstrap-server", b.Bootstrap())
-	got = readPartition(t, b.Addr(), "test", 0, len(quickstartEvents))
-	if !slices.Equal(got, quickstartEvents) {
-		t.Fatalf("test/0 holds %q after the console producer, want %q", got, quickstartEvents)
-	}
-}
-
 // TestTopicAdmin grows and deletes a topic with kafka-topics (the Java
 // admin client's CreatePartitions and DeleteTopics).
 func TestTopicAdmin(t *testing.T) {
@@ -149,13 +98,6 @@ func TestJavaClientCodecs(t *testing.T) {
 	if got := lines(r.stdout); !slices.Equal(got, want) {
 		t.Fatalf("kafka-console-consumer --partition 0 printed %q, want %q", got, want)
 	}
-}
-
-// readPartition reads n record values from topic/partition from its start
-// with a Go client that assigns the partition itself (no group).
-func readPartition(t *testing.T, addr, topic string, partition int32, n int) []string {
-	t.Helper()
-	return values(readRecords(t, addr, topic, partition, n))
 }
 
 func values(recs []*kgo.Record) []string {

@@ -153,8 +153,8 @@ func endPositions(t *testing.T, adm *kadm.Client, topic string) []pos {
 
 // A member killed with SIGKILL (no LeaveGroup) loses its partitions after
 // its session timeout; the survivor resumes from the last committed
-// offsets: no record is missed, and only records after the last commit
-// are delivered twice.
+// offsets: no record is missed, only records after the last commit are
+// delivered twice, and the victim's printed but uncommitted records are.
 func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 	bin := buildKafki(t)
 	b := startGroupBroker(t)
@@ -171,12 +171,54 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 	outs := []*procOutput{vOut, sOut}
 	waitStable(t, b, addr, "crashers", 2, 4)
 	waitFor(t, 20*time.Second, "the first 200 records", func() bool { return unionHas(outs, endPositions(t, adm, "crash")) })
+	// ... and committed, so the victim dies with a last commit to resume
+	// from, not with none.
+	waitFor(t, 20*time.Second, "the first 200 records committed", func() bool {
+		committed, err := adm.FetchOffsets(ctxT(t), "crashers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := int64(0)
+		committed.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum == 200
+	})
 
-	// Records arrive while the victim dies.
-	produceValues(t, prod, "crash", "b", 200)
-	// Not synchronisation: a short head start so the kill lands while the
-	// victim is consuming the new records, between commits.
-	time.Sleep(20 * time.Millisecond)
+	// Records arrive while the victim dies. The kill must land between
+	// a print and the commit covering it (the CLI commits only what it
+	// printed), or nothing would be due for redelivery: freeze the victim
+	// (SIGSTOP: it can neither print nor commit) as soon as it printed a
+	// new record, and kill it if it printed a record its group has not
+	// committed yet; otherwise (a commit tick came first) let it go on
+	// and try again with more records.
+	uncommitted := func() bool {
+		committed, err := adm.FetchOffsets(ctxT(t), "crashers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range vOut.snapshot() {
+			if c, ok := committed.Lookup("crash", p.p); !ok || p.o >= c.At {
+				return true
+			}
+		}
+		return false
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt == 20 {
+			t.Fatal("the victim's commits always covered what it printed")
+		}
+		printed := len(vOut.snapshot())
+		produceValues(t, prod, "crash", fmt.Sprintf("b%d", attempt), 100)
+		waitFor(t, 20*time.Second, "the victim printing new records", func() bool { return len(vOut.snapshot()) > printed })
+		if err := victim.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		if uncommitted() {
+			break
+		}
+		if err := victim.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -192,19 +234,49 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 		t.Fatalf("partitions moved %v after the kill, before the 1s session timeout", took)
 	}
 	_ = d
+	// New records end the survivor's pending long poll on its old
+	// partitions (fetch.max.wait, 5s), so its next fetch asks for the
+	// partitions it took over without waiting that out.
+	produceValues(t, prod, "crash", "nudge", 4)
 	all := endPositions(t, adm, "crash")
-	waitFor(t, 20*time.Second, "every record after the kill", func() bool { return unionHas(outs, all) })
+	// The new owner resumes at the last commit: it alone delivers every
+	// record from there to the end.
+	var fromCommit []pos
+	for _, p := range all {
+		if c, ok := committed.Lookup("crash", p.p); !ok || p.o >= c.At {
+			fromCommit = append(fromCommit, p)
+		}
+	}
+	waitFor(t, 20*time.Second, "every record after the kill", func() bool {
+		return unionHas(outs, all) && unionHas([]*procOutput{sOut}, fromCommit)
+	})
 
 	victimSaw := vOut.snapshot()
+	redelivered := 0
 	for p, n := range sOut.snapshot() {
 		if victimSaw[p] == 0 && n == 1 {
 			continue
 		}
-		c, ok := committed.Lookup("crash", p.p)
-		if !ok || p.o < c.At {
+		if c, ok := committed.Lookup("crash", p.p); ok && p.o < c.At {
 			t.Fatalf("record %d@%d delivered again though committed offset is %d", p.p, p.o, c.At)
 		}
+		redelivered++
 	}
+	// The victim died with printed but uncommitted records: the new owner
+	// resumed from the last commit and so delivered them again.
+	due := 0
+	for p := range victimSaw {
+		if c, ok := committed.Lookup("crash", p.p); !ok || p.o >= c.At {
+			due++
+			if sOut.snapshot()[p] == 0 {
+				t.Errorf("record %d@%d, printed by the victim after its last commit (%d), never reached the new owner", p.p, p.o, c.At)
+			}
+		}
+	}
+	if due == 0 || redelivered == 0 {
+		t.Fatalf("no redelivery: %d records due again after the victim's last commit, %d delivered twice", due, redelivered)
+	}
+	t.Logf("%d records printed by the victim after its last commit were delivered again", due)
 	// The survivor owns everything now: new records all reach it.
 	produceValues(t, prod, "crash", "c", 40)
 	all = endPositions(t, adm, "crash")

@@ -183,6 +183,9 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 					final = true
 					break
 				}
+				if n > 0 && len(data) > limit {
+					data = nil // only the response's first batch may exceed the limits
+				}
 				if data != nil {
 					sp.RecordBatches = data
 				}
@@ -222,6 +225,12 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 					sp.ErrorCode = rc.errCode(code)
 					final = true
 					break
+				}
+				if n > 0 && len(data) > limit {
+					// The log returns a first batch larger than the
+					// limit whole; KIP-74 allows that only for the
+					// first batch of the whole response.
+					data = nil
 				}
 				if data != nil {
 					sp.RecordBatches = data

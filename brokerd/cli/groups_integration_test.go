@@ -2,11 +2,14 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
@@ -134,6 +137,59 @@ func TestGroupsListDescribeResetDelete(t *testing.T) {
 	}
 	wantFailure(t, kafki(t, bs, "", "groups", "delete", "--group", "billing"), 1, "billing")
 	wantFailure(t, kafki(t, bs, "", "groups", "describe", "--group", "billing"), 1, "does not exist")
+}
+
+// --to-datetime inside the log picks the first record whose timestamp
+// is at or after the time: between two records, the later one; on a
+// record's exact time, that record.
+func TestGroupsResetToDatetimeInsideLog(t *testing.T) {
+	bs := startGroupBroker(t)
+	mustRun(t, bs, "", "topics", "create", "--topic", "clock", "--partitions", "1")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Records at t0, t0+1s, ..., t0+5s (CreateTime, set by the producer).
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < 6; i++ {
+		r := &kgo.Record{Topic: "clock", Value: fmt.Appendf(nil, "r%d", i), Timestamp: t0.Add(time.Duration(i) * time.Second)}
+		if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRun(t, bs, "", "consume", "--topic", "clock", "--group", "timely", "--from-beginning", "--max-messages", "6")
+	current := func() string {
+		t.Helper()
+		rows := describeRows(t, bs, "timely")
+		if len(rows) != 1 {
+			t.Fatalf("describe: %+v", rows)
+		}
+		return rows[0].current
+	}
+	if c := current(); c != "6" {
+		t.Fatalf("after consuming everything: current %s, want 6", c)
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{t0.Add(2500 * time.Millisecond), "3"}, // between r2 and r3
+		{t0.Add(2 * time.Second), "2"},         // exactly r2's time
+		{t0.Add(-time.Hour), "0"},              // before the first record
+		{t0.Add(4001 * time.Millisecond), "5"}, // just after r4
+	} {
+		at := c.at.Format(time.RFC3339Nano)
+		mustRun(t, bs, "", "groups", "reset-offsets", "--group", "timely", "--topic", "clock", "--to-datetime", at, "--execute")
+		if got := current(); got != c.want {
+			t.Errorf("--to-datetime %s: current %s, want %s", at, got, c.want)
+		}
+	}
+	// A consumer of the group resumes at the reset position: r5 only.
+	mustRun(t, bs, "", "groups", "reset-offsets", "--group", "timely", "--topic", "clock", "--to-datetime", t0.Add(4500*time.Millisecond).Format(time.RFC3339Nano), "--execute")
+	if got := mustRun(t, bs, "", "consume", "--topic", "clock", "--group", "timely", "--max-messages", "1"); got != "r5\n" {
+		t.Fatalf("consumed %q after the reset, want r5", got)
+	}
 }
 
 func TestGroupsActiveGroupCannotBeResetOrDeleted(t *testing.T) {

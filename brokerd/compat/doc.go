@@ -8,8 +8,10 @@
 // quickstart (kafka-topics create/list/describe, console producer and
 // consumer), kafka-topics alter/delete, the console producer in every codec
 // read back by the console consumer, kafka-producer-perf-test with
-// kafka-get-offsets, and a Java consumer group split over two console
-// consumers with kafka-consumer-groups describing its lag. The tests that
+// kafka-get-offsets, and Java consumer groups split over two console
+// consumers (the default range assignor, and the cooperative-sticky one
+// with a member joining a group that already owns every partition) with
+// kafka-consumer-groups describing their lag. The tests that
 // need the group coordinator are in compat_groups_test.go. cluster_test.go
 // runs the same tools against a 3-broker cluster (RF 3): describe shows
 // replicas and ISR, producers and consumers carry on across a SIGKILLed

@@ -88,24 +88,23 @@ func BenchmarkGroupRebalance3Members(b *testing.B) {
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/rebalance")
 }
 
-// BenchmarkOffsetCommit measures OffsetCommit throughput: one partition
-// per request, from one client in sequence and from 8 in parallel.
+// BenchmarkOffsetCommit measures OffsetCommit throughput, one partition
+// per request: from one client in sequence, and from commitClients
+// clients (each its own connection and group) committing concurrently.
 func BenchmarkOffsetCommit(b *testing.B) {
 	br := startGroupBroker(b)
 	addr := br.Addr()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		b.Fatal(err)
+	newCl := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(cl.Close)
+		return cl
 	}
-	defer cl.Close()
-	create := kmsg.NewPtrCreateTopicsRequest()
-	ct := kmsg.NewCreateTopicsRequestTopic()
-	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "bench", 1, 1
-	create.Topics = append(create.Topics, ct)
-	if _, err := create.RequestWith(context.Background(), cl); err != nil {
-		b.Fatal(err)
-	}
-	commit := func(group string) {
+	cl := newCl()
+	createBenchTopic(b, cl, "bench", 1)
+	commit := func(cl *kgo.Client, group string) {
 		r := kmsg.NewPtrOffsetCommitRequest()
 		r.Group, r.Generation = group, -1
 		t := kmsg.NewOffsetCommitRequestTopic()
@@ -115,27 +114,54 @@ func BenchmarkOffsetCommit(b *testing.B) {
 		r.Topics = append(r.Topics, t)
 		resp, err := r.RequestWith(context.Background(), cl.Broker(1))
 		if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-			b.Fatalf("commit: %v %+v", err, resp)
+			b.Errorf("commit: %v %+v", err, resp)
 		}
 	}
-	commit("warm")
+	commit(cl, "warm")
 	b.Run("sequential", func(b *testing.B) {
 		start := time.Now()
 		for i := 0; i < b.N; i++ {
-			commit("seq")
+			commit(cl, "seq")
 		}
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
 	})
-	b.Run("parallel8", func(b *testing.B) {
+	const commitClients = 8
+	clients := make([]*kgo.Client, commitClients)
+	for i := range clients {
+		clients[i] = newCl()
+		commit(clients[i], "warm") // connected before timing
+	}
+	b.Run(fmt.Sprintf("clients%d", commitClients), func(b *testing.B) {
 		var next atomic.Int64
+		var wg sync.WaitGroup
 		start := time.Now()
-		b.SetParallelism(4) // 2 cores: 8 goroutines
-		b.RunParallel(func(pb *testing.PB) {
-			g := fmt.Sprint("par-", next.Add(1))
-			for pb.Next() {
-				commit(g)
-			}
-		})
+		for i, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g := fmt.Sprint("par-", i)
+				for next.Add(1) <= int64(b.N) {
+					commit(c, g)
+				}
+			}()
+		}
+		wg.Wait()
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
 	})
+}
+
+// createBenchTopic creates topic with the given partitions.
+func createBenchTopic(b *testing.B, cl *kgo.Client, topic string, partitions int32) {
+	b.Helper()
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, partitions, 1
+	create.Topics = append(create.Topics, ct)
+	resp, err := create.RequestWith(context.Background(), cl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		b.Fatalf("create topic %s: code %d", topic, code)
+	}
 }

@@ -74,7 +74,7 @@ func TestKcatClusterFailover(t *testing.T) {
 				break
 			}
 			if ctx.Err() != nil {
-				t.Fatalf("broker %s never listed 3 brokers: %v", addr, err)
+				t.Fatalf("broker %s never listed 3 brokers: last answer %v, err %v", addr, md.Brokers.NodeIDs(), err)
 			}
 			time.Sleep(20 * time.Millisecond) // polling a condition the brokers' goroutines change
 		}
@@ -176,7 +176,7 @@ func startKcatCluster(t *testing.T) *clusterproc.Cluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range c.Brokers() {
-				t.Logf("broker %d output, last lines:\n%s", p.ID(), tail(p.Logs(), 60))
+				t.Logf("broker %d output (last %d bytes):\n%s", p.ID(), maxLogShown, tail(p.Logs(), maxLogShown))
 			}
 		}
 		if err := c.Close(); err != nil {

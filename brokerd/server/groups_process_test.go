@@ -288,7 +288,7 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 func TestGroupKcatBalancedConsumer(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Skip("kcat not installed")
+		t.Fatalf("kcat is not on PATH (%v): run `make test-deps`, which installs it (Debian package kcat)", err)
 	}
 	b := startGroupBroker(t)
 	addr := b.Addr()

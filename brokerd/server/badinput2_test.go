@@ -2,13 +2,10 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -51,18 +48,7 @@ func (l *logBuffer) lines(subs ...string) []string {
 func startLoggedBroker(t *testing.T, opts ...testbroker.Option) (*broker.Broker, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
-	b, err := broker.Start(testbroker.Config(t, opts...), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("start broker: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Shutdown(ctx); err != nil {
-			t.Errorf("broker shutdown: %v", err)
-		}
-	})
-	return b, logs
+	return testbroker.StartBrokerLogging(t, logs, opts...), logs
 }
 
 // A malformed frame closes its connection with a warning that names the

@@ -44,16 +44,23 @@ func Start(t testing.TB, opts ...Option) string {
 }
 
 // StartBroker starts a broker and returns it; it is shut down at cleanup
-// (Shutdown is idempotent, so a test may stop it earlier).
+// (Shutdown is idempotent, so a test may stop it earlier). Its log is
+// discarded unless KAFKI_TEST_LOG is set.
 func StartBroker(t testing.TB, opts ...Option) *broker.Broker {
 	t.Helper()
-	cfg := Config(t, opts...)
 	var w io.Writer = io.Discard
 	if os.Getenv("KAFKI_TEST_LOG") != "" {
 		w = os.Stderr
 	}
+	return StartBrokerLogging(t, w, opts...)
+}
+
+// StartBrokerLogging is StartBroker with the broker's log (text, debug
+// level) written to w, for tests that check what the broker logs.
+func StartBrokerLogging(t testing.TB, w io.Writer, opts ...Option) *broker.Broker {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := broker.Start(cfg, log)
+	b, err := broker.Start(Config(t, opts...), log)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}

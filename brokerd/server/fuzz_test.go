@@ -161,6 +161,15 @@ func FuzzRequest(f *testing.F) {
 	f.Add([]byte{0, 18, 0, 99, 0, 0, 0, 1, 0, 0})
 
 	s := newTestServer(f)
+	// Every served API at its lowest and highest version with default
+	// fields, so that fuzzing starts inside each decoder and handler.
+	for i, a := range s.apis() {
+		for _, v := range []int16{a.min, a.max} {
+			r := kmsg.RequestForKey(a.key)
+			r.SetVersion(v)
+			f.Add(encodeRequest(r, int32(1000+2*i)+int32(v)))
+		}
+	}
 	s.cfg.MaxRequestBytes = 1 << 20
 	s.cfg.MaxPartitions = 8 // keep fuzzed CreateTopics cheap
 	s.cancelDrain()         // long polls return at once

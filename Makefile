@@ -55,9 +55,10 @@ unit:
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
-# Short fuzz runs of every fuzz target: request decoding, batch validation,
-# log recovery and producer snapshots. Longer: make fuzz FUZZTIME=10m.
-FUZZ_TARGETS := server:FuzzRequest batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot
+# Short fuzz runs of every fuzz target: request decoding, consumer group
+# state loaded from __consumer_offsets, batch validation, log recovery and
+# producer snapshots. Longer: make fuzz FUZZTIME=10m.
+FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -8,6 +8,9 @@ PKGS      := ./...
 # Packages with concurrency worth the race detector.
 RACE_PKGS := ./brokerd/replication/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/... ./brokerd/groups/... ./loadtest/... ./tiering/...
 FUZZTIME  ?= 15s
+# A short bound on minimizing a new input keeps a short run fuzzing (the
+# default, 60s, can spend all of FUZZTIME minimizing one input).
+FUZZMINIMIZETIME ?= 5s
 
 .PHONY: all build run dev-cluster test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean chaos
 
@@ -63,7 +66,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./brokerd/$$pkg; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./brokerd/$$pkg; \
 	done
 
 # chaos soaks a real 3-broker cluster (brokerd processes, moto_server as

@@ -18,18 +18,30 @@ const (
 	// next Open.
 	cleanShutdownFile = "clean-shutdown"
 	recoveryMagic     = "KRP1"
+	// logStartFile holds the logical log start (see AdvanceLogStart):
+	// "KLS1" | offset int64 | crc32c uint32, the same layout as the
+	// recovery point. Absent until the start first moves inside a
+	// segment; stale (below the first segment) after retention passed it.
+	logStartFile  = "log-start-offset"
+	logStartMagic = "KLS1"
 )
 
-var errBadCheckpoint = errors.New("invalid recovery point checkpoint")
+var errBadCheckpoint = errors.New("invalid offset checkpoint")
 
-func encodeRecoveryPoint(off int64) []byte {
-	b := append([]byte(recoveryMagic), make([]byte, 8)...)
+func encodeRecoveryPoint(off int64) []byte { return encodeOffsetFile(recoveryMagic, off) }
+
+func decodeRecoveryPoint(b []byte) (int64, error) { return decodeOffsetFile(recoveryMagic, b) }
+
+// encodeOffsetFile is the format of the one-offset checkpoint files:
+// magic | offset int64 | crc32c of both.
+func encodeOffsetFile(magic string, off int64) []byte {
+	b := append([]byte(magic), make([]byte, 8)...)
 	binary.BigEndian.PutUint64(b[4:], uint64(off))
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-func decodeRecoveryPoint(b []byte) (int64, error) {
-	if len(b) != 16 || string(b[:4]) != recoveryMagic {
+func decodeOffsetFile(magic string, b []byte) (int64, error) {
+	if len(b) != 16 || string(b[:4]) != magic {
 		return 0, fmt.Errorf("%w: %d bytes", errBadCheckpoint, len(b))
 	}
 	if crc32.Checksum(b[:12], castagnoli) != binary.BigEndian.Uint32(b[12:]) {

@@ -30,10 +30,11 @@ func (l *Log) ActiveSegmentBase() int64 {
 
 // DeleteRecordsBefore deletes every segment that lies entirely below
 // offset and advances LogStartOffset to the base of the first segment
-// kept, which is <= offset. The active segment is never deleted. The new
-// start is durable because it is the segment files themselves: recovery
-// starts the log at its first segment. offset must be within
-// [LogStartOffset, LogEndOffset].
+// kept (which is <= offset), or keeps it where it is if a logical start
+// (AdvanceLogStart) is already higher. The active segment is never
+// deleted. The new start is durable because it is the segment files
+// themselves: recovery starts the log at its first segment at least.
+// offset must be within [first segment base, LogEndOffset].
 func (l *Log) DeleteRecordsBefore(offset int64) error {
 	// syncMu until the files are gone: see Maintain.
 	l.syncMu.Lock()
@@ -43,7 +44,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 		l.syncMu.Unlock()
 		return err
 	}
-	if offset < l.logStart || offset > l.logEnd {
+	if offset < l.segments[0].base || offset > l.logEnd {
 		l.mu.Unlock()
 		l.syncMu.Unlock()
 		return fmt.Errorf("%w: delete before %d, log is [%d, %d)", ErrOffsetOutOfRange, offset, l.logStart, l.logEnd)
@@ -62,8 +63,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	for _, s := range doomed {
 		l.size -= s.size
 	}
-	l.logStart = l.segments[0].base
-	l.sealing = slices.DeleteFunc(l.sealing, func(j sealJob) bool { return j.seg.base < l.logStart })
+	first := l.segments[0].base
+	l.logStart = max(l.logStart, first)
+	l.sealing = slices.DeleteFunc(l.sealing, func(j sealJob) bool { return j.seg.base < first })
 	l.mu.Unlock()
 
 	var errs []error
@@ -79,40 +81,19 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	return errors.Join(errs...)
 }
 
-// FollowLogStart moves a follower's log start towards offset, the log
+// FollowLogStart moves a follower's log start up to offset, the log
 // start its leader reported (Kafka's maybeIncrementLogStartOffset on a
-// follower). Deletion is by whole segments as in DeleteRecordsBefore, and
-// a follower's segment boundaries need not match the leader's (the
-// leader rolls explicitly before DeleteRecordsBefore, on its own
-// segment.ms clock), so offset may fall inside a segment: if that segment
-// is the active one it is rolled, so that the next advance past the roll
-// point can drop it. The log thus keeps at most the data between two
-// successive advances of the leader's start beyond offset. It returns
-// the new log start. offset must be within [LogStartOffset, LogEndOffset]
-// and no higher than what is committed; the caller caps it.
+// follower), exactly: the start may land inside a segment, as the
+// leader's may after DeleteRecords, and is durable when this returns
+// (see AdvanceLogStart). The caller caps offset at what is committed; an
+// offset at or below the current start, or beyond the log end (the
+// follower has not fetched that far yet), is ignored. It returns the new
+// log start.
 func (l *Log) FollowLogStart(offset int64) (int64, error) {
-	l.mu.RLock()
-	start, end := l.logStart, l.logEnd
-	first := len(l.segments) == 1 || l.segments[1].base > offset
-	inActive := l.active().base < offset && !l.active().empty()
-	l.mu.RUnlock()
-	if offset <= start || offset > end {
-		return start, nil
-	}
-	if first && !inActive {
-		// offset is inside the first, sealed segment: nothing to drop
-		// until the leader's start passes its end.
-		return start, nil
-	}
-	if inActive {
-		if err := l.Roll(); err != nil {
-			return start, fmt.Errorf("roll before advancing the log start to %d: %w", offset, err)
-		}
-	}
-	err := l.DeleteRecordsBefore(offset)
+	start, err := l.AdvanceLogStart(min(offset, l.LogEndOffset()))
 	if errors.Is(err, ErrOffsetOutOfRange) {
-		// Retention moved the start past offset meanwhile.
+		// A truncation moved the end below offset meanwhile.
 		err = nil
 	}
-	return l.LogStartOffset(), err
+	return start, err
 }

@@ -83,9 +83,8 @@ func TestDeleteRecordsBeforeKeepsContainingSegment(t *testing.T) {
 	}
 }
 
-// A follower's log start follows its leader's by whole segments: an
-// offset inside the active segment rolls it, so the next advance past
-// the roll point drops everything below.
+// A follower's log start follows its leader's exactly, inside segments
+// too; backwards is ignored and beyond the end is capped at the end.
 func TestFollowLogStart(t *testing.T) {
 	l, err := Open(t.TempDir(), Options{})
 	if err != nil {
@@ -93,31 +92,22 @@ func TestFollowLogStart(t *testing.T) {
 	}
 	defer l.Close()
 	appendN(t, l, 10)
-	// Inside the only (active) segment: nothing can go yet, but it rolls.
-	start, err := l.FollowLogStart(4)
-	if err != nil {
+	if err := l.Roll(); err != nil {
 		t.Fatal(err)
 	}
-	if start != 0 || l.NumSegments() != 2 {
-		t.Fatalf("start %d, %d segments; want 0 and a roll at 10", start, l.NumSegments())
-	}
 	appendN(t, l, 5)
-	// Still inside the first, now sealed, segment: no change, no roll.
-	if start, err = l.FollowLogStart(7); err != nil || start != 0 || l.NumSegments() != 2 {
-		t.Fatalf("start %d, %d segments, err %v; want 0, 2, nil", start, l.NumSegments(), err)
+	start, err := l.FollowLogStart(4)
+	if err != nil || start != 4 || l.LogStartOffset() != 4 || l.NumSegments() != 2 {
+		t.Fatalf("start %d (log %d), %d segments, err %v; want 4, 2 segments", start, l.LogStartOffset(), l.NumSegments(), err)
 	}
-	// Past the roll point: the first segment goes, the active one rolls.
-	if start, err = l.FollowLogStart(12); err != nil || start != 10 {
-		t.Fatalf("start %d, err %v; want 10", start, err)
+	// Past the first segment's end: it goes.
+	if start, err = l.FollowLogStart(12); err != nil || start != 12 || l.NumSegments() != 1 {
+		t.Fatalf("start %d, %d segments, err %v; want 12, 1", start, l.NumSegments(), err)
 	}
-	// At the log end: everything below goes.
-	if start, err = l.FollowLogStart(15); err != nil || start != 15 {
-		t.Fatalf("start %d, err %v; want 15", start, err)
+	if start, err = l.FollowLogStart(3); err != nil || start != 12 {
+		t.Fatalf("start %d, err %v; want 12", start, err)
 	}
-	// Backwards or beyond the end: ignored.
-	if start, err = l.FollowLogStart(3); err != nil || start != 15 {
-		t.Fatalf("start %d, err %v; want 15", start, err)
-	}
+	// The follower has not fetched up to 99 yet: it stops at its end.
 	if start, err = l.FollowLogStart(99); err != nil || start != 15 {
 		t.Fatalf("start %d, err %v; want 15", start, err)
 	}

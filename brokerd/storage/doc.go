@@ -11,11 +11,28 @@
 //	00000000000000000000.timeindex  12-byte entries: timestamp, relative offset
 //	00000000000000000000.snapshot   idempotent producer state before this offset
 //
-// plus "recovery-point" (an offset below which everything is fsynced) and
-// "clean-shutdown" (present only between Close and the next Open).
+// plus "recovery-point" (an offset below which everything is fsynced),
+// "clean-shutdown" (present only between Close and the next Open) and
+// "log-start-offset" (the logical log start, see below).
+//
+// # Log start
+//
+// LogStartOffset is logical, as Kafka's logStartOffset: AdvanceLogStart
+// (DeleteRecords, and followers following their leader) may put it inside
+// the first segment, even inside a batch. Reads below it fail with
+// ErrOffsetOutOfRange; a read at it returns the batch containing it, as
+// in Kafka (clients skip the earlier records). It is checkpointed before
+// the advance is visible, and a segment is deleted only once it lies
+// entirely below it. Retention and DeleteRecordsBefore set it to the
+// larger of the first segment's base and the logical start; recovery
+// takes the larger of the first segment's base and the checkpoint (a
+// corrupt checkpoint, or one beyond the log end, is ignored and logged);
+// truncations below it lower it. Producer state follows the segments,
+// not the logical start.
 //
 // # Invariants
 //
+//   - The first segment's base <= LogStartOffset <= LogEndOffset.
 //   - Offsets are contiguous from LogStartOffset to LogEndOffset-1, and
 //     every segment's base offset is the previous segment's end. (Only
 //     damage found below the recovery point can leave a gap; Read skips it.)

@@ -116,18 +116,19 @@ func (l *Log) retentionLocked(now time.Time) []*segment {
 	for _, s := range doomed {
 		l.size -= s.size
 	}
-	l.logStart = l.segments[0].base
-	l.sealing = slices.DeleteFunc(l.sealing, func(j sealJob) bool { return j.seg.base < l.logStart })
+	first := l.segments[0].base
+	l.logStart = max(l.logStart, first) // a logical start inside the new first segment stays
+	l.sealing = slices.DeleteFunc(l.sealing, func(j sealJob) bool { return j.seg.base < first })
 	l.logger.Info("storage: retention deleted segments", "count", n, "log_start_offset", l.logStart)
 	return doomed
 }
 
 // pruneSnapshots deletes producer snapshots that recovery can no longer
-// use (below LogStartOffset) or will not need (all but the newest few at
-// or below the recovery point).
+// use (below the first segment) or will not need (all but the newest few
+// at or below the recovery point).
 func (l *Log) pruneSnapshots() error {
 	l.mu.RLock()
-	start, cp := l.logStart, l.checkpointed
+	start, cp := l.segments[0].base, l.checkpointed
 	l.mu.RUnlock()
 	offs, err := listSnapshots(l.fs, l.dir)
 	if err != nil {

@@ -63,7 +63,7 @@ func (l *Log) recover() error {
 		case name == cleanShutdownFile:
 			clean = true
 			continue
-		case name == recoveryPointFile:
+		case name == recoveryPointFile, name == logStartFile:
 			continue
 		case filepath.Ext(name) == tmpSuffix:
 			// An atomic write interrupted by a crash.
@@ -125,8 +125,8 @@ func (l *Log) recover() error {
 		return err
 	}
 	act := l.active()
-	l.logStart = l.segments[0].base
 	l.logEnd = act.next
+	l.recoverLogStart()
 	for _, s := range l.segments {
 		l.size += s.size
 	}
@@ -173,14 +173,17 @@ func (l *Log) readRecoveryPoint(haveSegments bool) int64 {
 }
 
 // restoreProducers loads the newest readable producer snapshot within
-// [LogStartOffset, LogEndOffset] (older ones miss the batches of deleted
-// segments, newer ones include batches recovery cut) and replays the
-// batches after it. Without one, state is rebuilt from the whole log.
+// [first segment base, LogEndOffset] (older ones miss the batches of
+// deleted segments, newer ones include batches recovery cut) and replays
+// the batches after it. Without one, state is rebuilt from the whole log.
+// Producer state follows the segments, not the logical log start: batches
+// below a start inside the first segment are still on disk and still
+// replayed, as Kafka rebuilds from its segments.
 func (l *Log) restoreProducers(snaps []int64) error {
-	from := l.logStart
+	from := l.segments[0].base
 	for i := len(snaps) - 1; i >= 0; i-- {
 		off := snaps[i]
-		if off > l.logEnd || off < l.logStart {
+		if off > l.logEnd || off < from {
 			continue
 		}
 		b, err := readWholeFile(l.fs, filepath.Join(l.dir, snapshotName(off)))

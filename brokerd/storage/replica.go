@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"slices"
@@ -260,6 +261,12 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.setOfflineLocked(err)
 		return err
 	}
+	// A logical start inside the batch holding the cut goes down to the
+	// batch's base with it (Kafka lowers its log start to the target too).
+	if err := l.lowerLogStartLocked(newEnd); err != nil {
+		l.setOfflineLocked(err)
+		return err
+	}
 
 	doomed := slices.Clone(l.segments[i+1:])
 	l.segments = slices.Clone(l.segments[:i+1])
@@ -345,6 +352,11 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 	}
 	if err := l.removeSnapshotsAbove(-1); err != nil {
 		return fail(err)
+	}
+	// The logical start of the old log must not apply to the new one
+	// once it grows past it; the directory fsync below makes this last.
+	if err := l.fs.Remove(filepath.Join(l.dir, logStartFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("%w: remove log start checkpoint: %w", ErrStorage, err))
 	}
 	var errs []error
 	for k := len(l.segments) - 1; k >= 0; k-- {

@@ -16,8 +16,10 @@ const lookupChunk = 64 << 10
 // >= ts, with that timestamp (Kafka ListOffsets by timestamp). It skips
 // segments by their largest timestamp, starts inside a segment at the
 // last time index entry older than ts, scans batch headers, then decodes
-// the records of the first batch whose max timestamp is >= ts. found is
-// false when no record is that recent.
+// the records of the first batch whose max timestamp is >= ts. Records
+// below LogStartOffset (inside the first segment, after AdvanceLogStart)
+// are skipped, as Kafka does. found is false when no record is that
+// recent.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -25,10 +27,10 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool,
 		return -1, -1, false, ErrClosed
 	}
 	for _, s := range l.segments {
-		if s.maxTs < ts || s.empty() {
+		if s.maxTs < ts || s.empty() || s.next <= l.logStart {
 			continue
 		}
-		off, t, ok, err := s.offsetForTimestamp(ts)
+		off, t, ok, err := s.offsetForTimestamp(ts, l.logStart)
 		if err != nil || ok {
 			return off, t, ok, err
 		}
@@ -38,7 +40,8 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool,
 
 // MaxTimestamp returns the offset and timestamp of the first record with
 // the largest timestamp in the log (ListOffsets -3). found is false when
-// the log holds no record with a timestamp (>= 0).
+// the log holds no record with a timestamp (>= 0), or when that record
+// lies below LogStartOffset (only its segment's maximum is tracked).
 func (l *Log) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -54,11 +57,12 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	if best == nil {
 		return -1, -1, false, nil
 	}
-	return best.offsetForTimestamp(best.maxTs)
+	return best.offsetForTimestamp(best.maxTs, l.logStart)
 }
 
-// offsetForTimestamp searches one segment.
-func (s *segment) offsetForTimestamp(ts int64) (int64, int64, bool, error) {
+// offsetForTimestamp searches one segment for the first record at or
+// after offset from with a timestamp >= ts.
+func (s *segment) offsetForTimestamp(ts, from int64) (int64, int64, bool, error) {
 	var pos int64
 	if rel, ok := s.tindex.lookupBefore(ts); ok {
 		pos = s.index.lookup(rel)
@@ -76,10 +80,10 @@ func (s *segment) offsetForTimestamp(ts int64) (int64, int64, bool, error) {
 			}
 			return -1, -1, false, err
 		}
-		if h.MaxTimestamp < ts {
+		if h.MaxTimestamp < ts || h.LastOffset() < from {
 			continue
 		}
-		off, t, ok, err := firstRecordAtOrAfter(b, &h, ts)
+		off, t, ok, err := firstRecordAtOrAfter(b, &h, ts, from)
 		if err != nil {
 			return -1, -1, false, fmt.Errorf("%w: segment %d batch %d: %w", ErrStorage, s.base, h.BaseOffset, err)
 		}
@@ -89,16 +93,16 @@ func (s *segment) offsetForTimestamp(ts int64) (int64, int64, bool, error) {
 	}
 }
 
-// firstRecordAtOrAfter finds the first record of a batch whose timestamp
-// is >= ts. With LogAppendTime every record carries the batch's max
-// timestamp, so no decoding is needed.
-func firstRecordAtOrAfter(b []byte, h *batch.Header, ts int64) (int64, int64, bool, error) {
+// firstRecordAtOrAfter finds the first record of a batch at or after
+// offset from whose timestamp is >= ts. With LogAppendTime every record
+// carries the batch's max timestamp, so no decoding is needed.
+func firstRecordAtOrAfter(b []byte, h *batch.Header, ts, from int64) (int64, int64, bool, error) {
 	if h.Attributes&batch.AttrLogAppendTime != 0 {
-		return h.BaseOffset, h.MaxTimestamp, h.MaxTimestamp >= ts, nil
+		return max(h.BaseOffset, from), h.MaxTimestamp, h.MaxTimestamp >= ts, nil
 	}
 	off, t := int64(-1), int64(-1)
 	err := eachRecordTime(b, h, func(offsetDelta int32, timestampDelta int64) bool {
-		if rt := h.BaseTimestamp + timestampDelta; rt >= ts {
+		if rt := h.BaseTimestamp + timestampDelta; rt >= ts && h.BaseOffset+int64(offsetDelta) >= from {
 			off, t = h.BaseOffset+int64(offsetDelta), rt
 			return false
 		}

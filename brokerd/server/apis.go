@@ -41,6 +41,7 @@ func (s *Server) apis() []api {
 		{key: 20, min: deleteTopicsMin, max: deleteTopicsMax, handle: s.handleDeleteTopics},
 		{key: 22, min: initProducerIDMin, max: initProducerIDMax, handle: s.handleInitProducerID},
 		{key: 32, min: describeConfigsMin, max: describeConfigsMax, handle: s.handleDescribeConfigs},
+		{key: 35, min: describeLogDirsMin, max: describeLogDirsMax, handle: s.handleDescribeLogDirs},
 		{key: 37, min: createPartitionsMin, max: createPartitionsMax, handle: s.handleCreatePartitions},
 		{key: 42, min: deleteGroupsMin, max: deleteGroupsMax, handle: s.handleDeleteGroups},
 		{key: 44, min: incrementalAlterConfigsMin, max: incrementalAlterConfigsMax, handle: s.handleIncrementalAlterConfigs},

@@ -458,16 +458,20 @@ func (f *fetcher) handle(p *topics.Partition, epoch int32, rp *kmsg.FetchRespons
 	f.followLogStart(p, rp.LogStartOffset)
 }
 
-// followLogStart advances the local log start towards the leader's, as
+// followLogStart advances the local log start to the leader's, as
 // Kafka's follower does after each fetch (maybeIncrementLogStartOffset):
 // without it a follower keeps everything the leader deleted (retention,
 // DeleteRecords, the group coordinator dropping history after a
-// snapshot), and a follower that takes over replays all of it. The new
-// start never passes the high watermark: what is not committed may still
-// be truncated and refetched. With remote storage it never passes what
-// the remote tier holds either, so the follower never deletes the only
-// local copy of data that has not been uploaded (the leader's start here
-// is its local one, which its own local retention moves).
+// snapshot), and a follower that takes over replays all of it. The start
+// is logical (storage AdvanceLogStart): it lands exactly on the leader's,
+// inside a segment if the leader's is (DeleteRecords), and the follower
+// deletes its own segments once they lie entirely below it, whatever its
+// segment boundaries. The new start never passes the high watermark: what
+// is not committed may still be truncated and refetched. With remote
+// storage it never passes what the remote tier holds either, so the
+// follower never deletes the only local copy of data that has not been
+// uploaded (the leader's start here is its local one, which its own local
+// retention moves).
 func (f *fetcher) followLogStart(p *topics.Partition, leaderStart int64) {
 	l := p.Log()
 	target := min(leaderStart, p.HighWatermark())
@@ -477,7 +481,7 @@ func (f *fetcher) followLogStart(p *topics.Partition, leaderStart int64) {
 	if target <= l.LogStartOffset() {
 		return
 	}
-	start, err := l.FollowLogStart(target)
+	start, err := l.AdvanceLogStart(target)
 	if err != nil {
 		f.n.log.Warn("advance follower log start", "topic", p.Topic, "partition", p.Index, "to", target, "err", err)
 		return

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -35,30 +37,29 @@ func replicasOf(t *testing.T, c *cluster, topic string, partition int32) (leader
 	return leader, followers
 }
 
-// awaitFollowerStart waits until every follower's log start is at least
-// want (and at most what the leader's is: a follower never deletes what
-// its leader keeps).
+// awaitFollowerStart waits until every follower's log start is exactly
+// want, the leader's.
 func awaitFollowerStart(t *testing.T, leader *topics.Partition, followers map[int32]*topics.Partition, want int64, what string) {
 	t.Helper()
+	if got := leader.Log().LogStartOffset(); got != want {
+		t.Fatalf("%s: leader log start %d, want %d", what, got, want)
+	}
 	waitFor(t, 10*time.Second, what, func() error {
 		for id, p := range followers {
-			got := p.Log().LogStartOffset()
-			if got < want {
-				return fmt.Errorf("follower %d log start %d, want >= %d (leader's %d)", id, got, want, leader.Log().LogStartOffset())
-			}
-			if got > leader.Log().LogStartOffset() {
-				return fmt.Errorf("follower %d log start %d is past the leader's %d", id, got, leader.Log().LogStartOffset())
+			if got := p.Log().LogStartOffset(); got != want {
+				return fmt.Errorf("follower %d log start %d, want the leader's %d", id, got, want)
 			}
 		}
 		return nil
 	})
 }
 
-// TestFollowersFollowLogStart: when the leader deletes old segments
-// (retention, DeleteRecords, the group coordinator after a snapshot) its
-// followers drop theirs too, from the log start every fetch response
-// carries, so a follower that takes over does not keep (or replay) the
-// whole history.
+// TestFollowersFollowLogStart: when the leader's log start moves
+// (DeleteRecords inside a segment, the group coordinator deleting
+// segments after a snapshot, retention) its followers take exactly the
+// same start, from the log start every fetch response carries, and drop
+// their segments below it, so a follower that takes over neither serves
+// deleted records nor keeps (or replays) the whole history.
 func TestFollowersFollowLogStart(t *testing.T) {
 	c := newCluster(t, 3)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -73,8 +74,6 @@ func TestFollowersFollowLogStart(t *testing.T) {
 	produce := func(n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
-			// One record per batch: leader and followers roll by size at
-			// the same batches.
 			r := &kgo.Record{Topic: "ls", Partition: 0, Value: bytes.Repeat([]byte{'v'}, 100)}
 			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 				t.Fatal(err)
@@ -90,21 +89,26 @@ func TestFollowersFollowLogStart(t *testing.T) {
 		t.Fatalf("leader has %d segments; the test needs several", n)
 	}
 
-	// Size-rolled segments: the leader's cut is a segment boundary on the
-	// followers too, so they reach exactly the leader's new start.
-	if err := leader.Log().DeleteRecordsBefore(150); err != nil {
-		t.Fatal(err)
+	// DeleteRecords: the leader's start moves to an offset inside a
+	// segment; the followers' start lands on it exactly.
+	const cut = 137
+	if start, err := leader.Log().AdvanceLogStart(cut); err != nil || start != cut {
+		t.Fatalf("advance leader log start: %d, %v", start, err)
 	}
-	cut := leader.Log().LogStartOffset()
-	if cut == 0 {
-		t.Fatal("leader deleted nothing")
+	awaitFollowerStart(t, leader, followers, cut, "followers take the leader's log start after DeleteRecords")
+	for id, p := range followers {
+		if _, err := p.Log().Read(cut-1, 1<<20, 1<<62); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+			t.Errorf("follower %d reads offset %d below its log start: %v", id, cut-1, err)
+		}
+		// Segments of about 36 batches: those entirely below 137 are gone.
+		if n, lead := p.Log().NumSegments(), leader.Log().NumSegments(); n > lead+1 {
+			t.Errorf("follower %d keeps %d segments, the leader %d", id, n, lead)
+		}
 	}
-	awaitFollowerStart(t, leader, followers, cut, "followers reach the leader's log start after DeleteRecordsBefore")
 
 	// The group coordinator's pattern: roll, write, delete before the roll
-	// point. That point is inside each follower's active segment, which
-	// it cannot delete yet; it rolls instead, so that the next advance
-	// drops everything before the previous one.
+	// point. That point is inside each follower's active segment (they
+	// do not roll with the leader), where its start lands all the same.
 	snapshot := func() int64 {
 		t.Helper()
 		if err := leader.Log().Roll(); err != nil {
@@ -115,28 +119,18 @@ func TestFollowersFollowLogStart(t *testing.T) {
 		if err := leader.Log().DeleteRecordsBefore(at); err != nil {
 			t.Fatal(err)
 		}
-		if got := leader.Log().LogStartOffset(); got != at {
-			t.Fatalf("leader log start %d after deleting before its roll point %d", got, at)
-		}
 		return at
 	}
 	first := snapshot()
-	// Each follower rolls at or after first once it saw the new start.
-	waitFor(t, 10*time.Second, "followers roll at the leader's new start", func() error {
-		for id, p := range followers {
-			if base := p.Log().ActiveSegmentBase(); base < first {
-				return fmt.Errorf("follower %d: active segment at %d, log start %d", id, base, p.Log().LogStartOffset())
-			}
-		}
-		return nil
-	})
-	snapshot()
-	awaitFollowerStart(t, leader, followers, first, "followers drop the history before the previous snapshot")
-
-	// The new start is durable on a follower: its segments are gone.
+	awaitFollowerStart(t, leader, followers, first, "followers take the leader's start at its roll point")
+	second := snapshot()
+	awaitFollowerStart(t, leader, followers, second, "followers take the next snapshot's start")
 	for id, p := range followers {
-		if _, err := p.Log().Read(first-1, 1<<20, 1<<62); err == nil {
-			t.Errorf("follower %d still reads offset %d below its log start", id, first-1)
+		if _, err := p.Log().Read(second-1, 1<<20, 1<<62); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+			t.Errorf("follower %d reads offset %d below its log start: %v", id, second-1, err)
+		}
+		if n := p.Log().NumSegments(); n > 2 {
+			t.Errorf("follower %d keeps %d segments below and around its start %d, want at most 2", id, n, second)
 		}
 	}
 }

@@ -80,20 +80,3 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	}
 	return errors.Join(errs...)
 }
-
-// FollowLogStart moves a follower's log start up to offset, the log
-// start its leader reported (Kafka's maybeIncrementLogStartOffset on a
-// follower), exactly: the start may land inside a segment, as the
-// leader's may after DeleteRecords, and is durable when this returns
-// (see AdvanceLogStart). The caller caps offset at what is committed; an
-// offset at or below the current start, or beyond the log end (the
-// follower has not fetched that far yet), is ignored. It returns the new
-// log start.
-func (l *Log) FollowLogStart(offset int64) (int64, error) {
-	start, err := l.AdvanceLogStart(min(offset, l.LogEndOffset()))
-	if errors.Is(err, ErrOffsetOutOfRange) {
-		// A truncation moved the end below offset meanwhile.
-		err = nil
-	}
-	return start, err
-}

@@ -82,33 +82,3 @@ func TestDeleteRecordsBeforeKeepsContainingSegment(t *testing.T) {
 		t.Fatalf("beyond end: %v", err)
 	}
 }
-
-// A follower's log start follows its leader's exactly, inside segments
-// too; backwards is ignored and beyond the end is capped at the end.
-func TestFollowLogStart(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	appendN(t, l, 10)
-	if err := l.Roll(); err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, l, 5)
-	start, err := l.FollowLogStart(4)
-	if err != nil || start != 4 || l.LogStartOffset() != 4 || l.NumSegments() != 2 {
-		t.Fatalf("start %d (log %d), %d segments, err %v; want 4, 2 segments", start, l.LogStartOffset(), l.NumSegments(), err)
-	}
-	// Past the first segment's end: it goes.
-	if start, err = l.FollowLogStart(12); err != nil || start != 12 || l.NumSegments() != 1 {
-		t.Fatalf("start %d, %d segments, err %v; want 12, 1", start, l.NumSegments(), err)
-	}
-	if start, err = l.FollowLogStart(3); err != nil || start != 12 {
-		t.Fatalf("start %d, err %v; want 12", start, err)
-	}
-	// The follower has not fetched up to 99 yet: it stops at its end.
-	if start, err = l.FollowLogStart(99); err != nil || start != 15 {
-		t.Fatalf("start %d, err %v; want 15", start, err)
-	}
-}

@@ -39,6 +39,7 @@ func (s *Server) apis() []api {
 		{key: 18, min: apiVersionsMin, max: apiVersionsMax, handle: s.handleAPIVersions},
 		{key: 19, min: createTopicsMin, max: createTopicsMax, handle: s.handleCreateTopics},
 		{key: 20, min: deleteTopicsMin, max: deleteTopicsMax, handle: s.handleDeleteTopics},
+		{key: 21, min: deleteRecordsMin, max: deleteRecordsMax, handle: s.handleDeleteRecords},
 		{key: 22, min: initProducerIDMin, max: initProducerIDMax, handle: s.handleInitProducerID},
 		{key: 32, min: describeConfigsMin, max: describeConfigsMax, handle: s.handleDescribeConfigs},
 		{key: 35, min: describeLogDirsMin, max: describeLogDirsMax, handle: s.handleDescribeLogDirs},

@@ -101,15 +101,20 @@ func (l *Log) writeLogStart(off int64) error {
 // recoverLogStart sets logStart at Open, once the segments are validated:
 // the checkpoint when it lies within [first segment base, log end], else
 // the first segment's base. A checkpoint below the first segment is stale
-// (retention passed it) and ignored quietly; a corrupt one, or one beyond
-// the log end (recovery cut the tail below it), is logged and removed, so
-// that it cannot become valid again once the log grows back past it.
-func (l *Log) recoverLogStart() {
+// (retention passed it) and ignored quietly; a corrupt one is logged and
+// removed, so that it cannot become valid again once the log grows. A
+// valid checkpoint beyond the log end means recovery cut an unflushed
+// tail below a start that DeleteRecords had made durable: the records
+// below it were deleted and must not come back, so recoverLogStart
+// returns it and Open restarts the log empty there (as Kafka's log loader
+// does when its log start checkpoint is past the log end). It returns -1
+// otherwise.
+func (l *Log) recoverLogStart() (restartAt int64) {
 	first := l.segments[0].base
 	l.logStart = first
 	b, err := readWholeFile(l.fs, filepath.Join(l.dir, logStartFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return
+		return -1
 	}
 	var cp int64
 	if err == nil {
@@ -118,13 +123,15 @@ func (l *Log) recoverLogStart() {
 	switch {
 	case err != nil:
 		l.logger.Warn("storage: unreadable log start checkpoint ignored; the log starts at its first segment", "dir", l.dir, "log_start_offset", first, "err", err)
+		l.removeFile(logStartFile)
+		return -1
 	case cp > l.logEnd:
-		l.logger.Warn("storage: log start checkpoint beyond the log end ignored; the log starts at its first segment", "dir", l.dir, "checkpoint", cp, "log_end_offset", l.logEnd, "log_start_offset", first)
+		l.logger.Warn("storage: log start checkpoint beyond the recovered log end; restarting the log empty at it", "dir", l.dir, "checkpoint", cp, "log_end_offset", l.logEnd)
+		return cp
 	default:
 		l.logStart = max(first, cp)
-		return
+		return -1
 	}
-	l.removeFile(logStartFile)
 }
 
 // lowerLogStartLocked moves the log start down to off after a truncation

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,8 +174,8 @@ func TestRetentionAfterAdvance(t *testing.T) {
 	}
 }
 
-// A damaged checkpoint, or one beyond the log end, is ignored with a log
-// line: the log opens at its first segment and the file is removed.
+// A damaged checkpoint is ignored with a log line: the log opens at its
+// first segment and the file is removed.
 func TestLogStartCheckpointIgnored(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -182,7 +183,6 @@ func TestLogStartCheckpointIgnored(t *testing.T) {
 	}{
 		{"corrupt", []byte("KLS1garbage!")},
 		{"bad crc", func() []byte { b := encodeOffsetFile(logStartMagic, 7); b[15] ^= 1; return b }()},
-		{"beyond end", encodeOffsetFile(logStartMagic, 99)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -210,6 +210,45 @@ func TestLogStartCheckpointIgnored(t *testing.T) {
 				t.Fatalf("read at 0 gives batch %d", base)
 			}
 		})
+	}
+}
+
+// A valid checkpoint beyond the recovered log end (an unflushed tail cut
+// below a durable DeleteRecords start) restarts the log empty at the
+// checkpoint: the deleted records never come back, and appends continue
+// from it.
+func TestLogStartCheckpointBeyondRecoveredEnd(t *testing.T) {
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	o := testOptions(newClock(), logs, nil)
+	l := logStartFixture(t, dir, o)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, logStartFile), encodeOffsetFile(logStartMagic, 99), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, o)
+	if l.LogStartOffset() != 99 || l.LogEndOffset() != 99 {
+		t.Fatalf("opened as [%d, %d), want the empty log [99, 99)", l.LogStartOffset(), l.LogEndOffset())
+	}
+	if !strings.Contains(logs.String(), "beyond the recovered log end") {
+		t.Fatalf("no log line about the checkpoint:\n%s", logs.String())
+	}
+	if _, err := l.Read(0, 1<<20, math.MaxInt64); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read at 0: %v, want ErrOffsetOutOfRange", err)
+	}
+	res := mustAppend(t, l, makeBatch(plain(1, 1, 1)), AppendOptions{})
+	if res.BaseOffset != 99 {
+		t.Fatalf("append after restart at 99 landed at %d", res.BaseOffset)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, o)
+	defer l.Close()
+	if l.LogStartOffset() != 99 || l.LogEndOffset() != 100 {
+		t.Fatalf("reopened as [%d, %d), want [99, 100)", l.LogStartOffset(), l.LogEndOffset())
 	}
 }
 

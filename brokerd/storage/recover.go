@@ -126,7 +126,7 @@ func (l *Log) recover() error {
 	}
 	act := l.active()
 	l.logEnd = act.next
-	l.recoverLogStart()
+	restartAt := l.recoverLogStart()
 	for _, s := range l.segments {
 		l.size += s.size
 	}
@@ -150,7 +150,13 @@ func (l *Log) recover() error {
 	if err := l.loadEpochs(); err != nil {
 		return err
 	}
-	return l.persistRecovered(r)
+	if err := l.persistRecovered(r); err != nil {
+		return err
+	}
+	if restartAt >= 0 {
+		return l.TruncateFullyAndStartAt(restartAt)
+	}
+	return nil
 }
 
 // readRecoveryPoint returns the checkpointed recovery point, 0 (validate

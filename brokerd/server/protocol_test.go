@@ -59,6 +59,21 @@ func fetchedBatches(t *testing.T, p kmsg.FetchResponseTopicPartition) []batch.He
 	return out
 }
 
+// listOffsetsReq asks for partition 0 of topic at timestamp ts (-1
+// latest, -2 earliest, -3 max timestamp).
+func listOffsetsReq(topic string, version int16, ts int64) *kmsg.ListOffsetsRequest {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.SetVersion(version)
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp, rp.CurrentLeaderEpoch = ts, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 func createTopicRaw(t *testing.T, c *rawConn, name string, partitions int32, configs map[string]string) {
 	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
@@ -313,16 +328,7 @@ func TestAlterConfigsTakesEffectOnRunningLog(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var earliest int64
 	for earliest == 0 && time.Now().Before(deadline) {
-		req := kmsg.NewPtrListOffsetsRequest()
-		req.SetVersion(7)
-		req.ReplicaID = -1
-		rt := kmsg.NewListOffsetsRequestTopic()
-		rt.Topic = "alter"
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Timestamp, rp.CurrentLeaderEpoch = -2, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp := c.roundTrip(req, 400).(*kmsg.ListOffsetsResponse)
+		resp := c.roundTrip(listOffsetsReq("alter", 7, -2), 400).(*kmsg.ListOffsetsResponse)
 		earliest = resp.Topics[0].Partitions[0].Offset
 		if earliest == 0 {
 			select {
@@ -379,16 +385,7 @@ func TestListOffsetsMaxTimestamp(t *testing.T) {
 		}
 	}
 	list := func(version int16, id int32) kmsg.ListOffsetsResponseTopicPartition {
-		req := kmsg.NewPtrListOffsetsRequest()
-		req.SetVersion(version)
-		req.ReplicaID = -1
-		rt := kmsg.NewListOffsetsRequestTopic()
-		rt.Topic = "maxts"
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Timestamp, rp.CurrentLeaderEpoch = -3, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		return c.roundTrip(req, id).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+		return c.roundTrip(listOffsetsReq("maxts", version, -3), id).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
 	}
 	p := list(7, 1)
 	if p.ErrorCode != 0 || p.Offset != 3 || p.Timestamp != 5000 {

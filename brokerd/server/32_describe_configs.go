@@ -2,11 +2,17 @@ package server
 
 // DescribeConfigs (key 32), versions 1-4.
 //
-// Topics: every supported topic config with its effective value and source
-// (DYNAMIC_TOPIC_CONFIG for overrides, DEFAULT_CONFIG otherwise), filtered
-// by ConfigNames when given. Brokers (this node's id, or "" for the cluster
-// default): the broker-level defaults, read-only. Unknown resources get
-// UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST.
+// Topics: every supported topic config with its effective value and source:
+// DYNAMIC_TOPIC_CONFIG for an override, STATIC_BROKER_CONFIG when the
+// broker setting behind the default (log.retention.ms for retention.ms) was
+// set by the operator, DEFAULT_CONFIG otherwise; with IncludeSynonyms, the
+// layers in Kafka's order (override, static broker setting, default).
+// Broker with this node's id: the broker's own settings under Kafka's names
+// (config.KafkaConfigs), read-only, STATIC_BROKER_CONFIG or DEFAULT_CONFIG.
+// Broker "" (the cluster-wide dynamic defaults): Kafka lists only
+// DYNAMIC_DEFAULT_BROKER_CONFIG entries and Kafki has none, so nothing.
+// ConfigNames filters; names that do not exist are left out, as Kafka does.
+// Unknown resources get UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST.
 
 import (
 	"context"
@@ -16,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -24,11 +31,13 @@ const (
 	describeConfigsMax = 4
 )
 
-var configKinds = map[string]kmsg.ConfigType{
-	"long":   kmsg.ConfigTypeLong,
-	"int":    kmsg.ConfigTypeInt,
-	"string": kmsg.ConfigTypeString,
-	"list":   kmsg.ConfigTypeList,
+var configKinds = map[config.ConfigKind]kmsg.ConfigType{
+	config.KindBoolean: kmsg.ConfigTypeBoolean,
+	config.KindString:  kmsg.ConfigTypeString,
+	config.KindInt:     kmsg.ConfigTypeInt,
+	config.KindShort:   kmsg.ConfigTypeShort,
+	config.KindLong:    kmsg.ConfigTypeLong,
+	config.KindList:    kmsg.ConfigTypeList,
 }
 
 func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
@@ -50,13 +59,19 @@ func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Req
 			}
 			entries = topics.EffectiveConfigs(s.cfg, t.Overrides)
 		case kmsg.ConfigResourceTypeBroker:
-			if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
+			if res.ResourceName == "" {
+				// Cluster-wide dynamic defaults: none exist.
+				rr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
+				break
+			}
+			if res.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
 				rr.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
 				msg := fmt.Sprintf("broker %q is not this broker (%d)", res.ResourceName, s.cfg.NodeID)
 				rr.ErrorMessage = &msg
 				break
 			}
-			entries = topics.EffectiveConfigs(s.cfg, nil)
+			entries = brokerEntries(s.cfg)
+			// Kafki has no dynamic broker configs: everything is a flag.
 			readOnly = true
 		default:
 			rr.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
@@ -73,18 +88,41 @@ func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Req
 			}
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
 			v := e.Value
-			c.Name, c.Value, c.ReadOnly = e.Name, &v, readOnly
+			c.Name, c.Value, c.ReadOnly, c.IsSensitive = e.Name, &v, readOnly, e.Sensitive
 			c.Source = kmsg.ConfigSource(e.Source)
-			c.IsDefault = e.Source == topics.SourceDefault
+			c.IsDefault = e.Source == topics.SourceDefault // v0 only; kept consistent
 			c.ConfigType = configKinds[e.Kind]
 			if req.IncludeSynonyms {
-				syn := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				syn.Name, syn.Value, syn.Source = e.Name, &v, c.Source
-				c.ConfigSynonyms = append(c.ConfigSynonyms, syn)
+				for _, syn := range e.Synonyms {
+					ks := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+					sv := syn.Value
+					ks.Name, ks.Value, ks.Source = syn.Name, &sv, kmsg.ConfigSource(syn.Source)
+					c.ConfigSynonyms = append(c.ConfigSynonyms, ks)
+				}
 			}
 			rr.Configs = append(rr.Configs, c)
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}
 	return resp
+}
+
+// brokerEntries renders the broker's settings under Kafka's names, with
+// Kafka's broker synonyms: the static setting when the operator gave one,
+// then the built-in default unless there is none (Kafka's null default).
+func brokerEntries(c *config.Config) []topics.ConfigEntry {
+	kcs := c.KafkaConfigs()
+	out := make([]topics.ConfigEntry, 0, len(kcs))
+	for _, k := range kcs {
+		e := topics.ConfigEntry{Kind: k.Kind, Name: k.Name, Value: k.Value, Source: topics.SourceDefault}
+		if k.Set() {
+			e.Source = topics.SourceStatic
+			e.Synonyms = append(e.Synonyms, topics.ConfigSynonym{Name: k.Name, Value: k.Value, Source: topics.SourceStatic})
+		}
+		if k.HasDefault {
+			e.Synonyms = append(e.Synonyms, topics.ConfigSynonym{Name: k.Name, Value: k.Default, Source: topics.SourceDefault})
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -29,22 +29,36 @@ const (
 )
 
 // ConfigSource says where an effective value came from, as DescribeConfigs
-// reports it.
+// reports it (Kafka's ConfigSource numbers).
 type ConfigSource int8
 
 const (
-	SourceTopic   ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG
-	SourceDefault ConfigSource = 5 // DEFAULT_CONFIG
-	SourceStatic  ConfigSource = 4 // STATIC_BROKER_CONFIG
+	SourceTopic   ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG: the topic's override
+	SourceStatic  ConfigSource = 4 // STATIC_BROKER_CONFIG: a broker flag the operator set
+	SourceDefault ConfigSource = 5 // DEFAULT_CONFIG: the built-in default
 )
 
 // ConfigEntry is one effective topic setting.
 type ConfigEntry struct {
-	Kind      string // long, int, string or list, for DescribeConfigs' config type
+	Kind      config.ConfigKind // for DescribeConfigs' config type
 	Name      string
 	Value     string
 	Source    ConfigSource
 	Sensitive bool
+	// Synonyms are every layer that sets the value, highest precedence
+	// first, as Kafka lists them: the topic override, then the broker
+	// setting that supplies the default (STATIC_BROKER_CONFIG when the
+	// operator set it, then DEFAULT_CONFIG with the built-in value). The
+	// first one is where Value came from; a key with neither an override
+	// nor a broker setting (remote.storage.enable) has none.
+	Synonyms []ConfigSynonym
+}
+
+// ConfigSynonym is one layer of a config's value.
+type ConfigSynonym struct {
+	Name   string // the topic key for an override, else the broker's Kafka name
+	Value  string
+	Source ConfigSource
 }
 
 // Settings are a topic's effective settings, parsed.
@@ -60,11 +74,30 @@ type Settings struct {
 }
 
 type keySpec struct {
-	kind string
-	// def renders the broker default.
-	def func(c *config.Config) string
+	kind config.ConfigKind
+	// broker is the Kafka broker setting that supplies the default (see
+	// config.KafkaConfigs); empty for keys without one, which default to
+	// fixed.
+	broker string
+	fixed  string
 	// apply parses v into s, or explains why it cannot.
 	apply func(s *Settings, v string) error
+}
+
+// brokerDefault returns the broker setting behind the key's default.
+func (sp keySpec) brokerDefault(c *config.Config) (config.KafkaConfig, bool) {
+	if sp.broker == "" {
+		return config.KafkaConfig{}, false
+	}
+	return c.KafkaConfig(sp.broker)
+}
+
+// def renders the key's default on a broker configured as c.
+func (sp keySpec) def(c *config.Config) string {
+	if k, ok := sp.brokerDefault(c); ok {
+		return k.Value
+	}
+	return sp.fixed
 }
 
 func parseInt(v string, min int64) (int64, error) {
@@ -78,12 +111,10 @@ func parseInt(v string, min int64) (int64, error) {
 	return n, nil
 }
 
-func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
-
 var specs = map[string]keySpec{
 	KeyRemoteStorageEnable: {
-		kind: "string", // BOOLEAN once DescribeConfigs maps it
-		def:  func(c *config.Config) string { return "false" },
+		kind:  config.KindBoolean,
+		fixed: "false", // Kafka has no broker-wide default for it either
 		apply: func(s *Settings, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -94,8 +125,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyLocalRetentionMs: {
-		kind: "long",
-		def:  func(c *config.Config) string { return "-2" },
+		kind:   config.KindLong,
+		broker: "log.local.retention.ms",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, storage.SameAsRetention)
 			s.Log.LocalRetentionMs = time.Duration(n) * time.Millisecond
@@ -103,8 +134,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyLocalRetentionBytes: {
-		kind: "long",
-		def:  func(c *config.Config) string { return "-2" },
+		kind:   config.KindLong,
+		broker: "log.local.retention.bytes",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, storage.SameAsRetention)
 			s.Log.LocalRetentionBytes = n
@@ -112,13 +143,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyRetentionMs: {
-		kind: "long",
-		def: func(c *config.Config) string {
-			if c.RetentionMs < 0 {
-				return "-1"
-			}
-			return ms(c.RetentionMs)
-		},
+		kind:   config.KindLong,
+		broker: "log.retention.ms",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, -1)
 			if err != nil {
@@ -132,8 +158,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyRetentionBytes: {
-		kind: "long",
-		def:  func(c *config.Config) string { return strconv.FormatInt(c.RetentionBytes, 10) },
+		kind:   config.KindLong,
+		broker: "log.retention.bytes",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, -1)
 			s.Log.RetentionBytes = n
@@ -141,8 +167,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeySegmentBytes: {
-		kind: "int",
-		def:  func(c *config.Config) string { return strconv.FormatInt(c.SegmentBytes, 10) },
+		kind:   config.KindInt,
+		broker: "log.segment.bytes",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, 14)
 			if err == nil && n > 1<<31-1 {
@@ -153,8 +179,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeySegmentMs: {
-		kind: "long",
-		def:  func(c *config.Config) string { return ms(c.SegmentMs) },
+		kind:   config.KindLong,
+		broker: "log.roll.ms",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, 1)
 			s.Log.SegmentMs = time.Duration(n) * time.Millisecond
@@ -162,8 +188,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyIndexIntervalBytes: {
-		kind: "int",
-		def:  func(c *config.Config) string { return strconv.Itoa(c.IndexIntervalBytes) },
+		kind:   config.KindInt,
+		broker: "log.index.interval.bytes",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, 0)
 			if err == nil && n > 1<<31-1 {
@@ -177,8 +203,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyCleanupPolicy: {
-		kind: "list",
-		def:  func(c *config.Config) string { return "delete" },
+		kind:   config.KindList,
+		broker: "log.cleanup.policy",
 		apply: func(s *Settings, v string) error {
 			if v != "delete" {
 				return fmt.Errorf("%q is not supported yet: Kafki topics use cleanup.policy=delete", v)
@@ -188,8 +214,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyTimestampType: {
-		kind: "string",
-		def:  func(c *config.Config) string { return string(c.TimestampType) },
+		kind:   config.KindString,
+		broker: "log.message.timestamp.type",
 		apply: func(s *Settings, v string) error {
 			t, err := config.ParseTimestampType(v)
 			s.TimestampType = t
@@ -197,8 +223,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyMaxMessageBytes: {
-		kind: "int",
-		def:  func(c *config.Config) string { return strconv.FormatInt(int64(c.MaxMessageBytes), 10) },
+		kind:   config.KindInt,
+		broker: "message.max.bytes",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, 0)
 			if err == nil && n > 1<<31-1 {
@@ -209,8 +235,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyMinInsyncReplicas: {
-		kind: "int",
-		def:  func(c *config.Config) string { return "1" },
+		kind:   config.KindInt,
+		broker: "min.insync.replicas",
 		apply: func(s *Settings, v string) error {
 			n, err := parseInt(v, 1)
 			if err == nil && n > 1<<15 {
@@ -221,8 +247,8 @@ var specs = map[string]keySpec{
 		},
 	},
 	KeyUncleanElection: {
-		kind: "boolean",
-		def:  func(c *config.Config) string { return "false" },
+		kind:   config.KindBoolean,
+		broker: "unclean.leader.election.enable",
 		apply: func(s *Settings, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil || (v != "true" && v != "false") {
@@ -302,15 +328,34 @@ func ConfigKeys() []string {
 	return keys
 }
 
-// EffectiveConfigs renders every supported key's effective value and source.
+// BrokerConfigName returns the Kafka broker setting that supplies key's
+// default, or "" when there is none.
+func BrokerConfigName(key string) string { return specs[key].broker }
+
+// EffectiveConfigs renders every supported key's effective value, source
+// and synonyms, sorted by key.
 func EffectiveConfigs(defaults *config.Config, overrides map[string]string) []ConfigEntry {
 	out := make([]ConfigEntry, 0, len(specs))
 	for _, k := range ConfigKeys() {
+		sp := specs[k]
+		e := ConfigEntry{Kind: sp.kind, Name: k}
 		if v, ok := overrides[k]; ok {
-			out = append(out, ConfigEntry{Kind: specs[k].kind, Name: k, Value: v, Source: SourceTopic})
-			continue
+			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: v, Source: SourceTopic})
 		}
-		out = append(out, ConfigEntry{Kind: specs[k].kind, Name: k, Value: specs[k].def(defaults), Source: SourceDefault})
+		if b, ok := sp.brokerDefault(defaults); ok {
+			if b.Set() {
+				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: b.Name, Value: b.Value, Source: SourceStatic})
+			}
+			if b.HasDefault {
+				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: b.Name, Value: b.Default, Source: SourceDefault})
+			}
+		}
+		if len(e.Synonyms) > 0 {
+			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
+		} else {
+			e.Value, e.Source = sp.fixed, SourceDefault
+		}
+		out = append(out, e)
 	}
 	return out
 }

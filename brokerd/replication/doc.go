@@ -15,6 +15,11 @@
 //     follower not caught up for longer than replica.lag.time.max leaves
 //     the ISR, and a follower whose LEO reaches the high watermark rejoins.
 //   - The ISR never shrinks below the leader itself.
+//   - The low watermark is the minimum log start over the ISR, the
+//     leader's own included, each follower's as its latest fetch reported
+//     (Fetch v5+ LogStartOffset; unknown until its first fetch). It
+//     decides when DeleteRecords is answered (Kafka's
+//     DelayedDeleteRecords); it may go back when the ISR grows.
 //   - An acks=all produce is answered when the high watermark passes its
 //     last offset, or failed when the ISR is smaller than
 //     min.insync.replicas or leadership ends.

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -21,6 +22,7 @@ var (
 
 type follower struct {
 	leo          int64
+	logStart     int64 // as it last reported; -1 until then
 	lastFetchLEO int64 // leader LEO at this follower's previous fetch
 	lastCaughtUp time.Time
 	everCaughtUp bool
@@ -61,7 +63,7 @@ func NewLeader(self int32, replicas, isr []int32, minISR int, lagMax time.Durati
 	for _, r := range replicas {
 		if r != self {
 			// Followers in the ISR get one lag period's grace to fetch.
-			l.followers[r] = &follower{lastCaughtUp: now, everCaughtUp: slices.Contains(isr, r)}
+			l.followers[r] = &follower{logStart: -1, lastCaughtUp: now, everCaughtUp: slices.Contains(isr, r)}
 		}
 	}
 	return l
@@ -119,25 +121,59 @@ func (l *Leader) Await(lastOffset int64) <-chan error {
 	return done
 }
 
-// FollowerFetch records that follower fetched at offset at now. It
-// returns whether the high watermark moved and the follower to add to the
-// ISR, if it just caught up (the caller persists the change, then calls
-// ApplyISR).
-func (l *Leader) FollowerFetch(id int32, offset int64, now time.Time) (hwMoved bool, expand int32, ok bool) {
+// FollowerFetch records that follower fetched at offset at now, holding
+// records from logStart (the log start its fetch carried, Fetch v5+; -1:
+// not reported, which keeps the low watermark at -1). It returns whether
+// the high watermark or the followers' low watermark moved (the caller
+// wakes waiters of either) and the follower to add to the ISR, if it just
+// caught up (the caller persists the change, then calls ApplyISR).
+func (l *Leader) FollowerFetch(id int32, offset, logStart int64, now time.Time) (moved bool, expand int32, ok bool) {
 	f := l.followers[id]
 	if f == nil || l.resigned {
 		return false, 0, false
 	}
+	lowBefore := l.followersLogStart()
+	f.logStart = logStart      // may go back: a follower that restarted its log
 	f.leo = min(offset, l.leo) // may go back: a follower that truncated
 	if offset >= f.lastFetchLEO {
 		f.lastCaughtUp, f.everCaughtUp = now, true
 	}
 	f.lastFetchLEO = l.leo
-	hwMoved = l.advance()
+	moved = l.advance() || l.followersLogStart() != lowBefore
 	if !slices.Contains(l.isr, id) && f.leo >= l.hw && f.everCaughtUp {
-		return hwMoved, id, true
+		return moved, id, true
 	}
-	return hwMoved, 0, false
+	return moved, 0, false
+}
+
+// LowWatermark is the offset below which no in-sync replica holds records
+// any more: the minimum of leaderStart (the local log start) and the log
+// start each follower in the ISR last reported, -1 while one of them has
+// not reported yet. DeleteRecords answers once it reaches the asked
+// offset, so that no replica that may be elected leader still serves
+// what was deleted.
+//
+// Kafka (Partition.lowWatermarkIfLeader) takes the minimum over every
+// assigned replica on a live broker, in the ISR or not. The ISR is what
+// the leader knows here: the controller removes dead brokers from it, as
+// Kafka fences them, and only its members can be elected cleanly. A live
+// follower out of the ISR therefore does not hold DeleteRecords here, as
+// it does in Kafka until it catches up; it takes the new start on its
+// next fetch all the same.
+func (l *Leader) LowWatermark(leaderStart int64) int64 {
+	return min(leaderStart, l.followersLogStart())
+}
+
+// followersLogStart is the minimum log start over the ISR's followers
+// (math.MaxInt64 when the leader is alone in it).
+func (l *Leader) followersLogStart() int64 {
+	low := int64(math.MaxInt64)
+	for _, id := range l.isr {
+		if f := l.followers[id]; f != nil {
+			low = min(low, f.logStart)
+		}
+	}
+	return low
 }
 
 // Laggards returns the ISR followers not caught up within lagMax at now;
@@ -154,8 +190,10 @@ func (l *Leader) Laggards(now time.Time) []int32 {
 
 // ApplyISR installs an ISR that has been persisted. It fails waiters if
 // the ISR fell below min.insync.replicas and returns whether the high
-// watermark moved (a smaller ISR may commit more).
+// watermark or the followers' low watermark moved (a smaller ISR may
+// commit more, and no longer waits for a removed follower's log start).
 func (l *Leader) ApplyISR(isr []int32) bool {
+	lowBefore := l.followersLogStart()
 	l.isr = slices.Clone(isr)
 	if !slices.Contains(l.isr, l.self) {
 		l.isr = append(l.isr, l.self)
@@ -164,7 +202,7 @@ func (l *Leader) ApplyISR(isr []int32) bool {
 	if len(l.isr) < l.minISR {
 		l.failAll(ErrNotEnoughReplicas)
 	}
-	return moved
+	return moved || l.followersLogStart() != lowBefore
 }
 
 // SetMinISR applies a changed min.insync.replicas to later writes.

@@ -26,18 +26,18 @@ func TestHighWatermarkIsMinLEOOverISR(t *testing.T) {
 	if l.HighWatermark() != 0 {
 		t.Fatal("HW moved before followers fetched")
 	}
-	l.FollowerFetch(2, 10, t0)
+	l.FollowerFetch(2, 10, -1, t0)
 	if _, ok := answered(t, w); ok || l.HighWatermark() != 0 {
 		t.Fatal("committed with follower 3 behind")
 	}
-	moved, _, _ := l.FollowerFetch(3, 6, t0)
+	moved, _, _ := l.FollowerFetch(3, 6, -1, t0)
 	if !moved || l.HighWatermark() != 6 {
 		t.Fatalf("HW %d, want 6", l.HighWatermark())
 	}
 	if _, ok := answered(t, w); ok {
 		t.Fatal("offset 9 answered at HW 6")
 	}
-	l.FollowerFetch(3, 10, t0)
+	l.FollowerFetch(3, 10, -1, t0)
 	if err, ok := answered(t, w); !ok || err != nil {
 		t.Fatalf("offset 9 at HW 10: %v %v", err, ok)
 	}
@@ -47,13 +47,13 @@ func TestLaggingFollowerLeavesAndRejoinsISR(t *testing.T) {
 	lag := 10 * time.Second
 	l := NewLeader(1, []int32{1, 2, 3}, []int32{1, 2, 3}, 2, lag, 0, 0, t0)
 	l.Appended(5)
-	l.FollowerFetch(2, 0, t0)
-	l.FollowerFetch(3, 0, t0)
+	l.FollowerFetch(2, 0, -1, t0)
+	l.FollowerFetch(3, 0, -1, t0)
 	// 2 keeps up, 3 stops fetching.
 	for s := 1; s <= 12; s++ {
 		now := t0.Add(time.Duration(s) * time.Second)
 		l.Appended(int64(5 + s))
-		l.FollowerFetch(2, int64(5+s-1), now)
+		l.FollowerFetch(2, int64(5+s-1), -1, now)
 	}
 	now := t0.Add(12 * time.Second)
 	if got := l.Laggards(now); !slices.Equal(got, []int32{3}) {
@@ -64,10 +64,10 @@ func TestLaggingFollowerLeavesAndRejoinsISR(t *testing.T) {
 		t.Fatal("dropping the laggard must let the HW advance")
 	}
 	// 3 comes back, fetches from where it was: not yet in sync.
-	if _, _, ok := l.FollowerFetch(3, 0, now); ok {
+	if _, _, ok := l.FollowerFetch(3, 0, -1, now); ok {
 		t.Fatal("follower far behind proposed for ISR")
 	}
-	_, id, ok := l.FollowerFetch(3, l.HighWatermark(), now.Add(time.Second))
+	_, id, ok := l.FollowerFetch(3, l.HighWatermark(), -1, now.Add(time.Second))
 	if !ok || id != 3 {
 		t.Fatal("caught-up follower not proposed for ISR")
 	}
@@ -112,7 +112,7 @@ func TestHighWatermarkMonotonic(t *testing.T) {
 	prev := int64(0)
 	for i := 0; i < 200; i++ {
 		l.Appended(int64(i))
-		l.FollowerFetch(2, int64((i*7)%(i+1)), t0.Add(time.Duration(i)*time.Millisecond))
+		l.FollowerFetch(2, int64((i*7)%(i+1)), -1, t0.Add(time.Duration(i)*time.Millisecond))
 		if hw := l.HighWatermark(); hw < prev {
 			t.Fatalf("HW went back from %d to %d", prev, hw)
 		} else {
@@ -138,5 +138,82 @@ func TestAwaitAfterShrinkBelowMinISR(t *testing.T) {
 	l.ApplyISR([]int32{1, 2})
 	if err, ok := answered(t, l.Await(4)); !ok || err != nil {
 		t.Fatalf("late waiter with the ISR back at min: %v %v", err, ok)
+	}
+}
+
+// TestLowWatermarkIsMinLogStartOverISR: the low watermark is the smallest
+// log start among the leader and its in-sync followers, unknown (-1) until
+// every in-sync follower has reported one, and FollowerFetch says when it
+// moved so DeleteRecords waiters wake.
+func TestLowWatermarkIsMinLogStartOverISR(t *testing.T) {
+	l := NewLeader(1, []int32{1, 2, 3}, []int32{1, 2, 3}, 1, 10*time.Second, 100, 100, t0)
+	if got := l.LowWatermark(50); got != -1 {
+		t.Fatalf("low watermark %d before followers reported, want -1", got)
+	}
+	if moved, _, _ := l.FollowerFetch(2, 100, 40, t0); moved {
+		t.Fatal("moved with follower 3 still unknown")
+	}
+	if moved, _, _ := l.FollowerFetch(3, 100, 30, t0); !moved {
+		t.Fatal("follower 3's first report did not move the low watermark")
+	}
+	if got := l.LowWatermark(50); got != 30 {
+		t.Fatalf("low watermark %d, want follower 3's 30", got)
+	}
+	if got := l.LowWatermark(20); got != 20 {
+		t.Fatalf("low watermark %d, want the leader's 20", got)
+	}
+	if moved, _, _ := l.FollowerFetch(3, 100, 30, t0); moved {
+		t.Fatal("moved on an unchanged report")
+	}
+	if moved, _, _ := l.FollowerFetch(3, 100, 50, t0); !moved {
+		t.Fatal("follower 3 reaching 50 did not move the low watermark")
+	}
+	if got := l.LowWatermark(50); got != 40 {
+		t.Fatalf("low watermark %d, want follower 2's 40", got)
+	}
+	l.FollowerFetch(2, 100, 50, t0)
+	if got := l.LowWatermark(50); got != 50 {
+		t.Fatalf("low watermark %d, want 50", got)
+	}
+	if got := l.LowWatermark(60); got != 50 {
+		t.Fatalf("low watermark %d with the leader at 60, want the followers' 50", got)
+	}
+}
+
+// TestLowWatermarkCountsOnlyTheISR: a follower out of the ISR (dead, or
+// lagging) does not hold the low watermark back; when it rejoins, its log
+// start counts again.
+func TestLowWatermarkCountsOnlyTheISR(t *testing.T) {
+	l := NewLeader(1, []int32{1, 2, 3}, []int32{1, 2, 3}, 1, 10*time.Second, 100, 100, t0)
+	l.FollowerFetch(2, 100, 60, t0)
+	l.FollowerFetch(3, 100, 10, t0)
+	if got := l.LowWatermark(60); got != 10 {
+		t.Fatalf("low watermark %d, want 10", got)
+	}
+	if !l.ApplyISR([]int32{1, 2}) {
+		t.Fatal("dropping follower 3 did not report the low watermark moving")
+	}
+	if got := l.LowWatermark(60); got != 60 {
+		t.Fatalf("low watermark %d without follower 3, want 60", got)
+	}
+	// A follower out of the ISR reports; nothing moves.
+	if moved, _, _ := l.FollowerFetch(3, 50, 20, t0); moved {
+		t.Fatal("an out-of-ISR follower's report moved the low watermark")
+	}
+	// It catches up and rejoins: its start counts again.
+	_, id, ok := l.FollowerFetch(3, 100, 20, t0)
+	if !ok || id != 3 {
+		t.Fatalf("follower 3 not proposed for the ISR: %d %v", id, ok)
+	}
+	if !l.ApplyISR([]int32{1, 2, 3}) {
+		t.Fatal("follower 3 rejoining did not report the low watermark moving")
+	}
+	if got := l.LowWatermark(60); got != 20 {
+		t.Fatalf("low watermark %d after follower 3 rejoined, want 20", got)
+	}
+	// Alone in the ISR, the leader's own start is the low watermark.
+	l.ApplyISR([]int32{1})
+	if got := l.LowWatermark(70); got != 70 {
+		t.Fatalf("low watermark %d with the leader alone, want 70", got)
 	}
 }

@@ -165,7 +165,7 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				sp.ErrorCode = rc.errCode(kerr.NotLeaderForPartition.Code)
 				final = true
 			case replica >= 0:
-				hw, err := part.FollowerFetch(replica, rp.CurrentLeaderEpoch, rp.FetchOffset)
+				hw, err := part.FollowerFetch(replica, rp.CurrentLeaderEpoch, rp.FetchOffset, rp.LogStartOffset)
 				if err != nil {
 					sp.ErrorCode = rc.errCode(errorCode(err))
 					final = true

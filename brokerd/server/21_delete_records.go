@@ -4,20 +4,35 @@ package server
 // kadm DeleteRecords).
 //
 // Per partition, on its leader: the log start moves up to the asked
-// offset (-1: the high watermark) and the answer's LowWatermark is the
-// new log start. The start is logical: it may fall inside a batch or a
-// segment; reads below it fail with OFFSET_OUT_OF_RANGE, ListOffsets
-// earliest returns it, and segments are deleted once entirely below it
-// (storage.Log.AdvanceLogStart, durable before the answer). Asking for
-// less than the current start changes nothing and answers the current
-// start. Errors, per partition:
+// offset (-1: the high watermark), durably, and the answer waits until
+// every in-sync replica's log start has reached the offset too (Kafka's
+// DelayedDeleteRecords): followers report their log start in each fetch
+// (Fetch v5+ LogStartOffset) after taking the leader's from the fetch
+// before (node fetcher followLogStart), so no replica that may be elected
+// leader still serves the deleted records once the client has its
+// answer. The answer's LowWatermark is then the low watermark, the
+// smallest log start over the leader and its in-sync followers
+// (topics.Partition.AwaitLowWatermark; on a single node, the new log
+// start). Kafka counts every replica on a live broker, in the ISR or not;
+// here a follower out of the ISR does not hold the answer (see
+// replication.Leader.LowWatermark), and takes the new start when it
+// fetches again.
+//
+// The start is logical: it may fall inside a batch or a segment; reads
+// below it fail with OFFSET_OUT_OF_RANGE, ListOffsets earliest returns
+// it, and segments are deleted once entirely below it
+// (storage.Log.AdvanceLogStart). Asking for less than the current start
+// changes nothing and answers the current low watermark. Every partition
+// of the request waits within one deadline, TimeoutMillis from when the
+// leaders' starts have moved. Errors, per partition:
 //
 //   - UNKNOWN_TOPIC_OR_PARTITION: no such topic or partition here.
 //   - INVALID_TOPIC_EXCEPTION: an internal topic (__consumer_offsets), as
 //     Kafka's ReplicaManager refuses (Topic.isInternal); the group
 //     coordinator trims its own history.
 //   - NOT_LEADER_OR_FOLLOWER (or FENCED/UNKNOWN_LEADER_EPOCH): this broker
-//     does not lead the partition now.
+//     does not lead the partition now, or stopped leading it (or its
+//     session lease lapsed) while waiting.
 //   - OFFSET_OUT_OF_RANGE: offset above the high watermark, or below -1.
 //   - POLICY_VIOLATION: a topic whose cleanup.policy lacks "delete" (as
 //     Kafka), and, here only, a topic with remote.storage.enable=true:
@@ -25,17 +40,17 @@ package server
 //     (remote segments below the offset, remote-aware ListOffsets) is
 //     future work.
 //   - KAFKA_STORAGE_ERROR: the checkpoint of the new start failed.
-//
-// Kafka answers only once every live replica's log start has reached the
-// offset (DelayedDeleteRecords, bounded by TimeoutMillis). Kafki answers
-// once the leader's start has moved, durably; followers take the
-// leader's start after their next fetch (node fetcher followLogStart). A
-// follower elected leader before that fetch still serves the deleted
-// records, a window Kafka's wait closes.
+//   - REQUEST_TIMED_OUT: an in-sync follower did not report the new start
+//     within TimeoutMillis (as Kafka's expired DelayedDeleteRecords). The
+//     leader's start has moved all the same, and the follower takes it on
+//     its next fetch; LowWatermark is the low watermark so far (Kafka
+//     answers the one it had when the request arrived).
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,9 +63,18 @@ const (
 	deleteRecordsMax = 2
 )
 
-func (s *Server) handleDeleteRecords(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDeleteRecords(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	// Move every leader's start first, then wait for the replicas of all
+	// of them within one deadline (a partition whose replicas are done
+	// answers even after the deadline: AwaitLowWatermark checks first).
+	type wait struct {
+		topic, partition int // indexes into resp
+		part             *topics.Partition
+		offset           int64
+	}
+	var waits []wait
 	for _, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
@@ -58,52 +82,67 @@ func (s *Server) handleDeleteRecords(_ context.Context, rc *reqCtx, r kmsg.Reque
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.LowWatermark = -1
-			low, code := s.deleteRecords(t.Topic, p.Partition, p.Offset)
+			part, offset, code := s.deleteRecords(t.Topic, p.Partition, p.Offset)
 			if code != 0 {
 				rp.ErrorCode = rc.errCode(code)
 			} else {
-				rp.LowWatermark = low
+				waits = append(waits, wait{len(resp.Topics), len(rt.Partitions), part, offset})
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
+	defer cancel()
+	for _, w := range waits {
+		rp := &resp.Topics[w.topic].Partitions[w.partition]
+		low, err := w.part.AwaitLowWatermark(wctx, w.offset)
+		switch {
+		case err == nil:
+			rp.LowWatermark = low
+		case errors.Is(err, topics.ErrLowWatermarkTimeout):
+			rp.ErrorCode = rc.errCode(kerr.RequestTimedOut.Code)
+			rp.LowWatermark = low
+		default:
+			rp.ErrorCode = rc.errCode(errorCode(err))
+		}
+	}
 	return resp
 }
 
-// deleteRecords serves one partition of a DeleteRecords request and
-// returns the new log start, or a Kafka error code.
-func (s *Server) deleteRecords(topic string, partition int32, offset int64) (int64, int16) {
+// deleteRecords moves the log start of one partition of a DeleteRecords
+// request on its leader, and returns the partition and the offset its low
+// watermark must reach, or a Kafka error code.
+func (s *Server) deleteRecords(topic string, partition int32, offset int64) (*topics.Partition, int64, int16) {
 	if topics.IsInternal(topic) {
-		return -1, kerr.InvalidTopicException.Code
+		return nil, -1, kerr.InvalidTopicException.Code
 	}
 	part := s.topics.Partition(topic, partition)
 	if part == nil {
-		return -1, kerr.UnknownTopicOrPartition.Code
+		return nil, -1, kerr.UnknownTopicOrPartition.Code
 	}
 	if err := part.CheckLeader(-1); err != nil {
-		return -1, errorCode(err)
+		return nil, -1, errorCode(err)
 	}
 	st := part.Settings()
 	if !strings.Contains(st.CleanupPolicy, "delete") && st.CleanupPolicy != "" {
-		return -1, kerr.PolicyViolation.Code
+		return nil, -1, kerr.PolicyViolation.Code
 	}
 	if st.Log.RemoteStorage {
 		s.log.Warn("DeleteRecords refused: not supported on tiered topics yet (remote.storage.enable=true)",
 			"topic", topic, "partition", partition, "offset", offset)
-		return -1, kerr.PolicyViolation.Code
+		return nil, -1, kerr.PolicyViolation.Code
 	}
 	hw := part.HighWatermark()
 	if offset == -1 {
 		offset = hw
 	}
 	if offset < 0 || offset > hw {
-		return -1, kerr.OffsetOutOfRange.Code
+		return nil, -1, kerr.OffsetOutOfRange.Code
 	}
-	start, err := part.Log().AdvanceLogStart(offset)
-	if err != nil {
+	if _, err := part.Log().AdvanceLogStart(offset); err != nil {
 		s.log.Error("DeleteRecords: advance log start", "topic", topic, "partition", partition, "offset", offset, "err", err)
-		return -1, errorCode(err)
+		return nil, -1, errorCode(err)
 	}
-	return start, 0
+	return part, offset, 0
 }

@@ -61,6 +61,10 @@ var (
 	// ErrCommitTimeout: the in-sync replicas did not all copy the write
 	// within the request's timeout (REQUEST_TIMED_OUT).
 	ErrCommitTimeout = errors.New("in-sync replicas did not copy the write in time")
+	// ErrLowWatermarkTimeout: the in-sync replicas did not all move their
+	// log start to a DeleteRecords offset within the request's timeout
+	// (REQUEST_TIMED_OUT).
+	ErrLowWatermarkTimeout = errors.New("in-sync replicas did not reach the new log start in time")
 	// ErrInvalidReplicationFactor: more replicas asked for than live
 	// brokers, or fewer than one (INVALID_REPLICATION_FACTOR).
 	ErrInvalidReplicationFactor = errors.New("invalid replication factor")
@@ -81,8 +85,10 @@ type ReplicaHooks struct {
 }
 
 // replica is the partition's replication state on this broker. Guarded
-// by mu; hw signals are closed (and replaced) whenever the high watermark
-// moves, so consumer long polls wake.
+// by mu; hwCh is closed (and replaced) whenever the high watermark moves,
+// so consumer long polls wake, and whenever the leader's view of its
+// followers' log starts moves, so DeleteRecords waiters wake (rare: only
+// after the log start moved; consumers woken then just wait again).
 type replica struct {
 	mu         sync.Mutex
 	role       Role
@@ -123,8 +129,9 @@ func (p *Partition) HighWatermark() int64 {
 }
 
 // HWChanged returns a channel closed when the high watermark next moves
-// (or the role changes). On a single node it never fires: appends signal
-// through the log's own Changed channel.
+// (or the role changes, or, on a leader, the low watermark moves). On a
+// single node it never fires: appends signal through the log's own
+// Changed channel.
 func (p *Partition) HWChanged() <-chan struct{} {
 	p.rep.mu.Lock()
 	defer p.rep.mu.Unlock()
@@ -362,8 +369,9 @@ func (p *Partition) AwaitCommitted(ctx context.Context, lastOffset int64) error 
 }
 
 // FollowerFetch records a fetch by follower replica at offset and epoch,
-// and returns the high watermark to report to it.
-func (p *Partition) FollowerFetch(replica, reqEpoch int32, offset int64) (int64, error) {
+// holding records from logStart (the fetch's LogStartOffset, -1 before
+// Fetch v5), and returns the high watermark to report to it.
+func (p *Partition) FollowerFetch(replica, reqEpoch int32, offset, logStart int64) (int64, error) {
 	// A leader whose session lapsed must not let followers move its high
 	// watermark: it may have been deposed already.
 	if h := p.mgr.replicaHooks.CanAct; h != nil && !h() {
@@ -378,7 +386,7 @@ func (p *Partition) FollowerFetch(replica, reqEpoch int32, offset int64) (int64,
 		p.rep.mu.Unlock()
 		return -1, err
 	}
-	moved, expand, ok := p.rep.lead.FollowerFetch(replica, offset, time.Now())
+	moved, expand, ok := p.rep.lead.FollowerFetch(replica, offset, logStart, time.Now())
 	if moved {
 		p.signalLocked()
 	}
@@ -390,4 +398,54 @@ func (p *Partition) FollowerFetch(replica, reqEpoch int32, offset int64) (int64,
 		}
 	}
 	return hw, nil
+}
+
+// AwaitLowWatermark waits until the partition's low watermark (the
+// smallest log start over the leader and its in-sync followers, as their
+// fetches report it; replication.Leader.LowWatermark) reaches offset, and
+// returns it: DeleteRecords answers then (Kafka's DelayedDeleteRecords),
+// so no replica that may be elected leader still serves what was deleted.
+// It wakes on the fetches that move it, not by polling. On a single node
+// it is the log start at once. When ctx ends first it returns the low
+// watermark so far with ErrLowWatermarkTimeout; when this broker stops
+// leading at the epoch it started at, or its session lease lapses,
+// ErrNotLeader.
+func (p *Partition) AwaitLowWatermark(ctx context.Context, offset int64) (int64, error) {
+	p.rep.mu.Lock()
+	role, epoch := p.rep.role, p.rep.epoch
+	p.rep.mu.Unlock()
+	switch role {
+	case Standalone:
+		return p.log.LogStartOffset(), nil
+	case Leader:
+	default:
+		return -1, ErrNotLeader
+	}
+	for {
+		// Take the channel before reading, so a move in between wakes us.
+		changed := p.HWChanged()
+		p.rep.mu.Lock()
+		leads := p.rep.role == Leader && p.rep.epoch == epoch
+		var low int64
+		if leads {
+			low = p.rep.lead.LowWatermark(p.log.LogStartOffset())
+		}
+		p.rep.mu.Unlock()
+		if !leads {
+			return -1, ErrNotLeader
+		}
+		if h := p.mgr.replicaHooks.CanAct; h != nil && !h() {
+			// Followers are refused now: nothing can move, and this
+			// broker may have been deposed.
+			return -1, ErrNotLeader
+		}
+		if low >= offset {
+			return low, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return low, fmt.Errorf("%w: low watermark %d, want %d: %w", ErrLowWatermarkTimeout, low, offset, ctx.Err())
+		}
+	}
 }

@@ -82,7 +82,7 @@ func TestPartitionLogWaitsForInSyncReplicas(t *testing.T) {
 	// Once broker 2 has copied everything, commits are answered again.
 	go func() {
 		for {
-			if _, err := p.FollowerFetch(2, 2, p.Log().LogEndOffset()); err != nil {
+			if _, err := p.FollowerFetch(2, 2, p.Log().LogEndOffset(), -1); err != nil {
 				return
 			}
 			select {

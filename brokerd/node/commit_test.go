@@ -65,12 +65,21 @@ func TestCommitToPartitionLedElsewhere(t *testing.T) {
 	for _, g := range groups {
 		offs := kadm.Offsets{}
 		offs.AddOffset("c1", 0, 10, -1)
-		resp, err := adm.CommitOffsets(ctx, g, offs)
+		// Each commit has its own bound, so that one stuck commit shows
+		// as itself instead of exhausting the others' time.
+		cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+		resp, err := adm.CommitOffsets(cctx, g, offs)
+		ccancel()
 		if err == nil {
 			err = resp.Error()
 		}
 		if err != nil {
-			t.Errorf("group %s (coordinator %d, partition leader %d): commit 10: %v", g, coordinators[g], leader, err)
+			// What the brokers say now: who coordinates the group, and
+			// whether that coordinator serves it.
+			now := adm.FindGroupCoordinators(ctx, g)[g]
+			desc, derr := adm.DescribeGroups(ctx, g)
+			t.Errorf("group %s (coordinator %d, partition leader %d): commit 10: %v; coordinator now %d (%v), describe: %v %v",
+				g, coordinators[g], leader, err, now.NodeID, now.Err, desc.Error(), derr)
 			continue
 		}
 		fetched, err := adm.FetchOffsets(ctx, g)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/topics"
 )
 
 // Config holds the coordinator's settings (Kafka's group.* and offsets.*
@@ -115,7 +118,13 @@ func (c *Coordinator) Ensure() error {
 		return nil
 	}
 	_, err := c.Load()
-	if err != nil {
+	switch {
+	case errors.Is(err, topics.ErrTopicExists):
+		// Another broker of the cluster created __consumer_offsets
+		// first and this one has not applied it yet: the caller may
+		// catch up and try again.
+		c.log.Info("__consumer_offsets was created by another broker; not applied here yet", "err", err)
+	case err != nil:
 		c.log.Error("group coordinator state unavailable", "err", err)
 	}
 	return err

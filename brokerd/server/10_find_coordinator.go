@@ -13,6 +13,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,7 +42,7 @@ const (
 	findCoordinatorMax = 6
 )
 
-func (s *Server) handleFindCoordinator(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	keys := req.CoordinatorKeys
@@ -63,7 +64,7 @@ func (s *Server) handleFindCoordinator(_ context.Context, rc *reqCtx, r kmsg.Req
 			c.ErrorMessage = kmsg.StringPtr("empty group id")
 		case s.groups == nil:
 			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
-		case s.groups.Ensure() != nil:
+		case s.ensureGroups(ctx) != nil:
 			// Creating or loading __consumer_offsets failed (logged).
 			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 			c.ErrorMessage = kmsg.StringPtr("the group coordinator's state is not available")
@@ -85,4 +86,17 @@ func (s *Server) handleFindCoordinator(_ context.Context, rc *reqCtx, r kmsg.Req
 		resp.Coordinators = nil
 	}
 	return resp
+}
+
+// ensureGroups opens the group coordinator's state, creating
+// __consumer_offsets on first use. In a cluster another broker may have
+// created the topic a moment ago: the create then fails as existing while
+// this broker has not applied the topic yet, so it catches up with the
+// cluster's metadata once and opens it.
+func (s *Server) ensureGroups(ctx context.Context) error {
+	err := s.groups.Ensure()
+	if err != nil && s.cluster != nil && errors.Is(err, topics.ErrTopicExists) && s.cluster.Sync(ctx) == nil {
+		err = s.groups.Ensure()
+	}
+	return err
 }

@@ -226,7 +226,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 }
 
 func (c *Config) bind(fs *flag.FlagSet) {
-	fs.Var(int32Value{&c.NodeID}, "node.id", "this broker's id, unique in the cluster")
+	fs.Var(intValue[int32]{&c.NodeID}, "node.id", "this broker's id, unique in the cluster")
 	fs.StringVar(&c.ClusterID, "cluster.id", c.ClusterID, "cluster id reported to clients")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "host:port the Kafka protocol listener binds")
 	fs.StringVar(&c.AdvertisedAddr, "advertised.listener", c.AdvertisedAddr, "host:port clients are told to connect to (default: the bound listen address)")
@@ -235,20 +235,20 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log.level", c.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log.format", c.LogFormat, "log format: text or json")
 	fs.BoolVar(&c.AutoCreateTopics, "auto.create.topics.enable", c.AutoCreateTopics, "create unknown topics on Metadata requests that ask for it")
-	fs.Var(int32Value{&c.DefaultPartitions}, "num.partitions", "partitions of auto-created topics and of CreateTopics with -1")
-	fs.Var(int32Value{&c.MaxPartitions}, "max.partitions.per.topic", "largest partition count a topic may have")
+	fs.Var(intValue[int32]{&c.DefaultPartitions}, "num.partitions", "partitions of auto-created topics and of CreateTopics with -1")
+	fs.Var(intValue[int32]{&c.MaxPartitions}, "max.partitions.per.topic", "largest partition count a topic may have")
 	fs.Int64Var(&c.SegmentBytes, "log.segment.bytes", c.SegmentBytes, "default segment.bytes: roll a segment at this size")
 	fs.DurationVar(&c.SegmentMs, "log.roll", c.SegmentMs, "default segment.ms: roll a segment at this age (0 never)")
 	fs.Int64Var(&c.RetentionBytes, "log.retention.bytes", c.RetentionBytes, "default retention.bytes per partition (-1 unlimited)")
 	fs.DurationVar(&c.RetentionMs, "log.retention", c.RetentionMs, "default retention.ms (negative keeps forever)")
 	fs.IntVar(&c.IndexIntervalBytes, "log.index.interval.bytes", c.IndexIntervalBytes, "bytes between sparse offset index entries")
-	fs.Var(int32Value{&c.MaxMessageBytes}, "message.max.bytes", "default max.message.bytes: largest record batch accepted")
+	fs.Var(intValue[int32]{&c.MaxMessageBytes}, "message.max.bytes", "default max.message.bytes: largest record batch accepted")
 	fs.Var(timestampTypeValue{&c.TimestampType}, "log.message.timestamp.type", "default message.timestamp.type: CreateTime or LogAppendTime")
 	fs.DurationVar(&c.FlushIntervalMs, "log.flush.interval", c.FlushIntervalMs, "fsync every partition with unflushed data at least this often (0 off)")
 	fs.Int64Var(&c.FlushBytes, "log.flush.interval.bytes", c.FlushBytes, "fsync a partition once this many bytes are unflushed (0 off)")
 	fs.BoolVar(&c.FlushOnAck, "log.flush.on.ack", c.FlushOnAck, "fsync before acknowledging acks=all produce requests")
 	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention and age-based roll run; log maintenance (which also does interval flushes and finishes rolled segments) runs at the smallest of this, 5s and log.flush.interval")
-	fs.Var(int32Value{&c.OffsetsTopicPartitions}, "offsets.topic.num.partitions", "partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count)")
+	fs.Var(intValue[int32]{&c.OffsetsTopicPartitions}, "offsets.topic.num.partitions", "partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count)")
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group.min.session.timeout", c.GroupMinSessionTimeout, "smallest session timeout a consumer group member may ask for")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group.max.session.timeout", c.GroupMaxSessionTimeout, "largest session timeout a consumer group member may ask for")
 	fs.DurationVar(&c.GroupInitialRebalanceDelay, "group.initial.rebalance.delay", c.GroupInitialRebalanceDelay, "how long the first rebalance of an empty group waits for more members")
@@ -256,7 +256,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.OffsetMetadataMaxBytes, "offset.metadata.max.bytes", c.OffsetMetadataMaxBytes, "largest metadata string of an offset commit")
 	fs.DurationVar(&c.OffsetsRetention, "offsets.retention", c.OffsetsRetention, "how long committed offsets of an empty group are kept")
 	fs.DurationVar(&c.OffsetsRetentionCheckInterval, "offsets.retention.check.interval", c.OffsetsRetentionCheckInterval, "how often expired offsets are removed")
-	fs.Var(int32Value{&c.MaxRequestBytes}, "socket.request.max.bytes", "largest request frame accepted; larger closes the connection")
+	fs.Var(intValue[int32]{&c.MaxRequestBytes}, "socket.request.max.bytes", "largest request frame accepted; larger closes the connection")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown.timeout", c.ShutdownTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.Int64Var(&c.MemoryLimit, "memory.limit", c.MemoryLimit, "soft limit in bytes on the Go heap; the GC works harder near it (0 none; GOMEMLIMIT wins)")
 	fs.StringVar(&c.MetadataStore, "metadata.store", c.MetadataStore, "where topics and producer ids live: embedded (single node) or dynamodb (AWS default config; AWS_ENDPOINT_URL honoured)")
@@ -273,10 +273,10 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionLease, "session.lease", c.SessionLease, "cluster: broker session (and controller) lease; a broker silent this long loses its leaderships")
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica.lag.time.max", c.ReplicaLagTimeMax, "cluster: a follower not caught up for this long leaves the ISR")
 	fs.DurationVar(&c.ReplicaFetchWaitMax, "replica.fetch.wait.max", c.ReplicaFetchWaitMax, "cluster: how long a follower's fetch waits at the leader for new data")
-	fs.Var(int32Value{&c.ReplicaFetchMaxBytes}, "replica.fetch.max.bytes", "cluster: bytes per partition a follower fetch asks for")
+	fs.Var(intValue[int32]{&c.ReplicaFetchMaxBytes}, "replica.fetch.max.bytes", "cluster: bytes per partition a follower fetch asks for")
 	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
-	fs.Var(int16Value{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
-	fs.Var(int16Value{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
+	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
+	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
 }
 
 // Validate checks every setting and returns the first problem as one line.
@@ -422,21 +422,27 @@ func usage(fs *flag.FlagSet, out io.Writer) {
 	}
 }
 
-type int32Value struct{ p *int32 }
+// intValue is a flag holding a fixed-size integer; Set refuses values
+// that do not fit, so a typo cannot wrap around.
+type intValue[T int16 | int32] struct{ p *T }
 
-func (v int32Value) String() string {
+func (v intValue[T]) String() string {
 	if v.p == nil {
 		return "0"
 	}
 	return strconv.FormatInt(int64(*v.p), 10)
 }
 
-func (v int32Value) Set(s string) error {
-	n, err := strconv.ParseInt(s, 10, 32)
-	if err != nil {
-		return errors.New("not a 32-bit integer")
+func (v intValue[T]) Set(s string) error {
+	bits := 32
+	if _, ok := any(T(0)).(int16); ok {
+		bits = 16
 	}
-	*v.p = int32(n)
+	n, err := strconv.ParseInt(s, 10, bits)
+	if err != nil {
+		return fmt.Errorf("not a %d-bit integer", bits)
+	}
+	*v.p = T(n)
 	return nil
 }
 
@@ -465,22 +471,4 @@ func ParseTimestampType(s string) (TimestampType, error) {
 		return TimestampType(s), nil
 	}
 	return "", fmt.Errorf("must be CreateTime or LogAppendTime, not %q", s)
-}
-
-type int16Value struct{ p *int16 }
-
-func (v int16Value) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.FormatInt(int64(*v.p), 10)
-}
-
-func (v int16Value) Set(s string) error {
-	n, err := strconv.ParseInt(s, 10, 16)
-	if err != nil {
-		return errors.New("not a 16-bit integer")
-	}
-	*v.p = int16(n)
-	return nil
 }

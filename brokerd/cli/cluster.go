@@ -23,22 +23,6 @@ Inspect a cluster: brokers, controller and partition health.
 Run 'kafki cluster describe --help' for its flags.
 `
 
-func dispatchCluster(ctx context.Context, args []string, env Env) (string, error) {
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, clusterHelp)
-		return "cluster", usagef("no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(env.Stdout, clusterHelp)
-		return "cluster", nil
-	case "describe":
-		return "cluster describe", runClusterDescribe(ctx, rest, env)
-	}
-	return "cluster", usagef("unknown subcommand %q", sub)
-}
-
 func runClusterDescribe(ctx context.Context, args []string, env Env) error {
 	c := newCommand("cluster describe", "cluster describe [--topic T ...] [--include-internal] [flags]",
 		"Print the cluster id and controller, a table of brokers, a table of partitions\n"+

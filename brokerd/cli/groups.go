@@ -27,30 +27,6 @@ Manage consumer groups, like kafka-consumer-groups.sh. Run
 // ErrGroupActive: offsets can only be reset while nobody consumes.
 var ErrGroupActive = errors.New("group is active")
 
-// dispatchGroups runs a "kafki groups" subcommand.
-func dispatchGroups(ctx context.Context, args []string, env Env) (string, error) {
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, groupsHelp)
-		return "groups", usagef("no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	name := "groups " + sub
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(env.Stdout, groupsHelp)
-		return "groups", nil
-	case "list":
-		return name, runGroupsList(ctx, rest, env)
-	case "describe":
-		return name, runGroupsDescribe(ctx, rest, env)
-	case "delete":
-		return name, runGroupsDelete(ctx, rest, env)
-	case "reset-offsets":
-		return name, runGroupsResetOffsets(ctx, rest, env)
-	}
-	return "groups", usagef("unknown subcommand %q", sub)
-}
-
 func runGroupsList(ctx context.Context, args []string, env Env) error {
 	c := newCommand("groups list", "groups list [flags]",
 		"Print the id of every consumer group, sorted; with --state, a table of ids and states.",

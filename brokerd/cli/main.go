@@ -134,14 +134,11 @@ func dispatch(ctx context.Context, args []string, env Env) (string, error) {
 		return "produce", runProduce(ctx, rest, env)
 	case "consume":
 		return "consume", runConsume(ctx, rest, env)
-	case "topics":
-		return dispatchTopics(ctx, rest, env)
-	case "groups":
-		return dispatchGroups(ctx, rest, env)
-	case "tier":
-		return dispatchTier(ctx, rest, env)
-	case "cluster":
-		return dispatchCluster(ctx, rest, env)
+	}
+	for _, g := range commandGroups {
+		if g.name == cmd {
+			return g.dispatch(ctx, rest, env)
+		}
 	}
 	if strings.HasPrefix(cmd, "-") {
 		return "", flagsFirst(args, "topics list")
@@ -149,11 +146,75 @@ func dispatch(ctx context.Context, args []string, env Env) (string, error) {
 	return "", usagef("unknown command %q", cmd)
 }
 
-// commandWords are the words that name a command or subcommand, used to
+// commandGroup is a command with subcommands ("kafki topics create").
+type commandGroup struct {
+	name, help string
+	subs       []subcommand
+}
+
+type subcommand struct {
+	name string
+	run  func(ctx context.Context, args []string, env Env) error
+}
+
+var commandGroups = []commandGroup{
+	{"topics", topicsHelp, []subcommand{
+		{"create", runTopicsCreate}, {"list", runTopicsList}, {"describe", runTopicsDescribe},
+		{"delete", runTopicsDelete}, {"alter", runTopicsAlter},
+	}},
+	{"groups", groupsHelp, []subcommand{
+		{"list", runGroupsList}, {"describe", runGroupsDescribe},
+		{"delete", runGroupsDelete}, {"reset-offsets", runGroupsResetOffsets},
+	}},
+	{"tier", tierHelp, []subcommand{
+		{"describe", func(ctx context.Context, args []string, env Env) error { return runTier(ctx, false, args, env) }},
+		{"verify", func(ctx context.Context, args []string, env Env) error { return runTier(ctx, true, args, env) }},
+	}},
+	{"cluster", clusterHelp, []subcommand{{"describe", runClusterDescribe}}},
+}
+
+// dispatch runs the subcommand args names. It returns the command's name
+// (for error prefixes) and its error.
+func (g commandGroup) dispatch(ctx context.Context, args []string, env Env) (string, error) {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, g.help)
+		return g.name, usagef("no subcommand given")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.Stdout, g.help)
+		return g.name, nil
+	}
+	for _, s := range g.subs {
+		if s.name == sub {
+			return g.name + " " + sub, s.run(ctx, rest, env)
+		}
+	}
+	if strings.HasPrefix(sub, "-") {
+		return g.name, flagsFirst(append([]string{g.name}, args...), "topics list")
+	}
+	return g.name, usagef("unknown subcommand %q", sub)
+}
+
+// isCommandWord reports whether a names a command or subcommand, to
 // reorder a command line that put its flags first.
-var commandWords = map[string]bool{
-	"topics": true, "produce": true, "consume": true, "groups": true, "tier": true, "cluster": true, "version": true,
-	"create": true, "list": true, "describe": true, "delete": true, "alter": true, "reset-offsets": true, "verify": true,
+func isCommandWord(a string) bool {
+	switch a {
+	case "produce", "consume", "version":
+		return true
+	}
+	for _, g := range commandGroups {
+		if g.name == a {
+			return true
+		}
+		for _, s := range g.subs {
+			if s.name == a {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // flagsFirst is the usage error for a command line that starts with a flag
@@ -163,7 +224,7 @@ var commandWords = map[string]bool{
 func flagsFirst(args []string, example string) error {
 	var words, flags []string
 	for _, a := range args {
-		if commandWords[a] {
+		if isCommandWord(a) {
 			words = append(words, a)
 		} else {
 			flags = append(flags, a)
@@ -173,33 +234,4 @@ func flagsFirst(args []string, example string) error {
 		return usagef("flags go after the command, e.g. 'kafki %s %s'", example, strings.Join(args, " "))
 	}
 	return usagef("flags go after the command: 'kafki %s %s'", strings.Join(words, " "), strings.Join(flags, " "))
-}
-
-// dispatchTopics runs a "kafki topics" subcommand.
-func dispatchTopics(ctx context.Context, args []string, env Env) (string, error) {
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, topicsHelp)
-		return "topics", usagef("no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	name := "topics " + sub
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(env.Stdout, topicsHelp)
-		return "topics", nil
-	case "create":
-		return name, runTopicsCreate(ctx, rest, env)
-	case "list":
-		return name, runTopicsList(ctx, rest, env)
-	case "describe":
-		return name, runTopicsDescribe(ctx, rest, env)
-	case "delete":
-		return name, runTopicsDelete(ctx, rest, env)
-	case "alter":
-		return name, runTopicsAlter(ctx, rest, env)
-	}
-	if strings.HasPrefix(sub, "-") {
-		return "topics", flagsFirst(append([]string{"topics"}, args...), "topics list")
-	}
-	return "topics", usagef("unknown subcommand %q", sub)
 }

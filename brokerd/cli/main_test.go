@@ -15,6 +15,8 @@ func TestFlagsBeforeCommand(t *testing.T) {
 		{[]string{"--bootstrap-server", "h:1", "topics", "list"}, "'kafki topics list --bootstrap-server h:1'"},
 		{[]string{"--bootstrap-server=h:1", "consume", "--topic", "t"}, "'kafki consume --bootstrap-server=h:1 --topic t'"},
 		{[]string{"topics", "--bootstrap-server", "h:1", "list"}, "'kafki topics list --bootstrap-server h:1'"},
+		{[]string{"groups", "--bootstrap-server", "h:1", "describe", "--group", "g"}, "'kafki groups describe --bootstrap-server h:1 --group g'"},
+		{[]string{"cluster", "--timeout", "1s", "describe"}, "'kafki cluster describe --timeout 1s'"},
 		{[]string{"--timeout", "1s"}, "e.g. 'kafki topics list --timeout 1s'"},
 	}
 	for _, tc := range cases {

@@ -28,24 +28,6 @@ Run 'kafki tier <subcommand> --help' for the flags of each subcommand.
 // ErrTierProblems: verify found missing, damaged or orphaned objects.
 var ErrTierProblems = errors.New("tier verification found problems")
 
-func dispatchTier(ctx context.Context, args []string, env Env) (string, error) {
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, tierHelp)
-		return "tier", usagef("no subcommand given")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(env.Stdout, tierHelp)
-		return "tier", nil
-	case "describe":
-		return "tier describe", runTier(ctx, false, rest, env)
-	case "verify":
-		return "tier verify", runTier(ctx, true, rest, env)
-	}
-	return "tier", usagef("unknown subcommand %q", sub)
-}
-
 // tierFlags locate a tier as the broker's tier.* settings do.
 type tierFlags struct {
 	loc   tiering.Location

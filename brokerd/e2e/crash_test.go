@@ -104,15 +104,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 
 	killedMidRequest := 0
 	for cycle := 1; cycle <= crashCycles; cycle++ {
-		before := acks.acked()
-		if err := waitFor(progressTimeout, func() error {
-			if n := acks.acked(); n <= before {
-				return fmt.Errorf("no record acknowledged since brokerd run #%d started (acked %d, errors %s)", b.runs, n, acks.errorSummary())
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("cycle %d: producer made no progress: %v", cycle, err)
-		}
+		acks.awaitProgress(t, b, fmt.Sprintf("cycle %d", cycle))
 		// The crash moment is chosen at random (reproducible from the
 		// seed); sleeping here is the fault injection, not a wait for a
 		// condition.
@@ -137,15 +129,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 
 	// Let the producer reach the final broker too, then drain everything
 	// still buffered so every promise has resolved.
-	before := acks.acked()
-	if err := waitFor(progressTimeout, func() error {
-		if acks.acked() <= before {
-			return errors.New("no record acknowledged after the final restart")
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("final run: %v", err)
-	}
+	acks.awaitProgress(t, b, "final run")
 	stopProducing()
 	total := <-produced
 	flushCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -361,6 +345,21 @@ func (l *ackLog) snapshot() map[int]ack {
 		m[k] = v
 	}
 	return m
+}
+
+// awaitProgress waits until the producer has an acknowledgement it did
+// not have on entry: the broker's current run is serving writes.
+func (l *ackLog) awaitProgress(t *testing.T, b *Broker, what string) {
+	t.Helper()
+	before := l.acked()
+	if err := waitFor(progressTimeout, func() error {
+		if n := l.acked(); n <= before {
+			return fmt.Errorf("no record acknowledged since brokerd run #%d started (acked %d, errors %s)", b.runs, n, l.errorSummary())
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%s: producer made no progress: %v", what, err)
+	}
 }
 
 func (l *ackLog) errorSummary() string {

@@ -141,21 +141,9 @@ func runTieredCrash(t *testing.T, tierFlags []string, loc func(dataDir string) t
 		produced <- seq
 	}()
 
-	awaitProgress := func(what string) {
-		t.Helper()
-		before := acks.acked()
-		if err := waitFor(progressTimeout, func() error {
-			if n := acks.acked(); n <= before {
-				return fmt.Errorf("no record acknowledged since brokerd run #%d started (acked %d, errors %s)", b.runs, n, acks.errorSummary())
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("%s: producer made no progress: %v", what, err)
-		}
-	}
 	var lastKillAcked int
 	for cycle := 1; cycle <= tierCrashCycles; cycle++ {
-		awaitProgress(fmt.Sprintf("cycle %d", cycle))
+		acks.awaitProgress(t, b, fmt.Sprintf("cycle %d", cycle))
 		// The random delay is the fault injection, not a wait for a
 		// condition: it decides where in the upload pipeline the kill
 		// lands.
@@ -166,7 +154,7 @@ func runTieredCrash(t *testing.T, tierFlags []string, loc func(dataDir string) t
 		t.Logf("cycle %d: killed %v after load resumed; %d records acknowledged so far", cycle, delay.Round(time.Millisecond), acks.acked())
 		b.Start()
 	}
-	awaitProgress("final run")
+	acks.awaitProgress(t, b, "final run")
 	stopProducing()
 	total := <-produced
 	flushCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -3,9 +3,6 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -120,43 +117,5 @@ func TestSegmentIDOfKey(t *testing.T) {
 		if _, ok := SegmentIDOfKey(tp, k); ok {
 			t.Errorf("%s parsed as a segment object", k)
 		}
-	}
-}
-
-// TestFileStoreConcurrentWriters: concurrent uploads of distinct
-// segments by the same leader all land; exactly one of two commits of
-// the same range wins.
-func TestFileStoreConcurrentWriters(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenFileStore(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var wins atomic.Int32
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			id := fmt.Sprintf("dup-%d", i)
-			if err := s.Create(ctx, seg(id, 0, 99, 1)); err != nil {
-				t.Error(err)
-				return
-			}
-			switch err := s.Transition(ctx, tp, id, 1, CopyStarted, CopyFinished); {
-			case err == nil:
-				wins.Add(1)
-			case !errors.Is(err, ErrNoProgress):
-				t.Error(err)
-			}
-		}(i)
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d commits of the same range succeeded, want 1", wins.Load())
-	}
-	segs, _ := s.List(ctx, tp)
-	if len(segs) != 8 || len(Finished(segs)) != 1 {
-		t.Fatalf("records: %d, finished %d", len(segs), len(Finished(segs)))
 	}
 }

@@ -73,14 +73,9 @@ func TestAdvanceLogStartInsideSegment(t *testing.T) {
 	if start, err := l.AdvanceLogStart(3); err != nil || start != 7 {
 		t.Fatalf("advance backwards: %d, %v; want 7, nil", start, err)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = mustOpen(t, dir, o)
+	l = reopen(t, l, dir, o)
 	defer l.Close()
-	if l.LogStartOffset() != 7 || l.LogEndOffset() != 20 {
-		t.Fatalf("after reopen [%d, %d), want [7, 20)", l.LogStartOffset(), l.LogEndOffset())
-	}
+	wantRange(t, l, 7, 20, "after reopen")
 	if _, err := l.Read(6, 1<<20, 1<<62); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read below the start after reopen: %v", err)
 	}
@@ -197,9 +192,7 @@ func TestLogStartCheckpointIgnored(t *testing.T) {
 			}
 			l = mustOpen(t, dir, o)
 			defer l.Close()
-			if l.LogStartOffset() != 0 || l.LogEndOffset() != 20 {
-				t.Fatalf("opened as [%d, %d), want [0, 20)", l.LogStartOffset(), l.LogEndOffset())
-			}
+			wantRange(t, l, 0, 20, "opened")
 			if !strings.Contains(logs.String(), "log start checkpoint") {
 				t.Fatalf("no log line about the checkpoint:\n%s", logs.String())
 			}
@@ -229,9 +222,7 @@ func TestLogStartCheckpointBeyondRecoveredEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = mustOpen(t, dir, o)
-	if l.LogStartOffset() != 99 || l.LogEndOffset() != 99 {
-		t.Fatalf("opened as [%d, %d), want the empty log [99, 99)", l.LogStartOffset(), l.LogEndOffset())
-	}
+	wantRange(t, l, 99, 99, "opened")
 	if !strings.Contains(logs.String(), "beyond the recovered log end") {
 		t.Fatalf("no log line about the checkpoint:\n%s", logs.String())
 	}
@@ -242,14 +233,9 @@ func TestLogStartCheckpointBeyondRecoveredEnd(t *testing.T) {
 	if res.BaseOffset != 99 {
 		t.Fatalf("append after restart at 99 landed at %d", res.BaseOffset)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = mustOpen(t, dir, o)
+	l = reopen(t, l, dir, o)
 	defer l.Close()
-	if l.LogStartOffset() != 99 || l.LogEndOffset() != 100 {
-		t.Fatalf("reopened as [%d, %d), want [99, 100)", l.LogStartOffset(), l.LogEndOffset())
-	}
+	wantRange(t, l, 99, 100, "reopened")
 }
 
 // A truncation below a logical start inside a batch lowers the start to
@@ -265,16 +251,11 @@ func TestLogStartFollowsTruncation(t *testing.T) {
 	if err := l.TruncateTo(17); err != nil { // inside batch [15, 20): cut at 15
 		t.Fatal(err)
 	}
-	if l.LogStartOffset() != 15 || l.LogEndOffset() != 15 {
-		t.Fatalf("after TruncateTo: [%d, %d), want [15, 15)", l.LogStartOffset(), l.LogEndOffset())
-	}
+	wantRange(t, l, 15, 15, "after TruncateTo")
 	for range 5 {
 		mustAppend(t, l, makeBatch(plain(1, 1, 1)), AppendOptions{})
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = mustOpen(t, dir, o)
+	l = reopen(t, l, dir, o)
 	if l.LogStartOffset() != 15 {
 		t.Fatalf("after reopen: start %d, want 15 (the lowered checkpoint)", l.LogStartOffset())
 	}
@@ -284,12 +265,24 @@ func TestLogStartFollowsTruncation(t *testing.T) {
 	for range 20 {
 		mustAppend(t, l, makeBatch(plain(1, 1, 1)), AppendOptions{})
 	}
+	l = reopen(t, l, dir, o)
+	defer l.Close()
+	wantRange(t, l, 3, 23, "after full truncation and reopen")
+}
+
+// reopen closes l and opens its directory again, as a broker restart does.
+func reopen(t *testing.T, l *Log, dir string, o Options) *Log {
+	t.Helper()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = mustOpen(t, dir, o)
-	defer l.Close()
-	if l.LogStartOffset() != 3 || l.LogEndOffset() != 23 {
-		t.Fatalf("after full truncation and reopen: [%d, %d), want [3, 23)", l.LogStartOffset(), l.LogEndOffset())
+	return mustOpen(t, dir, o)
+}
+
+// wantRange fails unless the log holds [start, end).
+func wantRange(t *testing.T, l *Log, start, end int64, when string) {
+	t.Helper()
+	if l.LogStartOffset() != start || l.LogEndOffset() != end {
+		t.Fatalf("%s: log is [%d, %d), want [%d, %d)", when, l.LogStartOffset(), l.LogEndOffset(), start, end)
 	}
 }

@@ -108,21 +108,7 @@ func TestKcatMetadata(t *testing.T) {
 	createTopic(t, b.Addr, topic, parts)
 	out := kcat(t, "", "-L", "-b", b.Addr, "-t", topic, "-J")
 
-	var md struct {
-		Brokers []struct {
-			ID   int32  `json:"id"`
-			Name string `json:"name"`
-		} `json:"brokers"`
-		Topics []struct {
-			Topic      string `json:"topic"`
-			Error      string `json:"error"`
-			Partitions []struct {
-				Partition int32  `json:"partition"`
-				Leader    int32  `json:"leader"`
-				Error     string `json:"error"`
-			} `json:"partitions"`
-		} `json:"topics"`
-	}
+	var md kcatMetadata
 	if err := json.Unmarshal([]byte(out), &md); err != nil {
 		t.Fatalf("kcat -L -J output is not JSON: %v\n%s", err, out)
 	}

@@ -79,28 +79,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 		}
 	})
 
-	ctx, stopProducing := context.WithCancel(context.Background())
-	defer stopProducing()
-	produced := make(chan int, 1) // how many records were handed to Produce
-	go func() {
-		// Paced, so the amount to verify stays bounded however fast the
-		// machine is: about 10k records/s in 1 ms steps, still hundreds
-		// of produce requests and several segment rolls per second.
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		seq := 0
-		for ctx.Err() == nil {
-			for end := seq + recordsPerTick; seq < end && ctx.Err() == nil; seq++ {
-				r := &kgo.Record{Partition: int32(seq % crashPartitions), Value: crashValue(seq)}
-				cl.Produce(ctx, r, acks.promise(seq))
-			}
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-		}
-		produced <- seq
-	}()
+	prod := startPacedProducer(t, cl, crashPartitions, recordsPerTick, acks)
 
 	killedMidRequest := 0
 	for cycle := 1; cycle <= crashCycles; cycle++ {
@@ -130,14 +109,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 	// Let the producer reach the final broker too, then drain everything
 	// still buffered so every promise has resolved.
 	acks.awaitProgress(t, b, "final run")
-	stopProducing()
-	total := <-produced
-	flushCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := cl.Flush(flushCtx); err != nil {
-		t.Fatalf("flushing the producer: %v", err)
-	}
-	cl.Close()
+	total := prod.stop(t)
 	t.Logf("%d records handed to the producer, %d acknowledged, errors: %s; %d of %d kills hit an outstanding produce request",
 		total, acks.acked(), acks.errorSummary(), killedMidRequest, crashCycles)
 
@@ -345,6 +317,59 @@ func (l *ackLog) snapshot() map[int]ack {
 		m[k] = v
 	}
 	return m
+}
+
+// pacedProducer hands cl the records crashValue(0), crashValue(1), ...,
+// perTick of them every millisecond, round-robin over partitions, each
+// with acks' promise. Paced, so the amount to verify stays bounded however
+// fast the machine is (about perTick*1000 records/s, still hundreds of
+// produce requests and several segment rolls per second).
+type pacedProducer struct {
+	cl       *kgo.Client
+	stopLoop context.CancelFunc
+	produced chan int // how many records were handed to Produce
+}
+
+func startPacedProducer(t *testing.T, cl *kgo.Client, partitions, perTick int, acks *ackLog) *pacedProducer {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // a test that fails early stops the loop too
+	p := &pacedProducer{cl: cl, stopLoop: cancel, produced: make(chan int, 1)}
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		seq := 0
+		for ctx.Err() == nil {
+			for end := seq + perTick; seq < end && ctx.Err() == nil; seq++ {
+				r := &kgo.Record{Partition: int32(seq % partitions), Value: crashValue(seq)}
+				// Not ctx: stopping the loop must not fail the records
+				// still buffered; stop's Flush waits for them, so the
+				// last broker run acknowledges records too.
+				cl.Produce(context.Background(), r, acks.promise(seq))
+			}
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+		p.produced <- seq
+	}()
+	return p
+}
+
+// stop ends the loop, waits until every buffered record is acknowledged
+// or failed (every promise resolved), closes the client and returns how
+// many records were handed to it.
+func (p *pacedProducer) stop(t *testing.T) int {
+	t.Helper()
+	p.stopLoop()
+	total := <-p.produced
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.cl.Flush(ctx); err != nil {
+		t.Fatalf("flushing the producer: %v", err)
+	}
+	p.cl.Close()
+	return total
 }
 
 // awaitProgress waits until the producer has an acknowledgement it did

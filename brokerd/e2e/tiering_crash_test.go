@@ -118,28 +118,7 @@ func runTieredCrash(t *testing.T, tierFlags []string, loc func(dataDir string) t
 		}
 	})
 
-	ctx, stopProducing := context.WithCancel(context.Background())
-	defer stopProducing()
-	produced := make(chan int, 1)
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		seq := 0
-		for ctx.Err() == nil {
-			for end := seq + tierRecordsPerTick; seq < end && ctx.Err() == nil; seq++ {
-				r := &kgo.Record{Partition: int32(seq % tierCrashPartitions), Value: crashValue(seq)}
-				// Not ctx: stopping the loop must not fail the records
-				// still buffered; Flush below waits for them, so the
-				// last run acknowledges records too.
-				cl.Produce(context.Background(), r, acks.promise(seq))
-			}
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-		}
-		produced <- seq
-	}()
+	prod := startPacedProducer(t, cl, tierCrashPartitions, tierRecordsPerTick, acks)
 
 	var lastKillAcked int
 	for cycle := 1; cycle <= tierCrashCycles; cycle++ {
@@ -155,14 +134,7 @@ func runTieredCrash(t *testing.T, tierFlags []string, loc func(dataDir string) t
 		b.Start()
 	}
 	acks.awaitProgress(t, b, "final run")
-	stopProducing()
-	total := <-produced
-	flushCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := cl.Flush(flushCtx); err != nil {
-		t.Fatalf("flushing the producer: %v", err)
-	}
-	cl.Close()
+	total := prod.stop(t)
 	t.Logf("%d records handed to the producer, %d acknowledged, errors: %s", total, acks.acked(), acks.errorSummary())
 	if acks.acked() < lastKillAcked+1 {
 		t.Fatalf("the last broker run acknowledged nothing (%d acknowledged before the last kill, %d in all)", lastKillAcked, acks.acked())

@@ -35,14 +35,11 @@ func TestTieredTopicServesEveryRecord(t *testing.T) {
 	ctx := ctxT(t)
 	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
-	res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"segment.bytes":         kadm.StringPtr(fmt.Sprint(segBytes)),
-		"remote.storage.enable": kadm.StringPtr("true"),
-		"local.retention.bytes": kadm.StringPtr(fmt.Sprint(localBytes)),
-	}, "tiered")
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	mustCreate(t, b, "tiered", map[string]string{
+		"segment.bytes":         fmt.Sprint(segBytes),
+		"remote.storage.enable": "true",
+		"local.retention.bytes": fmt.Sprint(localBytes),
+	})
 
 	value := func(i int) []byte {
 		return bytes.Repeat([]byte{byte(i), byte(i >> 8), 'v'}, 20+i%17)
@@ -106,15 +103,12 @@ func TestTieredFetchBelowRemoteStart(t *testing.T) {
 	ctx := ctxT(t)
 	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
-	res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"segment.bytes":         kadm.StringPtr("4096"),
-		"remote.storage.enable": kadm.StringPtr("true"),
-		"local.retention.bytes": kadm.StringPtr("4096"),
-		"retention.bytes":       kadm.StringPtr("16384"),
-	}, "t")
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	mustCreate(t, b, "t", map[string]string{
+		"segment.bytes":         "4096",
+		"remote.storage.enable": "true",
+		"local.retention.bytes": "4096",
+		"retention.bytes":       "16384",
+	})
 	// Incompressible values, so that 1000 records are many segments.
 	produceSmall(t, cl, "t", 0, 1000, func(i int) []byte {
 		v := make([]byte, 50)
@@ -179,14 +173,11 @@ func TestTieredSurvivesRestart(t *testing.T) {
 	b := startTieredAt(t, dataDir, tierDir)
 	ctx := ctxT(t)
 	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	res, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{
-		"segment.bytes":         kadm.StringPtr("4096"),
-		"remote.storage.enable": kadm.StringPtr("true"),
-		"local.retention.bytes": kadm.StringPtr("4096"),
-	}, "r")
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	mustCreate(t, b, "r", map[string]string{
+		"segment.bytes":         "4096",
+		"remote.storage.enable": "true",
+		"local.retention.bytes": "4096",
+	})
 	value := func(i int) []byte { return []byte(fmt.Sprintf("value-%06d", i)) }
 	produceSmall(t, cl, "r", 0, 800, value)
 	deadline := time.Now().Add(20 * time.Second)
@@ -324,14 +315,11 @@ func TestTieredListOffsetsByTimestamp(t *testing.T) {
 	ctx := ctxT(t)
 	cl := newClient(t, b.Addr(), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
-	res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"segment.bytes":         kadm.StringPtr("4096"),
-		"remote.storage.enable": kadm.StringPtr("true"),
-		"local.retention.bytes": kadm.StringPtr("4096"),
-	}, "ts")
-	if err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
-	}
+	mustCreate(t, b, "ts", map[string]string{
+		"segment.bytes":         "4096",
+		"remote.storage.enable": "true",
+		"local.retention.bytes": "4096",
+	})
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	const n = 800
 	for i := 0; i < n; i += 10 {

@@ -82,9 +82,11 @@ const (
 type shard struct {
 	c   *Coordinator
 	idx int32
-	lg  Log
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// lg is the partition's log; SetLeadership may replace it with the
+	// one the topic manager holds now. Guarded by mu.
+	lg    Log
 	state shardState // guarded by mu; always active on a single node
 	// term counts leadership changes, so that a load finishing after a
 	// later change does not install stale state. Guarded by mu.
@@ -96,10 +98,11 @@ type shard struct {
 }
 
 // New returns a coordinator whose state lives in the logs open returns,
-// where logs[i] is partition i of __consumer_offsets. open runs once, at
+// where logs[i] is partition i of __consumer_offsets. open first runs at
 // Load or at the first request that needs group state (Kafka creates
 // __consumer_offsets on the first FindCoordinator, so a broker nobody
-// uses groups on never has it). Until then reads see no groups.
+// uses groups on never has it); until then reads see no groups. A
+// clustered coordinator calls it again at each SetLeadership(p, true).
 func New(cfg Config, open func() ([]Log, error), topics Topics, clock Clock, log *slog.Logger) *Coordinator {
 	return &Coordinator{cfg: cfg, open: open, topics: topics, clock: clock, log: log}
 }

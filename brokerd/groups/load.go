@@ -111,18 +111,29 @@ func (c *Coordinator) SetLeadership(partition int32, leader bool) {
 		c.log.Warn("leadership of an unknown partition of __consumer_offsets", "partition", partition, "partitions", len(all))
 		return
 	}
-	s := all[partition]
+	// The logs were resolved when first opened; serve the partition the
+	// topic manager holds now, in case it was opened again since.
+	logs, err := c.open()
+	if err == nil && int(partition) >= len(logs) {
+		err = fmt.Errorf("__consumer_offsets has %d partitions now", len(logs))
+	}
+	if err != nil {
+		c.log.Error("cannot coordinate groups of the partition now led here", "partition", partition, "err", err)
+		return
+	}
+	s, lg := all[partition], logs[partition]
 	s.mu.Lock()
 	s.term++
 	term := s.term
 	s.resign()
+	s.lg = lg
 	s.state = loading
 	s.mu.Unlock()
 
 	// Replay outside the lock: a loading shard answers requests at once
 	// and Tick skips it; nothing else touches its log meanwhile.
 	started := time.Now()
-	fresh := &shard{c: c, idx: s.idx, lg: s.lg, groups: map[string]*group{}}
+	fresh := &shard{c: c, idx: s.idx, lg: lg, groups: map[string]*group{}}
 	records, err := fresh.load()
 
 	s.mu.Lock()

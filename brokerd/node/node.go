@@ -67,12 +67,25 @@ type Node struct {
 
 	refresh chan struct{} // buffered(1): re-read the metadata now
 
+	// refreshMu serializes reading and applying snapshots (Start, the
+	// watcher and Sync all refresh), so that they are applied in the
+	// order they were read: a snapshot read before a change and applied
+	// after it would undo the change here, deleting a topic that had
+	// just appeared or granting a role already moved on.
+	refreshMu sync.Mutex
+	// applyMu serializes apply with dropAll: roles an apply grants under
+	// the session it read must not survive a dropAll of that session.
+	applyMu sync.Mutex
+	// offsMu makes computing and reporting leadership changes of
+	// __consumer_offsets one step, so they reach onOffs in order.
+	offsMu     sync.Mutex
+	offsetsLed map[int32]bool // guarded by offsMu
+
 	mu           sync.Mutex
 	snap         cluster.Snapshot
 	states       map[tp]cluster.PartitionState // guarded by mu
 	controllerID int32                         // guarded by mu
 	changed      chan struct{}                 // guarded by mu; closed at every applied snapshot
-	offsetsLed   map[int32]bool                // guarded by mu (apply runs on one goroutine)
 
 	fetchers *fetchers
 	isrQueue chan isrRequest
@@ -290,6 +303,7 @@ func (n *Node) runSession(ctx context.Context, l *lease.Lease) {
 // dropAll makes every local partition serve nothing and stops every
 // fetcher.
 func (n *Node) dropAll() {
+	n.applyMu.Lock()
 	n.fetchers.stopAll()
 	for _, t := range n.tm.Topics() {
 		for _, p := range t.Partitions {
@@ -300,6 +314,7 @@ func (n *Node) dropAll() {
 	n.mu.Lock()
 	n.states = map[tp]cluster.PartitionState{}
 	n.mu.Unlock()
+	n.applyMu.Unlock()
 	n.reportOffsets(true)
 }
 
@@ -345,8 +360,26 @@ func (n *Node) runWatcher(ctx context.Context) {
 }
 
 // refreshNow reads the whole metadata and applies it.
-func (n *Node) refreshNow(ctx context.Context) error {
+func (n *Node) refreshNow(ctx context.Context) error { return n.refreshTo(ctx, 0) }
+
+// refreshTo reads the whole metadata and applies it, unless what is
+// applied already has version atLeast (> 0) once the refreshes before
+// this one are done.
+func (n *Node) refreshTo(ctx context.Context, atLeast int64) error {
+	n.refreshMu.Lock()
+	defer n.refreshMu.Unlock()
+	if atLeast > 0 {
+		n.mu.Lock()
+		current := n.snap.Version >= atLeast
+		n.mu.Unlock()
+		if current {
+			return nil
+		}
+	}
 	gen := n.sessionEpoch.Load()
+	// Topics this broker creates, deletes or alters itself from now on
+	// may be missing from the snapshot: Apply leaves them alone.
+	token := n.tm.ChangeToken()
 	snap, err := n.store.Read(ctx)
 	if err != nil {
 		return err
@@ -355,7 +388,7 @@ func (n *Node) refreshNow(ctx context.Context) error {
 	if rec, ok, err := n.store.Leases.Get(ctx, cluster.ControllerLease); err == nil && ok {
 		ctrl = holderID(rec.Holder)
 	}
-	n.apply(ctx, snap, ctrl, gen)
+	n.apply(ctx, snap, ctrl, gen, token)
 	return nil
 }
 
@@ -373,8 +406,9 @@ func holderID(holder string) int32 {
 }
 
 // apply installs a snapshot read while the session epoch was gen.
-func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen int64) {
-	n.tm.Apply(ctx, snap.Topics)
+func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen int64, token uint64) {
+	n.applyMu.Lock()
+	n.tm.Apply(ctx, snap.Topics, token)
 	states := make(map[tp]cluster.PartitionState, len(snap.Partitions))
 	for _, st := range snap.Partitions {
 		states[tp{st.Topic, st.Partition}] = st
@@ -420,18 +454,22 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 	n.changed = make(chan struct{})
 	n.mu.Unlock()
 	n.fetchers.setBrokers(snap.Brokers)
+	n.applyMu.Unlock()
 	n.reportOffsets(false)
 }
 
 // reportOffsets tells the group coordinator which partitions of
-// __consumer_offsets this broker now leads.
+// __consumer_offsets this broker now leads. It compares the partitions'
+// roles now with what it reported last, so a call that runs after a later
+// apply or dropAll reports nothing stale.
 func (n *Node) reportOffsets(dropAll bool) {
 	if n.onOffs == nil {
 		return
 	}
+	n.offsMu.Lock()
+	defer n.offsMu.Unlock()
 	var changes []RoleChange
 	t := n.tm.Topic(topics.OffsetsTopic)
-	n.mu.Lock()
 	if t != nil {
 		for _, p := range t.Partitions {
 			role, _, _ := p.Role()
@@ -449,7 +487,6 @@ func (n *Node) reportOffsets(dropAll bool) {
 		}
 		n.offsetsLed = map[int32]bool{}
 	}
-	n.mu.Unlock()
 	if len(changes) > 0 {
 		n.onOffs(changes)
 	}
@@ -483,7 +520,7 @@ func (n *Node) Sync(ctx context.Context) error {
 	if current {
 		return nil
 	}
-	return n.refreshNow(ctx)
+	return n.refreshTo(ctx, v)
 }
 
 // Broker is a live broker as clients see it.

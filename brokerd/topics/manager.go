@@ -54,6 +54,12 @@ type Manager struct {
 	topics map[string]*Topic       // guarded by mu
 	byID   map[meta.TopicID]*Topic // guarded by mu
 	closed bool                    // guarded by mu
+	// changeSeq counts the topic changes made through this manager
+	// (create, delete, grow, alter), changedAt the last of each name;
+	// Apply leaves alone the names changed after the snapshot was asked
+	// for (see ChangeToken).
+	changeSeq uint64            // guarded by mu
+	changedAt map[string]uint64 // guarded by mu
 
 	pidMu   sync.Mutex
 	pidNext int64 // next producer id to hand out; guarded by pidMu
@@ -80,12 +86,13 @@ func (m *Manager) SetReplicaHooks(h ReplicaHooks) { m.replicaHooks = h }
 // cfg.DataDir.
 func Open(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger) (*Manager, error) {
 	m := &Manager{
-		cfg:    cfg,
-		store:  store,
-		log:    log,
-		dir:    cfg.DataDir,
-		topics: map[string]*Topic{},
-		byID:   map[meta.TopicID]*Topic{},
+		cfg:       cfg,
+		store:     store,
+		log:       log,
+		dir:       cfg.DataDir,
+		topics:    map[string]*Topic{},
+		byID:      map[meta.TopicID]*Topic{},
+		changedAt: map[string]uint64{},
 
 		tierWake: make(chan struct{}, 1),
 	}
@@ -305,8 +312,26 @@ func (m *Manager) createTopic(ctx context.Context, name string, partitions int32
 	}
 	m.topics[name] = t
 	m.byID[t.ID] = t
+	m.noteChange(name)
 	m.log.Info("created topic", "topic", name, "partitions", partitions, "configs", configs)
 	return t, nil
+}
+
+// noteChange records that name was changed here and in the store just
+// now. Callers hold m.mu.
+func (m *Manager) noteChange(name string) {
+	m.changeSeq++
+	m.changedAt[name] = m.changeSeq
+}
+
+// ChangeToken marks the present among this manager's own topic changes.
+// Take it before reading the snapshot to give Apply: the changes made
+// before it were in the store when the read began, the ones after it may
+// be missing from the snapshot.
+func (m *Manager) ChangeToken() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.changeSeq
 }
 
 // DeleteTopic deletes a topic and its data.
@@ -326,6 +351,7 @@ func (m *Manager) DeleteTopic(ctx context.Context, name string) error {
 	}
 	delete(m.topics, name)
 	delete(m.byID, t.ID)
+	m.noteChange(name)
 	m.mu.Unlock()
 
 	var firstErr error
@@ -371,6 +397,7 @@ func (m *Manager) CreatePartitions(ctx context.Context, name string, total int32
 	}
 	m.topics[name] = nt
 	m.byID[nt.ID] = nt
+	m.noteChange(name)
 	m.log.Info("added partitions", "topic", name, "partitions", total)
 	return nil
 }
@@ -412,6 +439,7 @@ func (m *Manager) AlterConfigs(ctx context.Context, name string, validateOnly bo
 	}
 	m.topics[name] = &nt
 	m.byID[nt.ID] = &nt
+	m.noteChange(name)
 	m.log.Info("altered topic configs", "topic", name, "configs", next)
 	return nil
 }

@@ -13,7 +13,13 @@ import (
 // of topics that are gone. A topic deleted and re-created under the same
 // name has a new id; its old data is deleted first. Errors are logged per
 // topic and the others are still applied: the next snapshot retries.
-func (m *Manager) Apply(ctx context.Context, all []meta.Topic) {
+//
+// token is ChangeToken taken before the snapshot was read. A topic this
+// manager created, deleted or changed after it is left as it is here: the
+// snapshot may predate that change, and applying it would undo it (delete
+// a topic just created, with whatever was written to it). The next
+// snapshot settles such a topic.
+func (m *Manager) Apply(ctx context.Context, all []meta.Topic, token uint64) {
 	want := make(map[string]meta.Topic, len(all))
 	for _, mt := range all {
 		want[mt.Name] = mt
@@ -24,7 +30,16 @@ func (m *Manager) Apply(ctx context.Context, all []meta.Topic) {
 		m.mu.Unlock()
 		return
 	}
+	newer := func(name string) bool { return m.changedAt[name] > token }
+	for name, seq := range m.changedAt {
+		if seq <= token {
+			delete(m.changedAt, name) // in the store before this read
+		}
+	}
 	for name, t := range m.topics {
+		if newer(name) {
+			continue
+		}
 		if mt, ok := want[name]; !ok || mt.ID != t.ID {
 			delete(m.topics, name)
 			delete(m.byID, t.ID)
@@ -34,6 +49,7 @@ func (m *Manager) Apply(ctx context.Context, all []meta.Topic) {
 	for _, mt := range all {
 		prev := m.topics[mt.Name]
 		switch {
+		case newer(mt.Name):
 		case prev == nil:
 			t, err := m.openTopic(mt, nil)
 			if err != nil {

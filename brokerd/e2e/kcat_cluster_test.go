@@ -176,6 +176,11 @@ func startKcatCluster(t *testing.T) *clusterproc.Cluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range c.Brokers() {
+				if p.Running() {
+					if err := p.DumpGoroutines(); err != nil {
+						t.Logf("broker %d: %v", p.ID(), err)
+					}
+				}
 				t.Logf("broker %d output (last %d bytes):\n%s", p.ID(), maxLogShown, tail(p.Logs(), maxLogShown))
 			}
 		}

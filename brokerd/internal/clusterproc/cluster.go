@@ -312,6 +312,8 @@ func (c *Cluster) env(p *Proc) []string {
 		// Region and credentials are set, so the SDK never needs the
 		// instance metadata service; make sure it does not wait for it.
 		"AWS_EC2_METADATA_DISABLED=true",
+		// Every goroutine in a crash or a DumpGoroutines.
+		"GOTRACEBACK=all",
 	)
 	if len(c.opt.Racks) > 0 {
 		env = append(env, "KAFKI_BROKER_RACK="+c.opt.Racks[int(p.id-1)%len(c.opt.Racks)])

@@ -404,6 +404,21 @@ func testRealCluster(t *testing.T, netns bool) {
 	}
 	waitBrokers(t, c.Bootstrap(), 3)
 	if !netns {
+		// A goroutine dump for a failed test's logs: every goroutine's
+		// stack (not only the signalled one) is in the broker's output,
+		// and the broker is gone.
+		if err := b.DumpGoroutines(); err != nil {
+			t.Fatalf("DumpGoroutines: %v", err)
+		}
+		logs := b.Logs()
+		for _, want := range []string{"SIGQUIT: quit", "brokerd/node.(*Node).runWatcher"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("broker output after DumpGoroutines lacks %q", want)
+			}
+		}
+		if b.Running() {
+			t.Error("broker still running after DumpGoroutines")
+		}
 		return
 	}
 	// Faults and healing on real brokers; the cluster serves again.

@@ -126,6 +126,31 @@ func (p *Proc) Kill() error {
 	return nil
 }
 
+// DumpGoroutines makes a running broker print the stack of every
+// goroutine to its output and exit (SIGQUIT; the harness runs brokers with
+// GOTRACEBACK=all), and waits until it is reaped. For the logs of a failed
+// test: it shows where a broker that stopped making progress is stuck.
+func (p *Proc) DumpGoroutines() error {
+	r, err := p.running()
+	if err != nil {
+		return err
+	}
+	p.markAsked(r)
+	if err := signalGroup(r, syscall.SIGCONT); err != nil { // a paused broker cannot dump
+		return fmt.Errorf("broker %d: SIGCONT: %w", p.id, err)
+	}
+	if err := signalGroup(r, syscall.SIGQUIT); err != nil {
+		return fmt.Errorf("broker %d: SIGQUIT: %w", p.id, err)
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(reapTimeout):
+		return fmt.Errorf("broker %d (pid %d) not reaped %s after SIGQUIT", p.id, r.cmd.Process.Pid, reapTimeout)
+	}
+	p.note("run #%d stopped with a goroutine dump (SIGQUIT)", r.n)
+	return nil
+}
+
 // Stop pauses the broker with SIGSTOP: it keeps its sockets and state but
 // does nothing, like a long GC pause or a frozen VM.
 func (p *Proc) Stop() error { return p.signal(syscall.SIGSTOP) }

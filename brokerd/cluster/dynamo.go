@@ -48,6 +48,10 @@ type Fence struct {
 // Store persists partition state and broker registrations in DynamoDB.
 type Store struct {
 	Leases *lease.DynamoStore // its Client and Table are used for everything
+
+	// afterScan, when set (tests only), runs between Read's scan and its
+	// second look at the metadata version.
+	afterScan func()
 }
 
 func (s *Store) client() *dynamodb.Client { return s.Leases.Client }
@@ -239,23 +243,57 @@ func (s *Store) MetadataVersion(ctx context.Context) (int64, error) {
 // Snapshot is the cluster metadata as one scan read it.
 type Snapshot struct {
 	// Version is the metadata version read before the scan: the snapshot
-	// holds every change up to it (and perhaps later ones).
+	// holds every change up to it, and no later one unless the version
+	// kept moving through every scan Read tried.
 	Version    int64
 	Topics     []meta.Topic
 	Partitions []PartitionState
 	Brokers    []BrokerInfo // sorted by id
 }
 
+// readAttempts bounds how often Read rescans because the metadata moved
+// during its scan.
+const readAttempts = 4
+
 // Read returns the whole metadata in one paginated scan: its cost grows
 // with the number of partitions, which is why brokers call it only when
 // MetadataVersion moved.
+//
+// A scan is not a transaction: pages read at different moments can mix
+// item versions (a topic's partitions from before a change with its topic
+// item from after it). Every metadata write bumps the version in its own
+// transaction, so when the version reads the same before and after the
+// scan no write landed in between and the snapshot is a consistent cut;
+// otherwise Read scans again, up to readAttempts times, and then returns
+// the last scan, which still holds every change up to its Version (later
+// polls see the version moved and read again).
 func (s *Store) Read(ctx context.Context) (Snapshot, error) {
-	var snap Snapshot
 	v, err := s.MetadataVersion(ctx)
 	if err != nil {
-		return snap, err
+		return Snapshot{}, err
 	}
-	snap.Version = v
+	for attempt := 1; ; attempt++ {
+		snap, err := s.scan(ctx, v)
+		if err != nil {
+			return snap, err
+		}
+		if s.afterScan != nil {
+			s.afterScan()
+		}
+		after, err := s.MetadataVersion(ctx)
+		if err != nil {
+			return snap, err
+		}
+		if after == v || attempt == readAttempts {
+			return snap, nil
+		}
+		v = after
+	}
+}
+
+// scan reads every metadata item once.
+func (s *Store) scan(ctx context.Context, version int64) (Snapshot, error) {
+	snap := Snapshot{Version: version}
 	p := dynamodb.NewScanPaginator(s.client(), &dynamodb.ScanInput{TableName: s.table(), ConsistentRead: aws.Bool(true)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

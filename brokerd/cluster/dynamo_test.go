@@ -170,3 +170,53 @@ func TestRegistrationsAndSnapshot(t *testing.T) {
 		t.Fatalf("metadata version %d, want 6", snap.Version)
 	}
 }
+
+// A write that lands while Read scans makes it scan again, so a snapshot
+// never mixes items from before and after a metadata change; a version
+// that keeps moving bounds the rescans and still yields a snapshot.
+func TestReadRescansWhenMetadataMovesDuringTheScan(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	ctrl, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "c", Duration: time.Minute, Store: s.Leases})
+	if _, err := ctrl.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := PartitionState{Topic: "orders", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}}
+	if err := s.PutPartition(ctx, ctrl.Epoch(), st, 0); err != nil {
+		t.Fatal(err)
+	}
+	scans, version := 0, int64(1)
+	s.afterScan = func() {
+		scans++
+		if scans == 1 {
+			next, _ := Elect(st, func(b int32) bool { return b != 1 }, false)
+			if err := s.PutPartition(ctx, ctrl.Epoch(), next, version); err != nil {
+				t.Error(err)
+			}
+			version++
+		}
+	}
+	snap, err := s.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scans != 2 || snap.Version != 2 {
+		t.Fatalf("%d scans, snapshot version %d: want a second scan at version 2", scans, snap.Version)
+	}
+	if p := snap.Partitions[0]; p.Leader != 2 || p.Version != 2 {
+		t.Fatalf("partition %+v: the write made during the first scan is missing", p)
+	}
+
+	// A write after every scan: Read gives up after readAttempts scans.
+	scans = 0
+	s.afterScan = func() {
+		scans++
+		if err := s.PutPartition(ctx, ctrl.Epoch(), snap.Partitions[0], version); err != nil {
+			t.Error(err)
+		}
+		version++
+	}
+	if _, err := s.Read(ctx); err != nil || scans != readAttempts {
+		t.Fatalf("Read under constant change: %d scans, err %v; want %d", scans, err, readAttempts)
+	}
+}

@@ -27,15 +27,25 @@ func newStore(t *testing.T) *Store {
 	return &Store{Leases: &lease.DynamoStore{Client: client, Table: table}}
 }
 
+// acquire takes the lease name for holder, for a minute.
+func acquire(t *testing.T, s *Store, name, holder string) *lease.Lease {
+	t.Helper()
+	l, err := lease.New(lease.Config{Name: name, Holder: holder, Duration: time.Minute, Store: s.Leases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // The controller's partition writes: version compare-and-set, fenced by
 // the controller lease epoch, with one metadata version bumped per write.
 func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	c1, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "broker-1", Duration: time.Minute, Store: s.Leases})
-	if _, err := c1.Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c1 := acquire(t, s, ControllerLease, "broker-1")
 	st := PartitionState{Topic: "orders", Partition: 3, Replicas: []int32{1, 2, 3}, Leader: 1, ISR: []int32{1, 2, 3}}
 	if err := s.PutPartition(ctx, c1.Epoch(), st, 0); err != nil {
 		t.Fatal(err)
@@ -52,10 +62,7 @@ func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 	}
 	// A new controller takes over; the old one's write is refused.
 	c1.Release(ctx)
-	c2, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "broker-2", Duration: time.Minute, Store: s.Leases})
-	if _, err := c2.Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
+	acquire(t, s, ControllerLease, "broker-2")
 	stale := next.Clone()
 	stale.ISR = []int32{2}
 	if err := s.PutPartition(ctx, c1.Epoch(), stale, 2); !errors.Is(err, lease.ErrConflict) {
@@ -81,14 +88,8 @@ func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 func TestISRWritesAreFencedBySessionLease(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	ctrl, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "c", Duration: time.Minute, Store: s.Leases})
-	if _, err := ctrl.Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sess, _ := lease.New(lease.Config{Name: BrokerLease(1), Holder: "broker/1/a", Duration: time.Minute, Store: s.Leases})
-	if _, err := sess.Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctrl := acquire(t, s, ControllerLease, "c")
+	sess := acquire(t, s, BrokerLease(1), "broker/1/a")
 	st := PartitionState{Topic: "t", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}, LeaderSession: sess.Epoch()}
 	if err := s.PutPartition(ctx, ctrl.Epoch(), st, 0); err != nil {
 		t.Fatal(err)
@@ -120,10 +121,7 @@ func TestISRWritesAreFencedBySessionLease(t *testing.T) {
 func TestRegistrationsAndSnapshot(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	ctrl, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "c", Duration: time.Minute, Store: s.Leases})
-	if _, err := ctrl.Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctrl := acquire(t, s, ControllerLease, "c")
 	for id := int32(1); id <= 2; id++ {
 		l, _ := lease.New(lease.Config{Name: BrokerLease(id), Holder: fmt.Sprint(id), Duration: time.Minute, Store: s.Leases})
 		if _, err := l.Acquire(ctx); err != nil {
@@ -177,10 +175,7 @@ func TestRegistrationsAndSnapshot(t *testing.T) {
 func TestReadRescansWhenMetadataMovesDuringTheScan(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	ctrl, _ := lease.New(lease.Config{Name: ControllerLease, Holder: "c", Duration: time.Minute, Store: s.Leases})
-	if _, err := ctrl.Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctrl := acquire(t, s, ControllerLease, "c")
 	st := PartitionState{Topic: "orders", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}}
 	if err := s.PutPartition(ctx, ctrl.Epoch(), st, 0); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ FUZZTIME  ?= 15s
 # Minimizing a new input is bounded by executions, not time: a short run
 # then keeps fuzzing. With a 5s bound, FuzzRecover (a few ms per input,
 # files on disk) spent its 15 s minimizing and ran 67 inputs; with 200x
-# it runs about 4,400, and every target finds more new coverage.
+# it runs about 1,700, and every target finds more new coverage.
 FUZZMINIMIZETIME ?= 200x
 
 .PHONY: all build run dev-cluster test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean chaos

@@ -123,10 +123,7 @@ func TestRegistrationsAndSnapshot(t *testing.T) {
 	ctx := t.Context()
 	ctrl := acquire(t, s, ControllerLease, "c")
 	for id := int32(1); id <= 2; id++ {
-		l, _ := lease.New(lease.Config{Name: BrokerLease(id), Holder: fmt.Sprint(id), Duration: time.Minute, Store: s.Leases})
-		if _, err := l.Acquire(ctx); err != nil {
-			t.Fatal(err)
-		}
+		l := acquire(t, s, BrokerLease(id), fmt.Sprint(id))
 		if err := s.Register(ctx, BrokerInfo{ID: id, Addr: fmt.Sprintf("h%d:9092", id), Rack: "az1", SessionEpoch: l.Epoch()}); err != nil {
 			t.Fatal(err)
 		}

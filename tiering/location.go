@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kafki/kafki/tiering/objstore"
 	"github.com/kafki/kafki/tiering/remote"
@@ -16,21 +15,18 @@ import (
 // Location says where a tier lives: a local directory (objects and
 // metadata under it), or an S3 bucket with the metadata in a directory of
 // its own (a single broker's data.dir/__tier). In a cluster the metadata
-// lives in the cluster's DynamoDB table instead (MetadataTable), so that
-// every broker, and each new partition leader, sees what the others
-// committed and the leader-epoch fence holds across brokers.
+// lives in the cluster's DynamoDB table instead (Meta, a metastore.Remote
+// given by the broker), so that every broker, and each new partition
+// leader, sees what the others committed and the leader-epoch fence holds
+// across brokers.
 type Location struct {
 	Dir         string // local-directory tier
 	S3Bucket    string // S3 tier (AWS default config; AWS_ENDPOINT_URL honoured)
 	S3PathStyle bool   // path-style addressing (moto, MinIO)
-	MetadataDir string // metadata directory of an S3 tier without MetadataTable
-	// MetadataTable, if set, keeps the metadata in this DynamoDB table
-	// (hash key "pk", string; the cluster's metadata.table) whatever the
-	// object store, and MetadataDir is not used.
-	MetadataTable string
-	// DynamoDB is the client for MetadataTable; nil means one built from
-	// the AWS default config (AWS_ENDPOINT_URL honoured).
-	DynamoDB *dynamodb.Client
+	MetadataDir string // metadata directory of an S3 tier without Meta
+	// Meta, if set, is the metadata store whatever the object store (a
+	// cluster's, in its DynamoDB table), and MetadataDir is not used.
+	Meta remote.Store
 }
 
 // Open opens the object store and the metadata store of loc. The broker
@@ -50,7 +46,7 @@ func Open(ctx context.Context, loc Location) (objstore.Store, remote.Store, erro
 		}
 		store, metaDir = local, filepath.Join(loc.Dir, "metadata")
 	case loc.S3Bucket != "":
-		if loc.MetadataDir == "" && loc.MetadataTable == "" {
+		if loc.MetadataDir == "" && loc.Meta == nil {
 			return nil, nil, errors.New("tier: an S3 tier needs its metadata directory or table")
 		}
 		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -65,30 +61,12 @@ func Open(ctx context.Context, loc Location) (objstore.Store, remote.Store, erro
 	default:
 		return nil, nil, errors.New("tier: no directory or S3 bucket given")
 	}
-	if loc.MetadataTable != "" {
-		meta, err := openDynamoMeta(ctx, loc)
-		if err != nil {
-			return nil, nil, err
-		}
-		return store, meta, nil
+	if loc.Meta != nil {
+		return store, loc.Meta, nil
 	}
 	meta, err := remote.OpenFileStore(metaDir, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tier metadata %s: %w", metaDir, err)
 	}
 	return store, meta, nil
-}
-
-// openDynamoMeta opens the metadata store on loc.MetadataTable. The table
-// must exist (the broker creates it with the cluster metadata).
-func openDynamoMeta(ctx context.Context, loc Location) (*remote.DynamoStore, error) {
-	client := loc.DynamoDB
-	if client == nil {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("tier metadata table %s: aws config: %w", loc.MetadataTable, err)
-		}
-		client = dynamodb.NewFromConfig(awsCfg)
-	}
-	return remote.NewDynamoStore(client, loc.MetadataTable, nil), nil
 }

@@ -16,10 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/meta"
+	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/node"
 	"github.com/kafki/kafki/brokerd/server"
@@ -39,9 +39,9 @@ type Broker struct {
 	groups  *groups.Coordinator
 	server  *server.Server
 	metrics *metrics.Metrics
-	tier    *tiering.Tier  // nil when tiering is off
-	cstore  *cluster.Store // nil on a single node
-	node    *node.Node     // nil on a single node
+	tier    *tiering.Tier    // nil when tiering is off
+	cstore  *metastore.Store // nil on a single node
+	node    *node.Node       // nil on a single node
 
 	ln        net.Listener
 	metricsLn net.Listener

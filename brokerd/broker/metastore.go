@@ -12,17 +12,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/lease"
 	"github.com/kafki/kafki/brokerd/meta"
+	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
 )
 
 // openMetaStore opens the configured metadata store: the embedded one
 // under the data directory, or a DynamoDB table reached through the AWS
 // default configuration (credentials chain, region, AWS_ENDPOINT_URL).
-func openMetaStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (meta.Store, *cluster.Store, error) {
+func openMetaStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (meta.Store, *metastore.Store, error) {
 	if cfg.MetadataStore != config.MetadataDynamoDB {
 		s, err := meta.OpenEmbedded(filepath.Join(cfg.DataDir, "__meta"))
 		return s, nil, err
@@ -34,16 +33,19 @@ func openMetaStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) 
 	awsCfg.HTTPClient = countingClient{next: awshttp.NewBuildableClient(), count: m.DynamoRequests}
 	client := dynamodb.NewFromConfig(awsCfg)
 	if cfg.MetadataCreateTable {
-		if err := lease.EnsureTable(ctx, client, cfg.MetadataTable); err != nil {
+		if err := metastore.EnsureTable(ctx, client, cfg.MetadataTable); err != nil {
 			return nil, nil, fmt.Errorf("metadata.table %s: %w", cfg.MetadataTable, err)
 		}
+	} else if err := metastore.CheckTable(ctx, client, cfg.MetadataTable); err != nil {
+		// Fail fast, before listening, if the table is missing or is not
+		// Kafki's.
+		return nil, nil, fmt.Errorf("metadata.table %s: %w", cfg.MetadataTable, err)
 	}
-	// Fail fast, before listening, if the table cannot be read.
-	store := meta.NewDynamo(client, cfg.MetadataTable)
+	store := metastore.New(client, cfg.MetadataTable)
 	if _, err := store.Topics(ctx); err != nil {
 		return nil, nil, fmt.Errorf("metadata.table %s: %w", cfg.MetadataTable, err)
 	}
-	return store, &cluster.Store{Leases: &lease.DynamoStore{Client: client, Table: cfg.MetadataTable}}, nil
+	return store, store, nil
 }
 
 // countingClient counts requests by DynamoDB operation (the X-Amz-Target

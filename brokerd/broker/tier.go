@@ -4,8 +4,8 @@ import (
 	"context"
 	"path/filepath"
 
-	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/fetch"
 )
@@ -20,7 +20,7 @@ import (
 // in the cluster's DynamoDB table (metadata.table) instead, whichever
 // the object store: a new partition leader must see exactly what the old
 // one committed, and the leader-epoch fence must hold across brokers.
-func openTier(ctx context.Context, cfg *config.Config, cstore *cluster.Store) (*tiering.Tier, error) {
+func openTier(ctx context.Context, cfg *config.Config, cstore *metastore.Store) (*tiering.Tier, error) {
 	if !cfg.TieringEnabled() {
 		return nil, nil
 	}
@@ -28,13 +28,10 @@ func openTier(ctx context.Context, cfg *config.Config, cstore *cluster.Store) (*
 		Dir: cfg.TierDir, S3Bucket: cfg.TierS3Bucket, S3PathStyle: cfg.TierS3PathStyle,
 		MetadataDir: filepath.Join(cfg.DataDir, "__tier"),
 	}
-	if cfg.Clustered() {
-		loc.MetadataTable = cfg.MetadataTable
-		if cstore != nil {
-			// The metadata store's client, so that these requests are
-			// counted in kafki_dynamodb_requests_total too.
-			loc.DynamoDB = cstore.Leases.Client
-		}
+	if cstore != nil {
+		// The metadata store's client, so that these requests are
+		// counted in kafki_dynamodb_requests_total too.
+		loc.Meta = metastore.NewRemote(cstore.Client(), cstore.Table(), nil)
 	}
 	store, meta, err := tiering.Open(ctx, loc)
 	if err != nil {

@@ -13,6 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/audit"
 	"github.com/kafki/kafki/tiering/remote"
@@ -31,6 +35,7 @@ var ErrTierProblems = errors.New("tier verification found problems")
 // tierFlags locate a tier as the broker's tier.* settings do.
 type tierFlags struct {
 	loc   tiering.Location
+	table string
 	topic *string
 }
 
@@ -39,7 +44,7 @@ func (f *tierFlags) register(c *command) {
 	c.fs.StringVar(&f.loc.S3Bucket, "tier.s3.bucket", "", "The broker's --tier.s3.bucket (S3 tier; AWS default config, AWS_ENDPOINT_URL honoured).")
 	c.fs.BoolVar(&f.loc.S3PathStyle, "tier.s3.path-style", false, "S3 path-style addressing (moto, MinIO).")
 	c.fs.StringVar(&f.loc.MetadataDir, "tier.metadata.dir", "", "With an S3 tier: the broker's data.dir/__tier.")
-	c.fs.StringVar(&f.loc.MetadataTable, "tier.metadata.table", "", "Clustered brokers: their --metadata.table (DynamoDB; AWS_ENDPOINT_URL honoured), where they keep the tier's metadata.")
+	c.fs.StringVar(&f.table, "tier.metadata.table", "", "Clustered brokers: their --metadata.table (DynamoDB; AWS_ENDPOINT_URL honoured), where they keep the tier's metadata.")
 	f.topic = c.fs.String("topic", "", "Only this topic (default: every topic in the tier).")
 }
 
@@ -59,6 +64,13 @@ func runTier(ctx context.Context, verify bool, args []string, env Env) error {
 	}
 	if f.loc.Dir == "" && f.loc.S3Bucket == "" {
 		return usagef("give --tier.dir or --tier.s3.bucket")
+	}
+	if f.table != "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("tier.metadata.table %s: aws config: %w", f.table, err)
+		}
+		f.loc.Meta = metastore.NewRemote(dynamodb.NewFromConfig(awsCfg), f.table, nil)
 	}
 	store, meta, err := tiering.Open(ctx, f.loc)
 	if err != nil {

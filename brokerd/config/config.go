@@ -83,7 +83,7 @@ type Config struct {
 	// is set; at most one of them may be. Off, nothing of it runs and
 	// remote.storage.enable has no effect.
 	MetadataStore       string        // metadata.store: embedded (single node, under data.dir) or dynamodb
-	MetadataTable       string        // metadata.table: DynamoDB table (hash key "pk", string)
+	MetadataTable       string        // metadata.table: DynamoDB table (schema: package metastore)
 	MetadataCreateTable bool          // metadata.create-table: create the table if missing (development)
 	TierDir             string        // tier.dir: local-directory object store
 	TierS3Bucket        string        // tier.s3.bucket: S3 object store (aws default config; AWS_ENDPOINT_URL honoured)

@@ -22,10 +22,11 @@
 //     paused holder (SIGSTOP, GC, VM freeze) finds its lease invalid when
 //     it wakes, because its monotonic clock kept running.
 //  4. The epoch is the fencing token: writes made on behalf of a lease are
-//     conditional on the epoch still being current (Store.Fenced), so a
-//     holder that lost its lease cannot write even if it has not noticed.
+//     conditional on the epoch still being current (metastore's fenced
+//     writes), so a holder that lost its lease cannot write even if it
+//     has not noticed.
 //
 // The state machine takes its clock and store as interfaces, so unit tests
-// drive it deterministically; DynamoStore is tested against a real
-// DynamoDB API (moto_server).
+// drive it deterministically; package metastore stores leases in
+// DynamoDB and tests them against a real DynamoDB API (moto_server).
 package lease

@@ -7,8 +7,8 @@
 // change is a compare-and-set on the document's version and is durable
 // (written to a temporary file, fsynced, renamed, directory fsynced) before
 // the call returns, so a crash leaves either the old or the new document,
-// never a mix. The cluster issue adds a DynamoDB implementation of the same
-// interface.
+// never a mix. Package metastore implements the same interface on the
+// cluster's DynamoDB table.
 package meta
 
 import (

@@ -29,7 +29,7 @@ type Metrics struct {
 	topicRecs   *prometheus.CounterVec
 	topicOut    *prometheus.CounterVec
 	// DynamoRequests counts requests to the metadata table by operation
-	// (GetItem, TransactWriteItems, Scan...): the control plane's cost.
+	// (GetItem, TransactWriteItems, Query...): the control plane's cost.
 	DynamoRequests *prometheus.CounterVec
 
 	mu     sync.Mutex

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,7 +17,7 @@ import (
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
-	"github.com/kafki/kafki/tiering"
+	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/tiering/mototest"
 	"github.com/kafki/kafki/tiering/remote"
 )
@@ -477,10 +478,8 @@ func TestTieredCluster(t *testing.T) {
 			}
 		}
 	}
-	_, meta, err := tiering.Open(ctx, tiering.Location{Dir: tierDir, MetadataTable: c.table})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The brokers' remote-segment metadata, as any broker reads it.
+	meta := metastore.NewRemote(dynamodb.NewFromConfig(moto.SerialConfig()), c.table, nil)
 	tp := remote.TopicPartition{Topic: "tc", Partition: 0}
 	// checkRemote: committed segments tile [0, end) exactly once.
 	checkRemote := func() (end int64, epochs map[int32]bool, err error) {

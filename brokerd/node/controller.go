@@ -51,7 +51,7 @@ func (c *controller) observe(ctx context.Context, brokers []cluster.BrokerInfo) 
 		if b.Fenced {
 			continue
 		}
-		rec, ok, err := c.n.store.Leases.Get(ctx, cluster.BrokerLease(b.ID))
+		rec, ok, err := c.n.store.Get(ctx, cluster.BrokerLease(b.ID))
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +103,7 @@ func (c *controller) poke() {
 func (c *controller) run(ctx context.Context) {
 	go c.standby(ctx)
 	for ctx.Err() == nil {
-		l, err := lease.New(lease.Config{Name: cluster.ControllerLease, Holder: c.n.holder, Duration: c.n.cfg.SessionLease, Store: c.n.store.Leases})
+		l, err := lease.New(lease.Config{Name: cluster.ControllerLease, Holder: c.n.holder, Duration: c.n.cfg.SessionLease, Store: c.n.store})
 		if err != nil {
 			c.n.log.Error("controller lease", "err", err)
 			return
@@ -230,7 +230,7 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 		}
 		rec := seen[id]
 		if rec.Holder != "" {
-			tl, err := lease.New(lease.Config{Name: cluster.BrokerLease(id), Holder: c.n.holder + "/fence", Duration: rec.Duration, Store: store.Leases})
+			tl, err := lease.New(lease.Config{Name: cluster.BrokerLease(id), Holder: c.n.holder + "/fence", Duration: rec.Duration, Store: store})
 			if err != nil {
 				return err
 			}
@@ -261,10 +261,12 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 	}
 	wrote := false
 	counts := map[string]int32{}
+	remains := map[string]bool{} // deleted topics that still have partition states
 	var elections, placements []cluster.PartitionWrite
 	for _, st := range c.snap.Partitions {
 		t, ok := topicsByName[st.Topic]
 		if !ok || st.Partition >= t.Partitions {
+			remains[st.Topic] = true
 			if !l.Valid() {
 				return nil
 			}
@@ -279,6 +281,16 @@ func (c *controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 		if changed {
 			elections = append(elections, cluster.PartitionWrite{Next: next, ExpectVersion: st.Version})
 		}
+	}
+	// A deleted topic's tombstone goes once its partition states are gone.
+	for _, name := range c.snap.Deleted {
+		if remains[name] || !l.Valid() {
+			continue
+		}
+		if err := store.DropTopic(ctx, epoch, name); err != nil {
+			return err
+		}
+		wrote = true
 	}
 	if len(elections) > 0 {
 		if !l.Valid() {

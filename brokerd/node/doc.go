@@ -25,8 +25,9 @@
 //
 // DynamoDB traffic grows with brokers, not partitions: each broker reads
 // one version item per metadata.poll.interval and renews one lease every
-// third of session.lease; the whole metadata is scanned only when the
-// version moved; the controller reads one lease item per broker every
+// third of session.lease; the metadata is read only when the version
+// moved, and then costs O(topics + brokers + partitions of the topics
+// that changed) (package metastore); the controller reads one lease item per broker every
 // quarter of session.lease, and the other brokers every half, so that
 // whoever takes the controller over already knows which brokers stopped
 // renewing (failover of a broker that died with the controller then takes

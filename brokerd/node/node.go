@@ -38,7 +38,7 @@ type RoleChange struct {
 type Options struct {
 	Config *config.Config
 	Addr   string // host:port advertised to clients and peers
-	Store  *cluster.Store
+	Store  cluster.Store
 	Topics *topics.Manager
 	Log    *slog.Logger
 	// OnOffsetsRoles, when set, is called (from one goroutine, in order)
@@ -53,7 +53,7 @@ type Node struct {
 	cfg    *config.Config
 	self   int32
 	addr   string
-	store  *cluster.Store
+	store  cluster.Store
 	tm     *topics.Manager
 	log    *slog.Logger
 	onOffs func([]RoleChange)
@@ -238,7 +238,7 @@ func (n *Node) CanAct() bool {
 func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 	l, err := lease.New(lease.Config{
 		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.cfg.SessionLease,
-		Store: n.store.Leases,
+		Store: n.store,
 	})
 	if err != nil {
 		return nil, err
@@ -385,7 +385,7 @@ func (n *Node) refreshTo(ctx context.Context, atLeast int64) error {
 		return err
 	}
 	ctrl := int32(-1)
-	if rec, ok, err := n.store.Leases.Get(ctx, cluster.ControllerLease); err == nil && ok {
+	if rec, ok, err := n.store.Get(ctx, cluster.ControllerLease); err == nil && ok {
 		ctrl = holderID(rec.Holder)
 	}
 	n.apply(ctx, snap, ctrl, gen, token)

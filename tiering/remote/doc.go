@@ -1,7 +1,7 @@
 // Package remote is the metadata of tiered (remote) segments: what was
 // uploaded for a partition, under which object keys, in which state, and
 // the leader epoch that fences writers. A Store keeps it; FileStore is
-// the embedded single-node implementation; DynamoStore keeps the same
+// the embedded single-node implementation; metastore.Remote keeps the same
 // contract in the cluster's DynamoDB table, so that every broker sees what
 // a partition's leaders committed and the leader-epoch fence holds across
 // brokers.

@@ -71,7 +71,7 @@ func OpenFileStore(dir string, now func() time.Time) (*FileStore, error) {
 			return nil, fmt.Errorf("%w: %s: version %d, partition %v", ErrInvalid, name, pf.Version, pf.TP)
 		}
 		for i := range pf.Segments {
-			if err := pf.Segments[i].validate(); err != nil {
+			if err := pf.Segments[i].Validate(); err != nil {
 				return nil, fmt.Errorf("remote: %s: %w", name, err)
 			}
 		}
@@ -165,7 +165,7 @@ func find(pf *partitionFile, id string) int {
 
 // Create implements Store.
 func (s *FileStore) Create(ctx context.Context, seg Segment) error {
-	if err := seg.validate(); err != nil {
+	if err := seg.Validate(); err != nil {
 		return err
 	}
 	seg.State = CopyStarted
@@ -184,7 +184,7 @@ func (s *FileStore) Create(ctx context.Context, seg Segment) error {
 
 // Transition implements Store.
 func (s *FileStore) Transition(ctx context.Context, tp TopicPartition, id string, epoch int32, from, to State) error {
-	if !allowed(from, to) {
+	if !Allowed(from, to) {
 		return fmt.Errorf("%w: %v %s: %s -> %s not allowed", ErrStateConflict, tp, id, from, to)
 	}
 	return s.update(ctx, tp, epoch, func(pf *partitionFile) error {

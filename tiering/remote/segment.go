@@ -77,8 +77,8 @@ func (s *State) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%w: state %q", ErrInvalid, b)
 }
 
-// allowed lists the legal transitions (see the package doc).
-func allowed(from, to State) bool {
+// Allowed lists the legal transitions (see the package doc).
+func Allowed(from, to State) bool {
 	switch {
 	case from == CopyStarted && (to == CopyFinished || to == DeleteStarted):
 		return true
@@ -134,8 +134,8 @@ func (s *Segment) Object(k Kind) (Object, bool) {
 	return Object{}, false
 }
 
-// validate checks what every stored record must satisfy.
-func (s *Segment) validate() error {
+// Validate checks what every stored record must satisfy.
+func (s *Segment) Validate() error {
 	switch {
 	case s.Topic == "" || strings.ContainsAny(s.Topic, "/") || s.Partition < 0:
 		return fmt.Errorf("%w: partition %v", ErrInvalid, s.TopicPartition)

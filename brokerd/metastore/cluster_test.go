@@ -1,71 +1,42 @@
-package cluster
+package metastore
 
 import (
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
+	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/lease"
-	"github.com/kafki/kafki/tiering/mototest"
 )
-
-var moto *mototest.Server
-
-func TestMain(m *testing.M) { os.Exit(mototest.Main(m, &moto)) }
-
-func newStore(t *testing.T) *Store {
-	t.Helper()
-	client := dynamodb.NewFromConfig(moto.SerialConfig())
-	table := fmt.Sprintf("kafki-cluster-%d", time.Now().UnixNano())
-	if err := lease.EnsureTable(t.Context(), client, table); err != nil {
-		t.Fatal(err)
-	}
-	return &Store{Leases: &lease.DynamoStore{Client: client, Table: table}}
-}
-
-// acquire takes the lease name for holder, for a minute.
-func acquire(t *testing.T, s *Store, name, holder string) *lease.Lease {
-	t.Helper()
-	l, err := lease.New(lease.Config{Name: name, Holder: holder, Duration: time.Minute, Store: s.Leases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Acquire(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
 
 // The controller's partition writes: version compare-and-set, fenced by
 // the controller lease epoch, with one metadata version bumped per write.
 func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	c1 := acquire(t, s, ControllerLease, "broker-1")
-	st := PartitionState{Topic: "orders", Partition: 3, Replicas: []int32{1, 2, 3}, Leader: 1, ISR: []int32{1, 2, 3}}
-	if err := s.PutPartition(ctx, c1.Epoch(), st, 0); err != nil {
+	createTopic(t, s, "orders", 4)
+	c1 := acquire(t, s, cluster.ControllerLease, "broker-1")
+	st := cluster.PartitionState{Topic: "orders", Partition: 3, Replicas: []int32{1, 2, 3}, Leader: 1, ISR: []int32{1, 2, 3}}
+	if err := putPartition(t, s, c1.Epoch(), st, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutPartition(ctx, c1.Epoch(), st, 0); !errors.Is(err, lease.ErrConflict) {
+	if err := putPartition(t, s, c1.Epoch(), st, 0); !errors.Is(err, lease.ErrConflict) {
 		t.Fatalf("second create: %v", err)
 	}
-	next, _ := Elect(st, func(b int32) bool { return b != 1 }, false)
-	if err := s.PutPartition(ctx, c1.Epoch(), next, 1); err != nil {
+	next, _ := cluster.Elect(st, func(b int32) bool { return b != 1 }, false)
+	if err := putPartition(t, s, c1.Epoch(), next, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutPartition(ctx, c1.Epoch(), next, 1); !errors.Is(err, lease.ErrConflict) {
+	if err := putPartition(t, s, c1.Epoch(), next, 1); !errors.Is(err, lease.ErrConflict) {
 		t.Fatalf("write on a stale version: %v", err)
 	}
 	// A new controller takes over; the old one's write is refused.
 	c1.Release(ctx)
-	acquire(t, s, ControllerLease, "broker-2")
+	acquire(t, s, cluster.ControllerLease, "broker-2")
 	stale := next.Clone()
 	stale.ISR = []int32{2}
-	if err := s.PutPartition(ctx, c1.Epoch(), stale, 2); !errors.Is(err, lease.ErrConflict) {
+	if err := putPartition(t, s, c1.Epoch(), stale, 2); !errors.Is(err, lease.ErrConflict) {
 		t.Fatalf("deposed controller's write: %v", err)
 	}
 	got, err := s.Partitions(ctx)
@@ -77,8 +48,8 @@ func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 		t.Fatalf("stored %+v", g)
 	}
 	v, err := s.MetadataVersion(ctx)
-	if err != nil || v != 2 {
-		t.Fatalf("metadata version %d err %v, want 2 (refused writes must not bump it)", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("metadata version %d err %v, want 3: the topic and two writes (refused writes must not bump it)", v, err)
 	}
 }
 
@@ -88,13 +59,14 @@ func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 func TestISRWritesAreFencedBySessionLease(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	ctrl := acquire(t, s, ControllerLease, "c")
-	sess := acquire(t, s, BrokerLease(1), "broker/1/a")
-	st := PartitionState{Topic: "t", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}, LeaderSession: sess.Epoch()}
-	if err := s.PutPartition(ctx, ctrl.Epoch(), st, 0); err != nil {
+	createTopic(t, s, "t", 1)
+	ctrl := acquire(t, s, cluster.ControllerLease, "c")
+	sess := acquire(t, s, cluster.BrokerLease(1), "broker/1/a")
+	st := cluster.PartitionState{Topic: "t", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}, LeaderSession: sess.Epoch()}
+	if err := putPartition(t, s, ctrl.Epoch(), st, 0); err != nil {
 		t.Fatal(err)
 	}
-	shrunk, err := ShrinkISR(st, 1, 0, []int32{2})
+	shrunk, err := cluster.ShrinkISR(st, 1, 0, []int32{2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +75,15 @@ func TestISRWritesAreFencedBySessionLease(t *testing.T) {
 	}
 	// The controller takes the session over (lease rule 2); the old
 	// session's next write is refused.
-	rec, _, err := s.Leases.Get(ctx, BrokerLease(1))
+	rec, _, err := s.Get(ctx, cluster.BrokerLease(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fencer, _ := lease.New(lease.Config{Name: BrokerLease(1), Holder: "c/fence", Duration: time.Minute, Store: s.Leases})
+	fencer, _ := lease.New(lease.Config{Name: cluster.BrokerLease(1), Holder: "c/fence", Duration: time.Minute, Store: s})
 	if ok, err := fencer.TakeOver(ctx, rec); err != nil || !ok {
 		t.Fatalf("take over: %v %v", ok, err)
 	}
-	expanded, _ := ExpandISR(shrunk, 1, 0, 2)
+	expanded, _ := cluster.ExpandISR(shrunk, 1, 0, 2)
 	if err := s.PutISR(ctx, sess.Epoch(), expanded, 2); !errors.Is(err, lease.ErrConflict) {
 		t.Fatalf("write under a taken-over session: %v", err)
 	}
@@ -121,14 +93,14 @@ func TestISRWritesAreFencedBySessionLease(t *testing.T) {
 func TestRegistrationsAndSnapshot(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	ctrl := acquire(t, s, ControllerLease, "c")
+	ctrl := acquire(t, s, cluster.ControllerLease, "c")
 	for id := int32(1); id <= 2; id++ {
-		l := acquire(t, s, BrokerLease(id), fmt.Sprint(id))
-		if err := s.Register(ctx, BrokerInfo{ID: id, Addr: fmt.Sprintf("h%d:9092", id), Rack: "az1", SessionEpoch: l.Epoch()}); err != nil {
+		l := acquire(t, s, cluster.BrokerLease(id), fmt.Sprint(id))
+		if err := s.Register(ctx, cluster.BrokerInfo{ID: id, Addr: fmt.Sprintf("h%d:9092", id), Rack: "az1", SessionEpoch: l.Epoch()}); err != nil {
 			t.Fatal(err)
 		}
 		// A registration under a stale session epoch is refused.
-		if err := s.Register(ctx, BrokerInfo{ID: id, Addr: "x:1", SessionEpoch: l.Epoch() + 1}); !errors.Is(err, lease.ErrConflict) {
+		if err := s.Register(ctx, cluster.BrokerInfo{ID: id, Addr: "x:1", SessionEpoch: l.Epoch() + 1}); !errors.Is(err, lease.ErrConflict) {
 			t.Fatalf("registration under a wrong epoch: %v", err)
 		}
 	}
@@ -140,9 +112,10 @@ func TestRegistrationsAndSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Many partitions in few transactions.
-	var writes []PartitionWrite
+	createTopic(t, s, "big", 250)
+	var writes []cluster.PartitionWrite
 	for p := int32(0); p < 250; p++ {
-		writes = append(writes, PartitionWrite{Next: PartitionState{Topic: "big", Partition: p, Replicas: []int32{1}, Leader: 1, ISR: []int32{1}}})
+		writes = append(writes, cluster.PartitionWrite{Next: cluster.PartitionState{Topic: "big", Partition: p, Replicas: []int32{1}, Leader: 1, ISR: []int32{1}}})
 	}
 	if err := s.PutPartitions(ctx, ctrl.Epoch(), writes); err != nil {
 		t.Fatal(err)
@@ -160,29 +133,32 @@ func TestRegistrationsAndSnapshot(t *testing.T) {
 	if b := snap.Brokers[0]; b.Fenced {
 		t.Fatalf("broker 1 fenced: %+v", b)
 	}
-	// 2 registrations + 1 fence + 3 transactions of partitions.
-	if snap.Version != 6 {
-		t.Fatalf("metadata version %d, want 6", snap.Version)
+	// 2 registrations + 1 fence + the topic + 3 transactions of
+	// partitions (97 fit beside the lease check, the version bump and
+	// the topic's counter).
+	if snap.Version != 7 {
+		t.Fatalf("metadata version %d, want 7", snap.Version)
 	}
 }
 
-// A write that lands while Read scans makes it scan again, so a snapshot
+// A write that lands while Read reads makes it read again, so a snapshot
 // never mixes items from before and after a metadata change; a version
 // that keeps moving bounds the rescans and still yields a snapshot.
-func TestReadRescansWhenMetadataMovesDuringTheScan(t *testing.T) {
+func TestReadRereadsWhenMetadataMovesDuringTheRead(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	ctrl := acquire(t, s, ControllerLease, "c")
-	st := PartitionState{Topic: "orders", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}}
-	if err := s.PutPartition(ctx, ctrl.Epoch(), st, 0); err != nil {
+	createTopic(t, s, "orders", 1)
+	ctrl := acquire(t, s, cluster.ControllerLease, "c")
+	st := cluster.PartitionState{Topic: "orders", Partition: 0, Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}}
+	if err := putPartition(t, s, ctrl.Epoch(), st, 0); err != nil {
 		t.Fatal(err)
 	}
 	scans, version := 0, int64(1)
-	s.afterScan = func() {
+	s.afterRead = func() {
 		scans++
 		if scans == 1 {
-			next, _ := Elect(st, func(b int32) bool { return b != 1 }, false)
-			if err := s.PutPartition(ctx, ctrl.Epoch(), next, version); err != nil {
+			next, _ := cluster.Elect(st, func(b int32) bool { return b != 1 }, false)
+			if err := putPartition(t, s, ctrl.Epoch(), next, version); err != nil {
 				t.Error(err)
 			}
 			version++
@@ -192,8 +168,8 @@ func TestReadRescansWhenMetadataMovesDuringTheScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if scans != 2 || snap.Version != 2 {
-		t.Fatalf("%d scans, snapshot version %d: want a second scan at version 2", scans, snap.Version)
+	if scans != 2 || snap.Version != 3 {
+		t.Fatalf("%d scans, snapshot version %d: want a second scan at version 3", scans, snap.Version)
 	}
 	if p := snap.Partitions[0]; p.Leader != 2 || p.Version != 2 {
 		t.Fatalf("partition %+v: the write made during the first scan is missing", p)
@@ -201,9 +177,9 @@ func TestReadRescansWhenMetadataMovesDuringTheScan(t *testing.T) {
 
 	// A write after every scan: Read gives up after readAttempts scans.
 	scans = 0
-	s.afterScan = func() {
+	s.afterRead = func() {
 		scans++
-		if err := s.PutPartition(ctx, ctrl.Epoch(), snap.Partitions[0], version); err != nil {
+		if err := putPartition(t, s, ctrl.Epoch(), snap.Partitions[0], version); err != nil {
 			t.Error(err)
 		}
 		version++

@@ -1,12 +1,10 @@
-package remote
+package metastore
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -14,29 +12,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kafki/kafki/tiering/remote"
 )
 
-// Item layout in the DynamoDB table (hash key "pk", string), shared with
-// the cluster metadata (packages lease, meta, cluster use other prefixes):
-//
-//	remote#<topic>/<p>       topic (S), partition (N), fence (N), ver (N),
-//	                         fend (N, absent while no segment is finished)
-//	rseg#<topic>/<p>#<id>    seg (S): the Segment as JSON, state included
-//
-// Topic names cannot hold '/', and the partition number is followed by
-// '#', so the prefix rseg#<topic>/<p># names exactly one partition's
-// segments (partition 1's prefix is not a prefix of partition 10's).
-const (
-	dynKey        = "pk"
-	dynPartPrefix = "remote#"
-	dynSegPrefix  = "rseg#"
-	// dynMaxAttempts bounds the optimistic retries of one write or List;
-	// each attempt that fails did so because another write landed in
-	// between, so running out means sustained contention on a partition.
-	dynMaxAttempts = 64
-)
+// dynMaxAttempts bounds the optimistic retries of one remote write or
+// List; each attempt that fails did so because another write landed in
+// between, so running out means sustained contention on a partition.
+const dynMaxAttempts = 64
 
-// DynamoStore is the Store of a cluster: remote-segment metadata in the
+// Remote is the remote.Store of a cluster: remote-segment metadata in the
 // cluster's DynamoDB table, so every broker (and a new partition leader)
 // sees exactly what any leader committed, and the leader-epoch fence holds
 // across brokers. It keeps FileStore's contract (see the package doc);
@@ -51,7 +36,7 @@ const (
 //   - fence: the highest leader epoch any successful write carried;
 //   - ver: a counter every successful write increments;
 //   - fend: the greatest last offset among the COPY_FINISHED segments,
-//     which is all the ErrNoProgress rule needs.
+//     which is all the remote.ErrNoProgress rule needs.
 //
 // Every write is one TransactWriteItems of an update of the partition
 // item (conditional on fence <= epoch; it raises fence to epoch and bumps
@@ -63,9 +48,8 @@ const (
 // one point in time; when a condition fails, someone wrote in between,
 // and the write is planned again from a fresh snapshot.
 //
-// Why fend and not a scan of the finished segments: Query needs a sort
-// key, which the table lacks, so reading a partition's segments is a Scan
-// of the whole table. fend makes a commit O(1) and still exact under
+// Why fend and not a read of the finished segments: a partition can hold
+// thousands of segments, and fend makes a commit O(1) and still exact under
 // concurrent writers: the commit's transaction requires fend < last (or no
 // fend) and sets fend = last, so of two commits of the same range only
 // the first lands and the second, replanned, sees fend >= last. fend must
@@ -74,65 +58,59 @@ const (
 // after retention or an audit removed the newest segment), so a segment
 // leaving COPY_FINISHED is conditional on fend > its last offset (it is
 // not the newest; fend is unchanged), or, when it is the newest, fend is
-// recomputed from a Scan and the transaction is conditional on ver being
-// the one read before the Scan, so no write slipped in between. That
-// Scan happens only when the newest finished segment goes.
+// recomputed from a Query of the segments and the transaction is
+// conditional on ver being the one read before the Query, so no write
+// slipped in between. That Query happens only when the newest finished
+// segment goes.
 //
 // # Reads and their cost
 //
-// List scans the table (filter begins_with on the partition's prefix).
-// Readers call List on every remote fetch, so a DynamoStore keeps the
+// List is one Query of the partition's segment items (their own
+// partition key). Readers call List on every remote fetch, so a Remote keeps the
 // last listing of each partition with the ver it was read at, and serves
 // it again after one consistent GetItem of the partition item shows ver
 // unchanged. That stays correct when other brokers write, since every
 // write bumps ver; a listing is cached only if ver was the same before
-// and after its Scan, i.e. it is a snapshot. Partitions always scans (it
-// is for tools and audits).
-type DynamoStore struct {
-	client *dynamodb.Client
-	table  string
-	now    func() time.Time
+// and after its Query, i.e. it is a snapshot. Partitions is one Query
+// of the remote partition items (for tools and audits).
+type Remote struct {
+	tableRef
+	now func() time.Time
 
 	mu    sync.Mutex
-	lists map[TopicPartition]cachedList // guarded by mu
+	lists map[remote.TopicPartition]cachedList // guarded by mu
 }
 
 // cachedList is a listing of a partition at version ver; segs is never
 // mutated (List hands out copies).
 type cachedList struct {
 	ver  int64
-	segs []Segment
+	segs []remote.Segment
 }
 
-var _ Store = (*DynamoStore)(nil)
+var _ remote.Store = (*Remote)(nil)
 
-// NewDynamoStore returns a store on an existing table with a string hash
-// key "pk" (the cluster metadata table; see lease.EnsureTable). now stamps
-// CreatedAt; nil means time.Now.
-func NewDynamoStore(client *dynamodb.Client, table string, now func() time.Time) *DynamoStore {
+// NewRemote returns the remote-segment store on an existing metadata
+// table (see EnsureTable). now stamps CreatedAt; nil means time.Now.
+func NewRemote(client *dynamodb.Client, table string, now func() time.Time) *Remote {
 	if now == nil {
 		now = time.Now
 	}
-	return &DynamoStore{client: client, table: table, now: now, lists: map[TopicPartition]cachedList{}}
+	return &Remote{tableRef: tableRef{client: client, table: table}, now: now, lists: map[remote.TopicPartition]cachedList{}}
 }
 
-func dynPartKey(tp TopicPartition) string {
-	return dynPartPrefix + tp.Topic + "/" + strconv.Itoa(int(tp.Partition))
+// remotePartKey is the key of tp's remote partition item.
+func remotePartKey(tp remote.TopicPartition) map[string]types.AttributeValue {
+	return key(pkRemote, remotePartSK(tp.Topic, tp.Partition))
 }
 
-func dynSegKeyPrefix(tp TopicPartition) string {
-	return dynSegPrefix + tp.Topic + "/" + strconv.Itoa(int(tp.Partition)) + "#"
+// segmentKey is the key of segment id of tp.
+func segmentKey(tp remote.TopicPartition, id string) map[string]types.AttributeValue {
+	return key(segmentPK(tp.Topic, tp.Partition), id)
 }
 
-func dynKeyOf(k string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{dynKey: &types.AttributeValueMemberS{Value: k}}
-}
-
-func dynS(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
-
-func dynN(v int64) *types.AttributeValueMemberN {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
+func dynS(v string) *types.AttributeValueMemberS { return str(v) }
+func dynN(v int64) *types.AttributeValueMemberN  { return num(v) }
 
 // partState is a partition item as read; exists is false before the
 // partition's first write (fence -1, like FileStore).
@@ -149,7 +127,7 @@ type partState struct {
 type segState struct {
 	exists bool
 	raw    string
-	seg    Segment
+	seg    remote.Segment
 }
 
 func dynNum(item map[string]types.AttributeValue, name string) (int64, bool, error) {
@@ -159,23 +137,23 @@ func dynNum(item map[string]types.AttributeValue, name string) (int64, bool, err
 	}
 	n, ok := av.(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, false, fmt.Errorf("%w: attribute %s is not a number", ErrInvalid, name)
+		return 0, false, fmt.Errorf("%w: attribute %s is not a number", remote.ErrInvalid, name)
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("%w: attribute %s: %v", ErrInvalid, name, err)
+		return 0, false, fmt.Errorf("%w: attribute %s: %v", remote.ErrInvalid, name, err)
 	}
 	return v, true, nil
 }
 
-func parsePart(tp TopicPartition, item map[string]types.AttributeValue) (partState, error) {
+func parsePart(tp remote.TopicPartition, item map[string]types.AttributeValue) (partState, error) {
 	if item == nil {
 		return partState{fence: -1}, nil
 	}
 	p := partState{exists: true}
 	fence, ok, err := dynNum(item, "fence")
 	if err == nil && !ok {
-		err = fmt.Errorf("%w: no fence", ErrInvalid)
+		err = fmt.Errorf("%w: no fence", remote.ErrInvalid)
 	}
 	if err == nil {
 		p.fence = int32(fence)
@@ -194,28 +172,28 @@ func parseSeg(item map[string]types.AttributeValue) (segState, error) {
 	if item == nil {
 		return segState{}, nil
 	}
-	pk, _ := item[dynKey].(*types.AttributeValueMemberS)
+	pk, _ := item[AttrPK].(*types.AttributeValueMemberS)
 	raw, ok := item["seg"].(*types.AttributeValueMemberS)
 	if !ok || pk == nil {
-		return segState{}, fmt.Errorf("%w: segment item without seg", ErrInvalid)
+		return segState{}, fmt.Errorf("%w: segment item without seg", remote.ErrInvalid)
 	}
-	var seg Segment
+	var seg remote.Segment
 	if err := json.Unmarshal([]byte(raw.Value), &seg); err != nil {
-		return segState{}, fmt.Errorf("%w: %s: %v", ErrInvalid, pk.Value, err)
+		return segState{}, fmt.Errorf("%w: %s: %v", remote.ErrInvalid, pk.Value, err)
 	}
-	if err := seg.validate(); err != nil {
+	if err := seg.Validate(); err != nil {
 		return segState{}, fmt.Errorf("remote: %s: %w", pk.Value, err)
 	}
-	if want := dynSegKeyPrefix(seg.TopicPartition) + seg.ID; pk.Value != want {
-		return segState{}, fmt.Errorf("%w: item %s holds segment %v %s", ErrInvalid, pk.Value, seg.TopicPartition, seg.ID)
+	if pk.Value != segmentPK(seg.Topic, seg.Partition) || sortKeyOf(item) != seg.ID {
+		return segState{}, fmt.Errorf("%w: item %s holds segment %v %s", remote.ErrInvalid, pk.Value, seg.TopicPartition, seg.ID)
 	}
 	return segState{exists: true, raw: raw.Value, seg: seg}, nil
 }
 
 // readPart reads tp's partition item (strongly consistent).
-func (s *DynamoStore) readPart(ctx context.Context, tp TopicPartition) (partState, error) {
+func (s *Remote) readPart(ctx context.Context, tp remote.TopicPartition) (partState, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: dynKeyOf(dynPartKey(tp)), ConsistentRead: aws.Bool(true),
+		TableName: &s.table, Key: remotePartKey(tp), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return partState{}, fmt.Errorf("remote: read %v: %w", tp, err)
@@ -225,14 +203,14 @@ func (s *DynamoStore) readPart(ctx context.Context, tp TopicPartition) (partStat
 
 // snapshot reads tp's partition item and, if id is not empty, segment
 // id's item, at one point in time.
-func (s *DynamoStore) snapshot(ctx context.Context, tp TopicPartition, id string) (partState, segState, error) {
+func (s *Remote) snapshot(ctx context.Context, tp remote.TopicPartition, id string) (partState, segState, error) {
 	if id == "" {
 		p, err := s.readPart(ctx, tp)
 		return p, segState{}, err
 	}
 	out, err := s.client.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
-		{Get: &types.Get{TableName: &s.table, Key: dynKeyOf(dynPartKey(tp))}},
-		{Get: &types.Get{TableName: &s.table, Key: dynKeyOf(dynSegKeyPrefix(tp) + id)}},
+		{Get: &types.Get{TableName: &s.table, Key: remotePartKey(tp)}},
+		{Get: &types.Get{TableName: &s.table, Key: segmentKey(tp, id)}},
 	}})
 	if err != nil {
 		return partState{}, segState{}, fmt.Errorf("remote: read %v %s: %w", tp, id, err)
@@ -263,7 +241,7 @@ type partWrite struct {
 
 // partUpdate is the transaction item that fences a write at epoch on tp
 // and records it (fence = epoch, ver + 1).
-func (s *DynamoStore) partUpdate(tp TopicPartition, epoch int32, w partWrite) types.TransactWriteItem {
+func (s *Remote) partUpdate(tp remote.TopicPartition, epoch int32, w partWrite) types.TransactWriteItem {
 	names := map[string]string{"#fence": "fence", "#topic": "topic", "#part": "partition", "#ver": "ver"}
 	values := map[string]types.AttributeValue{
 		":epoch": dynN(int64(epoch)), ":topic": dynS(tp.Topic), ":part": dynN(int64(tp.Partition)), ":one": dynN(1),
@@ -287,7 +265,7 @@ func (s *DynamoStore) partUpdate(tp TopicPartition, epoch int32, w partWrite) ty
 		update += " REMOVE " + w.remove
 	}
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName: &s.table, Key: dynKeyOf(dynPartKey(tp)),
+		TableName: &s.table, Key: remotePartKey(tp),
 		UpdateExpression: &update, ConditionExpression: &cond,
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	}}
@@ -305,7 +283,7 @@ type plan func(p partState, sg segState) ([]types.TransactWriteItem, error)
 // write runs plan on a snapshot of tp (and segment id) and commits the
 // transaction it returns, planning again from a fresh snapshot while the
 // transaction fails because the items changed since the snapshot.
-func (s *DynamoStore) write(ctx context.Context, tp TopicPartition, id string, pl plan) error {
+func (s *Remote) write(ctx context.Context, tp remote.TopicPartition, id string, pl plan) error {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -334,28 +312,6 @@ func (s *DynamoStore) write(ctx context.Context, tp TopicPartition, id string, p
 	}
 }
 
-// raced reports whether a transaction failed because of another write
-// (a condition no longer held, or a concurrent transaction on the same
-// items), so planning again from a fresh snapshot may succeed.
-func raced(err error) bool {
-	var conflict *types.TransactionConflictException
-	if errors.As(err, &conflict) {
-		return true
-	}
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "", "None", "ConditionalCheckFailed", "TransactionConflict":
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // backoff waits a jittered, growing delay before attempt+1, so racing
 // writers spread out instead of colliding again.
 func backoff(ctx context.Context, attempt int) error {
@@ -370,19 +326,19 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-func staleErr(tp TopicPartition, epoch int32, p partState) error {
+func staleErr(tp remote.TopicPartition, epoch int32, p partState) error {
 	if p.exists && epoch < p.fence {
-		return fmt.Errorf("%w: %v: epoch %d, fence %d", ErrStaleEpoch, tp, epoch, p.fence)
+		return fmt.Errorf("%w: %v: epoch %d, fence %d", remote.ErrStaleEpoch, tp, epoch, p.fence)
 	}
 	return nil
 }
 
-// Create implements Store.
-func (s *DynamoStore) Create(ctx context.Context, seg Segment) error {
-	if err := seg.validate(); err != nil {
+// Create implements remote.Store.
+func (s *Remote) Create(ctx context.Context, seg remote.Segment) error {
+	if err := seg.Validate(); err != nil {
 		return err
 	}
-	seg.State = CopyStarted
+	seg.State = remote.CopyStarted
 	if seg.CreatedAt.IsZero() {
 		seg.CreatedAt = s.now()
 	}
@@ -391,66 +347,65 @@ func (s *DynamoStore) Create(ctx context.Context, seg Segment) error {
 		return fmt.Errorf("remote: encode %v %s: %w", seg.TopicPartition, seg.ID, err)
 	}
 	tp := seg.TopicPartition
-	key := dynSegKeyPrefix(tp) + seg.ID
 	return s.write(ctx, tp, seg.ID, func(p partState, sg segState) ([]types.TransactWriteItem, error) {
 		if err := staleErr(tp, seg.LeaderEpoch, p); err != nil {
 			return nil, err
 		}
 		if sg.exists {
-			return nil, fmt.Errorf("%w: %v %s", ErrExists, tp, seg.ID)
+			return nil, fmt.Errorf("%w: %v %s", remote.ErrExists, tp, seg.ID)
 		}
 		return []types.TransactWriteItem{
 			s.partUpdate(tp, seg.LeaderEpoch, partWrite{}),
 			{Put: &types.Put{
 				TableName:                &s.table,
-				Item:                     map[string]types.AttributeValue{dynKey: dynS(key), "seg": dynS(string(b))},
+				Item:                     withAttr(segmentKey(tp, seg.ID), "seg", dynS(string(b))),
 				ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-				ExpressionAttributeNames: map[string]string{"#pk": dynKey},
+				ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 			}},
 		}, nil
 	})
 }
 
-// Transition implements Store.
-func (s *DynamoStore) Transition(ctx context.Context, tp TopicPartition, id string, epoch int32, from, to State) error {
-	if !allowed(from, to) {
-		return fmt.Errorf("%w: %v %s: %s -> %s not allowed", ErrStateConflict, tp, id, from, to)
+// Transition implements remote.Store.
+func (s *Remote) Transition(ctx context.Context, tp remote.TopicPartition, id string, epoch int32, from, to remote.State) error {
+	if !remote.Allowed(from, to) {
+		return fmt.Errorf("%w: %v %s: %s -> %s not allowed", remote.ErrStateConflict, tp, id, from, to)
 	}
 	return s.write(ctx, tp, id, s.transitionPlan(ctx, tp, id, epoch, from, to))
 }
 
 // transitionPlan plans Transition (an allowed one) from a snapshot.
-func (s *DynamoStore) transitionPlan(ctx context.Context, tp TopicPartition, id string, epoch int32, from, to State) plan {
+func (s *Remote) transitionPlan(ctx context.Context, tp remote.TopicPartition, id string, epoch int32, from, to remote.State) plan {
 	return func(p partState, sg segState) ([]types.TransactWriteItem, error) {
 		if err := staleErr(tp, epoch, p); err != nil {
 			return nil, err
 		}
 		if !sg.exists {
-			return nil, fmt.Errorf("%w: %v %s", ErrNotFound, tp, id)
+			return nil, fmt.Errorf("%w: %v %s", remote.ErrNotFound, tp, id)
 		}
 		if sg.seg.State != from {
-			return nil, fmt.Errorf("%w: %v %s is %s, not %s", ErrStateConflict, tp, id, sg.seg.State, from)
+			return nil, fmt.Errorf("%w: %v %s is %s, not %s", remote.ErrStateConflict, tp, id, sg.seg.State, from)
 		}
 		last := sg.seg.LastOffset
 		var pw partWrite
 		switch {
-		case to == CopyFinished:
+		case to == remote.CopyFinished:
 			if p.hasFend && p.fend >= last {
-				return nil, fmt.Errorf("%w: %v %s ends at %d, a finished segment already ends at %d", ErrNoProgress, tp, id, last, p.fend)
+				return nil, fmt.Errorf("%w: %v %s ends at %d, a finished segment already ends at %d", remote.ErrNoProgress, tp, id, last, p.fend)
 			}
 			pw = partWrite{
 				cond: "attribute_not_exists(#fend) OR #fend < :last", set: "#fend = :last",
 				names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":last": dynN(last)},
 			}
-		case from == CopyFinished && p.hasFend && p.fend > last:
+		case from == remote.CopyFinished && p.hasFend && p.fend > last:
 			// Not the newest finished segment: the maximum stays.
 			pw = partWrite{
 				cond:  "#fend > :last",
 				names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":last": dynN(last)},
 			}
-		case from == CopyFinished:
+		case from == remote.CopyFinished:
 			// The newest finished segment goes: fend becomes the newest
-			// of the others, read by a Scan that no write may overtake.
+			// of the others, read by a Query that no write may overtake.
 			var err error
 			if pw, err = s.recomputeFend(ctx, tp, id, p.ver); err != nil {
 				return nil, err
@@ -467,7 +422,7 @@ func (s *DynamoStore) transitionPlan(ctx context.Context, tp TopicPartition, id 
 		return []types.TransactWriteItem{
 			s.partUpdate(tp, epoch, pw),
 			{Update: &types.Update{
-				TableName: &s.table, Key: dynKeyOf(dynSegKeyPrefix(tp) + id),
+				TableName: &s.table, Key: segmentKey(tp, id),
 				UpdateExpression: aws.String("SET #seg = :new"), ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 			}},
@@ -478,9 +433,9 @@ func (s *DynamoStore) transitionPlan(ctx context.Context, tp TopicPartition, id 
 // recomputeFend plans the partition update for segment id, the newest
 // finished one, leaving COPY_FINISHED: fend becomes the greatest last
 // offset of the other finished segments (or goes), conditional on the
-// partition being at version ver, the one read before the Scan.
-func (s *DynamoStore) recomputeFend(ctx context.Context, tp TopicPartition, id string, ver int64) (partWrite, error) {
-	segs, err := s.scan(ctx, tp)
+// partition being at version ver, the one read before the Query.
+func (s *Remote) recomputeFend(ctx context.Context, tp remote.TopicPartition, id string, ver int64) (partWrite, error) {
+	segs, err := s.segments(ctx, tp)
 	if err != nil {
 		return partWrite{}, err
 	}
@@ -489,7 +444,7 @@ func (s *DynamoStore) recomputeFend(ctx context.Context, tp TopicPartition, id s
 		found bool
 	)
 	for _, f := range segs {
-		if f.State == CopyFinished && f.ID != id && (!found || f.LastOffset > fend) {
+		if f.State == remote.CopyFinished && f.ID != id && (!found || f.LastOffset > fend) {
 			fend, found = f.LastOffset, true
 		}
 	}
@@ -505,31 +460,31 @@ func (s *DynamoStore) recomputeFend(ctx context.Context, tp TopicPartition, id s
 	return pw, nil
 }
 
-// Remove implements Store.
-func (s *DynamoStore) Remove(ctx context.Context, tp TopicPartition, id string, epoch int32) error {
+// Remove implements remote.Store.
+func (s *Remote) Remove(ctx context.Context, tp remote.TopicPartition, id string, epoch int32) error {
 	return s.write(ctx, tp, id, func(p partState, sg segState) ([]types.TransactWriteItem, error) {
 		if err := staleErr(tp, epoch, p); err != nil {
 			return nil, err
 		}
 		if !sg.exists {
-			return nil, fmt.Errorf("%w: %v %s", ErrNotFound, tp, id)
+			return nil, fmt.Errorf("%w: %v %s", remote.ErrNotFound, tp, id)
 		}
-		if st := sg.seg.State; st != DeleteStarted {
-			return nil, fmt.Errorf("%w: %v %s is %s, not %s", ErrStateConflict, tp, id, st, DeleteStarted)
+		if st := sg.seg.State; st != remote.DeleteStarted {
+			return nil, fmt.Errorf("%w: %v %s is %s, not %s", remote.ErrStateConflict, tp, id, st, remote.DeleteStarted)
 		}
 		cond, names, values := segUnchanged(sg.raw)
 		return []types.TransactWriteItem{
 			s.partUpdate(tp, epoch, partWrite{}),
 			{Delete: &types.Delete{
-				TableName: &s.table, Key: dynKeyOf(dynSegKeyPrefix(tp) + id), ConditionExpression: cond,
+				TableName: &s.table, Key: segmentKey(tp, id), ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 			}},
 		}, nil
 	})
 }
 
-// Fence implements Store.
-func (s *DynamoStore) Fence(ctx context.Context, tp TopicPartition, epoch int32) error {
+// Fence implements remote.Store.
+func (s *Remote) Fence(ctx context.Context, tp remote.TopicPartition, epoch int32) error {
 	return s.write(ctx, tp, "", func(p partState, _ segState) ([]types.TransactWriteItem, error) {
 		if err := staleErr(tp, epoch, p); err != nil {
 			return nil, err
@@ -538,10 +493,10 @@ func (s *DynamoStore) Fence(ctx context.Context, tp TopicPartition, epoch int32)
 	})
 }
 
-// List implements Store. The returned slice is the caller's. It costs
+// List implements remote.Store. The returned slice is the caller's. It costs
 // one consistent GetItem while tp is unchanged since this store last
-// listed it, and a Scan of the table otherwise (see DynamoStore).
-func (s *DynamoStore) List(ctx context.Context, tp TopicPartition) ([]Segment, error) {
+// listed it, and a Query of its segments otherwise (see Remote).
+func (s *Remote) List(ctx context.Context, tp remote.TopicPartition) ([]remote.Segment, error) {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -557,9 +512,9 @@ func (s *DynamoStore) List(ctx context.Context, tp TopicPartition) ([]Segment, e
 		c, ok := s.lists[tp]
 		s.mu.Unlock()
 		if ok && c.ver == before.ver {
-			return append([]Segment(nil), c.segs...), nil
+			return append([]remote.Segment(nil), c.segs...), nil
 		}
-		segs, err := s.scan(ctx, tp)
+		segs, err := s.segments(ctx, tp)
 		if err != nil {
 			return nil, err
 		}
@@ -568,16 +523,16 @@ func (s *DynamoStore) List(ctx context.Context, tp TopicPartition) ([]Segment, e
 			return nil, err
 		}
 		if after.ver == before.ver {
-			// No write landed during the Scan: segs is tp at ver.
+			// No write landed during the Query: segs is tp at ver.
 			s.mu.Lock()
 			if cur, ok := s.lists[tp]; !ok || cur.ver < before.ver {
 				s.lists[tp] = cachedList{ver: before.ver, segs: segs}
 			}
 			s.mu.Unlock()
-			return append([]Segment(nil), segs...), nil
+			return append([]remote.Segment(nil), segs...), nil
 		}
 		if attempt == dynMaxAttempts {
-			return nil, fmt.Errorf("remote: list %v: changed during each of %d scans", tp, attempt)
+			return nil, fmt.Errorf("remote: list %v: changed during each of %d reads", tp, attempt)
 		}
 		if err := backoff(ctx, attempt); err != nil {
 			return nil, err
@@ -585,74 +540,42 @@ func (s *DynamoStore) List(ctx context.Context, tp TopicPartition) ([]Segment, e
 	}
 }
 
-// scan reads tp's segment items (a Scan of the whole table, strongly
-// consistent, filtered on the partition's key prefix), sorted.
-func (s *DynamoStore) scan(ctx context.Context, tp TopicPartition) ([]Segment, error) {
-	var out []Segment
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
-		TableName:                 &s.table,
-		ConsistentRead:            aws.Bool(true),
-		FilterExpression:          aws.String("begins_with(#pk, :prefix)"),
-		ExpressionAttributeNames:  map[string]string{"#pk": dynKey},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":prefix": dynS(dynSegKeyPrefix(tp))},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+// segments reads tp's segment items (one strongly consistent Query of the
+// partition's segment key), sorted.
+func (s *Remote) segments(ctx context.Context, tp remote.TopicPartition) ([]remote.Segment, error) {
+	var out []remote.Segment
+	err := s.query(ctx, segmentPK(tp.Topic, tp.Partition), func(item map[string]types.AttributeValue) error {
+		sg, err := parseSeg(item)
 		if err != nil {
-			return nil, fmt.Errorf("remote: scan %v: %w", tp, err)
+			return err
 		}
-		for _, item := range page.Items {
-			sg, err := parseSeg(item)
-			if err != nil {
-				return nil, err
-			}
-			if sg.seg.TopicPartition != tp {
-				return nil, fmt.Errorf("%w: segment %s of %v under %v", ErrInvalid, sg.seg.ID, sg.seg.TopicPartition, tp)
-			}
-			out = append(out, sg.seg)
+		if sg.seg.TopicPartition != tp {
+			return fmt.Errorf("%w: segment %s of %v under %v", remote.ErrInvalid, sg.seg.ID, sg.seg.TopicPartition, tp)
 		}
+		out = append(out, sg.seg)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remote: list %v: %w", tp, err)
 	}
-	Sort(out)
+	remote.Sort(out)
 	return out, nil
 }
 
-// Partitions implements Store. It scans the whole table.
-func (s *DynamoStore) Partitions(ctx context.Context) ([]TopicPartition, error) {
-	var out []TopicPartition
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
-		TableName:                 &s.table,
-		ConsistentRead:            aws.Bool(true),
-		FilterExpression:          aws.String("begins_with(#pk, :prefix)"),
-		ProjectionExpression:      aws.String("#pk, #topic, #part"),
-		ExpressionAttributeNames:  map[string]string{"#pk": dynKey, "#topic": "topic", "#part": "partition"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":prefix": dynS(dynPartPrefix)},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+// Partitions implements remote.Store: one Query of the remote partition
+// items, sorted by topic and partition.
+func (s *Remote) Partitions(ctx context.Context) ([]remote.TopicPartition, error) {
+	var out []remote.TopicPartition
+	err := s.query(ctx, pkRemote, func(item map[string]types.AttributeValue) error {
+		topic, p, err := parseRemotePartSK(sortKeyOf(item))
 		if err != nil {
-			return nil, fmt.Errorf("remote: scan partitions: %w", err)
+			return fmt.Errorf("%w: %v", remote.ErrInvalid, err)
 		}
-		for _, item := range page.Items {
-			topic, _ := item["topic"].(*types.AttributeValueMemberS)
-			part, ok, err := dynNum(item, "partition")
-			if err == nil && (!ok || topic == nil) {
-				err = fmt.Errorf("%w: no topic or partition", ErrInvalid)
-			}
-			pk, _ := item[dynKey].(*types.AttributeValueMemberS)
-			if err == nil && (pk == nil || pk.Value != dynPartKey(TopicPartition{Topic: topic.Value, Partition: int32(part)})) {
-				err = fmt.Errorf("%w: key does not match topic and partition", ErrInvalid)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("remote: partition item %v: %w", item[dynKey], err)
-			}
-			out = append(out, TopicPartition{Topic: topic.Value, Partition: int32(part)})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Topic != out[j].Topic {
-			return out[i].Topic < out[j].Topic
-		}
-		return out[i].Partition < out[j].Partition
+		out = append(out, remote.TopicPartition{Topic: topic, Partition: p})
+		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("remote: partitions: %w", err)
+	}
 	return out, nil
 }

@@ -281,6 +281,17 @@ func (c *Config) bind(fs *flag.FlagSet) {
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateLog checks the node's identity, the log (partitions,
+// segments, retention, flushing) and request sizes.
+func (c *Config) validateLog() error {
 	switch {
 	case c.NodeID < 0:
 		return fmt.Errorf("node.id %d: must be >= 0", c.NodeID)
@@ -312,6 +323,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("socket.request.max.bytes %d: must be >= 1024", c.MaxRequestBytes)
 	case c.MaxRequestBytes < c.MaxMessageBytes:
 		return fmt.Errorf("socket.request.max.bytes %d: must be >= message.max.bytes %d", c.MaxRequestBytes, c.MaxMessageBytes)
+	}
+	return nil
+}
+
+// validateGroups checks the settings of consumer groups and their
+// offsets.
+func (c *Config) validateGroups() error {
+	switch {
 	case c.OffsetsTopicPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions %d: must be >= 1", c.OffsetsTopicPartitions)
 	case c.OffsetsTopicPartitions > c.MaxPartitions:
@@ -332,10 +351,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("offsets.retention %v: must be > 0", c.OffsetsRetention)
 	case c.OffsetsRetentionCheckInterval <= 0:
 		return fmt.Errorf("offsets.retention.check.interval %v: must be > 0", c.OffsetsRetentionCheckInterval)
-	case c.MemoryLimit != 0 && c.MemoryLimit < 32<<20:
-		return fmt.Errorf("memory.limit %d: must be 0 (none) or at least 33554432 (32 MiB)", c.MemoryLimit)
-	case c.ShutdownTimeout <= 0:
-		return fmt.Errorf("shutdown.timeout %v: must be > 0", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// validateCluster checks the settings of the metadata store and
+// replication.
+func (c *Config) validateCluster() error {
+	switch {
 	case c.MetadataStore != MetadataEmbedded && c.MetadataStore != MetadataDynamoDB:
 		return fmt.Errorf("metadata.store %q: must be embedded or dynamodb", c.MetadataStore)
 	case c.MetadataStore == MetadataDynamoDB && c.MetadataTable == "":
@@ -354,6 +377,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("default.replication.factor %d: must be >= 1", c.DefaultReplicationFactor)
 	case c.OffsetsTopicReplicationFactor < 1:
 		return fmt.Errorf("offsets.topic.replication.factor %d: must be >= 1", c.OffsetsTopicReplicationFactor)
+	}
+	return nil
+}
+
+// validateTier checks the settings of tiered storage.
+func (c *Config) validateTier() error {
+	switch {
 	case c.TierSweepGrace < time.Second:
 		return fmt.Errorf("tier.sweep.grace %v: must be at least 1s (an upload in progress must never look abandoned)", c.TierSweepGrace)
 	case c.TierDir != "" && c.TierS3Bucket != "":
@@ -364,6 +394,18 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("tier.cache.bytes %d: must be >= 0", c.TierCacheBytes)
 	case c.TierSweepInterval <= 0:
 		return fmt.Errorf("tier.sweep.interval %v: must be > 0", c.TierSweepInterval)
+	}
+	return nil
+}
+
+// validateOps checks memory, shutdown, the listeners, logging and the
+// data directory.
+func (c *Config) validateOps() error {
+	switch {
+	case c.MemoryLimit != 0 && c.MemoryLimit < 32<<20:
+		return fmt.Errorf("memory.limit %d: must be 0 (none) or at least 33554432 (32 MiB)", c.MemoryLimit)
+	case c.ShutdownTimeout <= 0:
+		return fmt.Errorf("shutdown.timeout %v: must be > 0", c.ShutdownTimeout)
 	}
 	if err := checkHostPort("listen", c.Listen, true); err != nil {
 		return err

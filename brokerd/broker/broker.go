@@ -64,25 +64,30 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	openCtx, cancelOpen := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelOpen()
 	m := metrics.New()
+	// Every component opened below pushes its undo; an error return runs
+	// them in reverse, so no path leaks an open log, a listener or a
+	// held lease.
+	var undo cleanup
+	defer undo.run()
 	store, cstore, err := openMetaStore(openCtx, &cfg, m)
 	if err != nil {
 		return nil, fmt.Errorf("metadata store: %w", err)
 	}
+	undo.push(func() { store.Close() })
 	b := &Broker{cfg: cfg, log: log, store: store, cstore: cstore, metrics: m, serveErr: make(chan error, 2)}
 	tier, err := openTier(context.Background(), &b.cfg, cstore)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	b.tier = tier
+	undo.push(b.closeTier)
 	started := time.Now()
 	tm, err := topics.Open(context.Background(), &b.cfg, store, log)
 	if err != nil {
-		b.closeTier()
-		store.Close()
 		return nil, err
 	}
 	b.topics = tm
+	undo.push(func() { tm.Close() })
 	if tier != nil {
 		tm.SetTier(tier)
 	}
@@ -92,23 +97,19 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 
 	gc, err := b.openGroups(tm)
 	if err != nil {
-		tm.Close()
-		b.closeTier()
-		store.Close()
 		return nil, err
 	}
 	b.groups = gc
+	undo.push(gc.Shutdown)
 
 	b.server = server.New(&b.cfg, tm, b.metrics, log)
 	b.server.SetCoordinator(gc)
 	ln, err := b.server.Listen()
 	if err != nil {
-		tm.Close()
-		b.closeTier()
-		store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	b.ln = ln
+	undo.push(func() { ln.Close() })
 	if cstore != nil {
 		// Join the cluster before serving: the session lease (which may
 		// take one lease duration when a previous incarnation's is still
@@ -118,22 +119,19 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 			Log: log.With("component", "cluster"), OnOffsetsRoles: b.offsetsRoles,
 		})
 		if err != nil {
-			ln.Close()
-			tm.Close()
-			b.closeTier()
-			store.Close()
 			return nil, fmt.Errorf("join the cluster: %w", err)
 		}
 		b.node = n
+		undo.push(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			n.Stop(sctx)
+		})
 		b.server.SetCluster(n)
 	}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
-			ln.Close()
-			tm.Close()
-			b.closeTier()
-			store.Close()
 			return nil, fmt.Errorf("metrics listen on %s: %w", cfg.MetricsListen, err)
 		}
 		b.metricsLn = mln
@@ -178,8 +176,25 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		}
 	}()
 	log.Info("broker started", "listen", ln.Addr().String(), "node.id", cfg.NodeID, "data.dir", cfg.DataDir, "metrics", b.MetricsAddr())
+	undo.release()
 	return b, nil
 }
+
+// cleanup is a stack of undo steps for a constructor's error paths.
+type cleanup []func()
+
+func (c *cleanup) push(f func()) { *c = append(*c, f) }
+
+// run undoes everything pushed, newest first, unless released.
+func (c *cleanup) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+	*c = nil
+}
+
+// release keeps what was pushed: the constructor succeeded.
+func (c *cleanup) release() { *c = nil }
 
 // offsetsTopicConfigs keep group state until the coordinator deletes it
 // itself (see package groups: snapshots bound the topic's size).

@@ -5,16 +5,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/brokerd/broker"
+	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/tiering/mototest"
 )
 
@@ -88,4 +93,36 @@ func startExpectError(cfg config.Config) error {
 		b.Shutdown(context.Background())
 	}
 	return err
+}
+
+// A Start that fails after joining the cluster (here: the metrics port is
+// taken) undoes what it did: the session lease is released, so the
+// broker's next start need not wait a lease duration for its own lease.
+func TestFailedStartReleasesWhatItTook(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
+	t.Setenv("AWS_REGION", mototest.Region)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	table := fmt.Sprintf("kafki-failed-start-%d", time.Now().UnixNano())
+	cfg := testbroker.Config(t, testbroker.WithConfig(func(c *config.Config) {
+		c.MetadataStore, c.MetadataTable, c.MetadataCreateTable = config.MetadataDynamoDB, table, true
+		c.MetricsListen = busy.Addr().String()
+		c.SessionLease = time.Minute
+	}))
+	if err := startExpectError(cfg); err == nil || !strings.Contains(err.Error(), "metrics listen") {
+		t.Fatalf("start with a taken metrics port: %v", err)
+	}
+	store := metastore.New(dynamodb.NewFromConfig(moto.SerialConfig()), table)
+	rec, ok, err := store.Get(t.Context(), cluster.BrokerLease(cfg.NodeID))
+	if err != nil || !ok {
+		t.Fatalf("session lease: %v %v", ok, err)
+	}
+	if rec.Holder != "" {
+		t.Fatalf("session lease still held by %q after the failed start", rec.Holder)
+	}
 }

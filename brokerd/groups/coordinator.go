@@ -95,6 +95,13 @@ type shard struct {
 	// logRecords counts the records from the log start: what a load
 	// would read. Guarded by mu.
 	logRecords int
+	// seq numbers the shard's writes; pending counts the offset commits
+	// written and waiting for the in-sync replicas outside mu; written
+	// maps each key written while some are pending to its last write's
+	// seq (emptied when none is). Guarded by mu.
+	seq     uint64
+	pending int
+	written map[string]uint64
 }
 
 // New returns a coordinator whose state lives in the logs open returns,

@@ -11,7 +11,13 @@
 // so that a later cluster can move a group's coordinator with that
 // partition's leadership. Each partition is a shard: one mutex guards the
 // state of its groups and serializes its appends, so the log holds the
-// shard's records in the order they were applied in memory.
+// shard's records in the order they were applied in memory. An offset
+// commit is the one write that waits for the in-sync replicas without the
+// mutex (the shard's other groups go on meanwhile): it is written under
+// the mutex, and applied under it again once committed, only for the keys
+// no later write touched (the shard numbers its writes), and deletes
+// tombstone the keys such commits have in flight, so memory still ends as
+// a replay of the log would.
 //
 // The core is a state machine driven from outside: it reads time only from
 // the injected Clock, starts no timers, and does I/O only through the Log

@@ -31,7 +31,7 @@ func FuzzLoad(f *testing.F) {
 		e := newEnv(t, testConfig())
 		records := encodeRecordSet([]kv{{k1, v1}, {k2, v2}}, e.clock.Now())
 		for _, l := range e.logs {
-			if err := l.Append(context.Background(), records); err != nil {
+			if _, err := l.Append(records); err != nil {
 				t.Fatalf("append: %v", err)
 			}
 		}

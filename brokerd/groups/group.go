@@ -128,6 +128,10 @@ type group struct {
 	// nil when none is live in the log. Snapshots copy it rather than
 	// re-encoding the group, whose in-memory state may be mid-rebalance.
 	metaValue []byte
+	// inflight counts, per partition, the offset commits written to the
+	// log and still waiting for the in-sync replicas (not in offsets
+	// yet): deleting the group or those offsets must tombstone them too.
+	inflight map[tp]int
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -137,6 +141,7 @@ func newGroup(id string, now time.Time) *group {
 		instances: map[string]string{},
 		pending:   map[string]time.Time{},
 		offsets:   map[tp]offset{},
+		inflight:  map[tp]int{},
 	}
 }
 

@@ -41,22 +41,26 @@ type memLog struct {
 	end      int64
 	fail     error // when set, Append fails
 	appends  int
+	// commits, when set, receives each append's commit: its wait blocks
+	// until the test closes the channel it sent (the in-sync replicas
+	// copied it).
+	commits chan chan struct{}
 }
 
-func (l *memLog) Append(_ context.Context, b []byte) error {
+func (l *memLog) Append(b []byte) (func(context.Context) error, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fail != nil {
-		return l.fail
+		return nil, l.fail
 	}
 	bs, err := batch.Split(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, raw := range bs {
 		h, err := batch.ParseHeader(raw)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c := append([]byte(nil), raw...)
 		binary.BigEndian.PutUint64(c, uint64(l.end))
@@ -65,7 +69,19 @@ func (l *memLog) Append(_ context.Context, b []byte) error {
 		l.end += int64(h.LastOffsetDelta) + 1
 	}
 	l.appends++
-	return nil
+	if l.commits == nil {
+		return func(context.Context) error { return nil }, nil
+	}
+	committed := make(chan struct{})
+	l.commits <- committed
+	return func(ctx context.Context) error {
+		select {
+		case <-committed:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, nil
 }
 
 func (l *memLog) Read(offset int64, maxBytes int) ([]byte, error) {

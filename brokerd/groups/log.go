@@ -14,14 +14,17 @@ import (
 // Implementations must be safe for use by one goroutine at a time (the
 // shard serializes its calls).
 type Log interface {
-	// Append writes a v2 record set; when it returns nil the records are
-	// as durable as an acks=all produce: committed by the in-sync
-	// replicas. It gives up when ctx ends. An error wrapping
-	// ErrNotCoordinator means this broker does not lead the partition.
-	// A failed append may still have written (and may later commit) some
-	// records, as a timed-out produce may; the coordinator then leaves
-	// memory unchanged and the client retries.
-	Append(ctx context.Context, records []byte) error
+	// Append writes a v2 record set to the log and returns how to wait
+	// for it to commit: when the wait returns nil the records are as
+	// durable as an acks=all produce, committed by the in-sync replicas;
+	// it gives up when its ctx ends. Appends are ordered as they are
+	// called; their waits may run concurrently, outside the shard's lock.
+	// An error wrapping ErrNotCoordinator (from either) means this broker
+	// does not lead the partition. A failed append or wait may still have
+	// written (and may later commit) some records, as a timed-out produce
+	// may; the coordinator then leaves memory unchanged and the client
+	// retries.
+	Append(records []byte) (wait func(context.Context) error, err error)
 	// Read returns whole batches starting with the one containing offset,
 	// at most about maxBytes (at least one batch).
 	Read(offset int64, maxBytes int) ([]byte, error)
@@ -66,29 +69,31 @@ type partitionLog struct {
 // path takes them; only the last append waits for the fsync and for the
 // in-sync replicas, which covers the earlier ones too. Like an acks=all
 // produce it first requires min.insync.replicas in the ISR.
-func (l partitionLog) Append(ctx context.Context, b []byte) error {
+func (l partitionLog) Append(b []byte) (func(context.Context) error, error) {
 	batches, err := batch.Split(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := l.p.CanAcceptAll(); err != nil {
-		return notLeader(err)
+		return nil, notLeader(err)
 	}
 	last := int64(-1)
 	for i, one := range batches {
 		res, err := l.p.Append(one, l.sync && i == len(batches)-1)
 		if err != nil {
-			return notLeader(err)
+			return nil, notLeader(err)
 		}
 		last = res.LastOffset
 	}
-	if last < 0 {
+	return func(ctx context.Context) error {
+		if last < 0 {
+			return nil
+		}
+		if err := l.p.AwaitCommitted(ctx, last); err != nil {
+			return notLeader(fmt.Errorf("records up to offset %d not committed: %w", last, err))
+		}
 		return nil
-	}
-	if err := l.p.AwaitCommitted(ctx, last); err != nil {
-		return notLeader(fmt.Errorf("records up to offset %d not committed: %w", last, err))
-	}
-	return nil
+	}, nil
 }
 
 // notLeader marks the errors that mean another broker leads (or is about

@@ -112,7 +112,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 			}
 		}
 	}
-	if err := s.appendRecords(kvs); err != nil {
+	failed := func(err error) *kmsg.OffsetCommitResponse {
 		c.log.Warn("offset commit not persisted", "group", req.Group, "err", err)
 		code := appendErrCode(err)
 		for _, p := range ok {
@@ -120,18 +120,66 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 		}
 		return fill()
 	}
-	if len(ok) > 0 && g == nil {
+	if len(ok) == 0 {
+		return fill()
+	}
+	// Write under the shard's lock (the log's order is memory's), but
+	// wait for the in-sync replicas without it, so one slow commit does
+	// not stall every other group of the shard.
+	s.pending++
+	wait, seq, err := s.writeRecords(kvs)
+	if err != nil {
+		s.donePending()
+		return failed(err)
+	}
+	if g == nil {
 		g = newGroup(req.Group, now)
 		s.groups[req.Group] = g
 	}
 	for _, p := range ok {
-		g.offsets[p.t] = p.o
+		g.inflight[p.t]++
 	}
-	if m != nil {
-		m.deadline = now.Add(m.sessionTimeout)
+	term := s.term
+	s.mu.Unlock()
+	err = wait()
+	s.mu.Lock()
+	for _, p := range ok {
+		if g.inflight[p.t]--; g.inflight[p.t] <= 0 {
+			delete(g.inflight, p.t)
+		}
 	}
-	s.afterWrite()
+	if err != nil {
+		s.donePending()
+		return failed(err)
+	}
+	// The commit is durable. Memory takes it unless the shard moved on
+	// (another leader loads it from the log), the group was deleted or
+	// replaced meanwhile (its deletion followed this commit in the log),
+	// or a later write of the same key will apply instead.
+	if s.term == term && s.groups[req.Group] == g {
+		for i, p := range ok {
+			if s.written[string(kvs[i].key)] == seq {
+				g.offsets[p.t] = p.o
+			}
+		}
+		if m != nil {
+			m.deadline = now.Add(m.sessionTimeout)
+		}
+	}
+	s.donePending()
+	if s.term == term {
+		s.afterWrite()
+	}
 	return fill()
+}
+
+// donePending ends one pending commit; with none left, the record of who
+// wrote what is dropped. Called with s.mu held.
+func (s *shard) donePending() {
+	s.pending--
+	if s.pending == 0 {
+		clear(s.written)
+	}
 }
 
 // TopicPartitions names partitions of a topic.
@@ -229,7 +277,7 @@ func (c *Coordinator) DeleteOffsets(group string, want []TopicPartitions) ([][]i
 			case len(g.members) > 0 && subscribed[w.Topic]:
 				codes[i][j] = kerr.GroupSubscribedToTopic.Code
 			default:
-				if _, ok := g.offsets[key]; ok {
+				if _, ok := g.offsets[key]; ok || g.inflight[key] > 0 {
 					kvs = append(kvs, kv{offsetKey(group, key), nil})
 					doomed = append(doomed, key)
 				}
@@ -273,11 +321,16 @@ func (c *Coordinator) DeleteGroup(group string) error {
 	return nil
 }
 
-// groupTombstones deletes every record of g.
+// groupTombstones deletes every record of g, commits in flight included.
 func groupTombstones(g *group) []kv {
 	var kvs []kv
 	for t := range g.offsets {
 		kvs = append(kvs, kv{offsetKey(g.id, t), nil})
+	}
+	for t := range g.inflight {
+		if _, ok := g.offsets[t]; !ok {
+			kvs = append(kvs, kv{offsetKey(g.id, t), nil})
+		}
 	}
 	if g.metaValue != nil {
 		kvs = append(kvs, kv{groupKey(g.id), nil})
@@ -310,6 +363,9 @@ func (c *Coordinator) ExpireOffsets() {
 		for _, g := range s.groups {
 			var kvs []kv
 			var doomed []tp
+			if len(g.inflight) > 0 {
+				continue // a commit is landing: not expired
+			}
 			emptyLong := g.state == Empty && g.stateSince.UnixMilli() <= cutoff
 			for t, o := range g.offsets {
 				_, _, exists := c.topics.PartitionEnd(t.topic, t.partition)

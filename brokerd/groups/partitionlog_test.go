@@ -24,7 +24,11 @@ func TestPartitionLogAppendsMultiBatchSets(t *testing.T) {
 	}
 	set := encodeRecordSet(kvs, time.Now())
 	lg := PartitionLog(tp.Partitions[0], true)
-	if err := lg.Append(t.Context(), set); err != nil {
+	wait, err := lg.Append(set)
+	if err == nil {
+		err = wait(t.Context())
+	}
+	if err != nil {
 		t.Fatalf("append of a %d-record set: %v", len(kvs), err)
 	}
 	if end := lg.End(); end != int64(len(kvs)) {

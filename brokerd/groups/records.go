@@ -109,27 +109,60 @@ func encodeRecordSet(kvs []kv, now time.Time) []byte {
 // appendRecords writes kvs to the shard's log. Callers hold s.mu and apply
 // the change in memory only when it succeeds, then call afterWrite.
 func (s *shard) appendRecords(kvs []kv) error {
-	if len(kvs) == 0 {
-		return nil
+	wait, _, err := s.writeRecords(kvs)
+	if err != nil {
+		return err
 	}
-	if err := s.append(encodeRecordSet(kvs, s.c.clock.Now())); err != nil {
-		return fmt.Errorf("append to __consumer_offsets-%d: %w", s.idx, err)
-	}
-	s.logRecords += len(kvs)
-	return nil
+	return wait()
 }
 
-// append writes a record set, waiting at most Config.CommitTimeout for the
-// partition's in-sync replicas to copy it. Callers hold s.mu: the shard's
-// writes stay in the order memory changes, as a leader's log must.
-func (s *shard) append(records []byte) error {
-	timeout := s.c.cfg.CommitTimeout
-	if timeout <= 0 {
-		timeout = DefaultConfig().CommitTimeout
+// writeRecords appends kvs and returns the wait for their commit (at most
+// Config.CommitTimeout) and the write's sequence number. Callers hold
+// s.mu: the shard's writes stay in the order memory changes, as a
+// leader's log must. While commits are pending (OffsetCommit waits
+// outside the lock), every key written is recorded with the sequence of
+// its last write, so a pending commit applies only keys nobody wrote
+// after it.
+func (s *shard) writeRecords(kvs []kv) (wait func() error, seq uint64, err error) {
+	if len(kvs) == 0 {
+		return func() error { return nil }, 0, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return s.lg.Append(ctx, records)
+	w, err := s.append(encodeRecordSet(kvs, s.c.clock.Now()))
+	if err != nil {
+		return nil, 0, err
+	}
+	s.logRecords += len(kvs)
+	s.seq++
+	if s.pending > 0 {
+		if s.written == nil {
+			s.written = map[string]uint64{}
+		}
+		for _, r := range kvs {
+			s.written[string(r.key)] = s.seq
+		}
+	}
+	return w, s.seq, nil
+}
+
+// append writes a record set; the returned wait gives the partition's
+// in-sync replicas at most Config.CommitTimeout to copy it.
+func (s *shard) append(records []byte) (func() error, error) {
+	w, err := s.lg.Append(records)
+	if err != nil {
+		return nil, fmt.Errorf("append to __consumer_offsets-%d: %w", s.idx, err)
+	}
+	return func() error {
+		timeout := s.c.cfg.CommitTimeout
+		if timeout <= 0 {
+			timeout = DefaultConfig().CommitTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := w(ctx); err != nil {
+			return fmt.Errorf("append to __consumer_offsets-%d: %w", s.idx, err)
+		}
+		return nil
+	}, nil
 }
 
 // writeGroup persists g's metadata with plan as the assignments.
@@ -157,6 +190,11 @@ func (s *shard) liveKeys() int {
 // afterWrite snapshots the shard when its log has grown well past its
 // live state (see doc.go). Callers hold s.mu.
 func (s *shard) afterWrite() {
+	// A snapshot drops the records before it, and a pending commit's
+	// records are not in memory yet: snapshot only when none is pending.
+	if s.pending > 0 {
+		return
+	}
 	if s.logRecords <= 2*s.liveKeys()+s.c.cfg.SnapshotMinRecords {
 		return
 	}
@@ -184,7 +222,11 @@ func (s *shard) snapshot() error {
 		}
 	}
 	if len(kvs) > 0 {
-		if err := s.append(encodeRecordSet(kvs, now)); err != nil {
+		wait, err := s.append(encodeRecordSet(kvs, now))
+		if err == nil {
+			err = wait()
+		}
+		if err != nil {
 			return fmt.Errorf("write snapshot: %w", err)
 		}
 	}

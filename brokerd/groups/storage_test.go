@@ -14,17 +14,17 @@ import (
 // storageLog runs the coordinator on the real segmented log.
 type storageLog struct{ l *storage.Log }
 
-func (s storageLog) Append(_ context.Context, b []byte) error {
+func (s storageLog) Append(b []byte) (func(context.Context) error, error) {
 	bs, err := batch.Split(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, one := range bs {
 		if _, err := s.l.Append(one, storage.AppendOptions{}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return func(context.Context) error { return nil }, nil
 }
 func (s storageLog) Read(off int64, n int) ([]byte, error) { return s.l.Read(off, n, math.MaxInt64) }
 func (s storageLog) Start() int64                          { return s.l.LogStartOffset() }

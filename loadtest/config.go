@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // ErrUsage marks an invalid command line, detected before anything
@@ -74,9 +72,6 @@ const (
 	batchOverhead  = 128 // a batch header plus one record's framing, generously
 	e2eStampLength = 8   // bytes of intended send time at the start of an e2e value
 )
-
-// compressionNames are the accepted --compression values.
-var compressionNames = kcodec.Names
 
 // Config is one load-test run. ParseArgs fills and validates it; Run
 // expects a Config that passed Validate.
@@ -236,15 +231,6 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-func validCompression(name string) bool {
-	for _, n := range compressionNames {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // checkHostPorts checks a comma-separated host:port list.

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafki/kafki/brokerd/perf"
 	"github.com/kafki/kafki/loadtest"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 	"github.com/kafki/kafki/loadtest/internal/brokerbin"
 )
 
@@ -37,14 +37,14 @@ func TestMain(m *testing.M) {
 }
 
 // spawn starts a real brokerd for one test and stops it at the end.
-func spawn(t *testing.T) *perf.BrokerProcess {
+func spawn(t *testing.T) *brokerproc.Broker {
 	t.Helper()
 	if brokerdErr != nil {
 		t.Fatalf("no brokerd binary: %v", brokerdErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := perf.SpawnBroker(ctx, brokerdPath, 15*time.Second)
+	b, err := brokerproc.Spawn(ctx, brokerdPath, 15*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

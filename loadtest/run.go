@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/perf"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // ErrCountMismatch means the records the run acknowledged or read differ
@@ -69,9 +69,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 		return rep, err
 	}
 
-	var samplers []*perf.RSSSampler
+	var samplers []*brokerproc.RSSSampler
 	for _, pid := range cfg.BrokerPIDs {
-		samplers = append(samplers, perf.StartRSSSampler(pid, rssInterval))
+		samplers = append(samplers, brokerproc.StartRSSSampler(pid, rssInterval))
 	}
 	r := &run{cfg: cfg, clock: SystemClock{}, adm: a, parts: parts, prod: NewRecorder(), cons: NewRecorder(), out: newSyncWriter(progress)}
 	r.setPhase("starting")

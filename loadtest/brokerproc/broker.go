@@ -1,4 +1,4 @@
-package perf
+package brokerproc
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 // to stop.
 var ErrBrokerExited = errors.New("broker exited")
 
-// BrokerProcess is a brokerd started by SpawnBroker. It owns a temporary
+// Broker is a brokerd started by Spawn. It owns a temporary
 // data directory that Stop removes.
-type BrokerProcess struct {
+type Broker struct {
 	cmd     *exec.Cmd
 	addr    string
 	dataDir string
@@ -34,11 +34,11 @@ type BrokerProcess struct {
 // was taken by someone else between our probe and the broker's bind.
 const spawnAttempts = 3
 
-// SpawnBroker starts the brokerd binary at path on a free 127.0.0.1 port
+// Spawn starts the brokerd binary at path on a free 127.0.0.1 port
 // with a fresh temporary data directory, and waits (at most timeout) until
 // the port accepts connections. The broker runs with metrics off and
 // warn-level logs; its output is kept (the tail) for error messages.
-func SpawnBroker(ctx context.Context, path string, timeout time.Duration) (*BrokerProcess, error) {
+func Spawn(ctx context.Context, path string, timeout time.Duration) (*Broker, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("broker binary: %w", err)
@@ -60,16 +60,16 @@ func SpawnBroker(ctx context.Context, path string, timeout time.Duration) (*Brok
 	return nil, lastErr
 }
 
-func spawnOnce(ctx context.Context, path string, timeout time.Duration) (*BrokerProcess, error) {
+func spawnOnce(ctx context.Context, path string, timeout time.Duration) (*Broker, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "kafki-perf-broker-")
+	dir, err := os.MkdirTemp("", "kafki-broker-")
 	if err != nil {
 		return nil, fmt.Errorf("broker data dir: %w", err)
 	}
-	b := &BrokerProcess{
+	b := &Broker{
 		addr:    addr,
 		dataDir: dir,
 		output:  newTailBuffer(8 << 10),
@@ -100,7 +100,7 @@ func spawnOnce(ctx context.Context, path string, timeout time.Duration) (*Broker
 }
 
 // freeLoopbackAddr asks the kernel for a free port on 127.0.0.1. The port
-// is released before the broker binds it; SpawnBroker retries if another
+// is released before the broker binds it; Spawn retries if another
 // process takes it in between.
 func freeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -116,7 +116,7 @@ func freeLoopbackAddr() (string, error) {
 
 // waitReady dials the broker's port until it accepts a connection, the
 // process exits, ctx ends or timeout passes, whichever comes first.
-func (b *BrokerProcess) waitReady(ctx context.Context, timeout time.Duration) error {
+func (b *Broker) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	delay := 10 * time.Millisecond
 	for {
@@ -140,11 +140,11 @@ func (b *BrokerProcess) waitReady(ctx context.Context, timeout time.Duration) er
 }
 
 // exitError describes an unexpected exit, with the last line of output.
-func (b *BrokerProcess) exitError() error {
+func (b *Broker) exitError() error {
 	return fmt.Errorf("%w (%v)%s", ErrBrokerExited, b.waitErr, b.outputSuffix())
 }
 
-func (b *BrokerProcess) outputSuffix() string {
+func (b *Broker) outputSuffix() string {
 	if line := b.output.LastLine(); line != "" {
 		return ": " + line
 	}
@@ -152,19 +152,19 @@ func (b *BrokerProcess) outputSuffix() string {
 }
 
 // Addr is the host:port the broker listens on.
-func (b *BrokerProcess) Addr() string { return b.addr }
+func (b *Broker) Addr() string { return b.addr }
 
 // PID is the broker's process id.
-func (b *BrokerProcess) PID() int { return b.cmd.Process.Pid }
+func (b *Broker) PID() int { return b.cmd.Process.Pid }
 
 // DataDir is the broker's temporary data directory.
-func (b *BrokerProcess) DataDir() string { return b.dataDir }
+func (b *Broker) DataDir() string { return b.dataDir }
 
 // Exited is closed when the broker process has ended.
-func (b *BrokerProcess) Exited() <-chan struct{} { return b.exited }
+func (b *Broker) Exited() <-chan struct{} { return b.exited }
 
 // Err returns why the broker ended, once Exited is closed.
-func (b *BrokerProcess) Err() error {
+func (b *Broker) Err() error {
 	select {
 	case <-b.exited:
 		return b.exitError()
@@ -177,7 +177,7 @@ func (b *BrokerProcess) Err() error {
 // it), and removes the data directory. It returns an error if the broker
 // had already died, exited non-zero after SIGTERM, had to be killed, or the
 // directory could not be removed.
-func (b *BrokerProcess) Stop(grace time.Duration) error {
+func (b *Broker) Stop(grace time.Duration) error {
 	var errs []error
 	select {
 	case <-b.exited:

@@ -1,8 +1,8 @@
-package perf
+package brokerproc
 
 import "syscall"
 
-// childProcAttr makes the kernel kill a spawned broker if kafki-perf dies
+// childProcAttr makes the kernel kill a spawned broker if the process that spawned it dies
 // without stopping it (e.g. SIGKILL), so no broker is left running with a
 // temporary data directory nobody will remove.
 func childProcAttr() *syscall.SysProcAttr {

@@ -83,13 +83,32 @@ chaos:
 	KAFKI_CHAOS_ROUNDS=$(CHAOS_ROUNDS) KAFKI_CHAOS_REPORT=$(CHAOS_REPORT) \
 	  $(GO) test -count=1 -v -timeout 60m -run '^TestChaos$$' ./brokerd/chaos
 
+# bench: the go test benchmarks of the hot paths (bench-go), then the end
+# to end matrix through loadtest (bench-e2e): for 100 B and 1 KiB records,
+# acks=1 and acks=all, a brokerd of its own on loopback, one franz-go
+# producer flat out (5 ms linger, 1 MiB batches, 3 partitions) for 10 s
+# after a 2 s warm-up, then one consumer reading everything back; the
+# broker's peak RSS is sampled. Reports in $(BENCH_E2E_OUT). About a minute.
 bench: bench-go bench-e2e
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./brokerd/batch ./brokerd/storage ./brokerd/server ./brokerd/groups
 
+BENCH_E2E_OUT   ?= $(BIN)/bench-e2e
+BENCH_E2E_SIZES ?= 100 1024
+BENCH_E2E_ACKS  ?= 1 all
+# The fetch sizes let the read-back carry hundreds of MB/s in a few
+# requests a second (kgo's 1 MiB per partition would not).
+BENCH_E2E_FLAGS := --partitions=3 --linger=5ms --batch-bytes=1048576 --max-buffered=10000 \
+  --duration=10s --warmup=2s --read-back --fetch-max-bytes=50331648 --fetch-partition-bytes=8388608
+
 bench-e2e: build
-	$(BIN)/kafki-perf --spawn-broker $(BIN)/brokerd
+	@mkdir -p $(BENCH_E2E_OUT)
+	@set -e; for size in $(BENCH_E2E_SIZES); do for acks in $(BENCH_E2E_ACKS); do \
+	  echo "== $$size B, acks=$$acks"; \
+	  $(BIN)/loadtest produce --spawn-broker=$(BIN)/brokerd --record-size=$$size --acks=$$acks $(BENCH_E2E_FLAGS) \
+	    --json=$(BENCH_E2E_OUT)/$$size-acks$$acks.json --svg=$(BENCH_E2E_OUT)/$$size-acks$$acks.svg; \
+	done; done
 
 clean:
 	rm -rf $(BIN)

@@ -63,18 +63,3 @@ func TestSpawnTimesOutAndCleansUp(t *testing.T) {
 		t.Fatalf("data dir %s left behind: %v", dir, statErr)
 	}
 }
-
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	tb := newTailBuffer(16)
-	for _, s := range []string{"first line\n", "second line\n", "third\n\n"} {
-		if _, err := tb.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := tb.LastLine(); got != "third" {
-		t.Fatalf("LastLine() = %q", got)
-	}
-	if len(tb.buf) > 16 {
-		t.Fatalf("buffer grew to %d bytes", len(tb.buf))
-	}
-}

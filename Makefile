@@ -36,8 +36,10 @@ run: build
 dev-cluster: build
 	$(BIN)/kafki-dev-cluster --brokerd $(BIN)/brokerd --dir $(DATA)/dev-cluster
 
-# test installs what the suite needs on a fresh machine, then runs it all.
-test: test-deps compat-deps vet build unit race fuzz
+# test installs what the suite needs on a fresh machine (kcat, moto_server,
+# Kafka's client jars for brokerd/compat, Kafka's broker jars for the Kafka
+# side of loadtest/compare), then runs it all.
+test: test-deps compat-deps kafka-deps vet build unit race fuzz
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -53,9 +55,11 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 
-# KAFKI_BROKERD_BIN lets the load generator's test drive the real binary.
-unit:
-	KAFKI_BROKERD_BIN=$(BIN)/brokerd $(GO) test -count=1 -timeout 15m $(PKGS)
+# KAFKI_BROKERD_BIN lets the load generator's test drive the real binary;
+# KAFKI_KAFKA_LIBS lets loadtest/compare's test start a real Apache Kafka
+# (one JVM, about 8 s on 2 cores), so the Kafka side of README's comparison is tested.
+unit: kafka-deps
+	KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_KAFKA_LIBS=$(KAFKA_SERVER_LIBS) $(GO) test -count=1 -timeout 15m $(PKGS)
 
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/kafki/kafki/loadtest"
 	"github.com/kafki/kafki/loadtest/brokerproc"
-	"github.com/kafki/kafki/loadtest/internal/brokerbin"
 )
 
 // brokerdPath is the brokerd binary TestMain found or built; empty with
@@ -31,7 +30,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	brokerdPath, brokerdErr = brokerbin.Path(dir)
+	brokerdPath, brokerdErr = brokerproc.FindBrokerd(dir)
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
@@ -127,7 +126,7 @@ func TestSmokeE2EThroughMain(t *testing.T) {
 
 // TestSmokeSpawnReadBack is make bench's path: Main spawns the broker
 // itself (--spawn-broker), produces, reads everything back (--read-back)
-// with kafki-perf's fetch sizes, samples the broker's RSS, and stops it.
+// with the former kafki-perf's fetch sizes, samples the broker's RSS, and stops it.
 func TestSmokeSpawnReadBack(t *testing.T) {
 	if brokerdErr != nil {
 		t.Fatalf("no brokerd binary: %v", brokerdErr)

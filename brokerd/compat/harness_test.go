@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
@@ -41,7 +40,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin, err := testbin.Brokerd(dir, false)
+	bin, err := brokerproc.BuildBrokerd(dir, false)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compat: %v\n", err)
 		return 1

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
@@ -44,7 +43,7 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
-	bin, err := testbin.Brokerd(dir, os.Getenv("KAFKI_E2E_RACE") != "")
+	bin, err := brokerproc.BuildBrokerd(dir, os.Getenv("KAFKI_E2E_RACE") != "")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1

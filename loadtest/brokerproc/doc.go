@@ -6,7 +6,8 @@
 // ReadProcMemory, ReadProcCPU). It also holds the process plumbing every
 // broker harness shares: free loopback ports (FreeLoopbackAddrs), waiting
 // until a port accepts connections (WaitListening), and the tail of a
-// child's output kept for error messages (TailBuffer).
+// child's output kept for error messages (TailBuffer), and building the
+// brokerd that process-level tests run (BuildBrokerd, FindBrokerd).
 //
 // It lives under loadtest/ because the load generator, a pure Kafka
 // client, may import nothing under brokerd/; brokerd's test harnesses

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/loadtest"
-	"github.com/kafki/kafki/loadtest/internal/brokerbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 func TestParsePerfTest(t *testing.T) {
@@ -115,7 +115,7 @@ func TestRatioTableMarksNotAvailableAndComputesRatios(t *testing.T) {
 // wrapper and checks it serves, and that the wrapper passes the policy.
 func TestStartKafkiAppliesFsyncFlags(t *testing.T) {
 	dir := t.TempDir()
-	bin, err := brokerbin.Path(dir)
+	bin, err := brokerproc.FindBrokerd(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestStartKafkiClusterRF3(t *testing.T) {
 		t.Skip("moto_server not on PATH")
 	}
 	dir := t.TempDir()
-	bin, err := brokerbin.Path(dir)
+	bin, err := brokerproc.FindBrokerd(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
@@ -31,7 +30,7 @@ func TestReadyLine(t *testing.T) {
 	brokerd := os.Getenv("KAFKI_BROKERD_BIN")
 	if brokerd == "" {
 		var err error
-		if brokerd, err = testbin.Brokerd(t.TempDir(), false); err != nil {
+		if brokerd, err = brokerproc.BuildBrokerd(t.TempDir(), false); err != nil {
 			t.Fatal(err)
 		}
 	}

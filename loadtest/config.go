@@ -341,18 +341,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.IntVar(&cfg.Producers, "producers", cfg.Producers, "producer clients")
 	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "consumer clients (partitions are split among them)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "target records/s over all producers (0: unthrottled)")
-	flagFunc(fs, "acks", "all", "acks: 0, 1 or all", func(s string) error {
-		switch strings.TrimSpace(s) {
-		case "0":
-			cfg.Acks = AcksNone
-		case "1":
-			cfg.Acks = AcksLeader
-		case "all", "-1":
-			cfg.Acks = AcksAll
-		default:
-			return fmt.Errorf("want 0, 1 or all")
-		}
-		return nil
+	flagFunc(fs, "acks", "all", "acks: 0, 1 or all", func(s string) (err error) {
+		cfg.Acks, err = parseAcks(s)
+		return err
 	})
 	fs.StringVar(&cfg.Compression, "compression", cfg.Compression, "compression: "+strings.Join(compressionNames, ", "))
 	fs.DurationVar(&cfg.Linger, "linger", cfg.Linger, "producer linger")
@@ -373,19 +364,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.BoolVar(&cfg.ReadBack, "read-back", cfg.ReadBack, "produce workload: then read the whole topic back, flat out, as the consume side")
 	fs.IntVar(&cfg.FetchMaxBytes, "fetch-max-bytes", cfg.FetchMaxBytes, "largest fetch response a consumer asks for, in bytes")
 	fs.IntVar(&cfg.FetchPartitionBytes, "fetch-partition-bytes", cfg.FetchPartitionBytes, "largest part of a fetch response per partition, in bytes")
-	flagFunc(fs, "broker-pid", "", "comma-separated broker process ids to sample for peak RSS", func(s string) error {
-		cfg.BrokerPIDs = nil
-		for _, f := range strings.Split(s, ",") {
-			if f = strings.TrimSpace(f); f == "" {
-				continue
-			}
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				return fmt.Errorf("not a process id")
-			}
-			cfg.BrokerPIDs = append(cfg.BrokerPIDs, n)
-		}
-		return nil
+	flagFunc(fs, "broker-pid", "", "comma-separated broker process ids to sample for peak RSS", func(s string) (err error) {
+		cfg.BrokerPIDs, err = parsePIDs(s)
+		return err
 	})
 
 	if len(args) == 0 {
@@ -418,6 +399,35 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 		return cfg, usagef("--bootstrap and --spawn-broker are mutually exclusive")
 	}
 	return cfg, cfg.Validate()
+}
+
+// parseAcks reads --acks: 0, 1, or all (also -1).
+func parseAcks(s string) (int, error) {
+	switch strings.TrimSpace(s) {
+	case "0":
+		return AcksNone, nil
+	case "1":
+		return AcksLeader, nil
+	case "all", "-1":
+		return AcksAll, nil
+	}
+	return 0, fmt.Errorf("want 0, 1 or all")
+}
+
+// parsePIDs reads --broker-pid: comma-separated process ids.
+func parsePIDs(s string) ([]int, error) {
+	var pids []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("not a process id")
+		}
+		pids = append(pids, n)
+	}
+	return pids, nil
 }
 
 // flagFunc is flag.Func with a default shown in the usage; the default is

@@ -6,7 +6,7 @@ BIN       := $(CURDIR)/bin
 DATA      ?= $(CURDIR)/data
 PKGS      := ./...
 # Packages with concurrency worth the race detector.
-RACE_PKGS := ./brokerd/replication/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/perf/... ./brokerd/groups/... ./loadtest/... ./tiering/...
+RACE_PKGS := ./brokerd/replication/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/groups/... ./loadtest/... ./tiering/...
 FUZZTIME  ?= 15s
 # Minimizing a new input is bounded by executions, not time: a short run
 # then keeps fuzzing. With a 5s bound, FuzzRecover (a few ms per input,
@@ -36,8 +36,10 @@ run: build
 dev-cluster: build
 	$(BIN)/kafki-dev-cluster --brokerd $(BIN)/brokerd --dir $(DATA)/dev-cluster
 
-# test installs what the suite needs on a fresh machine, then runs it all.
-test: test-deps compat-deps vet build unit race fuzz
+# test installs what the suite needs on a fresh machine (kcat, moto_server,
+# Kafka's client jars for brokerd/compat, Kafka's broker jars for the Kafka
+# side of loadtest/compare), then runs it all.
+test: test-deps compat-deps kafka-deps vet build unit race fuzz
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -53,9 +55,11 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 
-# KAFKI_BROKERD_BIN lets the load generator's test drive the real binary.
-unit:
-	KAFKI_BROKERD_BIN=$(BIN)/brokerd $(GO) test -count=1 -timeout 15m $(PKGS)
+# KAFKI_BROKERD_BIN lets the load generator's test drive the real binary;
+# KAFKI_KAFKA_LIBS lets loadtest/compare's test start a real Apache Kafka
+# (one JVM, about 8 s on 2 cores), so the Kafka side of README's comparison is tested.
+unit: kafka-deps
+	KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_KAFKA_LIBS=$(KAFKA_SERVER_LIBS) $(GO) test -count=1 -timeout 15m $(PKGS)
 
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
@@ -83,13 +87,32 @@ chaos:
 	KAFKI_CHAOS_ROUNDS=$(CHAOS_ROUNDS) KAFKI_CHAOS_REPORT=$(CHAOS_REPORT) \
 	  $(GO) test -count=1 -v -timeout 60m -run '^TestChaos$$' ./brokerd/chaos
 
+# bench: the go test benchmarks of the hot paths (bench-go), then the end
+# to end matrix through loadtest (bench-e2e): for 100 B and 1 KiB records,
+# acks=1 and acks=all, a brokerd of its own on loopback, one franz-go
+# producer flat out (5 ms linger, 1 MiB batches, 3 partitions) for 10 s
+# after a 2 s warm-up, then one consumer reading everything back; the
+# broker's peak RSS is sampled. Reports in $(BENCH_E2E_OUT). About a minute.
 bench: bench-go bench-e2e
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./brokerd/batch ./brokerd/storage ./brokerd/server ./brokerd/groups
 
+BENCH_E2E_OUT   ?= $(BIN)/bench-e2e
+BENCH_E2E_SIZES ?= 100 1024
+BENCH_E2E_ACKS  ?= 1 all
+# The fetch sizes let the read-back carry hundreds of MB/s in a few
+# requests a second (kgo's 1 MiB per partition would not).
+BENCH_E2E_FLAGS := --partitions=3 --linger=5ms --batch-bytes=1048576 --max-buffered=10000 \
+  --duration=10s --warmup=2s --read-back --fetch-max-bytes=50331648 --fetch-partition-bytes=8388608
+
 bench-e2e: build
-	$(BIN)/kafki-perf --spawn-broker $(BIN)/brokerd
+	@mkdir -p $(BENCH_E2E_OUT)
+	@set -e; for size in $(BENCH_E2E_SIZES); do for acks in $(BENCH_E2E_ACKS); do \
+	  echo "== $$size B, acks=$$acks"; \
+	  $(BIN)/loadtest produce --spawn-broker=$(BIN)/brokerd --record-size=$$size --acks=$$acks $(BENCH_E2E_FLAGS) \
+	    --json=$(BENCH_E2E_OUT)/$$size-acks$$acks.json --svg=$(BENCH_E2E_OUT)/$$size-acks$$acks.svg; \
+	done; done
 
 clean:
 	rm -rf $(BIN)

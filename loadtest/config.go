@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // ErrUsage marks an invalid command line, detected before anything
@@ -59,6 +57,8 @@ const (
 	DefaultConsumeTimeout = 30 * time.Second
 	DefaultJSON           = "loadtest-report.json"
 	DefaultSVG            = "loadtest-report.svg"
+	DefaultFetchMaxBytes  = 50 << 20 // kgo's default
+	DefaultFetchPartBytes = 1 << 20  // kgo's default
 )
 
 // Bounds beyond which a value is certainly a typo; they also keep sizes
@@ -71,12 +71,10 @@ const (
 	maxClients     = 256
 	maxBuffered    = 10_000_000
 	maxRate        = 100_000_000
+	maxFetchBytes  = 1 << 30
 	batchOverhead  = 128 // a batch header plus one record's framing, generously
 	e2eStampLength = 8   // bytes of intended send time at the start of an e2e value
 )
-
-// compressionNames are the accepted --compression values.
-var compressionNames = kcodec.Names
 
 // Config is one load-test run. ParseArgs fills and validates it; Run
 // expects a Config that passed Validate.
@@ -128,6 +126,20 @@ type Config struct {
 	BrokerPIDs []int
 	// Label names the target in reports, e.g. "kafki" or "kafka".
 	Label string
+	// SpawnBroker is a brokerd binary to start on a free loopback port
+	// with a fresh data directory for the run (brokerproc.Spawn), and stop
+	// at its end; Bootstrap is then the spawned broker's address and its
+	// RSS is sampled. Empty means the cluster at Bootstrap is used.
+	SpawnBroker string
+	// ReadBack makes the produce workload, once producing ended, read the
+	// whole topic back from the offsets the run started at, as fast as it
+	// can, and report that as the consume side (what kafki-perf measured).
+	ReadBack bool
+	// FetchMaxBytes and FetchPartitionBytes bound a consumer's fetch
+	// response overall and per partition (kgo.FetchMaxBytes,
+	// kgo.FetchMaxPartitionBytes); the defaults are kgo's.
+	FetchMaxBytes       int
+	FetchPartitionBytes int
 }
 
 // DefaultConfig is the configuration with every option at its default.
@@ -158,93 +170,119 @@ func DefaultConfig() Config {
 		Progress:          time.Second,
 		JSONPath:          DefaultJSON,
 		SVGPath:           DefaultSVG,
+
+		FetchMaxBytes:       DefaultFetchMaxBytes,
+		FetchPartitionBytes: DefaultFetchPartBytes,
 	}
 }
 
-// Validate checks the configuration as a whole.
+// Validate checks the configuration as a whole, one concern at a time:
+// the target, the topic and records, the clients, the period.
 func (c Config) Validate() error {
+	for _, check := range []func() error{c.validateTarget, c.validateRecords, c.validateClients, c.validateProducer, c.validatePeriod} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateTarget checks the workload and where it runs.
+func (c Config) validateTarget() error {
 	switch c.Workload {
 	case WorkloadProduce, WorkloadConsume, WorkloadE2E:
 	default:
 		return usagef("unknown workload %q: want produce, consume or e2e", c.Workload)
 	}
+	if c.ReadBack && c.Workload != WorkloadProduce {
+		return usagef("--read-back applies only to the produce workload")
+	}
 	if err := checkHostPorts(c.Bootstrap); err != nil {
 		return err
-	}
-	if c.Topic == "" || len(c.Topic) > 249 {
-		return usagef("--topic must be 1 to 249 characters")
-	}
-	if c.Partitions < 1 || c.Partitions > maxPartitions {
-		return usagef("--partitions %d: must be 1..%d", c.Partitions, maxPartitions)
-	}
-	if c.ReplicationFactor < 1 || c.ReplicationFactor > 32 {
-		return usagef("--replication-factor %d: must be 1..32", c.ReplicationFactor)
-	}
-	if c.RecordSize.Max() > maxRecordSize {
-		return usagef("--record-size up to %d bytes", maxRecordSize)
-	}
-	if c.Workload == WorkloadE2E && c.RecordSize.Min() < e2eStampLength {
-		return usagef("e2e records carry an %d-byte send time: --record-size must be at least %d", e2eStampLength, e2eStampLength)
-	}
-	if c.Producers < 1 || c.Producers > maxClients {
-		return usagef("--producers %d: must be 1..%d", c.Producers, maxClients)
-	}
-	if c.Consumers < 1 || c.Consumers > maxClients {
-		return usagef("--consumers %d: must be 1..%d", c.Consumers, maxClients)
-	}
-	if c.Rate < 0 || c.Rate > maxRate || c.Rate != c.Rate {
-		return usagef("--rate %v: must be 0 (unthrottled) or a positive number of records/s up to %d", c.Rate, maxRate)
-	}
-	switch c.Acks {
-	case AcksNone, AcksLeader, AcksAll:
-	default:
-		return usagef("--acks %d: must be 0, 1 or all", c.Acks)
-	}
-	if c.Idempotent && c.Acks != AcksAll {
-		return usagef("--idempotent needs --acks=all (add --idempotent=false)")
-	}
-	if !validCompression(c.Compression) {
-		return usagef("unknown compression %q: want one of %s", c.Compression, strings.Join(compressionNames, ", "))
-	}
-	if c.Linger < 0 || c.Linger > time.Minute {
-		return usagef("--linger %s: must be 0..1m", c.Linger)
-	}
-	if c.BatchBytes < minBatchBytes || c.BatchBytes > maxBatchBytes {
-		return usagef("--batch-bytes %d: must be %d..%d", c.BatchBytes, minBatchBytes, maxBatchBytes)
-	}
-	if c.BatchBytes < c.RecordSize.Max()+batchOverhead {
-		return usagef("--batch-bytes %d cannot hold a %d-byte record", c.BatchBytes, c.RecordSize.Max())
-	}
-	if c.MaxBuffered < 1 || c.MaxBuffered > maxBuffered {
-		return usagef("--max-buffered %d: must be 1..%d", c.MaxBuffered, maxBuffered)
-	}
-	if c.Duration < 0 || c.Records < 0 || c.Warmup < 0 || c.Preload < 0 {
-		return usagef("--duration, --records, --warmup and --preload cannot be negative")
-	}
-	if c.Duration == 0 && c.Records == 0 {
-		return usagef("set --duration or --records")
-	}
-	if c.Timeout <= 0 || c.ConsumeTimeout <= 0 {
-		return usagef("--timeout and --consume-timeout must be positive")
-	}
-	if c.Progress < 0 {
-		return usagef("--progress cannot be negative")
 	}
 	for _, pid := range c.BrokerPIDs {
 		if pid <= 0 {
 			return usagef("--broker-pid %d: must be positive", pid)
 		}
 	}
+	if c.SpawnBroker != "" && len(c.BrokerPIDs) > 0 {
+		return usagef("--broker-pid is only for a running broker (a spawned broker is sampled anyway)")
+	}
 	return nil
 }
 
-func validCompression(name string) bool {
-	for _, n := range compressionNames {
-		if n == name {
-			return true
-		}
+// validateRecords checks the topic and the records written to it.
+func (c Config) validateRecords() error {
+	switch {
+	case c.Topic == "" || len(c.Topic) > 249:
+		return usagef("--topic must be 1 to 249 characters")
+	case c.Partitions < 1 || c.Partitions > maxPartitions:
+		return usagef("--partitions %d: must be 1..%d", c.Partitions, maxPartitions)
+	case c.ReplicationFactor < 1 || c.ReplicationFactor > 32:
+		return usagef("--replication-factor %d: must be 1..32", c.ReplicationFactor)
+	case c.RecordSize.Max() > maxRecordSize:
+		return usagef("--record-size up to %d bytes", maxRecordSize)
+	case c.Workload == WorkloadE2E && c.RecordSize.Min() < e2eStampLength:
+		return usagef("e2e records carry an %d-byte send time: --record-size must be at least %d", e2eStampLength, e2eStampLength)
 	}
-	return false
+	return nil
+}
+
+// validateClients checks the number of clients, their rate and the
+// consumers' fetch sizes.
+func (c Config) validateClients() error {
+	switch {
+	case c.Producers < 1 || c.Producers > maxClients:
+		return usagef("--producers %d: must be 1..%d", c.Producers, maxClients)
+	case c.Consumers < 1 || c.Consumers > maxClients:
+		return usagef("--consumers %d: must be 1..%d", c.Consumers, maxClients)
+	case c.Rate < 0 || c.Rate > maxRate || c.Rate != c.Rate:
+		return usagef("--rate %v: must be 0 (unthrottled) or a positive number of records/s up to %d", c.Rate, maxRate)
+	case c.FetchMaxBytes < minBatchBytes || c.FetchMaxBytes > maxFetchBytes:
+		return usagef("--fetch-max-bytes %d: must be %d..%d", c.FetchMaxBytes, minBatchBytes, maxFetchBytes)
+	case c.FetchPartitionBytes < minBatchBytes || c.FetchPartitionBytes > c.FetchMaxBytes:
+		return usagef("--fetch-partition-bytes %d: must be %d..--fetch-max-bytes", c.FetchPartitionBytes, minBatchBytes)
+	}
+	return nil
+}
+
+// validateProducer checks the producer client's options.
+func (c Config) validateProducer() error {
+	switch c.Acks {
+	case AcksNone, AcksLeader, AcksAll:
+	default:
+		return usagef("--acks %d: must be 0, 1 or all", c.Acks)
+	}
+	switch {
+	case c.Idempotent && c.Acks != AcksAll:
+		return usagef("--idempotent needs --acks=all (add --idempotent=false)")
+	case !validCompression(c.Compression):
+		return usagef("unknown compression %q: want one of %s", c.Compression, strings.Join(compressionNames, ", "))
+	case c.Linger < 0 || c.Linger > time.Minute:
+		return usagef("--linger %s: must be 0..1m", c.Linger)
+	case c.BatchBytes < minBatchBytes || c.BatchBytes > maxBatchBytes:
+		return usagef("--batch-bytes %d: must be %d..%d", c.BatchBytes, minBatchBytes, maxBatchBytes)
+	case c.BatchBytes < c.RecordSize.Max()+batchOverhead:
+		return usagef("--batch-bytes %d cannot hold a %d-byte record", c.BatchBytes, c.RecordSize.Max())
+	case c.MaxBuffered < 1 || c.MaxBuffered > maxBuffered:
+		return usagef("--max-buffered %d: must be 1..%d", c.MaxBuffered, maxBuffered)
+	}
+	return nil
+}
+
+// validatePeriod checks how long the run lasts and its bounds.
+func (c Config) validatePeriod() error {
+	switch {
+	case c.Duration < 0 || c.Records < 0 || c.Warmup < 0 || c.Preload < 0:
+		return usagef("--duration, --records, --warmup and --preload cannot be negative")
+	case c.Duration == 0 && c.Records == 0:
+		return usagef("set --duration or --records")
+	case c.Timeout <= 0 || c.ConsumeTimeout <= 0:
+		return usagef("--timeout and --consume-timeout must be positive")
+	case c.Progress < 0:
+		return usagef("--progress cannot be negative")
+	}
+	return nil
 }
 
 // checkHostPorts checks a comma-separated host:port list.
@@ -303,18 +341,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.IntVar(&cfg.Producers, "producers", cfg.Producers, "producer clients")
 	fs.IntVar(&cfg.Consumers, "consumers", cfg.Consumers, "consumer clients (partitions are split among them)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "target records/s over all producers (0: unthrottled)")
-	flagFunc(fs, "acks", "all", "acks: 0, 1 or all", func(s string) error {
-		switch strings.TrimSpace(s) {
-		case "0":
-			cfg.Acks = AcksNone
-		case "1":
-			cfg.Acks = AcksLeader
-		case "all", "-1":
-			cfg.Acks = AcksAll
-		default:
-			return fmt.Errorf("want 0, 1 or all")
-		}
-		return nil
+	flagFunc(fs, "acks", "all", "acks: 0, 1 or all", func(s string) (err error) {
+		cfg.Acks, err = parseAcks(s)
+		return err
 	})
 	fs.StringVar(&cfg.Compression, "compression", cfg.Compression, "compression: "+strings.Join(compressionNames, ", "))
 	fs.DurationVar(&cfg.Linger, "linger", cfg.Linger, "producer linger")
@@ -331,19 +360,13 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.StringVar(&cfg.JSONPath, "json", cfg.JSONPath, "JSON report path (empty: none)")
 	fs.StringVar(&cfg.SVGPath, "svg", cfg.SVGPath, "SVG chart path (empty: none)")
 	fs.StringVar(&cfg.Label, "label", cfg.Label, "name of the target in reports")
-	flagFunc(fs, "broker-pid", "", "comma-separated broker process ids to sample for peak RSS", func(s string) error {
-		cfg.BrokerPIDs = nil
-		for _, f := range strings.Split(s, ",") {
-			if f = strings.TrimSpace(f); f == "" {
-				continue
-			}
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				return fmt.Errorf("not a process id")
-			}
-			cfg.BrokerPIDs = append(cfg.BrokerPIDs, n)
-		}
-		return nil
+	fs.StringVar(&cfg.SpawnBroker, "spawn-broker", cfg.SpawnBroker, "start this brokerd on a free 127.0.0.1 port with a temporary data dir for the run, sample its RSS, stop it at the end (instead of --bootstrap)")
+	fs.BoolVar(&cfg.ReadBack, "read-back", cfg.ReadBack, "produce workload: then read the whole topic back, flat out, as the consume side")
+	fs.IntVar(&cfg.FetchMaxBytes, "fetch-max-bytes", cfg.FetchMaxBytes, "largest fetch response a consumer asks for, in bytes")
+	fs.IntVar(&cfg.FetchPartitionBytes, "fetch-partition-bytes", cfg.FetchPartitionBytes, "largest part of a fetch response per partition, in bytes")
+	flagFunc(fs, "broker-pid", "", "comma-separated broker process ids to sample for peak RSS", func(s string) (err error) {
+		cfg.BrokerPIDs, err = parsePIDs(s)
+		return err
 	})
 
 	if len(args) == 0 {
@@ -367,12 +390,44 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	if fs.NArg() > 0 {
 		return cfg, usagef("unexpected argument %q", fs.Arg(0))
 	}
-	idemSet := false
-	fs.Visit(func(f *flag.Flag) { idemSet = idemSet || f.Name == "idempotent" })
-	if !idemSet && cfg.Acks != AcksAll {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["idempotent"] && cfg.Acks != AcksAll {
 		cfg.Idempotent = false
 	}
+	if set["spawn-broker"] && set["bootstrap"] {
+		return cfg, usagef("--bootstrap and --spawn-broker are mutually exclusive")
+	}
 	return cfg, cfg.Validate()
+}
+
+// parseAcks reads --acks: 0, 1, or all (also -1).
+func parseAcks(s string) (int, error) {
+	switch strings.TrimSpace(s) {
+	case "0":
+		return AcksNone, nil
+	case "1":
+		return AcksLeader, nil
+	case "all", "-1":
+		return AcksAll, nil
+	}
+	return 0, fmt.Errorf("want 0, 1 or all")
+}
+
+// parsePIDs reads --broker-pid: comma-separated process ids.
+func parsePIDs(s string) ([]int, error) {
+	var pids []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("not a process id")
+		}
+		pids = append(pids, n)
+	}
+	return pids, nil
 }
 
 // flagFunc is flag.Func with a default shown in the usage; the default is

@@ -46,6 +46,8 @@ func newConsumer(cfg Config, parts []int32, from map[int32]int64, clock Clock, r
 		kgo.DisableClientMetrics(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: offsets}),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxBytes(int32(cfg.FetchMaxBytes)),
+		kgo.FetchMaxPartitionBytes(int32(cfg.FetchPartitionBytes)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("consumer client: %w", err)

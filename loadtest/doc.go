@@ -11,6 +11,11 @@
 //     its intended send time, and end-to-end latency is from that time to
 //     the moment a consumer holds the record.
 //
+// With --read-back the produce workload then reads the whole topic back,
+// flat out, as its consume side (make bench-e2e runs it so). With
+// --spawn-broker it starts a brokerd of its own for the run
+// (package brokerproc) instead of using --bootstrap, and samples its RSS.
+//
 // The command binary (loadtest/cmd/loadtest) is a thin shell around
 // [Main]; package compare builds the Kafki/Apache Kafka comparison on top.
 //

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafki/kafki/brokerd/perf"
 	"github.com/kafki/kafki/loadtest"
-	"github.com/kafki/kafki/loadtest/internal/brokerbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // brokerdPath is the brokerd binary TestMain found or built; empty with
@@ -30,21 +30,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	brokerdPath, brokerdErr = brokerbin.Path(dir)
+	brokerdPath, brokerdErr = brokerproc.FindBrokerd(dir)
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
 // spawn starts a real brokerd for one test and stops it at the end.
-func spawn(t *testing.T) *perf.BrokerProcess {
+func spawn(t *testing.T) *brokerproc.Broker {
 	t.Helper()
 	if brokerdErr != nil {
 		t.Fatalf("no brokerd binary: %v", brokerdErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := perf.SpawnBroker(ctx, brokerdPath, 15*time.Second)
+	b, err := brokerproc.Spawn(ctx, brokerdPath, 15*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +121,41 @@ func TestSmokeE2EThroughMain(t *testing.T) {
 	}
 	if !bytes.Contains(stderr.Bytes(), []byte("rec/s")) {
 		t.Fatalf("no progress lines on stderr: %q", stderr.String())
+	}
+}
+
+// TestSmokeSpawnReadBack is make bench's path: Main spawns the broker
+// itself (--spawn-broker), produces, reads everything back (--read-back)
+// with the former kafki-perf's fetch sizes, samples the broker's RSS, and stops it.
+func TestSmokeSpawnReadBack(t *testing.T) {
+	if brokerdErr != nil {
+		t.Fatalf("no brokerd binary: %v", brokerdErr)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	code := loadtest.Main(context.Background(), []string{"produce", "--spawn-broker=" + brokerdPath,
+		"--read-back", "--acks=1", "--record-size=100", "--warmup=200ms", "--duration=800ms",
+		"--fetch-max-bytes=50331648", "--fetch-partition-bytes=8388608", "--progress=0",
+		"--json=" + jsonPath, "--svg="}, &stdout, &stderr)
+	if code != loadtest.ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	rep, err := loadtest.ReadJSON(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Produce == nil || rep.Consume == nil || rep.Produce.AllRecords == 0 {
+		t.Fatalf("report lacks a side: %+v", rep)
+	}
+	// Read back: everything acknowledged, warm-up included, as the broker holds it.
+	if rep.Consume.AllRecords != rep.Produce.AllRecords || rep.BrokerRecords != rep.Produce.AllRecords {
+		t.Fatalf("acknowledged %d, read back %d, broker holds %d", rep.Produce.AllRecords, rep.Consume.AllRecords, rep.BrokerRecords)
+	}
+	if rep.BrokerPeakRSSBytes <= 0 || !rep.Settings.ReadBack || rep.Settings.Acks != "1" {
+		t.Fatalf("RSS %d, settings %+v", rep.BrokerPeakRSSBytes, rep.Settings)
+	}
+	if !strings.Contains(stdout.String(), "read back") || !strings.Contains(stderr.String(), "started "+brokerdPath) {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
 

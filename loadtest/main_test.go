@@ -31,6 +31,10 @@ func TestBadOptions(t *testing.T) {
 		{[]string{"produce", "--keys=zipf"}, "keys"},
 		{[]string{"produce", "--nope"}, "nope"},
 		{[]string{"consume", "--preload=-1"}, "preload"},
+		{[]string{"consume", "--read-back"}, "--read-back applies only to the produce workload"},
+		{[]string{"produce", "--spawn-broker=bin/brokerd"}, "--bootstrap and --spawn-broker are mutually exclusive"},
+		{[]string{"produce", "--fetch-partition-bytes=100"}, "--fetch-partition-bytes"},
+		{[]string{"produce", "--fetch-max-bytes=1024", "--fetch-partition-bytes=2048"}, "--fetch-partition-bytes"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Main(context.Background(), append(tc.args, "--bootstrap=127.0.0.1:1"), &stdout, &stderr)

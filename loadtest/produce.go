@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kafki/kafki/brokerd/kcodec"
 )
 
 // slotMemory bounds the value buffers of one producer's slots; with large
@@ -111,12 +109,6 @@ func producerOpts(cfg Config, slots int) []kgo.Opt {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
 	}
 	return opts
-}
-
-// mustCodec maps a validated --compression value to kgo's codec.
-func mustCodec(name string) kgo.CompressionCodec {
-	c, _ := kcodec.Codec(name) // validated with the other options
-	return c
 }
 
 // newProducer connects producer i of a run whose producers share rate.

@@ -58,6 +58,9 @@ type Settings struct {
 	Records           int64    `json:"records"`
 	WarmupSec         float64  `json:"warmup_s"`
 	Preload           int64    `json:"preload,omitempty"`
+	ReadBack          bool     `json:"read_back,omitempty"`
+	FetchMaxBytes     int      `json:"fetch_max_bytes"`
+	FetchPartBytes    int      `json:"fetch_partition_bytes"`
 }
 
 func settingsOf(c Config) Settings {
@@ -68,7 +71,8 @@ func settingsOf(c Config) Settings {
 		Acks: acksString(c.Acks), Compression: c.Compression,
 		LingerMs: float64(c.Linger) / float64(time.Millisecond), BatchBytes: c.BatchBytes,
 		Idempotent: c.Idempotent, DurationSec: c.Duration.Seconds(), Records: c.Records,
-		WarmupSec: c.Warmup.Seconds(),
+		WarmupSec: c.Warmup.Seconds(), ReadBack: c.ReadBack,
+		FetchMaxBytes: c.FetchMaxBytes, FetchPartBytes: c.FetchPartitionBytes,
 	}
 	if c.Workload == WorkloadConsume {
 		s.Preload = c.Preload
@@ -171,6 +175,9 @@ func WriteSummary(w io.Writer, r *Report) error {
 		}
 		if r.Workload == WorkloadE2E && side.name == "consume" {
 			name = "e2e"
+		}
+		if r.Settings.ReadBack && side.name == "consume" {
+			name = "read back"
 		}
 		st := side.st
 		lat := []string{"-", "-", "-", "-", "-"}

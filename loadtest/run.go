@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/perf"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // ErrCountMismatch means the records the run acknowledged or read differ
@@ -18,6 +18,9 @@ var ErrCountMismatch = errors.New("record counts differ")
 
 // rssInterval is how often broker processes' RSS is sampled.
 const rssInterval = 100 * time.Millisecond
+
+// spawnStopGrace is how long a spawned broker gets to exit after SIGTERM.
+const spawnStopGrace = 20 * time.Second
 
 // run is the state of one Run.
 type run struct {
@@ -41,10 +44,14 @@ type run struct {
 
 // Run performs the workload of cfg against the cluster and returns the
 // report, also when the run failed (with Error set) after connecting.
-// Progress lines go to progress every cfg.Progress.
+// Progress lines go to progress every cfg.Progress. With cfg.SpawnBroker
+// it starts that broker first and stops it at the end.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err error) {
 	if progress == nil {
 		progress = io.Discard
+	}
+	if cfg.SpawnBroker != "" {
+		return runSpawned(ctx, cfg, progress)
 	}
 	rep = &Report{Label: cfg.Label, Workload: cfg.Workload, Settings: settingsOf(cfg), Started: time.Now().UTC()}
 	defer func() {
@@ -69,15 +76,15 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 		return rep, err
 	}
 
-	var samplers []*perf.RSSSampler
+	var samplers []*brokerproc.RSSSampler
 	for _, pid := range cfg.BrokerPIDs {
-		samplers = append(samplers, perf.StartRSSSampler(pid, rssInterval))
+		samplers = append(samplers, brokerproc.StartRSSSampler(pid, rssInterval))
 	}
 	r := &run{cfg: cfg, clock: SystemClock{}, adm: a, parts: parts, prod: NewRecorder(), cons: NewRecorder(), out: newSyncWriter(progress)}
 	r.setPhase("starting")
 	switch cfg.Workload {
 	case WorkloadProduce:
-		err = r.produce(ctx, rep)
+		err = r.produce(ctx, rep, start)
 	case WorkloadConsume:
 		err = r.consume(ctx, rep)
 	case WorkloadE2E:
@@ -97,6 +104,42 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 	return rep, errors.Join(err, checkCounts(cfg, rep))
 }
 
+// runSpawned runs cfg against a brokerd it spawns (cfg.SpawnBroker) and
+// stops afterwards. A broker that dies mid-run cancels the run at once,
+// with its exit as the cause, instead of leaving clients retrying.
+func runSpawned(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err error) {
+	b, err := brokerproc.Spawn(ctx, cfg.SpawnBroker, cfg.Timeout)
+	if err != nil {
+		rep = &Report{Label: cfg.Label, Workload: cfg.Workload, Settings: settingsOf(cfg), Started: time.Now().UTC()}
+		err = fmt.Errorf("spawn broker: %w", err)
+		rep.Error = err.Error()
+		return rep, err
+	}
+	fmt.Fprintf(progress, "started %s on %s (pid %d, data in %s)\n", cfg.SpawnBroker, b.Addr(), b.PID(), b.DataDir())
+	defer func() {
+		if stopErr := b.Stop(spawnStopGrace); stopErr != nil {
+			err = errors.Join(err, fmt.Errorf("stop broker: %w", stopErr))
+			rep.Error = err.Error()
+		}
+	}()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-b.Exited():
+			cancel(b.Err())
+		case <-ctx.Done():
+		}
+	}()
+	cfg.SpawnBroker, cfg.Bootstrap, cfg.BrokerPIDs = "", b.Addr(), []int{b.PID()}
+	rep, err = Run(ctx, cfg, progress)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = fmt.Errorf("%w (%w)", err, cause)
+		rep.Error = err.Error()
+	}
+	return rep, err
+}
+
 // checkCounts compares what the run saw with what the broker holds.
 func checkCounts(cfg Config, rep *Report) error {
 	var errs []error
@@ -112,7 +155,7 @@ func checkCounts(cfg Config, rep *Report) error {
 	case c == nil:
 	case cfg.Workload == WorkloadConsume && c.AllRecords != rep.TopicRecords:
 		errs = append(errs, fmt.Errorf("%w: %d records read, the topic holds %d", ErrCountMismatch, c.AllRecords, rep.TopicRecords))
-	case cfg.Workload == WorkloadE2E && c.AllRecords != rep.BrokerRecords:
+	case (cfg.Workload == WorkloadE2E || cfg.ReadBack) && c.AllRecords != rep.BrokerRecords:
 		errs = append(errs, fmt.Errorf("%w: %d records read, broker end offsets advanced by %d", ErrCountMismatch, c.AllRecords, rep.BrokerRecords))
 	}
 	return errors.Join(errs...)
@@ -235,7 +278,7 @@ func (r *run) measure(ctx context.Context, budget *sendBudget, recs ...*Recorder
 	return begin
 }
 
-func (r *run) produce(ctx context.Context, rep *Report) error {
+func (r *run) produce(ctx context.Context, rep *Report, start map[int32]int64) error {
 	budget := newSendBudget(r.cfg.Records)
 	wait, err := r.producers(ctx, r.prod, budget, r.cfg.Rate, false)
 	if err != nil {
@@ -248,6 +291,36 @@ func (r *run) produce(ctx context.Context, rep *Report) error {
 	elapsed := r.clock.Now().Sub(begin)
 	stop()
 	rep.Produce = streamStats(r.prod, elapsed, true)
+	if err != nil || ctx.Err() != nil || !r.cfg.ReadBack {
+		return errors.Join(err, ctx.Err())
+	}
+	return r.readBack(ctx, rep, start)
+}
+
+// readBack reads everything the produce workload wrote (warm-up
+// included), from the offsets the run started at to the end offsets now,
+// as fast as the consumers can, within cfg.ConsumeTimeout. It is not part
+// of the time series: producing is over.
+func (r *run) readBack(ctx context.Context, rep *Report, start map[int32]int64) error {
+	ends, err := r.adm.endOffsets(ctx, r.cfg, r.parts)
+	if err != nil {
+		return err
+	}
+	r.setPhase("reading back")
+	fmt.Fprintf(r.out, "%sreading back %d records\n", r.prefix(), sumDelta(start, ends))
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConsumeTimeout)
+	defer cancel()
+	cs, waitConsumers, err := r.consumers(cctx, start, false)
+	if err != nil {
+		return err
+	}
+	r.cons.Measure()
+	begin := r.clock.Now()
+	for _, c := range cs {
+		c.setEnds(ends)
+	}
+	err = waitConsumers()
+	rep.Consume = streamStats(r.cons, r.clock.Now().Sub(begin), false)
 	return errors.Join(err, ctx.Err())
 }
 

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // brokerdBin is the broker TestMain built; brokerdErr says why there is
@@ -25,7 +25,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	brokerdBin, brokerdErr = testbin.Brokerd(dir, false)
+	brokerdBin, brokerdErr = brokerproc.BuildBrokerd(dir, false)
 	return m.Run()
 }
 

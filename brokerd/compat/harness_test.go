@@ -1,13 +1,11 @@
 package compat
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -18,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // brokerdBin is the broker binary TestMain builds, read-only afterwards.
@@ -42,7 +40,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bin, err := testbin.Brokerd(dir, false)
+	bin, err := brokerproc.BuildBrokerd(dir, false)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compat: %v\n", err)
 		return 1
@@ -54,9 +52,8 @@ func runTests(m *testing.M) int {
 // broker is one brokerd process under test.
 type broker struct {
 	Port string
-	cmd  *exec.Cmd
+	proc *brokerproc.Process
 	log  *syncBuffer
-	done chan struct{} // closed when the process was reaped
 }
 
 // Bootstrap is the address as the Kafka quickstart spells it.
@@ -78,38 +75,27 @@ func startBroker(t *testing.T, flags ...string) *broker {
 		"--log.level=debug",
 		"--log.format=json",
 	}, flags...)
-	b := &broker{cmd: exec.Command(brokerdBin, args...), log: &syncBuffer{}, done: make(chan struct{})}
-	b.cmd.Stdout = b.log
-	stderr, err := b.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.cmd.Start(); err != nil {
-		t.Fatalf("start brokerd: %v", err)
-	}
+	b := &broker{log: &syncBuffer{}}
 	addr := make(chan string, 1)
-	go func() {
-		// Copy the log and report the address the broker bound.
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			b.log.Write(append(line[:len(line):len(line)], '\n'))
-			var rec struct {
-				Msg    string `json:"msg"`
-				Listen string `json:"listen"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "broker started" {
-				select {
-				case addr <- rec.Listen:
-				default:
-				}
+	cmd := exec.Command(brokerdBin, args...)
+	cmd.Stdout = b.log
+	// Copy the log and report the address the broker bound.
+	cmd.Stderr = &lineWriter{w: b.log, line: func(line []byte) {
+		var rec struct {
+			Msg    string `json:"msg"`
+			Listen string `json:"listen"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "broker started" {
+			select {
+			case addr <- rec.Listen:
+			default:
 			}
 		}
-		io.Copy(b.log, stderr)
-		b.cmd.Wait()
-		close(b.done)
-	}()
+	}}
+	var err error
+	if b.proc, err = brokerproc.Start(cmd); err != nil {
+		t.Fatalf("start brokerd: %v", err)
+	}
 	t.Cleanup(func() {
 		b.stop(t)
 		if t.Failed() {
@@ -126,8 +112,8 @@ func startBroker(t *testing.T, flags ...string) *broker {
 			t.Fatalf("brokerd reported listen address %q: %v", a, err)
 		}
 		b.Port = port
-	case <-b.done:
-		t.Fatalf("brokerd exited before listening: %v\n%s", b.cmd.ProcessState, b.log.String())
+	case <-b.proc.Exited():
+		t.Fatalf("brokerd exited before listening: %v\n%s", b.proc.State(), b.log.String())
 	case <-time.After(readyTimeout):
 		t.Fatalf("brokerd did not report its address within %v\n%s", readyTimeout, b.log.String())
 	}
@@ -135,13 +121,34 @@ func startBroker(t *testing.T, flags ...string) *broker {
 }
 
 func (b *broker) stop(t *testing.T) {
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.done:
-	case <-time.After(stopTimeout):
-		t.Errorf("brokerd did not stop within %v of SIGTERM; killing it", stopTimeout)
-		b.cmd.Process.Kill()
-		<-b.done
+	if b.proc.Terminate(stopTimeout) {
+		t.Errorf("brokerd did not stop within %v of SIGTERM; killed it", stopTimeout)
+	}
+}
+
+// lineWriter passes every complete line written to it to line, then on
+// to w; the broker's stderr goes through it, so the harness sees each log
+// record as it is written.
+type lineWriter struct {
+	w       *syncBuffer
+	line    func([]byte)
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := l.partial[:i+1]
+		l.w.Write(line)
+		l.line(line[:i])
+		l.partial = l.partial[i+1:]
 	}
 }
 

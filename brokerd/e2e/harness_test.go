@@ -2,20 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // brokerdBin is the broker binary built by TestMain, shared read-only by
@@ -44,7 +43,7 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	start := time.Now()
-	bin, err := testbin.Brokerd(dir, os.Getenv("KAFKI_E2E_RACE") != "")
+	bin, err := brokerproc.BuildBrokerd(dir, os.Getenv("KAFKI_E2E_RACE") != "")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
@@ -79,14 +78,7 @@ type Broker struct {
 	log  *logBuffer // stderr and stdout of every run, in order
 	runs int
 
-	proc *process // nil when not running
-}
-
-// process is one run of the binary.
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{}    // closed when Wait returned
-	state  *os.ProcessState // set before exited is closed; read only after
+	proc *brokerproc.Process // nil when not running
 }
 
 // StartBroker starts a broker on a fresh data directory and free ports and
@@ -126,7 +118,7 @@ func (b *Broker) pickPorts() {
 func (b *Broker) Start() {
 	b.t.Helper()
 	if b.proc != nil {
-		b.t.Fatalf("broker already running (pid %d)", b.proc.cmd.Process.Pid)
+		b.t.Fatalf("broker already running (pid %d)", b.proc.PID())
 	}
 	// Only the first start may move to other ports: later runs must keep
 	// the address clients were given.
@@ -163,15 +155,10 @@ func (b *Broker) tryStart() error {
 	cmd.Stderr = b.log
 	fmt.Fprintf(b.log, "=== e2e: brokerd run #%d: %s\n", b.runs, strings.Join(args, " "))
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
+	p, err := brokerproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start %s: %w", brokerdBin, err)
 	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait() // the state is read from cmd.ProcessState
-		p.state = cmd.ProcessState
-		close(p.exited)
-	}()
 	b.proc = p
 	addrs := []string{b.Addr}
 	if b.MetricsAddr != "" {
@@ -182,7 +169,7 @@ func (b *Broker) tryStart() error {
 			return err
 		}
 	}
-	b.t.Logf("brokerd run #%d (pid %d) ready on %s in %v", b.runs, cmd.Process.Pid, b.Addr, time.Since(started).Round(time.Millisecond))
+	b.t.Logf("brokerd run #%d (pid %d) ready on %s in %v", b.runs, p.PID(), b.Addr, time.Since(started).Round(time.Millisecond))
 	return nil
 }
 
@@ -190,26 +177,17 @@ func (b *Broker) tryStart() error {
 // exits, or the deadline passes.
 func (b *Broker) waitListening(addr string, deadline time.Time) error {
 	p := b.proc
-	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			b.proc = nil
-			return fmt.Errorf("brokerd exited (%v) before listening on %s", p.state, addr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting connections after %v: %v", addr, readyTimeout, err)
-		}
-		select {
-		case <-p.exited:
-		case <-time.After(pollInterval):
-		}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	err := brokerproc.WaitListening(ctx, addr, p.Exited(), pollInterval)
+	switch {
+	case errors.Is(err, brokerproc.ErrExited):
+		b.proc = nil
+		return fmt.Errorf("brokerd exited (%v) before listening on %s", p.State(), addr)
+	case err != nil:
+		return fmt.Errorf("%s not accepting connections after %v: %v", addr, readyTimeout, err)
 	}
+	return nil
 }
 
 // Kill sends SIGKILL and waits until the process is gone: a crash at
@@ -220,13 +198,8 @@ func (b *Broker) Kill() {
 		b.t.Fatalf("Kill: broker not running")
 	}
 	p := b.proc
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		b.t.Fatalf("SIGKILL brokerd: %v", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(killTimeout):
-		b.t.Fatalf("brokerd pid %d still alive %v after SIGKILL", p.cmd.Process.Pid, killTimeout)
+	if err := p.Kill(killTimeout); err != nil {
+		b.t.Fatalf("kill brokerd: %v", err)
 	}
 	b.proc = nil
 	fmt.Fprintf(b.log, "=== e2e: brokerd run #%d killed (SIGKILL)\n", b.runs)
@@ -242,32 +215,19 @@ func (b *Broker) Stop(timeout time.Duration) (code int, took time.Duration) {
 	}
 	p := b.proc
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		b.t.Fatalf("SIGTERM brokerd: %v", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		b.proc = nil
+	killed := p.Terminate(timeout)
+	b.proc = nil
+	if killed {
 		b.t.Fatalf("brokerd did not exit within %v of SIGTERM; killed it", timeout)
 	}
-	b.proc = nil
 	took = time.Since(start)
-	fmt.Fprintf(b.log, "=== e2e: brokerd run #%d exited after SIGTERM: %v\n", b.runs, p.state)
-	return p.state.ExitCode(), took
+	fmt.Fprintf(b.log, "=== e2e: brokerd run #%d exited after SIGTERM: %v\n", b.runs, p.State())
+	return p.State().ExitCode(), took
 }
 
 func (b *Broker) cleanup() {
 	if b.proc != nil {
-		p := b.proc
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(stopTimeout):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
+		if b.proc.Terminate(stopTimeout) {
 			b.t.Errorf("brokerd did not exit within %v of SIGTERM at cleanup; killed it", stopTimeout)
 		}
 		b.proc = nil
@@ -309,15 +269,14 @@ func cleanEnv() []string {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment
-// ago (listen on port 0, note the port, close).
+// ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := brokerproc.FreeLoopbackAddrs(1)
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs[0]
 }
 
 // logBuffer is a goroutine-safe, size-capped log sink: os/exec copies the

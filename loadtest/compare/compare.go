@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafki/kafki/brokerd/perf"
 	"github.com/kafki/kafki/loadtest"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // Targets.
@@ -211,9 +211,9 @@ func runPerfTest(ctx context.Context, cfg Config, kopts KafkaOptions, target str
 		return run
 	}
 	fmt.Fprintf(log, "== %s: kafka-producer-perf-test, %d records of %d B, acks=all\n", target, cfg.PerfRecords, cfg.RecordSize.Max())
-	var samplers []*perf.RSSSampler
+	var samplers []*brokerproc.RSSSampler
 	for _, pid := range cl.pids {
-		samplers = append(samplers, perf.StartRSSSampler(pid, 100*time.Millisecond))
+		samplers = append(samplers, brokerproc.StartRSSSampler(pid, 100*time.Millisecond))
 	}
 	res, err := RunPerfTest(ctx, PerfTestOptions{Kafka: kopts, Bootstrap: cl.bootstrap, Topic: topic,
 		Records: cfg.PerfRecords, RecordSize: cfg.RecordSize.Max(), Acks: "all", Timeout: 5 * time.Minute})

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/loadtest"
-	"github.com/kafki/kafki/loadtest/internal/brokerbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 func TestParsePerfTest(t *testing.T) {
@@ -115,7 +115,7 @@ func TestRatioTableMarksNotAvailableAndComputesRatios(t *testing.T) {
 // wrapper and checks it serves, and that the wrapper passes the policy.
 func TestStartKafkiAppliesFsyncFlags(t *testing.T) {
 	dir := t.TempDir()
-	bin, err := brokerbin.Path(dir)
+	bin, err := brokerproc.FindBrokerd(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestStartKafkiClusterRF3(t *testing.T) {
 		t.Skip("moto_server not on PATH")
 	}
 	dir := t.TempDir()
-	bin, err := brokerbin.Path(dir)
+	bin, err := brokerproc.FindBrokerd(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,33 +231,5 @@ func TestStartKafkiClusterRF3(t *testing.T) {
 		if _, err := os.Stat("/proc/" + itoa(pid)); err == nil {
 			t.Errorf("broker pid %d still exists after Stop", pid)
 		}
-	}
-}
-
-// TestParseDevClusterHeader reads the brokers from kafki-dev-cluster's
-// banner and refuses a banner that lists the wrong number of them.
-func TestParseDevClusterHeader(t *testing.T) {
-	banner := strings.Split(`Kafki dev cluster: 3 brokers, DynamoDB http://127.0.0.1:34521 (moto_server), table kafki-dev-cluster
-  broker 1  127.0.0.1:44897  pid 28595  data /tmp/rf/cluster/broker-1
-  broker 2  127.0.0.1:43435  pid 28597  data /tmp/rf/cluster/broker-2
-  broker 3  127.0.0.1:43273  pid 28593  data /tmp/rf/cluster/broker-3
-Broker logs: /tmp/rf/cluster/brokers.log
-Bootstrap servers: 127.0.0.1:44897,127.0.0.1:43435,127.0.0.1:43273`, "\n")
-	var k KafkiCluster
-	if err := k.parseHeader(banner, 3); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := k.Bootstrap(), "127.0.0.1:44897,127.0.0.1:43435,127.0.0.1:43273"; got != want {
-		t.Errorf("bootstrap %q, want %q", got, want)
-	}
-	if got := k.PIDs(); len(got) != 3 || got[0] != 28595 || got[1] != 28597 || got[2] != 28593 {
-		t.Errorf("pids %v", got)
-	}
-	if err := k.parseHeader(banner, 4); err == nil {
-		t.Error("three brokers accepted where four were started")
-	}
-	bad := append(append([]string(nil), banner[:1]...), "  broker 1  127.0.0.1:1  pid x  data /d")
-	if err := k.parseHeader(bad, 1); err == nil {
-		t.Error("a non-numeric pid accepted")
 	}
 }

@@ -5,9 +5,11 @@
 //
 // A run is a list of setups (one node; three nodes with replication
 // factor 3). For each setup and each target (kafki, kafka) it starts the
-// broker processes (three Kafki brokers run through kafki-dev-cluster, the
-// command form of brokerd/internal/clusterproc, which also starts a
-// moto_server as the cluster's DynamoDB), runs the workloads produce, consume and e2e one after
+// broker processes (a single Kafki broker through brokerproc.Spawn; three
+// Kafki brokers through kafki-dev-cluster, the command form of
+// brokerd/internal/clusterproc, which also starts a moto_server as the
+// cluster's DynamoDB, read from its JSON ready line by
+// brokerproc.StartDevCluster), runs the workloads produce, consume and e2e one after
 // the other on fresh topics, and stops the brokers; then it runs Kafka's
 // own ProducerPerformance (kafka-producer-perf-test) against a single
 // Kafki and a single Kafka, so the figures can be checked with a client

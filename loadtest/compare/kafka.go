@@ -10,12 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // ErrNoKafka means the Apache Kafka jars were not found.
@@ -91,23 +94,23 @@ func newClusterID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// freePorts reserves n distinct free loopback ports. They are released
-// before Kafka binds them; a clash shows up as a failed start.
+// freePorts reserves n distinct free loopback ports
+// (brokerproc.FreeLoopbackAddrs). They are released before Kafka binds
+// them; a clash shows up as a failed start.
 func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
+	addrs, err := brokerproc.FreeLoopbackAddrs(n)
+	if err != nil {
+		return nil, err
+	}
+	ports := make([]int, len(addrs))
+	for i, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err == nil {
+			ports[i], err = strconv.Atoi(port)
 		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
+			return nil, fmt.Errorf("free port %q: %w", a, err)
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
 }

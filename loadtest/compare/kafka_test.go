@@ -10,9 +10,10 @@ import (
 )
 
 // TestKafkaSingleNodeTinyProduce starts a real Apache Kafka from the jars
-// in $KAFKI_KAFKA_LIBS (make kafka-deps fills the default cache) and runs a
-// tiny produce workload against it. It is skipped unless the variable is
-// set: it starts a JVM, which make test does not need.
+// in $KAFKI_KAFKA_LIBS and runs a tiny produce workload against it: the
+// Kafka side of make bench-compare. make test (make unit) fetches the jars
+// (make kafka-deps) and sets the variable, so it runs there; a plain go
+// test without the variable skips it, as it needs the jars and a JVM.
 func TestKafkaSingleNodeTinyProduce(t *testing.T) {
 	libs := os.Getenv(KafkaLibsEnv)
 	if libs == "" {

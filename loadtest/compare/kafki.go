@@ -8,15 +8,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/perf"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // StartKafki starts bin/brokerd (path) on a free loopback port with a
-// fresh data directory, through perf.SpawnBroker, with the fsync policy's
+// fresh data directory, through brokerproc.Spawn, with the fsync policy's
 // flags. SpawnBroker takes no extra flags, so a two-line wrapper script in
 // dir execs brokerd with them appended (exec keeps the process id, so RSS
 // is sampled on brokerd itself; later flags override SpawnBroker's).
-func StartKafki(ctx context.Context, path, dir string, fs Fsync, timeout time.Duration) (*perf.BrokerProcess, error) {
+func StartKafki(ctx context.Context, path, dir string, fs Fsync, timeout time.Duration) (*brokerproc.Broker, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("kafki binary: %w", err)
@@ -29,7 +29,7 @@ func StartKafki(ctx context.Context, path, dir string, fs Fsync, timeout time.Du
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		return nil, fmt.Errorf("kafki wrapper: %w", err)
 	}
-	b, err := perf.SpawnBroker(ctx, wrapper, timeout)
+	b, err := brokerproc.Spawn(ctx, wrapper, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("start kafki: %w", err)
 	}

@@ -7,10 +7,3 @@ import "syscall"
 func childProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
-
-// clusterProcAttr makes the kernel send SIGTERM to kafki-dev-cluster if
-// this process dies: SIGTERM, not SIGKILL, so it still stops its brokers
-// and its moto_server rather than leaving moto behind.
-func clusterProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-}

@@ -5,5 +5,3 @@ package compare
 import "syscall"
 
 func childProcAttr() *syscall.SysProcAttr { return nil }
-
-func clusterProcAttr() *syscall.SysProcAttr { return nil }

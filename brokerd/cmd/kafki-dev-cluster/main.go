@@ -1,8 +1,11 @@
 // Command kafki-dev-cluster runs a local multi-broker Kafki cluster for
 // development: a moto_server as DynamoDB (or an endpoint given with
 // --endpoint) and N brokerd processes on free loopback ports, with data
-// under --dir. It prints the bootstrap servers and example commands, and
-// runs until SIGINT or SIGTERM, then stops every broker and moto.
+// under --dir. Once every broker accepts connections it prints one line
+// of JSON for programs (brokerproc.Ready: {"ready":true,"bootstrap":...,
+// "brokers":[...],"dynamodb":...}; loadtest compare reads it), then the
+// bootstrap servers and example commands for people, and runs until
+// SIGINT or SIGTERM, then stops every broker and moto.
 //
 // `make dev-cluster` builds the binaries and runs it.
 //
@@ -27,6 +30,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 const name = "kafki-dev-cluster"
@@ -163,6 +167,10 @@ func serve(ctx context.Context, s settings, stdout io.Writer) error {
 		}
 		return fmt.Errorf("%w (broker output: %s)", err, logName)
 	}
+	if err := brokerproc.WriteReady(stdout, readyLine(c, logName)); err != nil {
+		_ = c.Close()
+		return err
+	}
 	printUsage(stdout, c, s, logName)
 
 	// Report brokers that exit while the cluster runs (a developer may
@@ -222,6 +230,21 @@ func openLog(flagValue, dir string) (io.WriteCloser, string, error) {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// readyLine describes the running cluster for programs; logName is where
+// the brokers' output goes ("stderr", or a file made absolute here).
+func readyLine(c *clusterproc.Cluster, logName string) brokerproc.Ready {
+	if logName != "stderr" {
+		if abs, err := filepath.Abs(logName); err == nil {
+			logName = abs
+		}
+	}
+	r := brokerproc.Ready{Ready: true, Bootstrap: strings.Join(c.Bootstrap(), ","), DynamoDB: c.Endpoint(), Table: c.Table(), Logs: logName}
+	for _, p := range c.Brokers() {
+		r.Brokers = append(r.Brokers, brokerproc.ReadyBroker{ID: p.ID(), Addr: p.Addr(), PID: p.PID(), DataDir: p.DataDir()})
+	}
+	return r
+}
 
 func printUsage(w io.Writer, c *clusterproc.Cluster, s settings, logName string) {
 	bootstrap := strings.Join(c.Bootstrap(), ",")

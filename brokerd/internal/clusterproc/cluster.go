@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kafki/kafki/loadtest/brokerproc"
 	"github.com/kafki/kafki/tiering/mototest"
 )
 
@@ -151,7 +152,7 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 		for _, id := range ids {
 			addrs = append(addrs, c.net.brokerAddr(id))
 		}
-	} else if addrs, err = freeLoopbackAddrs(opt.Brokers); err != nil {
+	} else if addrs, err = brokerproc.FreeLoopbackAddrs(opt.Brokers); err != nil {
 		return nil, fmt.Errorf("clusterproc: %w", err)
 	}
 	var stdout io.Writer

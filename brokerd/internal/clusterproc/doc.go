@@ -4,6 +4,10 @@
 // it). Tests use it to crash, pause and restart brokers, and (with
 // Options.NetNS) to cut them off the network; the
 // kafki-dev-cluster command uses it to give developers a local cluster.
+// What it shares with every other broker harness (a started process and
+// its signals, free loopback ports, waiting for a port, the tail of a
+// broker's output) is package loadtest/brokerproc's; this package adds the
+// cluster: node ids, DynamoDB, environment, restarts and network faults.
 //
 // The moto_server the harness starts is single-threaded
 // (mototest.StartSerialized): threaded moto can let two concurrent

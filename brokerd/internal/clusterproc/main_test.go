@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/testbin"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // fakeEnv selects the fake broker mode when the test binary is run by the
@@ -41,7 +41,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	brokerdBin, brokerdErr = testbin.Brokerd(dir, false)
+	brokerdBin, brokerdErr = brokerproc.BuildBrokerd(dir, false)
 	return m.Run()
 }
 

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // ErrNotRunning is returned when a broker is signalled while it has no
@@ -31,7 +32,7 @@ type Proc struct {
 	id      int32
 	addr    string
 	dataDir string
-	tail    *tailBuffer
+	tail    *brokerproc.TailBuffer
 	out     io.Writer // where the process's stdout and stderr go
 	netns   string    // network namespace the broker runs in; "" for the host's
 
@@ -41,15 +42,13 @@ type Proc struct {
 
 // run is one execution of the broker binary.
 type run struct {
-	n      int
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the process is reaped
-	err    error         // cmd.Wait's result; read after exited is closed
-	asked  bool          // Kill, Terminate or Close ended it: not a crash
+	n     int
+	proc  *brokerproc.Process // signals go to its process group (procAttr)
+	asked bool                // Kill, Terminate or Close ended it: not a crash
 }
 
 func newProc(c *Cluster, id int32, addr, dataDir string, stdout io.Writer) *Proc {
-	p := &Proc{c: c, id: id, addr: addr, dataDir: dataDir, tail: newTailBuffer(64 << 10)}
+	p := &Proc{c: c, id: id, addr: addr, dataDir: dataDir, tail: brokerproc.NewTailBuffer(64<<10, notePrefix)}
 	p.out = p.tail
 	if stdout != nil {
 		p.out = io.MultiWriter(p.tail, &prefixWriter{w: stdout, prefix: fmt.Sprintf("[broker %d] ", id)})
@@ -72,7 +71,7 @@ func (p *Proc) PID() int {
 	if r == nil {
 		return 0
 	}
-	return r.cmd.Process.Pid
+	return r.proc.PID()
 }
 
 // Running reports whether the broker has a process that has not exited.
@@ -82,12 +81,7 @@ func (p *Proc) Running() bool {
 	if r == nil {
 		return false
 	}
-	select {
-	case <-r.exited:
-		return false
-	default:
-		return true
-	}
+	return !r.proc.Done()
 }
 
 // Exited is closed when the latest run's process has exited and been
@@ -99,7 +93,7 @@ func (p *Proc) Exited() <-chan struct{} {
 		close(ch)
 		return ch
 	}
-	return r.exited
+	return r.proc.Exited()
 }
 
 // Logs returns the tail of the broker's output over all its runs, each
@@ -114,13 +108,8 @@ func (p *Proc) Kill() error {
 		return err
 	}
 	p.markAsked(r)
-	if err := signalGroup(r, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("broker %d: SIGKILL: %w", p.id, err)
-	}
-	select {
-	case <-r.exited:
-	case <-time.After(reapTimeout):
-		return fmt.Errorf("broker %d (pid %d) not reaped %s after SIGKILL", p.id, r.cmd.Process.Pid, reapTimeout)
+	if err := r.proc.Kill(reapTimeout); err != nil {
+		return fmt.Errorf("broker %d: %w", p.id, err)
 	}
 	p.note("run #%d killed (SIGKILL)", r.n)
 	return nil
@@ -136,16 +125,16 @@ func (p *Proc) DumpGoroutines() error {
 		return err
 	}
 	p.markAsked(r)
-	if err := signalGroup(r, syscall.SIGCONT); err != nil { // a paused broker cannot dump
+	if err := r.proc.Signal(syscall.SIGCONT); err != nil { // a paused broker cannot dump
 		return fmt.Errorf("broker %d: SIGCONT: %w", p.id, err)
 	}
-	if err := signalGroup(r, syscall.SIGQUIT); err != nil {
+	if err := r.proc.Signal(syscall.SIGQUIT); err != nil {
 		return fmt.Errorf("broker %d: SIGQUIT: %w", p.id, err)
 	}
 	select {
-	case <-r.exited:
+	case <-r.proc.Exited():
 	case <-time.After(reapTimeout):
-		return fmt.Errorf("broker %d (pid %d) not reaped %s after SIGQUIT", p.id, r.cmd.Process.Pid, reapTimeout)
+		return fmt.Errorf("broker %d (pid %d) not reaped %s after SIGQUIT", p.id, r.proc.PID(), reapTimeout)
 	}
 	p.note("run #%d stopped with a goroutine dump (SIGQUIT)", r.n)
 	return nil
@@ -163,7 +152,7 @@ func (p *Proc) signal(sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
-	if err := signalGroup(r, sig); err != nil {
+	if err := r.proc.Signal(sig); err != nil {
 		return fmt.Errorf("broker %d: %v: %w", p.id, sig, err)
 	}
 	return nil
@@ -178,22 +167,15 @@ func (p *Proc) Terminate(grace time.Duration) error {
 		return err
 	}
 	p.markAsked(r)
-	// A stopped process only acts on SIGTERM once it runs again.
-	if err := signalGroup(r, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("broker %d: SIGTERM: %w", p.id, err)
-	}
-	_ = signalGroup(r, syscall.SIGCONT)
-	select {
-	case <-r.exited:
-	case <-time.After(grace):
-		_ = signalGroup(r, syscall.SIGKILL)
-		<-r.exited
+	// SIGTERM, and SIGCONT: a stopped process only acts on SIGTERM once
+	// it runs again.
+	if r.proc.Terminate(grace) {
 		p.note("run #%d killed: no exit within %s of SIGTERM", r.n, grace)
 		return fmt.Errorf("broker %d did not exit within %s of SIGTERM; killed it%s", p.id, grace, p.lastLine())
 	}
-	p.note("run #%d exited after SIGTERM: %v", r.n, exitText(r.err))
-	if r.err != nil {
-		return fmt.Errorf("broker %d exited with %v after SIGTERM%s", p.id, r.err, p.lastLine())
+	p.note("run #%d exited after SIGTERM: %v", r.n, exitText(r.proc.Err()))
+	if err := r.proc.Err(); err != nil {
+		return fmt.Errorf("broker %d exited with %v after SIGTERM%s", p.id, err, p.lastLine())
 	}
 	return nil
 }
@@ -270,7 +252,7 @@ func (p *Proc) startFirst(ctx context.Context) error {
 		if err == nil || p.netns != "" || attempt == startAttempts || !strings.Contains(p.tail.String(), "address already in use") {
 			return err
 		}
-		addrs, perr := freeLoopbackAddrs(1)
+		addrs, perr := brokerproc.FreeLoopbackAddrs(1)
 		if perr != nil {
 			return errors.Join(err, perr)
 		}
@@ -304,22 +286,19 @@ func (p *Proc) startOnce(ctx context.Context) error {
 	// Bounds Wait if a grandchild kept the output pipe open.
 	cmd.WaitDelay = 5 * time.Second
 	fmt.Fprintf(p.out, notePrefix+" broker %d run #%d on %s\n", p.id, n, p.addr)
-	if err := cmd.Start(); err != nil {
+	proc, err := brokerproc.Start(cmd)
+	if err != nil {
 		p.mu.Unlock()
 		return fmt.Errorf("broker %d: start %s: %w", p.id, p.c.opt.BrokerdPath, err)
 	}
-	r := &run{n: n, cmd: cmd, exited: make(chan struct{})}
+	r := &run{n: n, proc: proc}
 	p.run = r
 	p.mu.Unlock()
-	go func() {
-		r.err = cmd.Wait()
-		close(r.exited)
-	}()
 	if err := p.waitListening(ctx, r); err != nil {
 		// Do not leave a half-started broker behind.
 		p.markAsked(r)
-		_ = signalGroup(r, syscall.SIGKILL)
-		<-r.exited
+		_ = r.proc.Signal(syscall.SIGKILL)
+		<-r.proc.Exited()
 		return err
 	}
 	return nil
@@ -328,22 +307,14 @@ func (p *Proc) startOnce(ctx context.Context) error {
 // waitListening dials the broker's port until it accepts, the process
 // exits, or ctx ends.
 func (p *Proc) waitListening(ctx context.Context, r *run) error {
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for {
-		conn, err := (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext(ctx, "tcp", p.addr)
-		if err == nil {
-			_ = conn.Close()
-			return nil
-		}
-		select {
-		case <-r.exited:
-			return fmt.Errorf("broker %d exited (%v) before listening on %s%s", p.id, exitText(r.err), p.addr, p.lastLine())
-		case <-ctx.Done():
-			return fmt.Errorf("broker %d not accepting connections on %s: %w%s", p.id, p.addr, ctx.Err(), p.lastLine())
-		case <-tick.C:
-		}
+	err := brokerproc.WaitListening(ctx, p.addr, r.proc.Exited(), pollInterval)
+	switch {
+	case errors.Is(err, brokerproc.ErrExited):
+		return fmt.Errorf("broker %d exited (%v) before listening on %s%s", p.id, exitText(r.proc.Err()), p.addr, p.lastLine())
+	case err != nil:
+		return fmt.Errorf("broker %d not accepting connections on %s: %w%s", p.id, p.addr, err, p.lastLine())
 	}
+	return nil
 }
 
 // shutdown is Close's part for one broker: terminate a running one, and
@@ -353,16 +324,14 @@ func (p *Proc) shutdown(grace time.Duration) error {
 	if r == nil {
 		return nil
 	}
-	select {
-	case <-r.exited:
+	if r.proc.Done() {
 		p.mu.Lock()
 		asked := r.asked
 		p.mu.Unlock()
 		if !asked {
-			return fmt.Errorf("broker %d exited unexpectedly (%v)%s", p.id, exitText(r.err), p.lastLine())
+			return fmt.Errorf("broker %d exited unexpectedly (%v)%s", p.id, exitText(r.proc.Err()), p.lastLine())
 		}
 		return nil
-	default:
 	}
 	if err := p.Terminate(grace); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
@@ -382,12 +351,10 @@ func (p *Proc) running() (*run, error) {
 	if r == nil {
 		return nil, fmt.Errorf("broker %d: %w", p.id, ErrNotRunning)
 	}
-	select {
-	case <-r.exited:
+	if r.proc.Done() {
 		return nil, fmt.Errorf("broker %d: %w", p.id, ErrNotRunning)
-	default:
-		return r, nil
 	}
+	return r, nil
 }
 
 func (p *Proc) markAsked(r *run) {
@@ -408,16 +375,6 @@ func (p *Proc) lastLine() string {
 		return ": " + l
 	}
 	return ""
-}
-
-// signalGroup signals the run's whole process group (its pid is the
-// group id, see procAttr). An already exited process is not an error.
-func signalGroup(r *run, sig syscall.Signal) error {
-	err := syscall.Kill(-r.cmd.Process.Pid, sig)
-	if errors.Is(err, syscall.ESRCH) {
-		return nil
-	}
-	return err
 }
 
 func exitText(err error) string {

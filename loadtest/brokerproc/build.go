@@ -1,7 +1,4 @@
-// Package testbin builds the brokerd binary that process-level tests
-// (e2e, compat, chaos, clusterproc) run, with the Go toolchain running the
-// tests, so that every harness builds it the same way.
-package testbin
+package brokerproc
 
 import (
 	"context"
@@ -16,9 +13,27 @@ import (
 // buildTimeout bounds one go build (a cold cache on two cores).
 const buildTimeout = 5 * time.Minute
 
-// Brokerd builds brokerd into dir (with the race detector when race is
-// set) and returns its path.
-func Brokerd(dir string, race bool) (string, error) {
+// BrokerdEnv names a prebuilt brokerd binary for FindBrokerd (make unit
+// points it at bin/brokerd).
+const BrokerdEnv = "KAFKI_BROKERD_BIN"
+
+// FindBrokerd returns $KAFKI_BROKERD_BIN when set, or builds brokerd into
+// dir (BuildBrokerd, no race detector).
+func FindBrokerd(dir string) (string, error) {
+	if p := os.Getenv(BrokerdEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s: %w", BrokerdEnv, err)
+		}
+		return p, nil
+	}
+	return BuildBrokerd(dir, false)
+}
+
+// BuildBrokerd builds brokerd into dir (with the race detector when race
+// is set) with the Go toolchain running the caller (GoTool), so that every
+// process-level test (brokerd/e2e, brokerd/compat, brokerd/chaos,
+// clusterproc, loadtest) builds it the same way, and returns its path.
+func BuildBrokerd(dir string, race bool) (string, error) {
 	bin := filepath.Join(dir, "brokerd")
 	args := []string{"build", "-o", bin}
 	if race {

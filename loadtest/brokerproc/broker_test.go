@@ -1,4 +1,4 @@
-package perf
+package brokerproc
 
 import (
 	"context"
@@ -20,21 +20,21 @@ func writeScript(t *testing.T, body string) string {
 	return path
 }
 
-func TestSpawnBrokerMissingBinary(t *testing.T) {
-	_, err := SpawnBroker(context.Background(), filepath.Join(t.TempDir(), "nope"), time.Second)
+func TestSpawnMissingBinary(t *testing.T) {
+	_, err := Spawn(context.Background(), filepath.Join(t.TempDir(), "nope"), time.Second)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want ErrNotExist", err)
 	}
 }
 
-func TestSpawnBrokerReportsEarlyExitWithOutput(t *testing.T) {
+func TestSpawnReportsEarlyExitWithOutput(t *testing.T) {
 	// The script checks it got the documented flags, then dies like a
 	// broker with a bad config would.
 	path := writeScript(t, `case "$*" in
 *--listen=127.0.0.1:*--data.dir=*--metrics.listen=*--log.level=warn*) echo "brokerd: data.dir: permission denied" >&2; exit 3;;
 *) echo "unexpected args: $*" >&2; exit 4;;
 esac`)
-	_, err := SpawnBroker(context.Background(), path, 10*time.Second)
+	_, err := Spawn(context.Background(), path, 10*time.Second)
 	if !errors.Is(err, ErrBrokerExited) {
 		t.Fatalf("err = %v, want ErrBrokerExited", err)
 	}
@@ -43,11 +43,11 @@ esac`)
 	}
 }
 
-func TestSpawnBrokerTimesOutAndCleansUp(t *testing.T) {
+func TestSpawnTimesOutAndCleansUp(t *testing.T) {
 	// Prints its data dir, then never listens.
 	path := writeScript(t, `for a in "$@"; do case "$a" in --data.dir=*) echo "${a#--data.dir=}";; esac; done; exec sleep 60`)
 	start := time.Now()
-	_, err := SpawnBroker(context.Background(), path, 300*time.Millisecond)
+	_, err := Spawn(context.Background(), path, 300*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "did not accept connections") {
 		t.Fatalf("err = %v, want a start timeout", err)
 	}
@@ -56,25 +56,10 @@ func TestSpawnBrokerTimesOutAndCleansUp(t *testing.T) {
 	}
 	// The error carries the script's last line: its data dir, which must be gone.
 	dir := err.Error()[strings.LastIndex(err.Error(), ": ")+2:]
-	if !strings.Contains(dir, "kafki-perf-broker-") {
+	if !strings.Contains(dir, "kafki-broker-") {
 		t.Fatalf("no data dir in %q", err)
 	}
 	if _, statErr := os.Stat(dir); !errors.Is(statErr, os.ErrNotExist) {
 		t.Fatalf("data dir %s left behind: %v", dir, statErr)
-	}
-}
-
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	tb := newTailBuffer(16)
-	for _, s := range []string{"first line\n", "second line\n", "third\n\n"} {
-		if _, err := tb.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := tb.LastLine(); got != "third" {
-		t.Fatalf("LastLine() = %q", got)
-	}
-	if len(tb.buf) > 16 {
-		t.Fatalf("buffer grew to %d bytes", len(tb.buf))
 	}
 }

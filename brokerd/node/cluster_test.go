@@ -639,6 +639,8 @@ func TestControlPlaneCostIndependentOfPartitions(t *testing.T) {
 		return total / float64(len(c.brokers)) / time.Since(start).Seconds()
 	}
 	adm := kadm.NewClient(c.client())
+	// Placing thousands of partitions on moto takes a while.
+	adm.SetTimeoutMillis(int32(max(15*time.Second, time.Duration(manyParts)*50*time.Millisecond) / time.Millisecond))
 	if res, err := adm.CreateTopic(ctx, 1, 3, nil, "one"); err != nil || res.Err != nil {
 		t.Fatalf("create: %v %v", err, res.Err)
 	}

@@ -623,7 +623,7 @@ func TestControlPlaneCostIndependentOfPartitions(t *testing.T) {
 	c := newClusterWith(t, 3, func(cfg *config.Config) {
 		cfg.MetadataPollInterval, cfg.SessionLease = def.MetadataPollInterval, def.SessionLease
 	})
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second+time.Duration(manyParts)*50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second+time.Duration(manyParts)*200*time.Millisecond)
 	defer cancel()
 	idleRate := func() float64 {
 		before := map[int32]float64{}
@@ -640,7 +640,7 @@ func TestControlPlaneCostIndependentOfPartitions(t *testing.T) {
 	}
 	adm := kadm.NewClient(c.client())
 	// Placing thousands of partitions on moto takes a while.
-	adm.SetTimeoutMillis(int32(max(15*time.Second, time.Duration(manyParts)*50*time.Millisecond) / time.Millisecond))
+	adm.SetTimeoutMillis(int32(max(15*time.Second, time.Duration(manyParts)*200*time.Millisecond) / time.Millisecond))
 	if res, err := adm.CreateTopic(ctx, 1, 3, nil, "one"); err != nil || res.Err != nil {
 		t.Fatalf("create: %v %v", err, res.Err)
 	}

@@ -1,0 +1,52 @@
+// Package brokerd is the Kafki broker: a Kafka-compatible commit log.
+// This file holds no code; it says where things happen, for a reader who
+// starts here. Dependencies point one way: server → groups, node →
+// topics → storage, batch; node → cluster → lease, meta; metastore
+// implements the stores of meta, cluster, lease and tiering/remote on
+// DynamoDB; broker wires everything from config.
+//
+// # Where does X happen?
+//
+//   - A Produce lands: server/00_produce.go validates the request and each
+//     batch (package batch: CRC, lengths, codecs), checks the leader epoch
+//     and acks (topics.Partition.CheckLeader, CanAcceptAll), appends
+//     (topics.Partition.Append → storage.Log.Append, which assigns offsets
+//     and writes the active segment), and for acks=all waits
+//     (topics.Partition.AwaitCommitted, which waits for the high watermark
+//     kept by replication.Leader).
+//   - A Fetch is served: server/01_fetch.go reads each partition up to its
+//     high watermark from the local segments (storage.Log.Read), or below
+//     the local log start from the tier (topics/tiering.go →
+//     tiering/fetch, through its cache), long-polling on
+//     topics.Partition.HWChanged.
+//   - Followers fetch: node/fetcher.go runs one fetcher per leader broker
+//     (replica fetches with this broker's id, truncating first with
+//     OffsetForLeaderEpoch); the leader answers them in
+//     server/01_fetch.go (a fetch with a replica id), where
+//     topics.Partition.FollowerFetch reports the follower's position to
+//     replication.Leader, which moves the high watermark.
+//   - The ISR changes: replication.Leader decides who lags or caught up
+//     (Laggards, FollowerFetch's expand); node/isr.go persists each change
+//     (metastore PutISR, fenced by the leader's session lease) before a
+//     shrink takes effect, and after an expansion is counted.
+//   - Leases renew: lease.Lease.Run, started by node/node.go for the
+//     broker's session (runSession) and by cluster/controller.go for the
+//     controller lease; the records live in the table (metastore/lease.go).
+//   - The controller decides: cluster.Decide (cluster/plan.go) is the pure
+//     decision (fence lapsed brokers, elect, place, delete); the loop in
+//     cluster/controller.go reads the snapshot and the brokers' leases,
+//     calls it, and writes the plan through metastore, fenced by its
+//     lease epoch.
+//   - Brokers take their roles: node/node.go polls the metadata version,
+//     reads the snapshot when it moved (metastore.Store.Read), and applies
+//     each partition state as leader, follower or nothing
+//     (topics.Partition.BecomeLeader/BecomeFollower/BecomeNone).
+//   - Tiering hooks in: storage seals a rolled segment (SealedSegment),
+//     topics/tiering.go hands it to tiering/upload, commits its metadata
+//     (tiering/remote, metastore.Remote in a cluster, fenced by the
+//     leader epoch), and enforces local and remote retention
+//     (tiering/cleanup).
+//   - Consumer groups: server's group handlers call groups.Coordinator,
+//     whose state is the __consumer_offsets partition it leads
+//     (groups/log.go, through topics like any partition).
+package brokerd

@@ -89,7 +89,7 @@ type Node struct {
 
 	fetchers *fetchers
 	isrQueue chan isrRequest
-	ctrl     *controller
+	ctrl     *cluster.Controller
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -129,13 +129,36 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.ctrl = newController(n)
+	n.ctrl = cluster.NewController(cluster.ControllerOptions{
+		Log: n.log, Holder: n.holder, SessionLease: n.cfg.SessionLease,
+		Leases: n.store.Leases, Store: n.store, UncleanDefault: uncleanDefault(n.cfg),
+		Kick: n.kick, Brokers: n.appliedBrokers,
+	})
 	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.runSession(runCtx, l) }()
 	go func() { defer n.wg.Done(); n.runWatcher(runCtx) }()
 	go func() { defer n.wg.Done(); n.runISR(runCtx) }()
-	go func() { defer n.wg.Done(); n.ctrl.run(runCtx) }()
+	go func() { defer n.wg.Done(); n.ctrl.Run(runCtx) }()
 	return n, nil
+}
+
+// uncleanDefault is the broker's unclean.leader.election.enable, the
+// default of topics that do not override it.
+func uncleanDefault(c *config.Config) bool {
+	k, ok := c.KafkaConfig(topics.BrokerConfigName(topics.KeyUncleanElection))
+	if !ok {
+		return false
+	}
+	u, err := config.ParseBoolean(k.Value)
+	return err == nil && u
+}
+
+// appliedBrokers returns the brokers of the applied snapshot, which the
+// controller observes while it stands by.
+func (n *Node) appliedBrokers() []cluster.BrokerInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.snap.Brokers
 }
 
 // Stop is a controlled shutdown, as Kafka's: it releases the session
@@ -160,7 +183,7 @@ func (n *Node) Stop(ctx context.Context) {
 			peers = snap.Brokers
 			break
 		}
-		n.ctrl.poke()
+		n.ctrl.Poke()
 		select {
 		case <-wctx.Done():
 		case <-time.After(n.cfg.MetadataPollInterval):
@@ -604,7 +627,7 @@ func (n *Node) awaitStates(ctx context.Context, done func(map[tp]cluster.Partiti
 		if ok {
 			return nil
 		}
-		n.ctrl.poke()
+		n.ctrl.Poke()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

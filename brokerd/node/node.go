@@ -429,6 +429,33 @@ func holderID(holder string) int32 {
 }
 
 // apply installs a snapshot read while the session epoch was gen.
+// applyRole gives local partition p the role st (found: ok) grants this
+// broker under session current, the session the snapshot was read under
+// being gen.
+func (n *Node) applyRole(p *topics.Partition, st cluster.PartitionState, ok bool, current, gen int64, minInsync int32) {
+	role, leader, epoch := p.Role()
+	switch {
+	case !ok:
+		if role != topics.NoRole {
+			p.BecomeNone(-1, 0)
+		}
+		n.fetchers.remove(p)
+	case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
+		n.fetchers.remove(p)
+		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.cfg.ReplicaLagTimeMax)
+	case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
+		if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
+			p.BecomeFollower(st.Leader, st.LeaderEpoch)
+			n.fetchers.add(p, st.Leader, st.LeaderEpoch)
+		}
+	default:
+		if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
+			p.BecomeNone(st.Leader, st.LeaderEpoch)
+		}
+		n.fetchers.remove(p)
+	}
+}
+
 func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen int64, token uint64) {
 	n.applyMu.Lock()
 	n.tm.Apply(ctx, snap.Topics, token)
@@ -443,27 +470,7 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 		for _, p := range t.Partitions {
 			local[p] = true
 			st, ok := states[tp{t.Name, p.Index}]
-			role, leader, epoch := p.Role()
-			switch {
-			case !ok:
-				if role != topics.NoRole {
-					p.BecomeNone(-1, 0)
-				}
-				n.fetchers.remove(p)
-			case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
-				n.fetchers.remove(p)
-				p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(settings.MinInsync), n.cfg.ReplicaLagTimeMax)
-			case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
-				if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
-					p.BecomeFollower(st.Leader, st.LeaderEpoch)
-					n.fetchers.add(p, st.Leader, st.LeaderEpoch)
-				}
-			default:
-				if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
-					p.BecomeNone(st.Leader, st.LeaderEpoch)
-				}
-				n.fetchers.remove(p)
-			}
+			n.applyRole(p, st, ok, current, gen, settings.MinInsync)
 		}
 	}
 	// Stop following partitions of deleted topics (a topic re-created

@@ -11,6 +11,7 @@ package config
 // from Default(), so Value != Default means the operator set it.
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -30,6 +31,21 @@ const (
 	KindLong    ConfigKind = "long"
 	KindList    ConfigKind = "list"
 )
+
+// ParseBoolean parses a value of a boolean config as Kafki accepts it
+// everywhere (topic overrides and the broker defaults behind them):
+// exactly "true" or "false". The topic manager and the controller both
+// read unclean.leader.election.enable with it, so they never disagree on
+// whether a topic allows unclean election.
+func ParseBoolean(v string) (bool, error) {
+	switch v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", v)
+}
 
 // KafkaConfig is one broker setting under its Kafka name.
 type KafkaConfig struct {

@@ -2,7 +2,9 @@
 // broker's session lease, registers it, follows the shared metadata in
 // DynamoDB, applies partition states to the local partitions (leader,
 // follower or nothing), runs the follower fetchers and the leader's ISR
-// maintenance, and contends for the controller lease (controller.go).
+// maintenance, and runs this broker's cluster.Controller, which contends
+// for the controller lease (the controller lives in package cluster; node
+// only gives it the store, the leases, and a kick after its writes).
 //
 // Invariants:
 //   - Every partition role this broker takes comes from a partition state

@@ -89,7 +89,7 @@ type Node struct {
 
 	fetchers *fetchers
 	isrQueue chan isrRequest
-	ctrl     *controller
+	ctrl     *cluster.Controller
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -129,13 +129,36 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.ctrl = newController(n)
+	n.ctrl = cluster.NewController(cluster.ControllerOptions{
+		Log: n.log, Holder: n.holder, SessionLease: n.cfg.SessionLease,
+		Leases: n.store, Store: n.store, UncleanDefault: uncleanDefault(n.cfg),
+		Kick: n.kick, Brokers: n.appliedBrokers,
+	})
 	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.runSession(runCtx, l) }()
 	go func() { defer n.wg.Done(); n.runWatcher(runCtx) }()
 	go func() { defer n.wg.Done(); n.runISR(runCtx) }()
-	go func() { defer n.wg.Done(); n.ctrl.run(runCtx) }()
+	go func() { defer n.wg.Done(); n.ctrl.Run(runCtx) }()
 	return n, nil
+}
+
+// uncleanDefault is the broker's unclean.leader.election.enable, the
+// default of topics that do not override it.
+func uncleanDefault(c *config.Config) bool {
+	k, ok := c.KafkaConfig(topics.BrokerConfigName(topics.KeyUncleanElection))
+	if !ok {
+		return false
+	}
+	u, err := config.ParseBoolean(k.Value)
+	return err == nil && u
+}
+
+// appliedBrokers returns the brokers of the applied snapshot, which the
+// controller observes while it stands by.
+func (n *Node) appliedBrokers() []cluster.BrokerInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.snap.Brokers
 }
 
 // Stop is a controlled shutdown, as Kafka's: it releases the session
@@ -160,7 +183,7 @@ func (n *Node) Stop(ctx context.Context) {
 			peers = snap.Brokers
 			break
 		}
-		n.ctrl.poke()
+		n.ctrl.Poke()
 		select {
 		case <-wctx.Done():
 		case <-time.After(n.cfg.MetadataPollInterval):
@@ -406,6 +429,33 @@ func holderID(holder string) int32 {
 }
 
 // apply installs a snapshot read while the session epoch was gen.
+// applyRole gives local partition p the role st (found: ok) grants this
+// broker under session current, the session the snapshot was read under
+// being gen.
+func (n *Node) applyRole(p *topics.Partition, st cluster.PartitionState, ok bool, current, gen int64, minInsync int32) {
+	role, leader, epoch := p.Role()
+	switch {
+	case !ok:
+		if role != topics.NoRole {
+			p.BecomeNone(-1, 0)
+		}
+		n.fetchers.remove(p)
+	case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
+		n.fetchers.remove(p)
+		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.cfg.ReplicaLagTimeMax)
+	case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
+		if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
+			p.BecomeFollower(st.Leader, st.LeaderEpoch)
+			n.fetchers.add(p, st.Leader, st.LeaderEpoch)
+		}
+	default:
+		if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
+			p.BecomeNone(st.Leader, st.LeaderEpoch)
+		}
+		n.fetchers.remove(p)
+	}
+}
+
 func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen int64, token uint64) {
 	n.applyMu.Lock()
 	n.tm.Apply(ctx, snap.Topics, token)
@@ -420,27 +470,7 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 		for _, p := range t.Partitions {
 			local[p] = true
 			st, ok := states[tp{t.Name, p.Index}]
-			role, leader, epoch := p.Role()
-			switch {
-			case !ok:
-				if role != topics.NoRole {
-					p.BecomeNone(-1, 0)
-				}
-				n.fetchers.remove(p)
-			case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
-				n.fetchers.remove(p)
-				p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(settings.MinInsync), n.cfg.ReplicaLagTimeMax)
-			case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
-				if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
-					p.BecomeFollower(st.Leader, st.LeaderEpoch)
-					n.fetchers.add(p, st.Leader, st.LeaderEpoch)
-				}
-			default:
-				if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
-					p.BecomeNone(st.Leader, st.LeaderEpoch)
-				}
-				n.fetchers.remove(p)
-			}
+			n.applyRole(p, st, ok, current, gen, settings.MinInsync)
 		}
 	}
 	// Stop following partitions of deleted topics (a topic re-created
@@ -604,7 +634,7 @@ func (n *Node) awaitStates(ctx context.Context, done func(map[tp]cluster.Partiti
 		if ok {
 			return nil
 		}
-		n.ctrl.poke()
+		n.ctrl.Poke()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

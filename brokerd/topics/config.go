@@ -250,12 +250,9 @@ var specs = map[string]keySpec{
 		kind:   config.KindBoolean,
 		broker: "unclean.leader.election.enable",
 		apply: func(s *Settings, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil || (v != "true" && v != "false") {
-				return fmt.Errorf("%q is not true or false", v)
-			}
+			b, err := config.ParseBoolean(v)
 			s.UncleanElection = b
-			return nil
+			return err
 		},
 	},
 }

@@ -26,6 +26,15 @@ func (e *env) commitAsync(lg *memLog, group string, offset int64) (chan struct{}
 	return <-lg.commits, code
 }
 
+// release lets a pending commit's wait end and checks its answer.
+func release(t *testing.T, commit chan struct{}, code <-chan int16, what string) {
+	t.Helper()
+	close(commit)
+	if c := <-code; c != 0 {
+		t.Fatalf("%s: %d", what, c)
+	}
+}
+
 // An offset commit waits for the in-sync replicas without holding its
 // shard: another group's commit on the same __consumer_offsets partition
 // completes while the first still waits.
@@ -39,20 +48,14 @@ func TestCommitWaitDoesNotStallTheShard(t *testing.T) {
 	slow, slowCode := e.commitAsync(lg, "g", 5)
 	other := sameShard(t, "g")
 	fast, fastCode := e.commitAsync(lg, other, 9)
-	close(fast)
-	if code := <-fastCode; code != 0 {
-		t.Fatalf("second group's commit: %d", code)
-	}
+	release(t, fast, fastCode, "second group's commit")
 	if got := e.fetched(other, "t", 0); got != 9 {
 		t.Fatalf("second group's offset %d, want 9", got)
 	}
 	if got := e.fetched("g", "t", 0); got != 1 {
 		t.Fatalf("uncommitted offset visible: %d, want 1 until the replicas have 5", got)
 	}
-	close(slow)
-	if code := <-slowCode; code != 0 {
-		t.Fatalf("first commit: %d", code)
-	}
+	release(t, slow, slowCode, "first commit")
 	if got := e.fetched("g", "t", 0); got != 5 {
 		t.Fatalf("offset %d after the commit, want 5", got)
 	}
@@ -69,14 +72,8 @@ func TestPendingCommitsApplyInLogOrder(t *testing.T) {
 	lg.commits = make(chan chan struct{})
 	first, firstCode := e.commitAsync(lg, "g", 5)
 	second, secondCode := e.commitAsync(lg, "g", 7)
-	close(second)
-	if code := <-secondCode; code != 0 {
-		t.Fatalf("second commit: %d", code)
-	}
-	close(first)
-	if code := <-firstCode; code != 0 {
-		t.Fatalf("first commit: %d", code)
-	}
+	release(t, second, secondCode, "second commit")
+	release(t, first, firstCode, "first commit")
 	if got := e.fetched("g", "t", 0); got != 7 {
 		t.Fatalf("offset %d, want 7 (the later write)", got)
 	}
@@ -108,10 +105,7 @@ func TestGroupDeletedDuringPendingCommit(t *testing.T) {
 	if err := <-deleted; err != nil {
 		t.Fatal(err)
 	}
-	close(pending)
-	if c := <-code; c != 0 {
-		t.Fatalf("commit: %d", c)
-	}
+	release(t, pending, code, "commit")
 	if got := e.fetched("g", "t", 0); got != -1 {
 		t.Fatalf("deleted group's offset %d, want none", got)
 	}

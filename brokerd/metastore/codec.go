@@ -140,49 +140,51 @@ func (it *item) strMap(attr string) map[string]string {
 	return out
 }
 
+// failure is how a write failed.
+type failure int
+
+const (
+	failedOther     failure = iota // throttling, validation, the service: an error
+	failedCondition                // a condition did not hold
+	failedConflict                 // a concurrent transaction touched the same items
+)
+
+// classify is the one reading of a failed write (nil: failedOther is
+// never asked about). A cancelled transaction failed on a condition if
+// any item's did, on a conflict if the others were only conflicts or
+// not evaluated, and otherwise for another reason.
+func classify(err error) failure {
+	var ccf *types.ConditionalCheckFailedException
+	var conflict *types.TransactionConflictException
+	var tce *types.TransactionCanceledException
+	switch {
+	case errors.As(err, &ccf):
+		return failedCondition
+	case errors.As(err, &conflict):
+		return failedConflict
+	case !errors.As(err, &tce):
+		return failedOther
+	}
+	out := failedConflict
+	for _, r := range tce.CancellationReasons {
+		switch aws.ToString(r.Code) {
+		case "ConditionalCheckFailed":
+			out = failedCondition
+		case "", "None", "TransactionConflict":
+		default:
+			return failedOther
+		}
+	}
+	return out
+}
+
 // conditionFailed reports whether a write failed because one of its
 // conditions did not hold (as opposed to a transient conflict or an
 // error of the service).
-func conditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return true
-	}
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	for _, r := range tce.CancellationReasons {
-		if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-			return true
-		}
-	}
-	return false
-}
+func conditionFailed(err error) bool { return err != nil && classify(err) == failedCondition }
 
 // raced reports whether a write failed because of another write: a
 // condition no longer held, or a concurrent transaction touched the same
 // items. Reading again and replanning may succeed; any other failure
 // (throttling, validation, the service) is an error.
-func raced(err error) bool {
-	var conflict *types.TransactionConflictException
-	if errors.As(err, &conflict) {
-		return true
-	}
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return true
-	}
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "", "None", "ConditionalCheckFailed", "TransactionConflict":
-		default:
-			return false
-		}
-	}
-	return true
-}
+func raced(err error) bool { return err != nil && classify(err) != failedOther }

@@ -24,28 +24,12 @@ func TestRemoteContract(t *testing.T) {
 	}, true)
 }
 
-var tp = remote.TopicPartition{Topic: "orders", Partition: 3}
-
-func seg(id string, base, last int64, epoch int32) remote.Segment {
-	return remote.Segment{
-		TopicPartition: tp, ID: id, BaseOffset: base, LastOffset: last, LeaderEpoch: epoch,
-		Objects: []remote.Object{{Kind: remote.KindLog, Key: remote.ObjectKey(tp, id, remote.KindLog), Size: 10}},
-	}
-}
-
-func mustOK(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t *testing.T, what string, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("%s: got %v, want %v", what, err, target)
-	}
-}
+var (
+	tp      = remotetest.TP
+	seg     = remotetest.Seg
+	mustOK  = remotetest.MustOK
+	wantErr = remotetest.WantErr
+)
 
 func TestDynamoBrokersSeeEachOther(t *testing.T) {
 	ctx := t.Context()

@@ -29,23 +29,29 @@ func Run(t *testing.T, backing func(t *testing.T) func() remote.Store, concurren
 	t.Run("ConcurrentWriters", func(t *testing.T) { concurrentWriters(t, backing(t), concurrent) })
 }
 
-var tp = remote.TopicPartition{Topic: "orders", Partition: 3}
+// TP is the partition the contract's segments belong to.
+var TP = remote.TopicPartition{Topic: "orders", Partition: 3}
 
-func seg(id string, base, last int64, epoch int32) remote.Segment {
+var tp = TP
+
+// Seg is a segment of TP with one log object.
+func Seg(id string, base, last int64, epoch int32) remote.Segment {
 	return remote.Segment{
 		TopicPartition: tp, ID: id, BaseOffset: base, LastOffset: last, LeaderEpoch: epoch,
 		Objects: []remote.Object{{Kind: remote.KindLog, Key: remote.ObjectKey(tp, id, remote.KindLog), Size: 10}},
 	}
 }
 
-func mustOK(t *testing.T, err error) {
+// MustOK fails the test on err.
+func MustOK(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func wantErr(t *testing.T, what string, err, target error) {
+// WantErr fails the test unless err is target.
+func WantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: got %v, want %v", what, err, target)
@@ -55,30 +61,30 @@ func wantErr(t *testing.T, what string, err, target error) {
 func lifecycleAndFencing(t *testing.T, open func() remote.Store) {
 	ctx := t.Context()
 	s := open()
-	mustOK(t, s.Create(ctx, seg("a", 0, 99, 5)))
-	wantErr(t, "duplicate create", s.Create(ctx, seg("a", 0, 99, 5)), remote.ErrExists)
-	mustOK(t, s.Transition(ctx, tp, "a", 5, remote.CopyStarted, remote.CopyFinished))
-	wantErr(t, "second commit", s.Transition(ctx, tp, "a", 5, remote.CopyStarted, remote.CopyFinished), remote.ErrStateConflict)
+	MustOK(t, s.Create(ctx, Seg("a", 0, 99, 5)))
+	WantErr(t, "duplicate create", s.Create(ctx, Seg("a", 0, 99, 5)), remote.ErrExists)
+	MustOK(t, s.Transition(ctx, tp, "a", 5, remote.CopyStarted, remote.CopyFinished))
+	WantErr(t, "second commit", s.Transition(ctx, tp, "a", 5, remote.CopyStarted, remote.CopyFinished), remote.ErrStateConflict)
 
-	mustOK(t, s.Create(ctx, seg("dup", 50, 99, 5)))
-	wantErr(t, "commit of covered range", s.Transition(ctx, tp, "dup", 5, remote.CopyStarted, remote.CopyFinished), remote.ErrNoProgress)
+	MustOK(t, s.Create(ctx, Seg("dup", 50, 99, 5)))
+	WantErr(t, "commit of covered range", s.Transition(ctx, tp, "dup", 5, remote.CopyStarted, remote.CopyFinished), remote.ErrNoProgress)
 
-	mustOK(t, s.Create(ctx, seg("b", 100, 199, 5)))
-	mustOK(t, s.Fence(ctx, tp, 6))
-	wantErr(t, "stale commit", s.Transition(ctx, tp, "b", 5, remote.CopyStarted, remote.CopyFinished), remote.ErrStaleEpoch)
-	wantErr(t, "stale delete mark", s.Transition(ctx, tp, "a", 5, remote.CopyFinished, remote.DeleteStarted), remote.ErrStaleEpoch)
-	wantErr(t, "stale create", s.Create(ctx, seg("c", 200, 299, 4)), remote.ErrStaleEpoch)
-	wantErr(t, "stale remove", s.Remove(ctx, tp, "nope", 5), remote.ErrStaleEpoch)
-	wantErr(t, "backwards transition", s.Transition(ctx, tp, "a", 6, remote.CopyFinished, remote.CopyStarted), remote.ErrStateConflict)
-	wantErr(t, "remove of a finished segment", s.Remove(ctx, tp, "a", 6), remote.ErrStateConflict)
-	wantErr(t, "transition of a missing segment", s.Transition(ctx, tp, "nope", 6, remote.CopyStarted, remote.CopyFinished), remote.ErrNotFound)
-	mustOK(t, s.Transition(ctx, tp, "b", 6, remote.CopyStarted, remote.CopyFinished))
+	MustOK(t, s.Create(ctx, Seg("b", 100, 199, 5)))
+	MustOK(t, s.Fence(ctx, tp, 6))
+	WantErr(t, "stale commit", s.Transition(ctx, tp, "b", 5, remote.CopyStarted, remote.CopyFinished), remote.ErrStaleEpoch)
+	WantErr(t, "stale delete mark", s.Transition(ctx, tp, "a", 5, remote.CopyFinished, remote.DeleteStarted), remote.ErrStaleEpoch)
+	WantErr(t, "stale create", s.Create(ctx, Seg("c", 200, 299, 4)), remote.ErrStaleEpoch)
+	WantErr(t, "stale remove", s.Remove(ctx, tp, "nope", 5), remote.ErrStaleEpoch)
+	WantErr(t, "backwards transition", s.Transition(ctx, tp, "a", 6, remote.CopyFinished, remote.CopyStarted), remote.ErrStateConflict)
+	WantErr(t, "remove of a finished segment", s.Remove(ctx, tp, "a", 6), remote.ErrStateConflict)
+	WantErr(t, "transition of a missing segment", s.Transition(ctx, tp, "nope", 6, remote.CopyStarted, remote.CopyFinished), remote.ErrNotFound)
+	MustOK(t, s.Transition(ctx, tp, "b", 6, remote.CopyStarted, remote.CopyFinished))
 
 	// A new instance (restart, or another broker) sees it all,
 	// including the fence.
 	s2 := open()
 	segs, err := s2.List(ctx, tp)
-	mustOK(t, err)
+	MustOK(t, err)
 	fin := remote.Finished(segs)
 	if len(segs) != 3 || len(fin) != 2 || fin[0].ID != "a" || fin[1].ID != "b" {
 		t.Fatalf("after reopen: %+v", segs)
@@ -86,10 +92,10 @@ func lifecycleAndFencing(t *testing.T, open func() remote.Store) {
 	if segs[1].ID != "dup" || segs[1].State != remote.CopyStarted || segs[1].CreatedAt.IsZero() || segs[1].Objects[0].Key != remote.ObjectKey(tp, "dup", remote.KindLog) {
 		t.Fatalf("record not kept whole: %+v", segs[1])
 	}
-	wantErr(t, "fence lost on reopen", s2.Fence(ctx, tp, 5), remote.ErrStaleEpoch)
-	mustOK(t, s2.Transition(ctx, tp, "a", 6, remote.CopyFinished, remote.DeleteStarted))
-	mustOK(t, s2.Remove(ctx, tp, "a", 6))
-	wantErr(t, "second remove", s2.Remove(ctx, tp, "a", 6), remote.ErrNotFound)
+	WantErr(t, "fence lost on reopen", s2.Fence(ctx, tp, 5), remote.ErrStaleEpoch)
+	MustOK(t, s2.Transition(ctx, tp, "a", 6, remote.CopyFinished, remote.DeleteStarted))
+	MustOK(t, s2.Remove(ctx, tp, "a", 6))
+	WantErr(t, "second remove", s2.Remove(ctx, tp, "a", 6), remote.ErrNotFound)
 	parts, err := s2.Partitions(ctx)
 	if err != nil || len(parts) != 1 || parts[0] != tp {
 		t.Fatalf("partitions: %v %v", parts, err)
@@ -101,12 +107,12 @@ func lifecycleAndFencing(t *testing.T, open func() remote.Store) {
 func fenceByWrite(t *testing.T, open func() remote.Store) {
 	ctx := t.Context()
 	s := open()
-	mustOK(t, s.Create(ctx, seg("a", 0, 99, 6)))
-	mustOK(t, s.Create(ctx, seg("b", 100, 199, 7)))
-	wantErr(t, "commit at the older epoch", s.Transition(ctx, tp, "a", 6, remote.CopyStarted, remote.CopyFinished), remote.ErrStaleEpoch)
-	wantErr(t, "fence at the older epoch", s.Fence(ctx, tp, 6), remote.ErrStaleEpoch)
-	mustOK(t, s.Fence(ctx, tp, 7))
-	mustOK(t, s.Transition(ctx, tp, "a", 7, remote.CopyStarted, remote.CopyFinished))
+	MustOK(t, s.Create(ctx, Seg("a", 0, 99, 6)))
+	MustOK(t, s.Create(ctx, Seg("b", 100, 199, 7)))
+	WantErr(t, "commit at the older epoch", s.Transition(ctx, tp, "a", 6, remote.CopyStarted, remote.CopyFinished), remote.ErrStaleEpoch)
+	WantErr(t, "fence at the older epoch", s.Fence(ctx, tp, 6), remote.ErrStaleEpoch)
+	MustOK(t, s.Fence(ctx, tp, 7))
+	MustOK(t, s.Transition(ctx, tp, "a", 7, remote.CopyStarted, remote.CopyFinished))
 }
 
 // FailedWriteChangesNothing: a write that fails neither creates
@@ -114,13 +120,13 @@ func fenceByWrite(t *testing.T, open func() remote.Store) {
 func failedWriteChangesNothing(t *testing.T, open func() remote.Store) {
 	ctx := t.Context()
 	s := open()
-	wantErr(t, "transition on an empty store", s.Transition(ctx, tp, "x", 9, remote.CopyStarted, remote.CopyFinished), remote.ErrNotFound)
+	WantErr(t, "transition on an empty store", s.Transition(ctx, tp, "x", 9, remote.CopyStarted, remote.CopyFinished), remote.ErrNotFound)
 	if parts, err := s.Partitions(ctx); err != nil || len(parts) != 0 {
 		t.Fatalf("a failed write created a partition: %v %v", parts, err)
 	}
-	mustOK(t, s.Create(ctx, seg("a", 0, 99, 1)))
-	wantErr(t, "remove at epoch 9", s.Remove(ctx, tp, "a", 9), remote.ErrStateConflict)
-	mustOK(t, s.Fence(ctx, tp, 2)) // would fail had the failed remove raised the fence to 9
+	MustOK(t, s.Create(ctx, Seg("a", 0, 99, 1)))
+	WantErr(t, "remove at epoch 9", s.Remove(ctx, tp, "a", 9), remote.ErrStateConflict)
+	MustOK(t, s.Fence(ctx, tp, 2)) // would fail had the failed remove raised the fence to 9
 }
 
 // NoProgress: the rule looks at the finished segments as they
@@ -130,27 +136,27 @@ func noProgress(t *testing.T, open func() remote.Store) {
 	ctx := t.Context()
 	s := open()
 	commit := func(id string, base, last int64) error {
-		mustOK(t, s.Create(ctx, seg(id, base, last, 1)))
+		MustOK(t, s.Create(ctx, Seg(id, base, last, 1)))
 		return s.Transition(ctx, tp, id, 1, remote.CopyStarted, remote.CopyFinished)
 	}
-	mustOK(t, commit("a", 0, 99))
-	mustOK(t, commit("b", 100, 199))
-	mustOK(t, commit("c", 200, 299))
-	wantErr(t, "same end", commit("c2", 250, 299), remote.ErrNoProgress)
+	MustOK(t, commit("a", 0, 99))
+	MustOK(t, commit("b", 100, 199))
+	MustOK(t, commit("c", 200, 299))
+	WantErr(t, "same end", commit("c2", 250, 299), remote.ErrNoProgress)
 	// The newest goes (an audit found it damaged): its range is open again.
-	mustOK(t, s.Transition(ctx, tp, "c", 1, remote.CopyFinished, remote.DeleteStarted))
-	wantErr(t, "still covered by b", commit("b2", 150, 199), remote.ErrNoProgress)
-	mustOK(t, commit("c3", 200, 299))
+	MustOK(t, s.Transition(ctx, tp, "c", 1, remote.CopyFinished, remote.DeleteStarted))
+	WantErr(t, "still covered by b", commit("b2", 150, 199), remote.ErrNoProgress)
+	MustOK(t, commit("c3", 200, 299))
 	// An older one goes: the newest still bounds commits.
-	mustOK(t, s.Transition(ctx, tp, "a", 1, remote.CopyFinished, remote.DeleteStarted))
-	wantErr(t, "below c3", commit("a2", 0, 99), remote.ErrNoProgress)
+	MustOK(t, s.Transition(ctx, tp, "a", 1, remote.CopyFinished, remote.DeleteStarted))
+	WantErr(t, "below c3", commit("a2", 0, 99), remote.ErrNoProgress)
 	// All go (retention): anything may be committed.
-	mustOK(t, s.Transition(ctx, tp, "c3", 1, remote.CopyFinished, remote.DeleteStarted))
-	mustOK(t, s.Transition(ctx, tp, "b", 1, remote.CopyFinished, remote.DeleteStarted))
-	mustOK(t, commit("a3", 0, 49))
-	wantErr(t, "below a3", commit("a4", 0, 49), remote.ErrNoProgress)
+	MustOK(t, s.Transition(ctx, tp, "c3", 1, remote.CopyFinished, remote.DeleteStarted))
+	MustOK(t, s.Transition(ctx, tp, "b", 1, remote.CopyFinished, remote.DeleteStarted))
+	MustOK(t, commit("a3", 0, 49))
+	WantErr(t, "below a3", commit("a4", 0, 49), remote.ErrNoProgress)
 	segs, err := s.List(ctx, tp)
-	mustOK(t, err)
+	MustOK(t, err)
 	if fin := remote.Finished(segs); len(fin) != 1 || fin[0].ID != "a3" {
 		t.Fatalf("finished: %+v", fin)
 	}
@@ -163,19 +169,19 @@ func partitionsApart(t *testing.T, open func() remote.Store) {
 	s := open()
 	tps := []remote.TopicPartition{{Topic: "orders", Partition: 10}, {Topic: "orders", Partition: 1}, {Topic: "audit", Partition: 2}, {Topic: "orders", Partition: 2}}
 	for i, p := range tps {
-		sg := seg(fmt.Sprintf("s%d", i), 0, 9, 1)
+		sg := Seg(fmt.Sprintf("s%d", i), 0, 9, 1)
 		sg.TopicPartition = p
-		mustOK(t, s.Create(ctx, sg))
+		MustOK(t, s.Create(ctx, sg))
 	}
-	mustOK(t, s.Fence(ctx, remote.TopicPartition{Topic: "empty", Partition: 0}, 3))
+	MustOK(t, s.Fence(ctx, remote.TopicPartition{Topic: "empty", Partition: 0}, 3))
 	got, err := s.Partitions(ctx)
-	mustOK(t, err)
+	MustOK(t, err)
 	want := []remote.TopicPartition{{Topic: "audit", Partition: 2}, {Topic: "empty", Partition: 0}, {Topic: "orders", Partition: 1}, {Topic: "orders", Partition: 2}, {Topic: "orders", Partition: 10}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("partitions %v, want %v", got, want)
 	}
 	segs, err := s.List(ctx, remote.TopicPartition{Topic: "orders", Partition: 1})
-	mustOK(t, err)
+	MustOK(t, err)
 	if len(segs) != 1 || segs[0].ID != "s1" {
 		t.Fatalf("orders-1: %+v", segs)
 	}
@@ -201,7 +207,7 @@ func concurrentWriters(t *testing.T, open func() remote.Store, concurrent bool) 
 		go func(s remote.Store, i int) {
 			defer wg.Done()
 			id := fmt.Sprintf("dup-%d", i)
-			if err := s.Create(ctx, seg(id, 0, 99, 1)); err != nil {
+			if err := s.Create(ctx, Seg(id, 0, 99, 1)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -219,7 +225,7 @@ func concurrentWriters(t *testing.T, open func() remote.Store, concurrent bool) 
 	}
 	for _, s := range stores {
 		segs, err := s.List(ctx, tp)
-		mustOK(t, err)
+		MustOK(t, err)
 		if len(segs) != 8 || len(remote.Finished(segs)) != 1 {
 			t.Fatalf("records: %d, finished %d", len(segs), len(remote.Finished(segs)))
 		}

@@ -74,9 +74,9 @@ const readAttempts = 4
 // consistent cut; otherwise Read reads again, up to readAttempts times,
 // and then returns the last read, which still holds every change up to
 // its Version (later polls see the version moved and read again). A
-// cached entry is never newer than the counter it is filed under claims
-// to be older: partitions are queried after the counter was read, and
-// the counter moves with every partition write.
+// cached entry is never older than the counter it is filed under:
+// partitions are queried after the counter was read, and the counter
+// moves with every partition write.
 func (s *Store) Read(ctx context.Context) (cluster.Snapshot, error) {
 	v, err := s.MetadataVersion(ctx)
 	if err != nil {
@@ -346,22 +346,4 @@ func (s *Store) FenceBroker(ctx context.Context, controllerEpoch int64, id int32
 		ExpressionAttributeNames:  map[string]string{"#f": attrFenced, "#e": attrSessionEpoch, "#ttl": AttrTTL},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true), ":e": num(sessionEpoch), ":exp": num(expires)},
 	}})
-}
-
-// Partitions returns every partition state of the live and deleted
-// topics, sorted (for tools; brokers use Read).
-func (s *Store) Partitions(ctx context.Context) ([]cluster.PartitionState, error) {
-	rows, err := s.topicRows(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []cluster.PartitionState
-	for _, r := range rows {
-		parts, err := s.partitionsOf(ctx, r.topic.Name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, parts...)
-	}
-	return out, nil
 }

@@ -39,11 +39,11 @@ func TestPartitionWritesAreFencedAndVersioned(t *testing.T) {
 	if err := putPartition(t, s, c1.Epoch(), stale, 2); !errors.Is(err, lease.ErrConflict) {
 		t.Fatalf("deposed controller's write: %v", err)
 	}
-	got, err := s.Partitions(ctx)
-	if err != nil || len(got) != 1 {
-		t.Fatalf("partitions %v err %v", got, err)
+	snap, err := New(s.client, s.table).Read(ctx) // a cold store: what is stored
+	if err != nil || len(snap.Partitions) != 1 {
+		t.Fatalf("partitions %v err %v", snap.Partitions, err)
 	}
-	g := got[0]
+	g := snap.Partitions[0]
 	if g.Topic != "orders" || g.Partition != 3 || g.Leader != 2 || g.LeaderEpoch != 1 || g.Version != 2 || len(g.ISR) != 2 {
 		t.Fatalf("stored %+v", g)
 	}

@@ -68,8 +68,6 @@ func parseRemotePartSK(sk string) (string, int32, error) {
 	return sk[:i], p, err
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
 // withAttr adds one attribute to an item and returns it.
 func withAttr(it map[string]types.AttributeValue, name string, v types.AttributeValue) map[string]types.AttributeValue {
 	it[name] = v

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -225,7 +226,7 @@ func TestMalformedItemsFailTheRead(t *testing.T) {
 			// The topic's counter has not moved since the item was put
 			// by hand; a fresh store has nothing cached, so it reads it.
 			_, err := New(s.client, s.table).Read(t.Context())
-			if err == nil || !contains(err.Error(), tc.want) {
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Read: %v, want an error containing %q", err, tc.want)
 			}
 		})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -109,9 +108,6 @@ func segmentKey(tp remote.TopicPartition, id string) map[string]types.AttributeV
 	return key(segmentPK(tp.Topic, tp.Partition), id)
 }
 
-func dynS(v string) *types.AttributeValueMemberS { return str(v) }
-func dynN(v int64) *types.AttributeValueMemberN  { return num(v) }
-
 // partState is a partition item as read; exists is false before the
 // partition's first write (fence -1, like FileStore).
 type partState struct {
@@ -130,40 +126,18 @@ type segState struct {
 	seg    remote.Segment
 }
 
-func dynNum(item map[string]types.AttributeValue, name string) (int64, bool, error) {
-	av, ok := item[name]
-	if !ok {
-		return 0, false, nil
-	}
-	n, ok := av.(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, false, fmt.Errorf("%w: attribute %s is not a number", remote.ErrInvalid, name)
-	}
-	v, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("%w: attribute %s: %v", remote.ErrInvalid, name, err)
-	}
-	return v, true, nil
-}
-
-func parsePart(tp remote.TopicPartition, item map[string]types.AttributeValue) (partState, error) {
-	if item == nil {
+func parsePart(tp remote.TopicPartition, m map[string]types.AttributeValue) (partState, error) {
+	if m == nil {
 		return partState{fence: -1}, nil
 	}
+	it := item{what: fmt.Sprintf("remote: %v metadata", tp), m: m}
 	p := partState{exists: true}
-	fence, ok, err := dynNum(item, "fence")
-	if err == nil && !ok {
-		err = fmt.Errorf("%w: no fence", remote.ErrInvalid)
-	}
-	if err == nil {
-		p.fence = int32(fence)
-		p.ver, _, err = dynNum(item, "ver")
-	}
-	if err == nil {
-		p.fend, p.hasFend, err = dynNum(item, "fend")
-	}
-	if err != nil {
-		return partState{}, fmt.Errorf("remote: %v metadata: %w", tp, err)
+	fence := it.num("fence")
+	p.fence = int32(fence)
+	p.ver, _ = it.optNum("ver")
+	p.fend, p.hasFend = it.optNum("fend")
+	if it.err != nil {
+		return partState{}, fmt.Errorf("%w: %w", remote.ErrInvalid, it.err)
 	}
 	return p, nil
 }
@@ -244,7 +218,7 @@ type partWrite struct {
 func (s *Remote) partUpdate(tp remote.TopicPartition, epoch int32, w partWrite) types.TransactWriteItem {
 	names := map[string]string{"#fence": "fence", "#topic": "topic", "#part": "partition", "#ver": "ver"}
 	values := map[string]types.AttributeValue{
-		":epoch": dynN(int64(epoch)), ":topic": dynS(tp.Topic), ":part": dynN(int64(tp.Partition)), ":one": dynN(1),
+		":epoch": num(int64(epoch)), ":topic": str(tp.Topic), ":part": num(int64(tp.Partition)), ":one": num(1),
 	}
 	for k, v := range w.names {
 		names[k] = v
@@ -273,7 +247,7 @@ func (s *Remote) partUpdate(tp remote.TopicPartition, epoch int32, w partWrite) 
 
 // segUnchanged is the condition that a segment item still holds raw.
 func segUnchanged(raw string) (*string, map[string]string, map[string]types.AttributeValue) {
-	return aws.String("#seg = :old"), map[string]string{"#seg": "seg"}, map[string]types.AttributeValue{":old": dynS(raw)}
+	return aws.String("#seg = :old"), map[string]string{"#seg": "seg"}, map[string]types.AttributeValue{":old": str(raw)}
 }
 
 // plan turns a snapshot into the transaction to run, or into the error
@@ -358,7 +332,7 @@ func (s *Remote) Create(ctx context.Context, seg remote.Segment) error {
 			s.partUpdate(tp, seg.LeaderEpoch, partWrite{}),
 			{Put: &types.Put{
 				TableName:                &s.table,
-				Item:                     withAttr(segmentKey(tp, seg.ID), "seg", dynS(string(b))),
+				Item:                     withAttr(segmentKey(tp, seg.ID), "seg", str(string(b))),
 				ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 				ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 			}},
@@ -395,13 +369,13 @@ func (s *Remote) transitionPlan(ctx context.Context, tp remote.TopicPartition, i
 			}
 			pw = partWrite{
 				cond: "attribute_not_exists(#fend) OR #fend < :last", set: "#fend = :last",
-				names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":last": dynN(last)},
+				names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":last": num(last)},
 			}
 		case from == remote.CopyFinished && p.hasFend && p.fend > last:
 			// Not the newest finished segment: the maximum stays.
 			pw = partWrite{
 				cond:  "#fend > :last",
-				names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":last": dynN(last)},
+				names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":last": num(last)},
 			}
 		case from == remote.CopyFinished:
 			// The newest finished segment goes: fend becomes the newest
@@ -418,7 +392,7 @@ func (s *Remote) transitionPlan(ctx context.Context, tp remote.TopicPartition, i
 			return nil, fmt.Errorf("remote: encode %v %s: %w", tp, id, err)
 		}
 		cond, names, values := segUnchanged(sg.raw)
-		values[":new"] = dynS(string(b))
+		values[":new"] = str(string(b))
 		return []types.TransactWriteItem{
 			s.partUpdate(tp, epoch, pw),
 			{Update: &types.Update{
@@ -450,10 +424,10 @@ func (s *Remote) recomputeFend(ctx context.Context, tp remote.TopicPartition, id
 	}
 	pw := partWrite{
 		cond:  "#ver = :ver",
-		names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":ver": dynN(ver)},
+		names: map[string]string{"#fend": "fend"}, values: map[string]types.AttributeValue{":ver": num(ver)},
 	}
 	if found {
-		pw.set, pw.values[":fend"] = "#fend = :fend", dynN(fend)
+		pw.set, pw.values[":fend"] = "#fend = :fend", num(fend)
 	} else {
 		pw.remove = "#fend"
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -128,12 +128,11 @@ func EnsureTable(ctx context.Context, client *dynamodb.Client, table string) err
 	return nil
 }
 
-// ttlAlreadyEnabled: DynamoDB refuses to enable TTL twice.
+// ttlAlreadyEnabled: DynamoDB refuses to enable TTL twice
+// ("TimeToLive is already enabled").
 func ttlAlreadyEnabled(err error) bool {
 	var ve interface{ ErrorMessage() string }
-	return errors.As(err, &ve) && slices.ContainsFunc([]string{"already enabled", "TimeToLive is already"}, func(s string) bool {
-		return contains(ve.ErrorMessage(), s)
-	})
+	return errors.As(err, &ve) && strings.Contains(ve.ErrorMessage(), "already enabled")
 }
 
 // CheckTable reports ErrSchemaMismatch when table's key schema is not

@@ -57,6 +57,9 @@ type ControllerOptions struct {
 	// session leases so that it can fence a broker that died with the old
 	// controller without first watching it for a whole lease duration.
 	Brokers func() []BrokerInfo
+	// Now is the clock the brokers' liveness is judged on; default
+	// time.Now (its monotonic reading).
+	Now func() time.Time
 }
 
 // controllerRetryPause is how long the controller waits after failing to
@@ -91,6 +94,9 @@ func NewController(o ControllerOptions) *Controller {
 	}
 	if o.Kick == nil {
 		o.Kick = func() {}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return &Controller{o: o, pokeCh: make(chan struct{}, 1), liveness: NewLiveness()}
 }
@@ -154,7 +160,7 @@ func (c *Controller) observe(ctx context.Context, brokers []BrokerInfo) (map[int
 	}
 	c.obsMu.Lock()
 	defer c.obsMu.Unlock()
-	c.liveness.Observe(time.Now(), obs)
+	c.liveness.Observe(c.o.Now(), obs)
 	return recs, nil
 }
 
@@ -255,7 +261,7 @@ func (c *Controller) step(ctx context.Context, l *lease.Lease, epoch int64) erro
 	if err != nil {
 		return err
 	}
-	v := View{Snapshot: c.snap, Sessions: c.sessions(recs, time.Now()), UncleanDefault: c.o.UncleanDefault}
+	v := View{Snapshot: c.snap, Sessions: c.sessions(recs, c.o.Now()), UncleanDefault: c.o.UncleanDefault}
 	plan := Decide(v)
 	// Keep the lapsed brokers' leases until the elections are written, so
 	// that they cannot register again before.

@@ -75,8 +75,9 @@ func TestControllerStepFencesOrCountsARenewalAsAlive(t *testing.T) {
 				Topics:     []meta.Topic{{Name: "t", Partitions: 1, ReplicationFactor: 2}},
 				Partitions: []PartitionState{{Topic: "t", Replicas: []int32{1, 2}, Leader: 1, LeaderEpoch: 3, ISR: []int32{1, 2}, LeaderSession: 1, Version: 5}},
 			}}
+			now := time.Unix(1_800_000_000, 0)
 			c := NewController(ControllerOptions{Holder: "broker/2/y", SessionLease: time.Minute, Leases: leases, Store: store,
-				Brokers: func() []BrokerInfo { return store.snap.Brokers }})
+				Brokers: func() []BrokerInfo { return store.snap.Brokers }, Now: func() time.Time { return now }})
 			l, err := lease.New(lease.Config{Name: ControllerLease, Holder: "broker/2/y", Duration: time.Minute, Store: leases})
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +90,7 @@ func TestControllerStepFencesOrCountsARenewalAsAlive(t *testing.T) {
 			if _, err := c.observe(ctx, store.snap.Brokers); err != nil { // first sighting
 				t.Fatal(err)
 			}
-			time.Sleep(5 * time.Millisecond) // broker 1's RVN did not change for longer than its duration
+			now = now.Add(5 * time.Millisecond) // broker 1's RVN did not change for longer than its duration
 			if err := c.step(ctx, l, epoch); err != nil {
 				t.Fatal(err)
 			}

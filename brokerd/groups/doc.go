@@ -15,9 +15,10 @@
 // commit is the one write that waits for the in-sync replicas without the
 // mutex (the shard's other groups go on meanwhile): it is written under
 // the mutex, and applied under it again once committed, only for the keys
-// no later write touched (the shard numbers its writes), and deletes
-// tombstone the keys such commits have in flight, so memory still ends as
-// a replay of the log would.
+// no later write touched (the shard numbers its writes); deletes
+// tombstone the keys such commits have in flight, and a snapshot writes
+// the newest in-flight value of a key, so memory still ends as a replay
+// of the log would, and snapshots go on under commits that always overlap.
 //
 // The core is a state machine driven from outside: it reads time only from
 // the injected Clock, starts no timers, and does I/O only through the Log

@@ -102,6 +102,14 @@ type offset struct {
 	commitTime  int64 // unix ms
 }
 
+// inflightOffset is a partition's offset commits in flight: how many,
+// and the newest one written with the sequence number of its write.
+type inflightOffset struct {
+	n   int
+	o   offset
+	seq uint64
+}
+
 // group is one consumer group.
 type group struct {
 	id           string
@@ -128,10 +136,11 @@ type group struct {
 	// nil when none is live in the log. Snapshots copy it rather than
 	// re-encoding the group, whose in-memory state may be mid-rebalance.
 	metaValue []byte
-	// inflight counts, per partition, the offset commits written to the
+	// inflight holds, per partition, the offset commits written to the
 	// log and still waiting for the in-sync replicas (not in offsets
-	// yet): deleting the group or those offsets must tombstone them too.
-	inflight map[tp]int
+	// yet): deleting the group or those offsets must tombstone them too,
+	// and a snapshot must keep the newest of them.
+	inflight map[tp]*inflightOffset
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -141,7 +150,7 @@ func newGroup(id string, now time.Time) *group {
 		instances: map[string]string{},
 		pending:   map[string]time.Time{},
 		offsets:   map[tp]offset{},
-		inflight:  map[tp]int{},
+		inflight:  map[tp]*inflightOffset{},
 	}
 }
 

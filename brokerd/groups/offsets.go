@@ -137,14 +137,20 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 		s.groups[req.Group] = g
 	}
 	for _, p := range ok {
-		g.inflight[p.t]++
+		e := g.inflight[p.t]
+		if e == nil {
+			e = &inflightOffset{}
+			g.inflight[p.t] = e
+		}
+		e.n, e.o, e.seq = e.n+1, p.o, seq
 	}
 	term := s.term
 	s.mu.Unlock()
 	err = wait()
 	s.mu.Lock()
 	for _, p := range ok {
-		if g.inflight[p.t]--; g.inflight[p.t] <= 0 {
+		e := g.inflight[p.t]
+		if e.n--; e.n == 0 {
 			delete(g.inflight, p.t)
 		}
 	}
@@ -167,7 +173,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 		}
 	}
 	s.donePending()
-	if s.term == term {
+	if s.term == term { // still this leadership's log
 		s.afterWrite()
 	}
 	return fill()
@@ -277,7 +283,7 @@ func (c *Coordinator) DeleteOffsets(group string, want []TopicPartitions) ([][]i
 			case len(g.members) > 0 && subscribed[w.Topic]:
 				codes[i][j] = kerr.GroupSubscribedToTopic.Code
 			default:
-				if _, ok := g.offsets[key]; ok || g.inflight[key] > 0 {
+				if _, ok := g.offsets[key]; ok || g.inflight[key] != nil {
 					kvs = append(kvs, kv{offsetKey(group, key), nil})
 					doomed = append(doomed, key)
 				}

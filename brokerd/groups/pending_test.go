@@ -115,3 +115,55 @@ func TestGroupDeletedDuringPendingCommit(t *testing.T) {
 		t.Fatalf("deleted group's offset %d after a reload, want none", got)
 	}
 }
+
+// A snapshot taken while a commit waits keeps it: the snapshot drops the
+// records before it, the commit's record among them, so it must write the
+// commit's offset itself; and commits that always overlap do not stop
+// snapshots (the log stays bounded).
+func TestSnapshotKeepsCommitsInFlight(t *testing.T) {
+	cfg := testConfig()
+	cfg.SnapshotMinRecords = 0
+	e := newEnv(t, cfg)
+	if code := e.commit("g", -1, "", "t", 0, 1); code != 0 {
+		t.Fatalf("commit: %d", code)
+	}
+	lg := e.logs[PartitionFor("g", 3)].(*memLog)
+	lg.commits = make(chan chan struct{})
+	slow, slowCode := e.commitAsync(lg, "g", 5)
+	// Other commits land while the first one waits, each triggering a
+	// snapshot check; the log must not keep growing.
+	commits := lg.commits
+	drained := make(chan struct{})
+	go func() { // every later append commits at once
+		defer close(drained)
+		for c := range commits {
+			close(c)
+		}
+	}()
+	other := sameShard(t, "g")
+	for i := range 50 {
+		if code := e.commit(other, -1, "", "t", 0, int64(10+i)); code != 0 {
+			t.Fatalf("other commit: %d", code)
+		}
+	}
+	lg.mu.Lock()
+	records := len(lg.bases)
+	lg.commits = nil
+	lg.mu.Unlock()
+	close(commits)
+	<-drained
+	if records > 20 {
+		t.Fatalf("%d batches in the log after 51 commits of 2 keys: snapshots stopped while a commit was in flight", records)
+	}
+	release(t, slow, slowCode, "first commit")
+	if got := e.fetched("g", "t", 0); got != 5 {
+		t.Fatalf("offset %d, want 5", got)
+	}
+	e.restart()
+	if got := e.fetched("g", "t", 0); got != 5 {
+		t.Fatalf("offset %d after a reload, want 5: the snapshot lost the commit in flight", got)
+	}
+	if got := e.fetched(other, "t", 0); got != 59 {
+		t.Fatalf("other group's offset %d after a reload, want 59", got)
+	}
+}

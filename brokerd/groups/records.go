@@ -165,6 +165,13 @@ func (s *shard) append(records []byte) (func() error, error) {
 	}, nil
 }
 
+// newestInFlight reports whether the last write of g's offset of t is a
+// commit still in flight.
+func (s *shard) newestInFlight(g *group, t tp) bool {
+	e := g.inflight[t]
+	return e != nil && s.written[string(offsetKey(g.id, t))] == e.seq
+}
+
 // writeGroup persists g's metadata with plan as the assignments.
 func (s *shard) writeGroup(g *group, plan map[string][]byte, now time.Time) error {
 	v := groupValue(g, plan, now)
@@ -190,11 +197,6 @@ func (s *shard) liveKeys() int {
 // afterWrite snapshots the shard when its log has grown well past its
 // live state (see doc.go). Callers hold s.mu.
 func (s *shard) afterWrite() {
-	// A snapshot drops the records before it, and a pending commit's
-	// records are not in memory yet: snapshot only when none is pending.
-	if s.pending > 0 {
-		return
-	}
 	if s.logRecords <= 2*s.liveKeys()+s.c.cfg.SnapshotMinRecords {
 		return
 	}
@@ -218,7 +220,17 @@ func (s *shard) snapshot() error {
 			kvs = append(kvs, kv{groupKey(g.id), g.metaValue})
 		}
 		for t, o := range g.offsets {
-			kvs = append(kvs, kv{offsetKey(g.id, t), offsetValue(o)})
+			if !s.newestInFlight(g, t) {
+				kvs = append(kvs, kv{offsetKey(g.id, t), offsetValue(o)})
+			}
+		}
+		// A commit in flight is the newest value of its key unless a
+		// later write (a tombstone) came after it; it may yet fail, but
+		// its record is in the log already, which a load would replay.
+		for t, e := range g.inflight {
+			if s.newestInFlight(g, t) {
+				kvs = append(kvs, kv{offsetKey(g.id, t), offsetValue(e.o)})
+			}
 		}
 	}
 	if len(kvs) > 0 {

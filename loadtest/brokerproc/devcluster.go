@@ -151,35 +151,52 @@ func StartDevCluster(ctx context.Context, opts DevClusterOptions) (*DevCluster, 
 // waitRegistered polls the cluster's metadata until it lists every broker:
 // a topic with replication factor N needs N live brokers to place replicas.
 func (k *DevCluster) waitRegistered(ctx context.Context, timeout time.Duration) error {
+	addrs := k.ready.Addrs()
+	exited := func() error {
+		select {
+		case <-k.exited:
+			return fmt.Errorf("kafki-dev-cluster exited (%v): %s", k.waitErr, lastLogLine(k.logPath))
+		default:
+			return nil
+		}
+	}
+	if err := WaitBrokers(ctx, addrs, len(addrs), timeout, exited); err != nil {
+		return fmt.Errorf("kafki cluster: %w", err)
+	}
+	return nil
+}
+
+// WaitBrokers polls the cluster at addrs every 250 ms until its metadata
+// lists want brokers, up to timeout. exited reports a process of the
+// cluster that died (it ends the wait with that error); there is no event
+// to await for another process's cluster forming.
+func WaitBrokers(ctx context.Context, addrs []string, want int, timeout time.Duration, exited func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	addrs := k.ready.Addrs()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DisableClientMetrics(), kgo.DialTimeout(time.Second))
 	if err != nil {
-		return fmt.Errorf("kafki admin client: %w", err)
+		return fmt.Errorf("admin client: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	var last error
 	for {
-		select {
-		case <-k.exited:
-			return fmt.Errorf("kafki-dev-cluster exited (%v): %s", k.waitErr, lastLogLine(k.logPath))
-		default:
+		if err := exited(); err != nil {
+			return err
 		}
 		rctx, rcancel := context.WithTimeout(ctx, time.Second)
 		brokers, err := adm.ListBrokers(rctx)
 		rcancel()
-		if err == nil && len(brokers) == len(addrs) {
+		if err == nil && len(brokers) == want {
 			return nil
 		}
 		if err == nil {
-			err = fmt.Errorf("%d of %d brokers in the metadata", len(brokers), len(addrs))
+			err = fmt.Errorf("%d of %d brokers in the metadata", len(brokers), want)
 		}
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kafki cluster not ready within %s: %v", timeout, last)
+			return fmt.Errorf("not ready within %s: %v", timeout, last)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -15,9 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
@@ -45,10 +42,8 @@ type KafkaCluster struct {
 
 // javaProc is one running JVM.
 type javaProc struct {
-	cmd     *exec.Cmd
+	*brokerproc.Process
 	logPath string
-	exited  chan struct{}
-	waitErr error
 }
 
 // kafkaDefaultJVMOpts are the heap and GC settings of Kafka's own start
@@ -215,54 +210,29 @@ func startJava(java string, args []string, logPath string) (*javaProc, error) {
 	cmd := exec.Command(java, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
+	proc, err := brokerproc.Start(cmd)
+	// The child holds its own copy of the log file's descriptor.
+	_ = f.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start kafka: %w", err)
 	}
-	p := &javaProc{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		_ = f.Close()
-		close(p.exited)
-	}()
-	return p, nil
+	return &javaProc{Process: proc, logPath: logPath}, nil
 }
 
 // waitReady polls the cluster until it reports n brokers.
 func (k *KafkaCluster) waitReady(ctx context.Context, n int, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addrs...), kgo.DisableClientMetrics(), kgo.DialTimeout(time.Second))
-	if err != nil {
-		return fmt.Errorf("kafka admin client: %w", err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	var last error
-	for {
+	exited := func() error {
 		for i, p := range k.nodes {
-			select {
-			case <-p.exited:
-				return fmt.Errorf("kafka node %d exited (%v): %s", i+1, p.waitErr, lastLine(readTail(p.logPath)))
-			default:
+			if p.Done() {
+				return fmt.Errorf("kafka node %d exited (%v): %s", i+1, p.Err(), lastLine(readTail(p.logPath)))
 			}
 		}
-		rctx, rcancel := context.WithTimeout(ctx, time.Second)
-		brokers, err := adm.ListBrokers(rctx)
-		rcancel()
-		if err == nil && len(brokers) == n {
-			return nil
-		}
-		if err == nil {
-			err = fmt.Errorf("%d of %d brokers registered", len(brokers), n)
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kafka not ready within %s: %v", timeout, last)
-		case <-time.After(250 * time.Millisecond):
-		}
+		return nil
 	}
+	if err := brokerproc.WaitBrokers(ctx, k.addrs, n, timeout, exited); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
 }
 
 // Bootstrap is the comma-separated list of the brokers' addresses.
@@ -272,7 +242,7 @@ func (k *KafkaCluster) Bootstrap() string { return strings.Join(k.addrs, ",") }
 func (k *KafkaCluster) PIDs() []int {
 	var pids []int
 	for _, p := range k.nodes {
-		pids = append(pids, p.cmd.Process.Pid)
+		pids = append(pids, p.PID())
 	}
 	return pids
 }
@@ -282,15 +252,14 @@ func (k *KafkaCluster) PIDs() []int {
 func (k *KafkaCluster) Stop(grace time.Duration) error {
 	var errs []error
 	for _, p := range k.nodes {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.Signal(syscall.SIGTERM)
 	}
 	deadline := time.After(grace)
 	for i, p := range k.nodes {
 		select {
-		case <-p.exited:
+		case <-p.Exited():
 		case <-deadline:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
+			_ = p.Kill(grace)
 			errs = append(errs, fmt.Errorf("kafka node %d did not stop within %s; killed", i+1, grace))
 		}
 	}

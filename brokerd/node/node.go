@@ -145,12 +145,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 // uncleanDefault is the broker's unclean.leader.election.enable, the
 // default of topics that do not override it.
 func uncleanDefault(c *config.Config) bool {
-	k, ok := c.KafkaConfig(topics.BrokerConfigName(topics.KeyUncleanElection))
-	if !ok {
-		return false
-	}
-	u, err := config.ParseBoolean(k.Value)
-	return err == nil && u
+	s, err := topics.DefaultSettings(c)
+	return err == nil && s.UncleanElection
 }
 
 // appliedBrokers returns the brokers of the applied snapshot, which the

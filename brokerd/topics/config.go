@@ -281,6 +281,12 @@ func checkTiering(defaults *config.Config, s Settings) error {
 	return nil
 }
 
+// DefaultSettings are the settings of a topic with no overrides: the
+// broker defaults (validated when the broker starts).
+func DefaultSettings(defaults *config.Config) (Settings, error) {
+	return resolve(defaults, nil)
+}
+
 // resolve computes effective settings from broker defaults and overrides.
 func resolve(defaults *config.Config, overrides map[string]string) (Settings, error) {
 	var s Settings

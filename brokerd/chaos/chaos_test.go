@@ -18,6 +18,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/internal/checker"
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 )
 
 // The topic under test.
@@ -174,7 +175,7 @@ func createTopic(ctx context.Context, bootstrap []string) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	cfg := map[string]*string{"min.insync.replicas": kadm.StringPtr(strconv.Itoa(minInsync))}
-	return waitFor(ctx, healTimeout, "create topic "+topic, func() error {
+	return poll.WithinEvery(ctx, healTimeout, pollEvery, "create topic "+topic, func() error {
 		res, err := adm.CreateTopic(ctx, partitions, replicas, cfg, topic)
 		if err == nil {
 			err = res.Err
@@ -202,7 +203,7 @@ func settle(ctx context.Context, h *harness, chk *checker.Checker, bootstrap []s
 	sentinel := map[int32]int64{}
 	for p := range int32(partitions) {
 		attempt := 0
-		err := waitFor(ctx, healTimeout, fmt.Sprintf("sentinel write to partition %d", p), func() error {
+		err := poll.WithinEvery(ctx, healTimeout, pollEvery, fmt.Sprintf("sentinel write to partition %d", p), func() error {
 			v := fmt.Sprintf("sentinel-%d-%d", p, attempt)
 			attempt++
 			chk.Sent(topic, p, v)
@@ -224,7 +225,7 @@ func settle(ctx context.Context, h *harness, chk *checker.Checker, bootstrap []s
 	}
 	adm := kadm.NewClient(cl)
 	hw := map[int32]int64{}
-	err = waitFor(ctx, healTimeout, "high watermarks past the sentinels", func() error {
+	err = poll.WithinEvery(ctx, healTimeout, pollEvery, "high watermarks past the sentinels", func() error {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 )
 
 // pollEvery is how often the test re-reads another process's state while
@@ -121,32 +122,13 @@ func (h *harness) views(ctx context.Context) (map[int32]map[int32]partView, erro
 	return out, nil
 }
 
-// waitFor polls cond until it returns nil, or fails after limit.
-func waitFor(ctx context.Context, limit time.Duration, what string, cond func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: not within %s: %w", what, limit, err)
-		case <-tick.C:
-		}
-	}
-}
-
 // healTimeout bounds every wait for the cluster to recover.
 const healTimeout = 60 * time.Second
 
 // waitHealthy waits until every up broker reports, for every partition,
 // the same leader and epoch, a leader that is up, and a full ISR.
 func (h *harness) waitHealthy(ctx context.Context) error {
-	return waitFor(ctx, healTimeout, "every partition led with a full ISR on every broker", func() error {
+	return poll.WithinEvery(ctx, healTimeout, pollEvery, "every partition led with a full ISR on every broker", func() error {
 		vs, err := h.views(ctx)
 		if err != nil {
 			return err

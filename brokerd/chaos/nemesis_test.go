@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 )
 
 // failover is one measured leader failure.
@@ -199,7 +200,7 @@ func (n *nemesis) killAllBut(ctx context.Context, survivor int32) error {
 			return err
 		}
 	}
-	err := waitFor(ctx, faultTimeout, fmt.Sprintf("broker %d reports every partition below min.insync.replicas", survivor), func() error {
+	err := poll.WithinEvery(ctx, faultTimeout, pollEvery, fmt.Sprintf("broker %d reports every partition below min.insync.replicas", survivor), func() error {
 		v, err := n.h.metadataOf(ctx, survivor)
 		if err != nil {
 			return err
@@ -270,7 +271,7 @@ func (n *nemesis) heal(ctx context.Context) error {
 // waitWrites waits until every partition has an acknowledgement that
 // arrived after since.
 func (n *nemesis) waitWrites(ctx context.Context, since time.Time) error {
-	return waitFor(ctx, faultTimeout, "an acknowledged write on every partition", func() error {
+	return poll.WithinEvery(ctx, faultTimeout, pollEvery, "an acknowledged write on every partition", func() error {
 		got := n.wl.acks.countSince(since)
 		for p := range int32(partitions) {
 			if got[p] == 0 {
@@ -288,7 +289,7 @@ func (n *nemesis) waitWrites(ctx context.Context, since time.Time) error {
 // arrive after t0: it is dead or paused).
 func (n *nemesis) measure(ctx context.Context, r int, fault string, victim int32, led []int32, t0 time.Time) error {
 	elected := map[int32]failover{}
-	err := waitFor(ctx, faultTimeout, fmt.Sprintf("new leaders for partitions %v of broker %d", led, victim), func() error {
+	err := poll.WithinEvery(ctx, faultTimeout, pollEvery, fmt.Sprintf("new leaders for partitions %v of broker %d", led, victim), func() error {
 		ls, err := n.h.leaders(ctx)
 		if err != nil {
 			return err
@@ -312,7 +313,7 @@ func (n *nemesis) measure(ctx context.Context, r int, fault string, victim int32
 	}
 	for _, p := range led {
 		f := elected[p]
-		err := waitFor(ctx, faultTimeout, fmt.Sprintf("first write to partition %d after its leader %d failed", p, victim), func() error {
+		err := poll.WithinEvery(ctx, faultTimeout, pollEvery, fmt.Sprintf("first write to partition %d after its leader %d failed", p, victim), func() error {
 			at, ok := n.wl.acks.firstAfter(p, t0)
 			if !ok {
 				return errors.New("none yet")

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/poll"
 )
 
 // partitionHold is how long a network fault lasts: three times the longer
@@ -48,7 +50,7 @@ func (n *nemesis) cutLeader(ctx context.Context, p int32) (err error) {
 	// not required (a broker that keeps waiting for its followers is
 	// safe, only slower to report).
 	shrunk := map[int32]time.Duration{}
-	_ = waitFor(ctx, hold, fmt.Sprintf("broker %d shrinks the ISRs of partitions %v to itself", victim, led), func() error {
+	_ = poll.WithinEvery(ctx, hold, pollEvery, fmt.Sprintf("broker %d shrinks the ISRs of partitions %v to itself", victim, led), func() error {
 		v, err := n.h.metadataOf(ctx, victim)
 		if err != nil {
 			return err

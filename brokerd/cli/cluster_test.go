@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -114,6 +115,35 @@ func TestClusterDescribeUsage(t *testing.T) {
 	wantFailure(t, kafki(t, "", "", "cluster", "nope"), 2, `unknown subcommand "nope"`)
 	if r := kafki(t, "", "", "cluster", "describe", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--include-internal") {
 		t.Errorf("help: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// TestConsumeWithoutCoordinator: a cluster that never names a group
+// coordinator (a fake whose FindCoordinator always answers
+// COORDINATOR_NOT_AVAILABLE; a real broker creates one) gets a one-line
+// error naming the group instead of a hang.
+func TestConsumeWithoutCoordinator(t *testing.T) {
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "jobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	fake.ControlKey(int16(kmsg.FindCoordinator), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		fake.KeepControl()
+		req := kreq.(*kmsg.FindCoordinatorRequest)
+		resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+		for _, key := range req.CoordinatorKeys {
+			c := kmsg.NewFindCoordinatorResponseCoordinator()
+			c.Key, c.ErrorCode = key, kerr.CoordinatorNotAvailable.Code
+			resp.Coordinators = append(resp.Coordinators, c)
+		}
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil, true
+	})
+	r := kafki(t, strings.Join(fake.ListenAddrs(), ","), "", "consume", "--topic", "jobs", "--group", "workers", "--timeout", "2s")
+	wantFailure(t, r, 1, "group coordinator not available", `"workers"`)
+	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+		t.Errorf("stderr has %d lines, want one: %q", n+1, r.stderr)
 	}
 }
 

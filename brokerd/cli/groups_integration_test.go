@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
 
@@ -201,17 +202,13 @@ func TestGroupsActiveGroupCannotBeResetOrDeleted(t *testing.T) {
 		done <- kafkiCtx(t, ctx, bs, "", "consume", "--topic", "live", "--group", "busy", "--session-timeout", "1s")
 	}()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out := kafki(t, bs, "", "groups", "describe", "--group", "busy", "--members").stdout
-		if regexp.MustCompile(`(?m)^busy\s+kafki-\S+\s+/127\.0\.0\.1\s+kafki\s+1$`).MatchString(out) {
-			break
+	member := regexp.MustCompile(`(?m)^busy\s+kafki-\S+\s+/127\.0\.0\.1\s+kafki\s+1$`)
+	poll.Must(t, 15*time.Second, "the member in groups describe", func() error {
+		if out := kafki(t, bs, "", "groups", "describe", "--group", "busy", "--members").stdout; !member.MatchString(out) {
+			return fmt.Errorf("not in %q", out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("member never showed up: %q", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if out := mustRun(t, bs, "", "groups", "describe", "--group", "busy", "--state"); !regexp.MustCompile(`(?m)^busy\s+\S+:\d+ \(1\)\s+cooperative-sticky\s+Stable\s+1$`).MatchString(out) {
 		t.Fatalf("describe --state = %q", out)
 	}

@@ -1,11 +1,14 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/poll"
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
@@ -29,13 +32,12 @@ func TestTierDescribeAndVerify(t *testing.T) {
 		mustRun(t, addr, lines, "produce", "--topic", "cold", "--linger-ms", "0")
 	}
 	p := b.Topics().Partition("cold", 0)
-	deadline := time.Now().Add(20 * time.Second)
-	for p.Log().RemoteEnd() < 20 { // several segments uploaded
-		if time.Now().After(deadline) {
-			t.Fatalf("remote end %d: uploads did not happen", p.Log().RemoteEnd())
+	poll.Must(t, 20*time.Second, "several segments uploaded", func() error {
+		if end := p.Log().RemoteEnd(); end < 20 {
+			return fmt.Errorf("remote end %d", end)
 		}
-		time.Sleep(10 * time.Millisecond) // polling state the uploader changes
-	}
+		return nil
+	})
 
 	out := mustRun(t, "", "", "tier", "describe", "--tier.dir", tierDir, "--topic", "cold")
 	if !strings.Contains(out, "Topic: cold") || !strings.Contains(out, "RemoteOffsets: 0..") || !strings.Contains(out, "COPY_FINISHED") {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
@@ -396,17 +397,16 @@ func javaHint(stderr string) string {
 	return ""
 }
 
-// waitFor polls cond until it holds or timeout passes, then fails with
-// what() describing the state.
+// waitFor waits until cond holds (package poll) and fails with what()
+// describing the state the tools last showed.
 func waitFor(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, what())
+	poll.Must(t, timeout, "compat", func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(pollInterval)
-	}
+		return errors.New(what())
+	})
 }
 
 func shortName(main string) string { return main[strings.LastIndex(main, ".")+1:] }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -91,7 +92,7 @@ func TestCrashRecoveryAcksAll(t *testing.T) {
 		time.Sleep(delay)
 		// Then, briefly, wait for a produce request to be outstanding,
 		// so most kills land between append and acknowledgement.
-		midRequest := waitFor(midRequestWait, func() error {
+		midRequest := poll.Within(context.Background(), midRequestWait, "a produce request outstanding", func() error {
 			if !watch.outstanding() {
 				return errors.New("no produce request outstanding")
 			}
@@ -377,7 +378,7 @@ func (p *pacedProducer) stop(t *testing.T) int {
 func (l *ackLog) awaitProgress(t *testing.T, b *Broker, what string) {
 	t.Helper()
 	before := l.acked()
-	if err := waitFor(progressTimeout, func() error {
+	if err := poll.Within(t.Context(), progressTimeout, what, func() error {
 		if n := l.acked(); n <= before {
 			return fmt.Errorf("no record acknowledged since brokerd run #%d started (acked %d, errors %s)", b.runs, n, l.errorSummary())
 		}

@@ -307,19 +307,3 @@ func (l *logBuffer) String() string {
 	}
 	return l.buf.String()
 }
-
-// waitFor polls cond until it returns nil or timeout passes; it returns
-// cond's last error on timeout.
-func waitFor(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", timeout, err)
-		}
-		time.Sleep(pollInterval)
-	}
-}

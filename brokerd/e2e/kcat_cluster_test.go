@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/loadtest/brokerproc"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
 )
@@ -64,34 +65,8 @@ func TestKcatClusterFailover(t *testing.T) {
 	// A broker's port accepts connections before it has registered in
 	// the cluster; its first Metadata answer comes after. Create the
 	// topic once every broker has answered listing all three.
-	for _, addr := range c.Bootstrap() {
-		one, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			// A Metadata request of its own each time: kadm's
-			// BrokerMetadata answers from the client's cache, which a
-			// request for no topics never refreshes, so a first answer
-			// listing two brokers would be the answer for good.
-			req := kmsg.NewPtrMetadataRequest()
-			req.Topics = []kmsg.MetadataRequestTopic{}
-			md, err := req.RequestWith(ctx, one)
-			if err == nil && len(md.Brokers) == 3 {
-				break
-			}
-			if ctx.Err() != nil {
-				var ids []int32
-				if md != nil {
-					for _, b := range md.Brokers {
-						ids = append(ids, b.NodeID)
-					}
-				}
-				t.Fatalf("broker %s never listed 3 brokers: last answer %v, err %v", addr, ids, err)
-			}
-			time.Sleep(20 * time.Millisecond) // polling a condition the brokers' goroutines change
-		}
-		one.Close()
+	if err := brokerproc.WaitBrokers(ctx, c.Bootstrap(), 3, 20*time.Second, func() error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 	minISR := "2"
 	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)

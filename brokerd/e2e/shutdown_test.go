@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/batch"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 )
 
 // gracefulExitBound is how long SIGTERM may take with idle clients
@@ -137,7 +138,7 @@ func TestGracefulShutdownInFlight(t *testing.T) {
 	if _, err := fc.Write(frame); err != nil {
 		t.Fatalf("write fetch: %v", err)
 	}
-	if err := waitFor(10*time.Second, func() error {
+	if err := poll.Within(t.Context(), 10*time.Second, "the request bytes counted", func() error {
 		got := scrape(t, metricsURL)["kafki_network_received_bytes_total"]
 		if got < before+float64(len(frame)) {
 			return fmt.Errorf("broker read %v request bytes since, want %d", got-before, len(frame))

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/audit"
 	"github.com/kafki/kafki/tiering/cleanup"
@@ -142,7 +143,7 @@ func runTieredCrash(t *testing.T, tierFlags []string, loc func(dataDir string) t
 
 	// The last run uploads what is sealed and deletes local copies past
 	// local.retention.bytes: then offset 0 is only in the remote tier.
-	if err := waitFor(tierSettleTimeout, func() error {
+	if err := poll.Within(t.Context(), tierSettleTimeout, "offset 0 only in the remote tier", func() error {
 		for p := int32(0); p < tierCrashPartitions; p++ {
 			start, err := localLogStart(filepath.Join(b.DataDir, fmt.Sprintf("%s-%d", topic, p)))
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,19 +31,6 @@ func groupIn(t testing.TB, p int32, n int) string {
 		if PartitionFor(id, 3) == p {
 			return id
 		}
-	}
-}
-
-// waitFor polls cond, which reads state the test cannot wait on directly
-// (a request applied by another goroutine).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -180,7 +168,7 @@ func TestClusteredLosingLeadershipFailsWaiters(t *testing.T) {
 	}
 	syncCh := e.sync(g1, a.Generation, follower, nil)
 	s := e.c.peekShard(g1)
-	waitFor(t, "the follower's SyncGroup to wait", func() bool {
+	poll.True(t, 5*time.Second, "the follower's SyncGroup to wait", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.groups[g1].members[follower].syncWait != nil

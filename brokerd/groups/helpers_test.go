@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/batch"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 )
 
 // fakeClock is a manual clock.
@@ -380,11 +382,7 @@ func (e *env) stableGroup(group string, n int) ([]string, int32) {
 // been applied).
 func waitMembers(e *env, group string, n int) {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(e.c.DescribeGroup(group).Members) != n {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("group %s never reached %d members", group, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.True(e.t, 5*time.Second, fmt.Sprintf("group %s with %d members", group, n), func() bool {
+		return len(e.c.DescribeGroup(group).Members) == n
+	})
 }

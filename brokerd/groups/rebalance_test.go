@@ -2,9 +2,11 @@ package groups
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -91,13 +93,12 @@ func TestRebalanceTimeoutDropsMemberThatDoesNotRejoin(t *testing.T) {
 
 func waitState(t *testing.T, e *env, g string, s State) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.c.DescribeGroup(g).State != s {
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s: state %v, want %v", g, e.c.DescribeGroup(g).State, s)
+	poll.Must(t, 5*time.Second, fmt.Sprintf("group %s in state %v", g, s), func() error {
+		if got := e.c.DescribeGroup(g).State; got != s {
+			return fmt.Errorf("state %v", got)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestInitialRebalanceDelayWaitsForMoreMembers(t *testing.T) {
@@ -239,19 +240,11 @@ func TestSyncWaitersOutliveTheirSessionUntilTheLeaderDies(t *testing.T) {
 
 func waitSyncing(t *testing.T, e *env, g, member string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.True(t, 5*time.Second, "the member waiting in SyncGroup", func() bool {
 		s := e.c.peekShard(g)
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		m := s.groups[g].members[member]
-		ok := m != nil && m.syncWait != nil
-		s.mu.Unlock()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("member never waited in SyncGroup")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return m != nil && m.syncWait != nil
+	})
 }

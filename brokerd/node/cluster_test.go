@@ -17,6 +17,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/tiering/mototest"
@@ -60,7 +61,7 @@ func newClusterWith(t *testing.T, n int, opt func(*config.Config)) *cluster {
 		c.start(id)
 	}
 	ctx := t.Context()
-	waitFor(t, 10*time.Second, "every broker sees the others", func() error {
+	poll.Must(t, 10*time.Second, "every broker sees the others", func() error {
 		for id, b := range c.brokers {
 			md, err := c.metadataFrom(ctx, b.Addr(), "")
 			if err != nil {
@@ -117,7 +118,7 @@ func (c *cluster) client(opts ...kgo.Opt) *kgo.Client {
 func (c *cluster) waitPlaced(ctx context.Context, topic string, partitions, rf int) map[int32]bool {
 	c.t.Helper()
 	leaders := map[int32]bool{}
-	waitFor(c.t, 20*time.Second, "metadata of every broker", func() error {
+	poll.Must(c.t, 20*time.Second, "metadata of every broker", func() error {
 		clear(leaders)
 		for id, b := range c.brokers {
 			md, err := c.metadataFrom(ctx, b.Addr(), topic)
@@ -160,23 +161,6 @@ func (c *cluster) metadataFrom(ctx context.Context, addr, topic string) (*kmsg.M
 	return resp.(*kmsg.MetadataResponse), nil
 }
 
-// waitFor polls cond (state the brokers' goroutines change) until it
-// holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestReplicatedTopic: a topic with replication factor 3 is placed on
 // all three brokers, acks=all writes reach every replica's log, and every
 // record reads back in order.
@@ -211,7 +195,7 @@ func TestReplicatedTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every replica holds every record; the high watermark covers them.
-	waitFor(t, 20*time.Second, "replicas catch up", func() error {
+	poll.Must(t, 20*time.Second, "replicas catch up", func() error {
 		for id, b := range c.brokers {
 			for p := int32(0); p < 3; p++ {
 				part := b.Topics().Partition("r3", p)
@@ -275,7 +259,7 @@ func TestLeaderFailover(t *testing.T) {
 	}
 	stopped := old.Leader
 	delete(c.brokers, stopped)
-	waitFor(t, 20*time.Second, "new leader", func() error {
+	poll.Must(t, 20*time.Second, "new leader", func() error {
 		for _, b := range c.brokers {
 			st, ok := b.Topics().Partition("f", 0), true
 			_ = ok
@@ -288,7 +272,7 @@ func TestLeaderFailover(t *testing.T) {
 	produce(100, 200)
 
 	c.start(stopped)
-	waitFor(t, 20*time.Second, "old leader catches up", func() error {
+	poll.Must(t, 20*time.Second, "old leader catches up", func() error {
 		p := c.brokers[stopped].Topics().Partition("f", 0)
 		if leo := p.Log().LogEndOffset(); leo != 200 {
 			return fmt.Errorf("log end %d", leo)
@@ -365,7 +349,7 @@ func TestGroupCoordinatorMoves(t *testing.T) {
 	delete(c.brokers, coord.NodeID)
 	cl2 := c.client()
 	adm2 := kadm.NewClient(cl2)
-	waitFor(t, 30*time.Second, "offsets from the new coordinator", func() error {
+	poll.Must(t, 30*time.Second, "offsets from the new coordinator", func() error {
 		// A fresh client each attempt: what is checked is what the
 		// brokers answer now, not a client's cached coordinator.
 		fresh, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
@@ -518,7 +502,7 @@ func TestTieredCluster(t *testing.T) {
 		return nil
 	}
 	produce(0, 600)
-	waitFor(t, 30*time.Second, "uploads and bounded local logs", func() error {
+	poll.Must(t, 30*time.Second, "uploads and bounded local logs", func() error {
 		if end, _, err := checkRemote(); err != nil || end < 300 {
 			return fmt.Errorf("remote end %d: %v", end, err)
 		}
@@ -535,7 +519,7 @@ func TestTieredCluster(t *testing.T) {
 	}
 	delete(c.brokers, old.Leader)
 	produce(600, 1200)
-	waitFor(t, 30*time.Second, "the new leader uploads", func() error {
+	poll.Must(t, 30*time.Second, "the new leader uploads", func() error {
 		end, epochs, err := checkRemote()
 		if err != nil {
 			return err
@@ -556,7 +540,7 @@ func TestTieredCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.start(lost)
-	waitFor(t, 30*time.Second, "the broker with a new disk catches up on the tail only", func() error {
+	poll.Must(t, 30*time.Second, "the broker with a new disk catches up on the tail only", func() error {
 		p := c.brokers[lost].Topics().Partition("tc", 0)
 		if p == nil {
 			return fmt.Errorf("no partition yet")
@@ -724,7 +708,7 @@ func TestDynamoDBOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed = true
-	waitFor(t, 30*time.Second, "writes acknowledged again", func() error {
+	poll.Must(t, 30*time.Second, "writes acknowledged again", func() error {
 		return produce("after")
 	})
 	cons := c.client(kgo.ConsumeTopics("o"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -760,7 +744,7 @@ func TestTopicRecreated(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, 20*time.Second, "every replica holds the new topic's records", func() error {
+		poll.Must(t, 20*time.Second, "every replica holds the new topic's records", func() error {
 			for id, b := range c.brokers {
 				p := b.Topics().Partition("again", 0)
 				if p == nil || p.Log().LogEndOffset() != int64(n) {
@@ -774,7 +758,7 @@ func TestTopicRecreated(t *testing.T) {
 	if res, err := adm.DeleteTopics(ctx, "again"); err != nil || res["again"].Err != nil {
 		t.Fatalf("delete: %v %v", err, res["again"].Err)
 	}
-	waitFor(t, 20*time.Second, "the topic is gone everywhere", func() error {
+	poll.Must(t, 20*time.Second, "the topic is gone everywhere", func() error {
 		for id, b := range c.brokers {
 			if b.Topics().Topic("again") != nil {
 				return fmt.Errorf("broker %d still has it", id)

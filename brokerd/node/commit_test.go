@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -43,7 +44,7 @@ func TestCommitToPartitionLedElsewhere(t *testing.T) {
 		groups = append(groups, fmt.Sprintf("commit-%d", i))
 	}
 	coordinators := map[string]int32{}
-	waitFor(t, 30*time.Second, "group coordinators", func() error {
+	poll.Must(t, 30*time.Second, "group coordinators", func() error {
 		for g, r := range adm.FindGroupCoordinators(ctx, groups...) {
 			if r.Err != nil {
 				return fmt.Errorf("%s: %w", g, r.Err)

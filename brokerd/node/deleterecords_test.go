@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -141,7 +142,7 @@ func TestDeleteRecordsWaitsForReplicas(t *testing.T) {
 	}
 	delete(c.brokers, stopped)
 	delete(followers, stopped)
-	waitFor(t, 20*time.Second, "the leader drops the stopped follower from the ISR", func() error {
+	poll.Must(t, 20*time.Second, "the leader drops the stopped follower from the ISR", func() error {
 		if isr, _, ok := leader.ISR(); !ok || slices.Contains(isr, stopped) {
 			return fmt.Errorf("ISR %v (leading: %v) still has %d", isr, ok, stopped)
 		}
@@ -156,7 +157,7 @@ func TestDeleteRecordsWaitsForReplicas(t *testing.T) {
 	// from then on it holds DeleteRecords again.
 	c.start(stopped)
 	c.waitPlaced(ctx, "dr", 1, 3)
-	waitFor(t, 20*time.Second, "the restarted follower rejoins the leader's ISR", func() error {
+	poll.Must(t, 20*time.Second, "the restarted follower rejoins the leader's ISR", func() error {
 		if isr, _, ok := leader.ISR(); !ok || !slices.Contains(isr, stopped) {
 			return fmt.Errorf("ISR %v (leading: %v) lacks %d", isr, ok, stopped)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -44,7 +45,7 @@ func awaitFollowerStart(t *testing.T, leader *topics.Partition, followers map[in
 	if got := leader.Log().LogStartOffset(); got != want {
 		t.Fatalf("%s: leader log start %d, want %d", what, got, want)
 	}
-	waitFor(t, 10*time.Second, what, func() error {
+	poll.Must(t, 10*time.Second, what, func() error {
 		for id, p := range followers {
 			if got := p.Log().LogStartOffset(); got != want {
 				return fmt.Errorf("follower %d log start %d, want the leader's %d", id, got, want)

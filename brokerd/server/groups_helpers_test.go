@@ -13,6 +13,7 @@ import (
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
 
@@ -101,25 +102,13 @@ func pollInto(ctx context.Context, name string, cl *kgo.Client, s *seen) {
 	}
 }
 
-// waitFor polls cond every few milliseconds until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitStable waits until the group is Stable with members members that
 // together own every one of partitions partitions.
 func waitStable(t *testing.T, b *broker.Broker, addr, group string, members, partitions int) kadm.DescribedGroup {
 	t.Helper()
 	adm := kadm.NewClient(newClient(t, addr))
 	var last kadm.DescribedGroup
-	waitFor(t, 15*time.Second, fmt.Sprintf("group %s stable with %d members", group, members), func() bool {
+	poll.True(t, 15*time.Second, fmt.Sprintf("group %s stable with %d members", group, members), func() bool {
 		if d := b.Groups().DescribeGroup(group); d.State != groups.Stable || len(d.Members) != members {
 			return false
 		}

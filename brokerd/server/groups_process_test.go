@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
@@ -170,10 +171,10 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 	_, sOut := startProc(t, bin, args...)
 	outs := []*procOutput{vOut, sOut}
 	waitStable(t, b, addr, "crashers", 2, 4)
-	waitFor(t, 20*time.Second, "the first 200 records", func() bool { return unionHas(outs, endPositions(t, adm, "crash")) })
+	poll.True(t, 20*time.Second, "the first 200 records", func() bool { return unionHas(outs, endPositions(t, adm, "crash")) })
 	// ... and committed, so the victim dies with a last commit to resume
 	// from, not with none.
-	waitFor(t, 20*time.Second, "the first 200 records committed", func() bool {
+	poll.True(t, 20*time.Second, "the first 200 records committed", func() bool {
 		committed, err := adm.FetchOffsets(ctxT(t), "crashers")
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +209,7 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 		}
 		printed := len(vOut.snapshot())
 		produceValues(t, prod, "crash", fmt.Sprintf("b%d", attempt), 100)
-		waitFor(t, 20*time.Second, "the victim printing new records", func() bool { return len(vOut.snapshot()) > printed })
+		poll.True(t, 20*time.Second, "the victim printing new records", func() bool { return len(vOut.snapshot()) > printed })
 		if err := victim.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +248,7 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 			fromCommit = append(fromCommit, p)
 		}
 	}
-	waitFor(t, 20*time.Second, "every record after the kill", func() bool {
+	poll.True(t, 20*time.Second, "every record after the kill", func() bool {
 		return unionHas(outs, all) && unionHas([]*procOutput{sOut}, fromCommit)
 	})
 
@@ -280,7 +281,7 @@ func TestGroupKilledMemberPartitionsMoveAtLeastOnce(t *testing.T) {
 	// The survivor owns everything now: new records all reach it.
 	produceValues(t, prod, "crash", "c", 40)
 	all = endPositions(t, adm, "crash")
-	waitFor(t, 20*time.Second, "records produced after the move", func() bool { return unionHas([]*procOutput{sOut}, all[len(all)-1:]) })
+	poll.True(t, 20*time.Second, "records produced after the move", func() bool { return unionHas([]*procOutput{sOut}, all[len(all)-1:]) })
 }
 
 // kcat's balanced consumer (librdkafka) with two members consumes every
@@ -302,7 +303,7 @@ func TestGroupKcatBalancedConsumer(t *testing.T) {
 	waitStable(t, b, addr, "kcats", 2, 4)
 	produceValues(t, producer(t, addr, "kc"), "kc", "k", 200)
 	all := endPositions(t, adm, "kc")
-	waitFor(t, 20*time.Second, "kcat members to print every record", func() bool { return unionHas([]*procOutput{o1, o2}, all) })
+	poll.True(t, 20*time.Second, "kcat members to print every record", func() bool { return unionHas([]*procOutput{o1, o2}, all) })
 	// A window for late duplicates to show before asserting there are
 	// none: absence cannot be awaited as a condition.
 	time.Sleep(200 * time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
 
@@ -34,7 +35,7 @@ func TestGroupThreeMembersSeeEveryRecordOnce(t *testing.T) {
 		}
 	}
 	produceValues(t, producer(t, addr, "work"), "work", "r", 600)
-	waitFor(t, 15*time.Second, "600 records", func() bool { return s.distinct() == 600 })
+	poll.True(t, 15*time.Second, "600 records", func() bool { return s.distinct() == 600 })
 	time.Sleep(100 * time.Millisecond) // a duplicate would arrive within a poll
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,11 +158,11 @@ func TestGroupAssignors(t *testing.T) {
 				t.Fatalf("protocol %q, want %q", d.Protocol, name)
 			}
 			produceValues(t, producer, topic, "x", 100)
-			waitFor(t, 15*time.Second, "first 100", func() bool { return s.distinct() == 100 })
+			poll.True(t, 15*time.Second, "first 100", func() bool { return s.distinct() == 100 })
 			join(2)
 			waitStable(t, b, addr, group, 3, 4)
 			produceValues(t, producer, topic, "y", 100)
-			waitFor(t, 15*time.Second, "next 100", func() bool { return s.distinct() == 200 })
+			poll.True(t, 15*time.Second, "next 100", func() bool { return s.distinct() == 200 })
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			for v, n := range s.counts {

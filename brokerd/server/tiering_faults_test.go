@@ -23,6 +23,7 @@ import (
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/tiering/audit"
 	"github.com/kafki/kafki/tiering/mototest"
@@ -469,17 +470,7 @@ func readAllFaulty(t *testing.T, b *broker.Broker, end int64) {
 // with its last error after timeout.
 func waitCond(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling state the broker's goroutines change
-	}
+	poll.Must(t, timeout, "tiering", cond)
 }
 
 // BenchmarkHotTailUnderBackfill measures the hot tail (the newest

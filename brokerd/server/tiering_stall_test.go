@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/tiering/mototest"
 	"github.com/kafki/kafki/tiering/objstore"
@@ -51,13 +52,12 @@ func TestStalledObjectStoreDoesNotStallFetches(t *testing.T) {
 		}
 	}
 	p := b.Topics().Partition("cold", 0)
-	deadline := time.Now().Add(20 * time.Second)
-	for p.Log().LogStartOffset() == 0 { // wait for uploads and local deletion
-		if time.Now().After(deadline) {
-			t.Fatalf("local log start still 0 (remote end %d)", p.Log().RemoteEnd())
+	poll.Must(t, 20*time.Second, "uploads and local deletion", func() error {
+		if p.Log().LogStartOffset() == 0 {
+			return fmt.Errorf("local log start still 0 (remote end %d)", p.Log().RemoteEnd())
 		}
-		time.Sleep(10 * time.Millisecond) // polling state the uploader changes
-	}
+		return nil
+	})
 
 	if err := moto.Pause(); err != nil {
 		t.Fatal(err)
@@ -95,14 +95,10 @@ func TestStalledObjectStoreDoesNotStallFetches(t *testing.T) {
 	if err := moto.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		cold, _ = fetchAt(0, 3)
-		if cold.ErrorCode == 0 && len(cold.RecordBatches) > 0 {
-			break
+	poll.Must(t, 30*time.Second, "the remote range served after the store resumed", func() error {
+		if cold, _ = fetchAt(0, 3); cold.ErrorCode != 0 || len(cold.RecordBatches) == 0 {
+			return fmt.Errorf("code %d, %d bytes", cold.ErrorCode, len(cold.RecordBatches))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("remote range not served after the store resumed: code %d", cold.ErrorCode)
-		}
-	}
+		return nil
+	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/tiering/remote"
 )
@@ -50,17 +51,12 @@ func TestTieredTopicServesEveryRecord(t *testing.T) {
 	p := b.Topics().Partition("tiered", 0)
 	dir := filepath.Join(dataDir, "tiered-0")
 	maxLocal := localBytes/segBytes + 2 // kept by local.retention.bytes, plus the active one
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		n := countLogs(t, dir)
-		if n <= maxLocal && p.Log().LogStartOffset() > 0 {
-			break
+	poll.Must(t, 20*time.Second, "local retention of uploaded segments", func() error {
+		if n := countLogs(t, dir); n > maxLocal || p.Log().LogStartOffset() == 0 {
+			return fmt.Errorf("%d local segments (bound %d), log start %d, remote end %d", n, maxLocal, p.Log().LogStartOffset(), p.Log().RemoteEnd())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d local segments (bound %d), log start %d, remote end %d", n, maxLocal, p.Log().LogStartOffset(), p.Log().RemoteEnd())
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
-	}
+		return nil
+	})
 	if p.Log().Size() > localBytes+2*segBytes {
 		t.Fatalf("local size %d beyond bound", p.Log().Size())
 	}
@@ -122,20 +118,19 @@ func TestTieredFetchBelowRemoteStart(t *testing.T) {
 	// exceed retention.bytes and remote deletion may briefly reach the
 	// local start; that is correct, so it is waited out, not failed.
 	var start, local int64
-	deadline := time.Now().Add(20 * time.Second)
-	for start == 0 || start >= local {
+	poll.Must(t, 20*time.Second, "retention to leave a remote range above 0", func() error {
 		starts, err := adm.ListStartOffsets(ctx, "t")
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		o, _ := starts.Lookup("t", 0)
 		start = o.Offset
 		local = b.Topics().Partition("t", 0).Log().LogStartOffset()
-		if time.Now().After(deadline) {
-			t.Fatalf("earliest %d, local start %d: retention never left a remote range above 0", start, local)
+		if start == 0 || start >= local {
+			return fmt.Errorf("earliest %d, local start %d", start, local)
 		}
-		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
-	}
+		return nil
+	})
 
 	cons := newClient(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset().At(start - 1)}}),
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()))
@@ -180,13 +175,9 @@ func TestTieredSurvivesRestart(t *testing.T) {
 	})
 	value := func(i int) []byte { return []byte(fmt.Sprintf("value-%06d", i)) }
 	produceSmall(t, cl, "r", 0, 800, value)
-	deadline := time.Now().Add(20 * time.Second)
-	for b.Topics().Partition("r", 0).Log().LogStartOffset() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("local retention never deleted an uploaded segment")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
-	}
+	poll.True(t, 20*time.Second, "local retention to delete an uploaded segment", func() bool {
+		return b.Topics().Partition("r", 0).Log().LogStartOffset() > 0
+	})
 	cl.Close()
 	if err := b.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -271,13 +262,7 @@ func TestDeletedTieredTopicLeavesNoRemoteData(t *testing.T) {
 	}
 	produceSmall(t, cl, "gone", 0, 400, func(i int) []byte { return bytes.Repeat([]byte{'g'}, 60) })
 	p := b.Topics().Partition("gone", 0)
-	deadline := time.Now().Add(20 * time.Second)
-	for p.Log().RemoteEnd() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("nothing uploaded")
-		}
-		time.Sleep(10 * time.Millisecond) // polling state the uploader changes
-	}
+	poll.True(t, 20*time.Second, "an upload", func() bool { return p.Log().RemoteEnd() > 0 })
 	tp := remote.TopicPartition{Topic: "gone", Partition: 0}
 	if rep, err := b.Topics().Tier().Verify(ctx, tp, false); err != nil || len(rep.Segments) == 0 {
 		t.Fatalf("before delete: %d remote segments, %v", len(rep.Segments), err)
@@ -332,13 +317,12 @@ func TestTieredListOffsetsByTimestamp(t *testing.T) {
 		}
 	}
 	p := b.Topics().Partition("ts", 0)
-	deadline := time.Now().Add(20 * time.Second)
-	for p.Log().LogStartOffset() < 200 {
-		if time.Now().After(deadline) {
-			t.Fatalf("local log start still %d", p.Log().LogStartOffset())
+	poll.Must(t, 20*time.Second, "local log start past 200", func() error {
+		if s := p.Log().LogStartOffset(); s < 200 {
+			return fmt.Errorf("local log start still %d", s)
 		}
-		time.Sleep(10 * time.Millisecond) // polling a condition the broker's goroutines change
-	}
+		return nil
+	})
 	local := p.Log().LogStartOffset()
 	for _, want := range []int64{0, 37, local / 2, local - 1, local, n - 1} {
 		// Between two records' timestamps: the next record is the answer.

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // killReapTimeout bounds the wait for a killed kafki-dev-cluster.
@@ -166,38 +166,54 @@ func (k *DevCluster) waitRegistered(ctx context.Context, timeout time.Duration) 
 	return nil
 }
 
-// WaitBrokers polls the cluster at addrs every 250 ms until its metadata
-// lists want brokers, up to timeout. exited reports a process of the
-// cluster that died (it ends the wait with that error); there is no event
-// to await for another process's cluster forming.
+// WaitBrokers polls every broker at addrs, each one itself, every 100 ms
+// until its own metadata lists want brokers, up to timeout. Asking each
+// one (not any one) matters: a broker binds its port before it has
+// registered, and one whose answer lists the whole cluster is serving.
+// exited reports a process of the cluster that died (it ends the wait
+// with that error); there is no event to await for another process's
+// cluster forming.
 func WaitBrokers(ctx context.Context, addrs []string, want int, timeout time.Duration, exited func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DisableClientMetrics(), kgo.DialTimeout(time.Second))
+	for _, addr := range addrs {
+		if err := waitBroker(ctx, addr, want, exited); err != nil {
+			return fmt.Errorf("not ready within %s: %w", timeout, err)
+		}
+	}
+	return nil
+}
+
+// waitBroker waits until the broker at addr lists want brokers.
+func waitBroker(ctx context.Context, addr string, want int, exited func() error) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DisableClientMetrics(), kgo.DialTimeout(time.Second))
 	if err != nil {
-		return fmt.Errorf("admin client: %w", err)
+		return fmt.Errorf("client of %s: %w", addr, err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	var last error
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if err := exited(); err != nil {
 			return err
 		}
+		// A Metadata request of its own each time: a client's cached
+		// metadata would keep a first answer that lists fewer brokers.
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{}
 		rctx, rcancel := context.WithTimeout(ctx, time.Second)
-		brokers, err := adm.ListBrokers(rctx)
+		md, err := req.RequestWith(rctx, cl)
 		rcancel()
-		if err == nil && len(brokers) == want {
+		if err == nil && len(md.Brokers) == want {
 			return nil
 		}
 		if err == nil {
-			err = fmt.Errorf("%d of %d brokers in the metadata", len(brokers), want)
+			err = fmt.Errorf("%s lists %d of %d brokers", addr, len(md.Brokers), want)
 		}
-		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("not ready within %s: %v", timeout, last)
-		case <-time.After(250 * time.Millisecond):
+			return err
+		case <-tick.C:
 		}
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 
 // unusedEndpoint stands in for DynamoDB where the fake broker ignores it,
@@ -404,37 +404,11 @@ func testRealCluster(t *testing.T, netns bool) {
 }
 
 // waitBrokers waits until every broker in bootstrap answers a metadata
-// request itself, listing brokers 1..n. Asking each one (not any one)
-// matters after a restart: a broker binds its port before it has
-// finished starting, and one that answers requests is serving.
+// request itself, listing n brokers (brokerproc.WaitBrokers).
 func waitBrokers(t *testing.T, bootstrap []string, n int) {
 	t.Helper()
-	var last string
-	deadline := time.Now().Add(30 * time.Second)
-	for _, addr := range bootstrap {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			resp, err := cl.SeedBrokers()[0].Request(ctx, kmsg.NewPtrMetadataRequest())
-			cancel()
-			if err == nil && len(resp.(*kmsg.MetadataResponse).Brokers) == n {
-				break
-			}
-			if err == nil {
-				last = fmt.Sprintf("%s lists %d brokers", addr, len(resp.(*kmsg.MetadataResponse).Brokers))
-			} else {
-				last = fmt.Sprintf("%s: %v", addr, err)
-			}
-			if time.Now().After(deadline) {
-				cl.Close()
-				t.Fatalf("metadata never listed %d brokers on every broker; last: %s", n, last)
-			}
-			time.Sleep(pollInterval) // polling another process; nothing to wait on
-		}
-		cl.Close()
+	if err := brokerproc.WaitBrokers(t.Context(), bootstrap, n, 30*time.Second, func() error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -451,17 +425,14 @@ func accepts(addr string) bool {
 // the child's pipe from its own goroutine.
 func waitLogs(t *testing.T, p *Proc, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		logs := p.Logs()
-		if strings.Contains(logs, want) {
-			return logs
+	var logs string
+	poll.Must(t, 10*time.Second, fmt.Sprintf("broker %d output containing %q", p.ID(), want), func() error {
+		if logs = p.Logs(); !strings.Contains(logs, want) {
+			return fmt.Errorf("output so far:\n%s", logs)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broker %d output never contained %q:\n%s", p.ID(), want, logs)
-		}
-		time.Sleep(pollInterval)
-	}
+		return nil
+	})
+	return logs
 }
 
 // waitState polls /proc until pid is (or is no longer) stopped.
@@ -471,21 +442,16 @@ func waitState(t *testing.T, pid int, stopped bool) {
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("no %s to check SIGSTOP: %v", path, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Must(t, 10*time.Second, fmt.Sprintf("pid %d stopped=%v", pid, stopped), func() error {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		// Format: pid (comm) state ...; comm may hold spaces.
 		s := string(b)
-		state := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
-		if (state == "T") == stopped {
-			return
+		if state := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]; (state == "T") != stopped {
+			return fmt.Errorf("state %s", state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d state %s, want stopped=%v", pid, state, stopped)
-		}
-		time.Sleep(pollInterval)
-	}
+		return nil
+	})
 }

@@ -14,7 +14,7 @@ FUZZTIME  ?= 15s
 # it runs about 1,700, and every target finds more new coverage.
 FUZZMINIMIZETIME ?= 200x
 
-.PHONY: all build run dev-cluster test test-deps vet unit race fuzz e2e bench bench-go bench-e2e clean chaos
+.PHONY: all build run dev-cluster test test-deps vet cyclo unit race fuzz e2e bench bench-go bench-e2e clean chaos
 
 all: build
 
@@ -39,7 +39,7 @@ dev-cluster: build
 # test installs what the suite needs on a fresh machine (kcat, moto_server,
 # Kafka's client jars for brokerd/compat, Kafka's broker jars for the Kafka
 # side of loadtest/compare), then runs it all.
-test: test-deps compat-deps kafka-deps vet build unit race fuzz
+test: test-deps compat-deps kafka-deps vet cyclo build unit race fuzz
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -50,6 +50,13 @@ test-deps:
 	@command -v moto_server >/dev/null 2>&1 || { \
 	  echo "installing moto_server (PyPI moto[server]) for the AWS API tests"; \
 	  python3 -m pip install -q 'moto[server]'; }
+
+# cyclo keeps the packages a new engineer reads first (membership, the
+# controller, the configuration) free of functions too branchy to follow:
+# none above cyclomatic complexity 20, test code aside.
+CYCLO_PKGS := ./brokerd/node ./brokerd/cluster ./brokerd/config
+cyclo:
+	$(GO) run github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0 -over 20 -ignore _test $(CYCLO_PKGS)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

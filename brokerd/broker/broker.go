@@ -82,16 +82,14 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	b.tier = tier
 	undo.push(b.closeTier)
 	started := time.Now()
-	tm, err := topics.Open(context.Background(), &b.cfg, store, log)
+	topts := topics.OptionsFrom(&b.cfg, log)
+	topts.Tier, topts.OnAppend = tier, b.metrics.Produced
+	tm, err := topics.Open(context.Background(), topts, store)
 	if err != nil {
 		return nil, err
 	}
 	b.topics = tm
 	undo.push(func() { tm.Close() })
-	if tier != nil {
-		tm.SetTier(tier)
-	}
-	tm.SetAppendHook(b.metrics.Produced)
 	b.metrics.RegisterPartitions(b.partitionStats)
 	log.Info("logs recovered", "topics", len(tm.Topics()), "took", time.Since(started).Round(time.Millisecond))
 

@@ -46,7 +46,7 @@ func offsetsTopic(t *testing.T) *topics.Topic {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm, err := topics.Open(t.Context(), &cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tm, err := topics.Open(t.Context(), topics.OptionsFrom(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil))), store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func newTestServer(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tm, err := topics.Open(t.Context(), &cfg, store, log)
+	tm, err := topics.Open(t.Context(), topics.OptionsFrom(&cfg, log), store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,9 +43,48 @@ type Topic struct {
 // Settings returns the topic's effective settings.
 func (t *Topic) Settings() *Settings { return t.settings.Load() }
 
+// Options are what a Manager is built with; OptionsFrom derives them
+// from the broker's configuration.
+type Options struct {
+	// Dir holds one log directory per partition (data.dir).
+	Dir string
+	// Defaults are the broker settings that topic configs fall back on
+	// (Kafka's broker-level synonyms: log.retention.ms for retention.ms
+	// and the rest). Read, never modified.
+	Defaults *config.Config
+	// DefaultPartitions and MaxPartitions are num.partitions and
+	// max.partitions.per.topic.
+	DefaultPartitions, MaxPartitions int32
+	// Flush is when logs fsync besides acks (flush.ms, flush.messages).
+	Flush storage.FlushPolicy
+	// Clustered: partitions serve nothing until the cluster's metadata
+	// gives them a role; otherwise each one leads alone (Standalone).
+	Clustered bool
+	// Tier is tiered storage; nil when the broker has none.
+	Tier *tiering.Tier
+	// TierFetchMaxWait bounds how long a fetch waits for a remote read.
+	TierFetchMaxWait time.Duration
+	// OnAppend, when set, is called after every successful append (the
+	// broker's produce metrics).
+	OnAppend func(topic string, records int64, bytes int)
+	Log      *slog.Logger
+}
+
+// OptionsFrom is the Options of a broker configured by cfg, without a
+// tier or an append hook.
+func OptionsFrom(cfg *config.Config, log *slog.Logger) Options {
+	return Options{
+		Dir: cfg.DataDir, Defaults: cfg,
+		DefaultPartitions: cfg.DefaultPartitions, MaxPartitions: cfg.MaxPartitions,
+		Flush:     storage.FlushPolicy{Interval: cfg.FlushIntervalMs, Bytes: cfg.FlushBytes},
+		Clustered: cfg.Clustered(), TierFetchMaxWait: cfg.TierFetchMaxWait,
+		Log: log,
+	}
+}
+
 // Manager owns the topics of this broker. Safe for concurrent use.
 type Manager struct {
-	cfg   *config.Config
+	opts  Options // immutable
 	store meta.Store
 	log   *slog.Logger
 	dir   string
@@ -65,12 +104,8 @@ type Manager struct {
 	pidNext int64 // next producer id to hand out; guarded by pidMu
 	pidEnd  int64 // end of the reserved block; guarded by pidMu
 
-	// appendHook, when set, is called after every successful append; the
-	// server uses it for metrics.
-	appendHook func(topic string, records int64, bytes int)
-
-	// tier is tiered storage, nil when off (see tiering.go); tierWake
-	// wakes its uploader when a segment was sealed.
+	// tier is opts.Tier, nil when off (see tiering.go); tierWake wakes
+	// its uploader when a segment was sealed.
 	tier     *tiering.Tier
 	tierWake chan struct{}
 
@@ -83,13 +118,14 @@ type Manager struct {
 func (m *Manager) SetReplicaHooks(h ReplicaHooks) { m.replicaHooks = h }
 
 // Open loads every topic of the store and opens its partition logs under
-// cfg.DataDir.
-func Open(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger) (*Manager, error) {
+// opts.Dir.
+func Open(ctx context.Context, opts Options, store meta.Store) (*Manager, error) {
 	m := &Manager{
-		cfg:       cfg,
+		opts:      opts,
 		store:     store,
-		log:       log,
-		dir:       cfg.DataDir,
+		log:       opts.Log,
+		dir:       opts.Dir,
+		tier:      opts.Tier,
 		topics:    map[string]*Topic{},
 		byID:      map[meta.TopicID]*Topic{},
 		changedAt: map[string]uint64{},
@@ -116,12 +152,6 @@ func Open(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.L
 	return m, nil
 }
 
-// SetAppendHook installs fn to be called after each successful append.
-// Call before serving.
-func (m *Manager) SetAppendHook(fn func(topic string, records int64, bytes int)) {
-	m.appendHook = fn
-}
-
 func (m *Manager) partitionDir(topic string, p int32) string {
 	return filepath.Join(m.dir, topic+"-"+strconv.Itoa(int(p)))
 }
@@ -129,7 +159,7 @@ func (m *Manager) partitionDir(topic string, p int32) string {
 // openTopic opens the logs of mt, reusing partitions from prev (a previous
 // snapshot) where present.
 func (m *Manager) openTopic(mt meta.Topic, prev *Topic) (*Topic, error) {
-	s, err := resolve(m.cfg, mt.Configs)
+	s, err := resolve(m.opts.Defaults, mt.Configs)
 	if err != nil {
 		return nil, fmt.Errorf("topic %q: %w", mt.Name, err)
 	}
@@ -147,10 +177,10 @@ func (m *Manager) openTopic(mt meta.Topic, prev *Topic) (*Topic, error) {
 		}
 		opts := storage.Options{
 			Config: m.logConfig(s),
-			Flush:  storage.FlushPolicy{Interval: m.cfg.FlushIntervalMs, Bytes: m.cfg.FlushBytes},
+			Flush:  m.opts.Flush,
 			Logger: m.log.With("topic", mt.Name, "partition", i),
 		}
-		if m.cfg.TieringEnabled() {
+		if m.tier != nil {
 			opts.OnSealed = m.onSealed
 		}
 		l, err := storage.Open(m.partitionDir(mt.Name, i), opts)
@@ -161,7 +191,7 @@ func (m *Manager) openTopic(mt meta.Topic, prev *Topic) (*Topic, error) {
 			return nil, fmt.Errorf("open partition %s-%d: %w", mt.Name, i, err)
 		}
 		p := &Partition{Topic: mt.Name, Index: i, log: l, settings: t.settings, mgr: m}
-		if m.cfg.Clustered() {
+		if m.opts.Clustered {
 			// Serve nothing until the cluster's metadata says what this
 			// broker is for the partition.
 			p.rep.role, p.rep.leaderID, p.rep.epoch = NoRole, -1, -1
@@ -270,12 +300,12 @@ func (m *Manager) createTopic(ctx context.Context, name string, partitions int32
 		return nil, err
 	}
 	if partitions == -1 {
-		partitions = m.cfg.DefaultPartitions
+		partitions = m.opts.DefaultPartitions
 	}
-	if partitions < 1 || partitions > m.cfg.MaxPartitions {
-		return nil, fmt.Errorf("%w: %d (want 1..%d, max.partitions.per.topic)", ErrInvalidPartition, partitions, m.cfg.MaxPartitions)
+	if partitions < 1 || partitions > m.opts.MaxPartitions {
+		return nil, fmt.Errorf("%w: %d (want 1..%d, max.partitions.per.topic)", ErrInvalidPartition, partitions, m.opts.MaxPartitions)
 	}
-	if err := ValidateConfigs(m.cfg, configs); err != nil {
+	if err := ValidateConfigs(m.opts.Defaults, configs); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
@@ -378,8 +408,8 @@ func (m *Manager) CreatePartitions(ctx context.Context, name string, total int32
 	if total <= int32(len(t.Partitions)) {
 		return fmt.Errorf("%w: topic %q has %d partitions; the count can only grow", ErrInvalidPartition, name, len(t.Partitions))
 	}
-	if total > m.cfg.MaxPartitions {
-		return fmt.Errorf("%w: %d (at most %d, max.partitions.per.topic)", ErrInvalidPartition, total, m.cfg.MaxPartitions)
+	if total > m.opts.MaxPartitions {
+		return fmt.Errorf("%w: %d (at most %d, max.partitions.per.topic)", ErrInvalidPartition, total, m.opts.MaxPartitions)
 	}
 	if validateOnly {
 		return nil
@@ -415,11 +445,11 @@ func (m *Manager) AlterConfigs(ctx context.Context, name string, validateOnly bo
 	if err := fn(next); err != nil {
 		return err
 	}
-	s, err := resolve(m.cfg, next)
+	s, err := resolve(m.opts.Defaults, next)
 	if err != nil {
 		return err
 	}
-	if err := checkTiering(m.cfg, s); err != nil {
+	if err := checkTiering(m.opts.Defaults, s); err != nil {
 		return err
 	}
 	if validateOnly {

@@ -104,7 +104,7 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 			return res, err
 		}
 	}
-	if hook := p.mgr.appendHook; hook != nil && res.Records > 0 {
+	if hook := p.mgr.opts.OnAppend; hook != nil && res.Records > 0 {
 		hook(p.Topic, res.Records, len(records))
 	}
 	return res, nil

@@ -66,7 +66,7 @@ func (m *Manager) Apply(ctx context.Context, all []meta.Topic, token uint64) {
 			}
 			m.topics[mt.Name], m.byID[t.ID] = t, t
 		case !maps.Equal(mt.Configs, prev.Overrides):
-			s, err := resolve(m.cfg, mt.Configs)
+			s, err := resolve(m.opts.Defaults, mt.Configs)
 			if err != nil {
 				m.log.Error("topic configs from the store do not resolve", "topic", mt.Name, "err", err)
 				continue

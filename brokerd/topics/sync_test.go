@@ -23,7 +23,7 @@ func openManager(t *testing.T) (*topics.Manager, *meta.Embedded) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := topics.Open(t.Context(), &cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m, err := topics.Open(t.Context(), topics.OptionsFrom(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil))), store)
 	if err != nil {
 		t.Fatal(err)
 	}

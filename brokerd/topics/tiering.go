@@ -36,11 +36,8 @@ const remoteReadTimeout = 30 * time.Second
 // (the object store is down or slow); Kafka clients retry it.
 var ErrRemoteUnavailable = errors.New("remote tier unavailable")
 
-// SetTier installs tiered storage; call before serving and before
-// RunTiering. Without it (tiering off) nothing in this file runs.
-func (m *Manager) SetTier(t *tiering.Tier) { m.tier = t }
-
-// Tier returns the installed tier, nil when tiering is off.
+// Tier returns the manager's tier (Options.Tier), nil when tiering is
+// off; without one nothing in this file runs.
 func (m *Manager) Tier() *tiering.Tier { return m.tier }
 
 // logConfig is the storage config of a topic on this broker: remote
@@ -49,7 +46,7 @@ func (m *Manager) Tier() *tiering.Tier { return m.tier }
 // data local instead of never deleting it.
 func (m *Manager) logConfig(s Settings) storage.Config {
 	c := s.Log
-	if !m.cfg.TieringEnabled() {
+	if m.tier == nil {
 		c.RemoteStorage = false
 	}
 	return c
@@ -272,7 +269,7 @@ func (p *Partition) ReadRemote(ctx context.Context, offset int64, maxBytes int) 
 		return nil, false, nil
 	}
 	call := p.remoteRead(t, offset, maxBytes)
-	timer := time.NewTimer(p.mgr.cfg.TierFetchMaxWait)
+	timer := time.NewTimer(p.mgr.opts.TierFetchMaxWait)
 	defer timer.Stop()
 	select {
 	case <-call.done:

@@ -39,7 +39,7 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 		b.NodeID, b.Host, b.Port, b.Rack = ba.id, ba.host, ba.port, ba.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
-	cid := s.cfg.ClusterID
+	cid := s.opts.ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = ctrl
 
@@ -52,7 +52,7 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 		}
 		return resp
 	}
-	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	autoCreate := s.opts.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
 	for _, rt := range req.Topics {
 		var t *topics.Topic
 		switch {

@@ -76,7 +76,7 @@ func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.R
 			}
 			c.NodeID, c.Host, c.Port = ba.id, ba.host, ba.port
 		default:
-			c.NodeID, c.Host, c.Port = s.cfg.NodeID, s.host, s.port
+			c.NodeID, c.Host, c.Port = s.opts.NodeID, s.host, s.port
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}

@@ -11,7 +11,6 @@ package server
 
 import (
 	"context"
-	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -39,10 +38,4 @@ func (rc *reqCtx) clientID() string { return rc.hdr.clientID }
 
 // clientHost is the client's address as Kafka reports member hosts:
 // "/" and the IP.
-func (rc *reqCtx) clientHost() string {
-	addr := rc.conn.nc.RemoteAddr().String()
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		addr = host
-	}
-	return "/" + addr
-}
+func (rc *reqCtx) clientHost() string { return "/" + rc.session().Host() }

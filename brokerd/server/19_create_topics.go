@@ -19,8 +19,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/kafki/kafki/brokerd/topics"
 )
 
 const (
@@ -90,7 +88,7 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			rt.TopicID = created.ID
 			rt.NumPartitions = int32(len(created.Partitions))
 			rt.ReplicationFactor = rf
-			for _, e := range topics.EffectiveConfigs(s.cfg, configs) {
+			for _, e := range s.opts.TopicConfigs(configs) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
 				v := e.Value
 				c.Name, c.Value, c.Source = e.Name, &v, int8(e.Source)
@@ -107,8 +105,8 @@ func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssign
 		if a.Partition != int32(i) {
 			return fmt.Sprintf("replica assignment partitions must be 0..%d in order", len(as)-1)
 		}
-		if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
-			return fmt.Sprintf("partition %d: replicas %v, but the only broker is %d", a.Partition, a.Replicas, s.cfg.NodeID)
+		if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
+			return fmt.Sprintf("partition %d: replicas %v, but the only broker is %d", a.Partition, a.Replicas, s.opts.NodeID)
 		}
 	}
 	return ""

@@ -57,20 +57,20 @@ func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Req
 				rr.ErrorMessage = &msg
 				break
 			}
-			entries = topics.EffectiveConfigs(s.cfg, t.Overrides)
+			entries = s.opts.TopicConfigs(t.Overrides)
 		case kmsg.ConfigResourceTypeBroker:
 			if res.ResourceName == "" {
 				// Cluster-wide dynamic defaults: none exist.
 				rr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
 				break
 			}
-			if res.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
+			if res.ResourceName != strconv.Itoa(int(s.opts.NodeID)) {
 				rr.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
-				msg := fmt.Sprintf("broker %q is not this broker (%d)", res.ResourceName, s.cfg.NodeID)
+				msg := fmt.Sprintf("broker %q is not this broker (%d)", res.ResourceName, s.opts.NodeID)
 				rr.ErrorMessage = &msg
 				break
 			}
-			entries = brokerEntries(s.cfg)
+			entries = brokerEntries(s.opts.BrokerConfigs)
 			// Kafki has no dynamic broker configs: everything is a flag.
 			readOnly = true
 		default:
@@ -110,8 +110,7 @@ func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Req
 // brokerEntries renders the broker's settings under Kafka's names, with
 // Kafka's broker synonyms: the static setting when the operator gave one,
 // then the built-in default unless there is none (Kafka's null default).
-func brokerEntries(c *config.Config) []topics.ConfigEntry {
-	kcs := c.KafkaConfigs()
+func brokerEntries(kcs []config.KafkaConfig) []topics.ConfigEntry {
 	out := make([]topics.ConfigEntry, 0, len(kcs))
 	for _, k := range kcs {
 		e := topics.ConfigEntry{Kind: k.Kind, Name: k.Name, Value: k.Value, Source: topics.SourceDefault}

@@ -35,8 +35,8 @@ func (s *Server) handleDescribeLogDirs(_ context.Context, _ *reqCtx, r kmsg.Requ
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 
 	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = s.cfg.DataDir
-	if abs, err := filepath.Abs(s.cfg.DataDir); err == nil {
+	dir.Dir = s.opts.DataDir
+	if abs, err := filepath.Abs(s.opts.DataDir); err == nil {
 		dir.Dir = abs
 	}
 	if req.Version >= 4 {

@@ -35,8 +35,8 @@ func (s *Server) handleCreatePartitions(ctx context.Context, rc *reqCtx, r kmsg.
 			code, err = kerr.InvalidRequest.Code, fmt.Errorf("topic %q appears more than once in the request", t.Topic)
 		default:
 			for _, a := range t.Assignment {
-				if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
-					code, err = kerr.InvalidReplicaAssignment.Code, fmt.Errorf("replicas %v, but the only broker is %d", a.Replicas, s.cfg.NodeID)
+				if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
+					code, err = kerr.InvalidReplicaAssignment.Code, fmt.Errorf("replicas %v, but the only broker is %d", a.Replicas, s.opts.NodeID)
 				}
 			}
 			if err == nil {

@@ -54,7 +54,7 @@ func applyConfigOps(s *Server, overrides map[string]string, ops []kmsg.Increment
 		if v, ok := overrides[name]; ok {
 			return v
 		}
-		for _, e := range topics.EffectiveConfigs(s.cfg, nil) {
+		for _, e := range s.opts.TopicConfigs(nil) {
 			if e.Name == name {
 				return e.Value
 			}

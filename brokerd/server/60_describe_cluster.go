@@ -26,7 +26,7 @@ func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Req
 		resp.ErrorCode = rc.errCode(kerr.UnsupportedEndpointType.Code)
 		return resp
 	}
-	resp.ClusterID = s.cfg.ClusterID
+	resp.ClusterID = s.opts.ClusterID
 	resp.ClusterAuthorizedOperations = -2147483648 // not requested / unknown
 	brokers, ctrl := s.brokers()
 	resp.ControllerID = ctrl

@@ -9,6 +9,9 @@ package server
 // none. Earliest is the remote tier's start when it holds older data than
 // the local log; by-timestamp lookups search the remote tier first (it holds
 // the older offsets), then the local log.
+//
+// Authorization: DESCRIBE on each topic, TOPIC_AUTHORIZATION_FAILED on its
+// partitions otherwise.
 
 import (
 	"context"
@@ -16,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -28,13 +33,26 @@ const (
 func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	for _, t := range req.Topics {
+	var authz []int
+	if !s.allowAll {
+		authz = make([]int, len(req.Topics))
+		for i, t := range req.Topics {
+			authz[i] = rc.ask(auth.OpDescribe, auth.Topic(t.Topic))
+		}
+		rc.decide(ctx)
+	}
+	for ti, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.Timestamp, rp.Offset, rp.LeaderEpoch = -1, -1, -1
+			if !rc.allowedAt(authz, ti) {
+				rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			part := s.topics.Partition(t.Topic, p.Partition)
 			var leaderErr error
 			if part != nil {

@@ -12,6 +12,11 @@ package server
 // are validated before anything is written (INVALID_CONFIG). v5+ returns
 // the effective configs; v7 the topic id. ValidateOnly checks without
 // creating.
+//
+// Authorization, as Kafka: CREATE on the cluster or on the topic, else
+// TOPIC_AUTHORIZATION_FAILED; the configs of the answer also need
+// DESCRIBE_CONFIGS on the topic, else they are left out with
+// ConfigErrorCode TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -19,6 +24,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -33,7 +40,8 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	for _, t := range req.Topics {
+	create, describe := s.createTopicsAuthz(ctx, rc, req)
+	for i, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
@@ -45,6 +53,8 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		switch {
 		case seen[t.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", t.Topic))
+		case !create(i):
+			fail(kerr.TopicAuthorizationFailed.Code, "Authorization failed.")
 		case t.ReplicationFactor != -1 && t.ReplicationFactor < 1:
 			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: must be at least 1", t.ReplicationFactor))
 		case len(t.ReplicaAssignment) > 0 && s.cluster != nil:
@@ -88,6 +98,10 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			rt.TopicID = created.ID
 			rt.NumPartitions = int32(len(created.Partitions))
 			rt.ReplicationFactor = rf
+			if !rc.allowedAt(describe, i) {
+				rt.ConfigErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				break
+			}
 			for _, e := range s.opts.TopicConfigs(configs) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
 				v := e.Value
@@ -98,6 +112,25 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// createTopicsAuthz asks, in one call, for CREATE on the cluster and on
+// each topic, and DESCRIBE_CONFIGS on each topic (for the configs v5+
+// answers). create(i) reports whether topic i may be created; describe
+// holds the DESCRIBE_CONFIGS verdicts for rc.allowedAt.
+func (s *Server) createTopicsAuthz(ctx context.Context, rc *reqCtx, req *kmsg.CreateTopicsRequest) (create func(int) bool, describe []int) {
+	if s.allowAll {
+		return func(int) bool { return true }, nil
+	}
+	all := rc.ask(auth.OpCreate, auth.Cluster())
+	names := make([]string, len(req.Topics))
+	for i, t := range req.Topics {
+		names[i] = t.Topic
+	}
+	byTopic := rc.askTopics(auth.OpCreate, names)
+	describe = rc.askTopics(auth.OpDescribeConfigs, names)
+	rc.decide(ctx)
+	return func(i int) bool { return rc.allowed(all) || rc.allowedAt(byTopic, i) }, describe
 }
 
 func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) string {

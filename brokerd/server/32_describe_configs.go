@@ -13,6 +13,10 @@ package server
 // DYNAMIC_DEFAULT_BROKER_CONFIG entries and Kafki has none, so nothing.
 // ConfigNames filters; names that do not exist are left out, as Kafka does.
 // Unknown resources get UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST.
+//
+// Authorization, as Kafka: DESCRIBE_CONFIGS on the topic
+// (TOPIC_AUTHORIZATION_FAILED otherwise) or, for a broker, on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED otherwise).
 
 import (
 	"context"
@@ -22,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -40,12 +45,22 @@ var configKinds = map[config.ConfigKind]kmsg.ConfigType{
 	config.KindList:    kmsg.ConfigTypeList,
 }
 
-func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDescribeConfigs(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
-	for _, res := range req.Resources {
+	authz := rc.askConfigs(auth.OpDescribeConfigs, len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+	})
+	rc.decide(ctx)
+	for i, res := range req.Resources {
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
+		if !rc.allowedAt(authz, i) {
+			rr.ErrorCode = rc.errCode(configsDenied(res.ResourceType))
+			rr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
+			resp.Resources = append(resp.Resources, rr)
+			continue
+		}
 		var entries []topics.ConfigEntry
 		readOnly := false
 		switch res.ResourceType {

@@ -5,6 +5,10 @@ package server
 // This broker is the whole cluster and its controller. v1 asks for an
 // endpoint type; only brokers (1) are served (UNSUPPORTED_ENDPOINT_TYPE
 // otherwise).
+//
+// Authorization: none, as in Kafka, which asks DESCRIBE on the cluster only
+// to compute ClusterAuthorizedOperations when the client asks for them
+// (not computed here yet: answered as "unknown").
 
 import (
 	"context"

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/kafki/kafki/brokerd/auth"
 )
 
@@ -82,6 +85,35 @@ func (rc *reqCtx) askTopics(op auth.Operation, names []string) []int {
 		idx[i] = rc.ask(op, auth.Topic(n))
 	}
 	return idx
+}
+
+// askConfigs queues op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on each config
+// resource: the cluster for a broker, the topic for a topic; other types
+// are not asked (they are INVALID_REQUEST). Indexes as askTopics.
+func (rc *reqCtx) askConfigs(op auth.Operation, n int, resource func(i int) (kmsg.ConfigResourceType, string)) []int {
+	if rc.s.allowAll {
+		return nil
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = -1
+		switch rt, name := resource(i); rt {
+		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+			idx[i] = rc.ask(op, auth.Cluster())
+		case kmsg.ConfigResourceTypeTopic:
+			idx[i] = rc.ask(op, auth.Topic(name))
+		}
+	}
+	return idx
+}
+
+// configsDenied is Kafka's error for a config resource the principal may
+// not describe or alter.
+func configsDenied(rt kmsg.ConfigResourceType) int16 {
+	if rt == kmsg.ConfigResourceTypeTopic {
+		return kerr.TopicAuthorizationFailed.Code
+	}
+	return kerr.ClusterAuthorizationFailed.Code
 }
 
 // allowedAt is allowed(idx[i]), for indexes from askTopics.

@@ -57,17 +57,7 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 		// WRITE on the transactional id, with the same error.)
 		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
 	}
-	var authz []int // per topic; nil: all allowed
-	if !s.allowAll {
-		authz = make([]int, len(req.Topics))
-		for ti := range req.Topics {
-			authz[ti] = -1 // an unknown id is UNKNOWN_TOPIC_ID
-			if name := s.produceName(req, &req.Topics[ti]); name != "" {
-				authz[ti] = rc.ask(auth.OpWrite, auth.Topic(name))
-			}
-		}
-		rc.decide(ctx)
-	}
+	authz := s.produceAuthz(ctx, rc, req)
 	// acks=all writes waiting for the ISR, answered after every append of
 	// the request so that the partitions replicate in parallel.
 	type pending struct {
@@ -143,6 +133,24 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 		return nil
 	}
 	return resp
+}
+
+// produceAuthz asks for WRITE on each topic of the request (an unknown
+// topic id is UNKNOWN_TOPIC_ID, not asked); the verdicts are for
+// rc.allowedAt.
+func (s *Server) produceAuthz(ctx context.Context, rc *reqCtx, req *kmsg.ProduceRequest) []int {
+	if s.allowAll {
+		return nil
+	}
+	authz := make([]int, len(req.Topics))
+	for ti := range req.Topics {
+		authz[ti] = -1
+		if name := s.produceName(req, &req.Topics[ti]); name != "" {
+			authz[ti] = rc.ask(auth.OpWrite, auth.Topic(name))
+		}
+	}
+	rc.decide(ctx)
+	return authz
 }
 
 // produceName is the name of a topic of the request; "" for an unknown

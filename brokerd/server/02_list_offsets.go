@@ -33,14 +33,8 @@ const (
 func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	var authz []int
-	if !s.allowAll {
-		authz = make([]int, len(req.Topics))
-		for i, t := range req.Topics {
-			authz[i] = rc.ask(auth.OpDescribe, auth.Topic(t.Topic))
-		}
-		rc.decide(ctx)
-	}
+	authz := rc.askEach(auth.OpDescribe, len(req.Topics), func(i int) auth.Resource { return auth.Topic(req.Topics[i].Topic) })
+	rc.decide(ctx)
 	for ti, t := range req.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
@@ -64,47 +58,53 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 			case leaderErr != nil:
 				rp.ErrorCode = rc.errCode(errorCode(leaderErr))
 			default:
-				l := part.Log()
-				_, _, rp.LeaderEpoch = part.Role()
-				switch p.Timestamp {
-				case -1:
-					rp.Offset = part.HighWatermark()
-				case -2:
-					rp.Offset = part.LogStartOffset(ctx)
-				case -4:
-					rp.Offset = l.LogStartOffset()
-				case -5:
-					end, ok, err := part.RemoteEnd(ctx)
-					if err != nil {
-						rp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
-					} else if ok {
-						rp.Offset = end - 1
-					}
-				case -3:
-					off, ts, found, err := l.MaxTimestamp()
-					if err != nil {
-						rp.ErrorCode = rc.errCode(errorCode(err))
-					} else if found {
-						rp.Offset, rp.Timestamp = off, ts
-					}
-				default:
-					if p.Timestamp < 0 {
-						rp.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
-						break
-					}
-					off, ts, found, err := part.OffsetForTimestamp(ctx, p.Timestamp)
-					if errors.Is(err, topics.ErrRemoteUnavailable) {
-						rp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
-					} else if err != nil {
-						rp.ErrorCode = rc.errCode(errorCode(err))
-					} else if found && off < part.HighWatermark() {
-						rp.Offset, rp.Timestamp = off, ts
-					}
-				}
+				s.listOffset(ctx, rc, part, p.Timestamp, &rp)
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// listOffset answers one partition of the request, which this broker
+// leads, for timestamp ts.
+func (s *Server) listOffset(ctx context.Context, rc *reqCtx, part *topics.Partition, ts int64, rp *kmsg.ListOffsetsResponseTopicPartition) {
+	l := part.Log()
+	_, _, rp.LeaderEpoch = part.Role()
+	switch ts {
+	case -1:
+		rp.Offset = part.HighWatermark()
+	case -2:
+		rp.Offset = part.LogStartOffset(ctx)
+	case -4:
+		rp.Offset = l.LogStartOffset()
+	case -5:
+		end, ok, err := part.RemoteEnd(ctx)
+		if err != nil {
+			rp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
+		} else if ok {
+			rp.Offset = end - 1
+		}
+	case -3:
+		off, at, found, err := l.MaxTimestamp()
+		if err != nil {
+			rp.ErrorCode = rc.errCode(errorCode(err))
+		} else if found {
+			rp.Offset, rp.Timestamp = off, at
+		}
+	default:
+		if ts < 0 {
+			rp.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
+			return
+		}
+		off, at, found, err := part.OffsetForTimestamp(ctx, ts)
+		if errors.Is(err, topics.ErrRemoteUnavailable) {
+			rp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
+		} else if err != nil {
+			rp.ErrorCode = rc.errCode(errorCode(err))
+		} else if found && off < part.HighWatermark() {
+			rp.Offset, rp.Timestamp = off, at
+		}
+	}
 }

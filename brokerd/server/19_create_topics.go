@@ -69,15 +69,9 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 				}
 				partitions = int32(len(t.ReplicaAssignment))
 			}
-			configs := map[string]string{}
-			for _, c := range t.Configs {
-				if c.Value == nil {
-					fail(kerr.InvalidConfig.Code, fmt.Sprintf("config %q has a null value", c.Name))
-					break
-				}
-				configs[c.Name] = *c.Value
-			}
-			if rt.ErrorCode != 0 {
+			configs, msg := createConfigs(t.Configs)
+			if msg != "" {
+				fail(kerr.InvalidConfig.Code, msg)
 				break
 			}
 			rf, code, msg := s.replicationFactor(ctx, t.ReplicationFactor)
@@ -131,6 +125,18 @@ func (s *Server) createTopicsAuthz(ctx context.Context, rc *reqCtx, req *kmsg.Cr
 	describe = rc.askTopics(auth.OpDescribeConfigs, names)
 	rc.decide(ctx)
 	return func(i int) bool { return rc.allowed(all) || rc.allowedAt(byTopic, i) }, describe
+}
+
+// createConfigs are a new topic's configs, or why they are invalid.
+func createConfigs(cs []kmsg.CreateTopicsRequestTopicConfig) (map[string]string, string) {
+	configs := make(map[string]string, len(cs))
+	for _, c := range cs {
+		if c.Value == nil {
+			return nil, fmt.Sprintf("config %q has a null value", c.Name)
+		}
+		configs[c.Name] = *c.Value
+	}
+	return configs, ""
 }
 
 func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) string {

@@ -47,28 +47,15 @@ func (s *Server) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 	}
 	// Resolve names first: authorization is by name.
 	names := make([]string, len(targets)) // "": an unknown id
+	byID := make([]bool, len(targets))
 	for i, tg := range targets {
 		if tg.name != nil && *tg.name != "" {
 			names[i] = *tg.name
 		} else if t := s.topics.TopicByID(meta.TopicID(tg.id)); t != nil {
-			names[i] = t.Name
+			names[i], byID[i] = t.Name, true
 		}
 	}
-	var del, desc []int
-	if !s.allowAll {
-		del, desc = make([]int, len(targets)), make([]int, len(targets))
-		for i, tg := range targets {
-			del[i], desc[i] = -1, -1
-			if names[i] == "" {
-				continue
-			}
-			del[i] = rc.ask(auth.OpDelete, auth.Topic(names[i]))
-			if tg.name == nil || *tg.name == "" {
-				desc[i] = rc.ask(auth.OpDescribe, auth.Topic(names[i]))
-			}
-		}
-		rc.decide(ctx)
-	}
+	del, desc := s.deleteTopicsAuthz(ctx, rc, names, byID)
 	for i, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = tg.name, tg.id
@@ -83,7 +70,7 @@ func (s *Server) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			rt.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
 			resp.Topics = append(resp.Topics, rt)
 			continue
-		case tg.name == nil || *tg.name == "":
+		case byID[i]:
 			rt.Topic = &names[i]
 		}
 		if !rc.allowedAt(del, i) {
@@ -107,4 +94,25 @@ func (s *Server) handleDeleteTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// deleteTopicsAuthz asks for DELETE on each named topic, and DESCRIBE on
+// those named by id; the verdicts are for rc.allowedAt.
+func (s *Server) deleteTopicsAuthz(ctx context.Context, rc *reqCtx, names []string, byID []bool) (del, desc []int) {
+	if s.allowAll {
+		return nil, nil
+	}
+	del, desc = make([]int, len(names)), make([]int, len(names))
+	for i, name := range names {
+		del[i], desc[i] = -1, -1
+		if name == "" {
+			continue
+		}
+		del[i] = rc.ask(auth.OpDelete, auth.Topic(name))
+		if byID[i] {
+			desc[i] = rc.ask(auth.OpDescribe, auth.Topic(name))
+		}
+	}
+	rc.decide(ctx)
+	return del, desc
 }

@@ -47,19 +47,7 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 	req := r.(*kmsg.DescribeTopicPartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
 
-	names := s.describeTopicPartitionsNames(req)
-	authz := rc.askTopics(auth.OpDescribe, names)
-	rc.decide(ctx)
-	if authz != nil && len(req.Topics) == 0 {
-		// Of every topic, those not describable are not disclosed.
-		kept := names[:0]
-		for i, n := range names {
-			if rc.allowedAt(authz, i) {
-				kept = append(kept, n)
-			}
-		}
-		names, authz = kept, nil
-	}
+	names, authz := rc.describable(ctx, s.describeTopicPartitionsNames(req), len(req.Topics) == 0)
 	if c := req.Cursor; c != nil && len(req.Topics) > 0 && !containsSorted(names, c.Topic) {
 		for _, name := range names {
 			resp.Topics = append(resp.Topics, describeTopicPartitionsErr(rc, name, kerr.InvalidRequest.Code))
@@ -108,6 +96,24 @@ func (s *Server) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 		}
 	}
 	return resp
+}
+
+// describable asks for DESCRIBE on each named topic. Of every topic
+// (all), those not describable are dropped from names (not disclosed);
+// otherwise authz holds the verdicts for rc.allowedAt.
+func (rc *reqCtx) describable(ctx context.Context, names []string, all bool) (_ []string, authz []int) {
+	authz = rc.askTopics(auth.OpDescribe, names)
+	rc.decide(ctx)
+	if authz == nil || !all {
+		return names, authz
+	}
+	kept := names[:0]
+	for i, n := range names {
+		if rc.allowedAt(authz, i) {
+			kept = append(kept, n)
+		}
+	}
+	return kept, nil
 }
 
 // describeTopicPartitionsNames returns the requested topic names (every

@@ -116,6 +116,19 @@ func configsDenied(rt kmsg.ConfigResourceType) int16 {
 	return kerr.ClusterAuthorizationFailed.Code
 }
 
+// askEach queues op on resource(i) for each of n parts of a request and
+// returns the indexes; nil when everything is allowed anyway.
+func (rc *reqCtx) askEach(op auth.Operation, n int, resource func(i int) auth.Resource) []int {
+	if rc.s.allowAll {
+		return nil
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = rc.ask(op, resource(i))
+	}
+	return idx
+}
+
 // allowedAt is allowed(idx[i]), for indexes from askTopics.
 func (rc *reqCtx) allowedAt(idx []int, i int) bool {
 	return idx == nil || rc.allowed(idx[i])

@@ -60,12 +60,13 @@ func (s *Server) handleOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		}
 		req.Topics = kept
 	}
-	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	var resp *kmsg.OffsetCommitResponse
 	switch {
 	case len(req.Topics) == 0 && len(denied) > 0:
 		// Nothing left to commit.
+		resp = req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	case s.groups == nil:
-		offsetCommitAll(rc, resp, req.Topics, kerr.CoordinatorNotAvailable.Code)
+		resp = offsetCommitAll(rc, req.ResponseKind().(*kmsg.OffsetCommitResponse), req.Topics, kerr.CoordinatorNotAvailable.Code)
 	default:
 		resp = s.groups.OffsetCommit(req)
 		for _, t := range resp.Topics {

@@ -18,37 +18,49 @@ import (
 // allowed takes as allowed: the default costs neither a call nor an
 // allocation.
 
+// authzBatch is a request's authorization questions so far (actions) and
+// the answers to the first len(results) of them.
+type authzBatch struct {
+	actions []auth.Action
+	results []auth.Result
+}
+
 // ask queues op on r for the next decide and returns its index for
 // allowed; -1 when everything is allowed anyway.
 func (rc *reqCtx) ask(op auth.Operation, r auth.Resource) int {
 	if rc.s.allowAll {
 		return -1
 	}
-	rc.actions = append(rc.actions, auth.Action{Op: op, Resource: r})
-	return len(rc.actions) - 1
+	if rc.authz == nil {
+		rc.authz = &authzBatch{}
+	}
+	b := rc.authz
+	b.actions = append(b.actions, auth.Action{Op: op, Resource: r})
+	return len(b.actions) - 1
 }
 
 // decide asks the authorizer about every action queued since the last
 // decide, in one call.
 func (rc *reqCtx) decide(ctx context.Context) {
-	n := len(rc.results)
-	if n == len(rc.actions) {
+	b := rc.authz
+	if b == nil || len(b.results) == len(b.actions) {
 		return
 	}
-	res := rc.s.authz.Authorize(ctx, rc.authRequest(), rc.actions[n:])
-	for i := n; i < len(rc.actions); i++ {
+	n := len(b.results)
+	res := rc.s.authz.Authorize(ctx, rc.authRequest(), b.actions[n:])
+	for i := n; i < len(b.actions); i++ {
 		r := auth.Denied
 		if i-n < len(res) {
 			r = res[i-n]
 		}
-		rc.results = append(rc.results, r)
+		b.results = append(b.results, r)
 	}
 }
 
 // allowed is the verdict on the action ask returned i for; decide must
 // have run since.
 func (rc *reqCtx) allowed(i int) bool {
-	return i < 0 || (i < len(rc.results) && rc.results[i] == auth.Allowed)
+	return i < 0 || (rc.authz != nil && i < len(rc.authz.results) && rc.authz.results[i] == auth.Allowed)
 }
 
 // authorize asks about one action at once.

@@ -111,10 +111,9 @@ type reqCtx struct {
 	// readBufs are the pooled buffers fetched record bytes were read into;
 	// they are recycled once the response is written.
 	readBufs [][]byte
-	// actions are the authorization questions asked so far, results the
-	// answers to the first len(results) of them (authorize.go).
-	actions []auth.Action
-	results []auth.Result
+	// authz is the request's authorization questions and answers
+	// (authorize.go); nil until a handler asks, so never with allow-all.
+	authz *authzBatch
 }
 
 // session is the connection's session.

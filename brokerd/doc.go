@@ -1,6 +1,6 @@
 // Package brokerd is the Kafki broker: a Kafka-compatible commit log.
 // This file holds no code; it says where things happen, for a reader who
-// starts here. Dependencies point one way: server → groups, node →
+// starts here. Dependencies point one way: server → auth, groups, node →
 // topics → storage, batch; node → cluster → lease, meta; metastore
 // implements the stores of meta, cluster, lease and tiering/remote on
 // DynamoDB; broker wires everything from config.
@@ -46,6 +46,11 @@
 //     (tiering/remote, metastore.Remote in a cluster, fenced by the
 //     leader epoch), and enforces local and remote retention
 //     (tiering/cleanup).
+//   - A request is authorized: each handler in server asks auth.Authorizer
+//     (server/authorize.go: one Authorize call per request) what Kafka's
+//     KafkaApis asks, about the connection's auth.Session (listener,
+//     principal, client software), and answers a denial with Kafka's error
+//     code; the default, auth.AllowAll, is skipped without a call.
 //   - Consumer groups: server's group handlers call groups.Coordinator,
 //     whose state is the __consumer_offsets partition it leads
 //     (groups/log.go, through topics like any partition).

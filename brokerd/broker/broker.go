@@ -13,9 +13,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/meta"
@@ -55,9 +58,25 @@ type Broker struct {
 	stopErr  error
 }
 
+// Option adds a component to the broker that the configuration does not
+// describe.
+type Option func(*options)
+
+type options struct {
+	authorizer auth.Authorizer
+}
+
+// WithAuthorizer makes a decide every request's actions instead of the
+// default, which allows everything.
+func WithAuthorizer(a auth.Authorizer) Option { return func(o *options) { o.authorizer = a } }
+
 // Start opens the data directory, recovers every log and starts serving.
 // It returns once the listener is bound, so Addr is usable at once.
-func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
+func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error) {
+	var o options
+	for _, fn := range opts {
+		fn(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,20 +119,22 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	b.groups = gc
 	undo.push(gc.Shutdown)
 
-	b.server = server.New(&b.cfg, tm, b.metrics, log)
-	b.server.SetCoordinator(gc)
-	ln, err := b.server.Listen()
+	// Bind first: the cluster registration needs the advertised address,
+	// and the server needs the cluster membership.
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	b.ln = ln
 	undo.push(func() { ln.Close() })
+	adv := advertisedAddr(cfg.AdvertisedAddr, ln.Addr())
+	var cl server.Cluster // nil on a single node
 	if cstore != nil {
 		// Join the cluster before serving: the session lease (which may
 		// take one lease duration when a previous incarnation's is still
 		// recorded), the registration, and this broker's roles.
 		n, err := node.Start(openCtx, node.Options{
-			Config: &b.cfg, Addr: b.server.AdvertisedAddr(), Store: cstore, Topics: tm,
+			Config: &b.cfg, Addr: adv, Store: cstore, Topics: tm,
 			Log: log.With("component", "cluster"), OnOffsetsRoles: b.offsetsRoles,
 		})
 		if err != nil {
@@ -125,8 +146,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 			defer cancel()
 			n.Stop(sctx)
 		})
-		b.server.SetCluster(n)
+		cl = n
 	}
+	srv, err := server.New(b.serverOptions(adv, cl, o.authorizer))
+	if err != nil {
+		return nil, err
+	}
+	b.server = srv
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -176,6 +202,37 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 	log.Info("broker started", "listen", ln.Addr().String(), "node.id", cfg.NodeID, "data.dir", cfg.DataDir, "metrics", b.MetricsAddr())
 	undo.release()
 	return b, nil
+}
+
+// serverOptions are the protocol server's settings, taken from the
+// configuration, and its components.
+func (b *Broker) serverOptions(adv string, cl server.Cluster, a auth.Authorizer) server.Options {
+	cfg := &b.cfg
+	return server.Options{
+		NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, AdvertisedAddr: adv,
+		AutoCreateTopics: cfg.AutoCreateTopics, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		MaxRequestBytes: cfg.MaxRequestBytes, FlushOnAck: cfg.FlushOnAck, DataDir: cfg.DataDir,
+		TopicConfigs: func(overrides map[string]string) []topics.ConfigEntry {
+			return topics.EffectiveConfigs(cfg, overrides)
+		},
+		BrokerConfigs: cfg.KafkaConfigs(),
+		Topics:        b.topics, Groups: b.groups, Cluster: cl, Authorizer: a,
+		Metrics: b.metrics, Log: b.log,
+	}
+}
+
+// advertisedAddr is the address clients are told to connect to: the
+// configured one, or else the bound one, with an unspecified host
+// (0.0.0.0, ::) replaced by localhost.
+func advertisedAddr(configured string, bound net.Addr) string {
+	if configured != "" {
+		return configured
+	}
+	adv := bound.String()
+	if ap, err := netip.ParseAddrPort(adv); err == nil && ap.Addr().IsUnspecified() {
+		adv = net.JoinHostPort("localhost", strconv.Itoa(int(ap.Port())))
+	}
+	return adv
 }
 
 // cleanup is a stack of undo steps for a constructor's error paths.

@@ -19,6 +19,12 @@ package server
 // fsync. Each partition carries exactly one v2 batch, as Kafka
 // requires (more is INVALID_RECORD); it is validated in full before it is
 // appended: a CRC mismatch is CORRUPT_MESSAGE and nothing is written.
+//
+// Authorization: WRITE on each topic, TOPIC_AUTHORIZATION_FAILED on its
+// partitions otherwise, before existence is checked (as Kafka, so a
+// producer learns nothing of topics it may not write); an unknown topic id
+// is UNKNOWN_TOPIC_ID first. Idempotent batches need nothing more
+// (KIP-679: WRITE implies IDEMPOTENT_WRITE).
 
 import (
 	"context"
@@ -27,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/topics"
@@ -40,15 +47,17 @@ const (
 func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	sync := req.Acks == -1 && s.cfg.FlushOnAck
+	sync := req.Acks == -1 && s.opts.FlushOnAck
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return s.produceAllErr(rc, req, resp, kerr.InvalidRequiredAcks.Code)
 	}
 	if req.TransactionID != nil {
 		// No transaction coordinator yet: a transactional producer cannot
-		// have a valid transactional state here.
+		// have a valid transactional state here. (Kafka first asks for
+		// WRITE on the transactional id, with the same error.)
 		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
 	}
+	authz := s.produceAuthz(ctx, rc, req)
 	// acks=all writes waiting for the ISR, answered after every append of
 	// the request so that the partitions replicate in parallel.
 	type pending struct {
@@ -57,23 +66,19 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 		last   int64
 	}
 	var waits []pending
-	for _, t := range req.Topics {
+	for ti, t := range req.Topics {
 		rt := kmsg.NewProduceResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		name := t.Topic
-		if req.Version >= 13 {
-			if tp := s.topics.TopicByID(meta.TopicID(t.TopicID)); tp != nil {
-				name = tp.Name
-			} else {
-				name = ""
-			}
-		}
+		name := s.produceName(req, &t)
+		denied := !rc.allowedAt(authz, ti)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
 			part := s.topics.Partition(name, p.Partition)
 			switch {
+			case denied:
+				rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
 			case part == nil && req.Version >= 13:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicID.Code)
 			case part == nil:
@@ -128,6 +133,36 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 		return nil
 	}
 	return resp
+}
+
+// produceAuthz asks for WRITE on each topic of the request (an unknown
+// topic id is UNKNOWN_TOPIC_ID, not asked); the verdicts are for
+// rc.allowedAt.
+func (s *Server) produceAuthz(ctx context.Context, rc *reqCtx, req *kmsg.ProduceRequest) []int {
+	if s.allowAll {
+		return nil
+	}
+	authz := make([]int, len(req.Topics))
+	for ti := range req.Topics {
+		authz[ti] = -1
+		if name := s.produceName(req, &req.Topics[ti]); name != "" {
+			authz[ti] = rc.ask(auth.OpWrite, auth.Topic(name))
+		}
+	}
+	rc.decide(ctx)
+	return authz
+}
+
+// produceName is the name of a topic of the request; "" for an unknown
+// topic id (v13+).
+func (s *Server) produceName(req *kmsg.ProduceRequest, t *kmsg.ProduceRequestTopic) string {
+	if req.Version < 13 {
+		return t.Topic
+	}
+	if tp := s.topics.TopicByID(meta.TopicID(t.TopicID)); tp != nil {
+		return tp.Name
+	}
+	return ""
 }
 
 func (s *Server) produceAllErr(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) kmsg.Response {

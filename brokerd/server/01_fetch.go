@@ -29,6 +29,12 @@ package server
 // follower's log end offset (which may move the high watermark and answer
 // acks=all producers) and records up to the leader's log end are returned,
 // from the local log only.
+//
+// Authorization, as Kafka: a follower's fetch needs CLUSTER_ACTION on the
+// cluster, else every partition is TOPIC_AUTHORIZATION_FAILED; a
+// consumer's needs READ on each topic, else its partitions are
+// TOPIC_AUTHORIZATION_FAILED (before existence is checked; an unknown
+// topic id is UNKNOWN_TOPIC_ID). Asked once per request, not per poll.
 
 import (
 	"context"
@@ -40,6 +46,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -58,6 +65,7 @@ func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) km
 		resp.ErrorCode = rc.errCode(kerr.FetchSessionIDNotFound.Code)
 		return resp
 	}
+	authz := s.fetchAuthz(ctx, rc, req)
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait > maxFetchWait {
 		wait = maxFetchWait
@@ -67,7 +75,7 @@ func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) km
 		// Take the change signals before reading, so an append between
 		// the read and the wait still wakes us.
 		signals := s.fetchSignals(req)
-		resp, n, final := s.fetchOnce(ctx, rc, req)
+		resp, n, final := s.fetchOnce(ctx, rc, req, authz)
 		if final || n >= int(req.MinBytes) || wait <= 0 {
 			s.countFetched(resp)
 			return resp
@@ -86,11 +94,48 @@ func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) km
 		}
 		chosen, _, _ := reflect.Select(cases)
 		if chosen < 2 {
-			resp, _, _ = s.fetchOnce(ctx, rc, req)
+			resp, _, _ = s.fetchOnce(ctx, rc, req, authz)
 			s.countFetched(resp)
 			return resp
 		}
 	}
+}
+
+// fetchAuthz asks whether the fetch may read its topics: a follower's
+// needs CLUSTER_ACTION on the cluster, a consumer's READ on each topic (an
+// unknown topic id is UNKNOWN_TOPIC_ID, not asked). It returns the
+// verdict's index per request topic for rc.allowedAt.
+func (s *Server) fetchAuthz(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest) []int {
+	if s.allowAll {
+		return nil
+	}
+	idx := make([]int, len(req.Topics))
+	if fetchReplica(req) >= 0 {
+		c := rc.ask(auth.OpClusterAction, auth.Cluster())
+		for i := range idx {
+			idx[i] = c
+		}
+	} else {
+		for i := range req.Topics {
+			rt := &req.Topics[i]
+			idx[i] = -1
+			if t := s.fetchTopic(req, rt); t != nil {
+				idx[i] = rc.ask(auth.OpRead, auth.Topic(t.Name))
+			} else if req.Version < 13 {
+				idx[i] = rc.ask(auth.OpRead, auth.Topic(rt.Topic))
+			}
+		}
+	}
+	rc.decide(ctx)
+	return idx
+}
+
+// fetchReplica is the fetching replica's id, -1 for a consumer.
+func fetchReplica(req *kmsg.FetchRequest) int32 {
+	if req.Version >= 15 {
+		return req.ReplicaState.ID
+	}
+	return req.ReplicaID
 }
 
 func (s *Server) fetchTopic(req *kmsg.FetchRequest, t *kmsg.FetchRequestTopic) *topics.Topic {
@@ -122,17 +167,15 @@ func (s *Server) fetchSignals(req *kmsg.FetchRequest) []<-chan struct{} {
 
 // fetchOnce builds a response from what is readable now. n is the number of
 // record bytes in it; final is true when a partition error means waiting
-// would not help (Kafka answers errors at once).
-func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, n int, final bool) {
+// would not help (Kafka answers errors at once). authz holds the verdicts
+// of fetchAuthz.
+func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequest, authz []int) (resp *kmsg.FetchResponse, n int, final bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SetVersion(req.Version)
-	replica := req.ReplicaID
-	if req.Version >= 15 {
-		replica = req.ReplicaState.ID
-	}
+	replica := fetchReplica(req)
 	budget := int(req.MaxBytes)
 	if req.Version < 3 || budget <= 0 {
-		budget = int(s.cfg.MaxRequestBytes)
+		budget = int(s.opts.MaxRequestBytes)
 	}
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -155,6 +198,9 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				part = t.Partitions[rp.Partition]
 			}
 			switch {
+			case !rc.allowedAt(authz, i):
+				sp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				final = true
 			case part == nil && req.Version >= 13:
 				sp.ErrorCode = rc.errCode(kerr.UnknownTopicID.Code)
 				final = true

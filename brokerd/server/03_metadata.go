@@ -11,6 +11,12 @@ package server
 // auto.create.topics.enable is on and the request allows it (always in
 // v0-3); names that are not legal get INVALID_TOPIC_EXCEPTION. v10+ may
 // name topics by id; an unknown id is UNKNOWN_TOPIC_ID.
+//
+// Authorization, as Kafka: DESCRIBE on each topic. Of all topics, those
+// not describable are left out; a topic named explicitly and not
+// describable is TOPIC_AUTHORIZATION_FAILED whether or not it exists (by
+// id: answered without its name). Auto-creation also needs CREATE on the
+// cluster or on the topic (TOPIC_AUTHORIZATION_FAILED otherwise).
 
 import (
 	"context"
@@ -21,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -39,7 +46,7 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 		b.NodeID, b.Host, b.Port, b.Rack = ba.id, ba.host, ba.port, ba.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
-	cid := s.cfg.ClusterID
+	cid := s.opts.ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = ctrl
 
@@ -47,13 +54,24 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 	if all {
 		ts := s.topics.Topics()
 		sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
-		for _, t := range ts {
-			resp.Topics = append(resp.Topics, s.metadataTopic(t))
+		var authz []int
+		if !s.allowAll {
+			authz = make([]int, len(ts))
+			for i, t := range ts {
+				authz[i] = rc.ask(auth.OpDescribe, auth.Topic(t.Name))
+			}
+			rc.decide(ctx)
+		}
+		for i, t := range ts {
+			if rc.allowedAt(authz, i) { // the others are not disclosed
+				resp.Topics = append(resp.Topics, s.metadataTopic(t))
+			}
 		}
 		return resp
 	}
-	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
-	for _, rt := range req.Topics {
+	autoCreate := s.opts.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	authz, createAll := s.metadataAuthz(ctx, rc, req, autoCreate)
+	for i, rt := range req.Topics {
 		var t *topics.Topic
 		switch {
 		case rt.Topic == nil || *rt.Topic == "":
@@ -66,30 +84,18 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 				resp.Topics = append(resp.Topics, s.metadataErr(rc, rt, kerr.UnknownTopicID.Code))
 				continue
 			}
+			if !rc.allowedAt(authz, i) {
+				// Ids are not secret, names are: answer without it.
+				resp.Topics = append(resp.Topics, s.metadataErr(rc, rt, kerr.TopicAuthorizationFailed.Code))
+				continue
+			}
+		case !rc.allowedAt(authz, i):
+			// Whether it exists is not disclosed.
+			resp.Topics = append(resp.Topics, s.metadataErr(rc, rt, kerr.TopicAuthorizationFailed.Code))
+			continue
 		default:
-			t = s.topics.Topic(*rt.Topic)
-			if t == nil && s.cluster != nil {
-				// Perhaps created through another broker a moment ago.
-				if err := s.cluster.Sync(ctx); err == nil {
-					t = s.topics.Topic(*rt.Topic)
-				}
-			}
-			if t == nil && autoCreate {
-				var err error
-				t, err = s.autoCreate(ctx, *rt.Topic)
-				if errors.Is(err, topics.ErrTopicExists) {
-					t, err = s.topics.Topic(*rt.Topic), nil
-				}
-				if err != nil || t == nil {
-					resp.Topics = append(resp.Topics, s.metadataErr(rc, rt, errorCode(err)))
-					continue
-				}
-			}
-			if t == nil {
-				code := kerr.UnknownTopicOrPartition.Code
-				if topics.ValidateName(*rt.Topic) != nil {
-					code = kerr.InvalidTopicException.Code
-				}
+			var code int16
+			if t, code = s.metadataNamed(ctx, rc, *rt.Topic, autoCreate, createAll); t == nil {
 				resp.Topics = append(resp.Topics, s.metadataErr(rc, rt, code))
 				continue
 			}
@@ -97,6 +103,65 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 		resp.Topics = append(resp.Topics, s.metadataTopic(t))
 	}
 	return resp
+}
+
+// metadataAuthz asks, for a request naming topics, for DESCRIBE on each
+// (by name, or by the name of the topic an id names; an unknown id is not
+// asked), and when topics may be auto-created for CREATE on the cluster.
+// It returns the per-topic verdict indexes and CREATE's.
+func (s *Server) metadataAuthz(ctx context.Context, rc *reqCtx, req *kmsg.MetadataRequest, autoCreate bool) ([]int, int) {
+	if s.allowAll {
+		return nil, -1
+	}
+	authz := make([]int, len(req.Topics))
+	for i, rt := range req.Topics {
+		authz[i] = -1
+		if rt.Topic != nil && *rt.Topic != "" {
+			authz[i] = rc.ask(auth.OpDescribe, auth.Topic(*rt.Topic))
+		} else if t := s.topics.TopicByID(meta.TopicID(rt.TopicID)); t != nil {
+			authz[i] = rc.ask(auth.OpDescribe, auth.Topic(t.Name))
+		}
+	}
+	create := -1
+	if autoCreate {
+		create = rc.ask(auth.OpCreate, auth.Cluster())
+	}
+	rc.decide(ctx)
+	return authz, create
+}
+
+// metadataNamed finds a topic a Metadata request names (the caller may
+// describe it), auto-creating it when allowed: by the request, and by
+// CREATE on the cluster (the verdict createAll) or else on the topic. It
+// returns the topic or the error code to answer.
+func (s *Server) metadataNamed(ctx context.Context, rc *reqCtx, name string, autoCreate bool, createAll int) (*topics.Topic, int16) {
+	t := s.topics.Topic(name)
+	if t == nil && s.cluster != nil {
+		// Perhaps created through another broker a moment ago.
+		if err := s.cluster.Sync(ctx); err == nil {
+			t = s.topics.Topic(name)
+		}
+	}
+	if t != nil {
+		return t, 0
+	}
+	if autoCreate {
+		if !rc.allowed(createAll) && !rc.authorize(ctx, auth.OpCreate, auth.Topic(name)) {
+			return nil, kerr.TopicAuthorizationFailed.Code
+		}
+		t, err := s.autoCreate(ctx, name)
+		if errors.Is(err, topics.ErrTopicExists) {
+			t, err = s.topics.Topic(name), nil
+		}
+		if err != nil || t == nil {
+			return nil, errorCode(err)
+		}
+		return t, 0
+	}
+	if topics.ValidateName(name) != nil {
+		return nil, kerr.InvalidTopicException.Code
+	}
+	return nil, kerr.UnknownTopicOrPartition.Code
 }
 
 func (s *Server) metadataErr(rc *reqCtx, rt kmsg.MetadataRequestTopic, code int16) kmsg.MetadataResponseTopic {

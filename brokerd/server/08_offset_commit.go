@@ -13,12 +13,19 @@ package server
 // one beyond the log end where this broker knows the end: standalone, or
 // the partition's leader); the valid ones are appended to
 // __consumer_offsets before the response.
+//
+// Authorization, as Kafka: READ on the group (every partition
+// GROUP_AUTHORIZATION_FAILED otherwise), then READ on each topic (its
+// partitions TOPIC_AUTHORIZATION_FAILED otherwise; the others are
+// committed).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -26,31 +33,62 @@ const (
 	offsetCommitMax = 9
 )
 
-func (s *Server) handleOffsetCommit(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.OffsetCommitRequest)
 	if req.Version == 0 {
 		req.Generation = -1
 	}
-	var resp *kmsg.OffsetCommitResponse
-	if s.groups == nil {
-		resp = req.ResponseKind().(*kmsg.OffsetCommitResponse)
-		for _, t := range req.Topics {
-			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewOffsetCommitResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, kerr.CoordinatorNotAvailable.Code
-				rt.Partitions = append(rt.Partitions, rp)
+	var denied []kmsg.OffsetCommitRequestTopic
+	if !s.allowAll {
+		g := rc.ask(auth.OpRead, auth.Group(req.Group))
+		names := make([]string, len(req.Topics))
+		for i, t := range req.Topics {
+			names[i] = t.Topic
+		}
+		authz := rc.askTopics(auth.OpRead, names)
+		rc.decide(ctx)
+		if !rc.allowed(g) {
+			return offsetCommitAll(rc, req.ResponseKind().(*kmsg.OffsetCommitResponse), req.Topics, kerr.GroupAuthorizationFailed.Code)
+		}
+		var kept []kmsg.OffsetCommitRequestTopic
+		for i, t := range req.Topics {
+			if rc.allowedAt(authz, i) {
+				kept = append(kept, t)
+			} else {
+				denied = append(denied, t)
 			}
-			resp.Topics = append(resp.Topics, rt)
 		}
-	} else {
-		resp = s.groups.OffsetCommit(req)
+		req.Topics = kept
 	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			rc.errCode(p.ErrorCode)
+	var resp *kmsg.OffsetCommitResponse
+	switch {
+	case len(req.Topics) == 0 && len(denied) > 0:
+		// Nothing left to commit.
+		resp = req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	case s.groups == nil:
+		resp = offsetCommitAll(rc, req.ResponseKind().(*kmsg.OffsetCommitResponse), req.Topics, kerr.CoordinatorNotAvailable.Code)
+	default:
+		resp = s.groups.OffsetCommit(req)
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				rc.errCode(p.ErrorCode)
+			}
 		}
+	}
+	return offsetCommitAll(rc, resp, denied, kerr.TopicAuthorizationFailed.Code)
+}
+
+// offsetCommitAll answers every partition of ts with code, in resp.
+func offsetCommitAll(rc *reqCtx, resp *kmsg.OffsetCommitResponse, ts []kmsg.OffsetCommitRequestTopic, code int16) *kmsg.OffsetCommitResponse {
+	for _, t := range ts {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, rc.errCode(code)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
 }

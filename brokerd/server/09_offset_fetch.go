@@ -5,6 +5,11 @@ package server
 // A null topic list (v2+) fetches every committed offset of the group.
 // Partitions without a commit report offset -1. RequireStable (v7+) needs
 // nothing: without transactions no offset is ever pending.
+//
+// Authorization, as Kafka: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED
+// for the group otherwise), DESCRIBE on each topic: a named topic's
+// partitions are TOPIC_AUTHORIZATION_FAILED otherwise, and with all topics
+// asked for the topics not describable are left out.
 
 import (
 	"context"
@@ -12,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/groups"
 )
 
@@ -20,7 +26,7 @@ const (
 	offsetFetchMax = 9
 )
 
-func (s *Server) handleOffsetFetch(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleOffsetFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version < 8 {
@@ -31,7 +37,7 @@ func (s *Server) handleOffsetFetch(_ context.Context, rc *reqCtx, r kmsg.Request
 				want = append(want, groups.TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		offs, code := s.fetchOffsets(req.Group, want)
+		offs, denied, code := s.fetchOffsets(ctx, rc, req.Group, want)
 		resp.ErrorCode = rc.errCode(code)
 		for _, t := range groupByTopic(offs) {
 			rt := kmsg.NewOffsetFetchResponseTopic()
@@ -40,6 +46,10 @@ func (s *Server) handleOffsetFetch(_ context.Context, rc *reqCtx, r kmsg.Request
 				rp := kmsg.NewOffsetFetchResponseTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
 				rp.ErrorCode = code
+				if denied[o.Topic] {
+					rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
+					rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -54,7 +64,7 @@ func (s *Server) handleOffsetFetch(_ context.Context, rc *reqCtx, r kmsg.Request
 				want = append(want, groups.TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		offs, code := s.fetchOffsets(g.Group, want)
+		offs, denied, code := s.fetchOffsets(ctx, rc, g.Group, want)
 		rg := kmsg.NewOffsetFetchResponseGroup()
 		rg.Group = g.Group
 		rg.ErrorCode = rc.errCode(code)
@@ -64,6 +74,10 @@ func (s *Server) handleOffsetFetch(_ context.Context, rc *reqCtx, r kmsg.Request
 			for _, o := range t {
 				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
+				if denied[o.Topic] {
+					rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
+					rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			rg.Topics = append(rg.Topics, rt)
@@ -73,15 +87,43 @@ func (s *Server) handleOffsetFetch(_ context.Context, rc *reqCtx, r kmsg.Request
 	return resp
 }
 
-func (s *Server) fetchOffsets(group string, want []groups.TopicPartitions) ([]groups.CommittedOffset, int16) {
+// fetchOffsets returns a group's committed offsets of want (nil: all),
+// once the caller may describe the group; denied are the topics of want it
+// may not describe (their offsets are not to be disclosed); those of all
+// topics are left out.
+func (s *Server) fetchOffsets(ctx context.Context, rc *reqCtx, group string, want []groups.TopicPartitions) ([]groups.CommittedOffset, map[string]bool, int16) {
+	if !rc.authorize(ctx, auth.OpDescribe, auth.Group(group)) {
+		return nil, nil, kerr.GroupAuthorizationFailed.Code
+	}
 	if s.groups == nil {
-		return nil, kerr.CoordinatorNotAvailable.Code
+		return nil, nil, kerr.CoordinatorNotAvailable.Code
 	}
 	offs, err := s.groups.FetchOffsets(group, want)
 	if err != nil {
-		return nil, errorCode(err)
+		return nil, nil, errorCode(err)
 	}
-	return offs, 0
+	if s.allowAll {
+		return offs, nil, 0
+	}
+	ask := map[string]int{}
+	for _, o := range offs {
+		if _, ok := ask[o.Topic]; !ok {
+			ask[o.Topic] = rc.ask(auth.OpDescribe, auth.Topic(o.Topic))
+		}
+	}
+	rc.decide(ctx)
+	denied := map[string]bool{}
+	kept := make([]groups.CommittedOffset, 0, len(offs))
+	for _, o := range offs {
+		switch {
+		case rc.allowed(ask[o.Topic]):
+			kept = append(kept, o)
+		case want != nil:
+			denied[o.Topic] = true
+			kept = append(kept, o)
+		}
+	}
+	return kept, denied, 0
 }
 
 // groupByTopic splits offsets into runs of one topic, keeping order.

@@ -10,6 +10,10 @@ package server
 // is no transaction coordinator yet, so transactional ids (type 1) get
 // COORDINATOR_NOT_AVAILABLE with a message saying so. An empty group id is
 // INVALID_REQUEST, as in Kafka.
+//
+// Authorization, as Kafka: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED
+// otherwise) or on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED otherwise), per key.
 
 import (
 	"context"
@@ -18,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/topics"
@@ -49,10 +54,28 @@ func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.R
 	if req.Version < 4 {
 		keys = []string{req.CoordinatorKey}
 	}
-	for _, k := range keys {
+	var authz []int
+	if !s.allowAll {
+		authz = make([]int, len(keys))
+		for i, k := range keys {
+			authz[i] = -1
+			switch req.CoordinatorType {
+			case 0:
+				authz[i] = rc.ask(auth.OpDescribe, auth.Group(k))
+			case 1:
+				authz[i] = rc.ask(auth.OpDescribe, auth.TransactionalID(k))
+			}
+		}
+		rc.decide(ctx)
+	}
+	for i, k := range keys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = k, -1, -1
 		switch {
+		case !rc.allowedAt(authz, i) && req.CoordinatorType == 1:
+			c.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
+		case !rc.allowedAt(authz, i):
+			c.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
 		case req.CoordinatorType == 1:
 			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 			c.ErrorMessage = kmsg.StringPtr("Kafki has no transaction coordinator yet")
@@ -76,7 +99,7 @@ func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.R
 			}
 			c.NodeID, c.Host, c.Port = ba.id, ba.host, ba.port
 		default:
-			c.NodeID, c.Host, c.Port = s.cfg.NodeID, s.host, s.port
+			c.NodeID, c.Host, c.Port = s.opts.NodeID, s.host, s.port
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}

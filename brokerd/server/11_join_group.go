@@ -8,13 +8,16 @@ package server
 // MEMBER_ID_REQUIRED with one first (KIP-394); v5+ carry group.instance.id
 // (static membership, KIP-345); v9 sets SkipAssignment for a returning
 // static leader.
+//
+// Authorization: READ on the group, GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
-	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -24,9 +27,15 @@ const (
 
 func (s *Server) handleJoinGroup(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.JoinGroupRequest)
-	if s.groups == nil {
+	code := kerr.CoordinatorNotAvailable.Code
+	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
+		code = kerr.GroupAuthorizationFailed.Code
+	} else if s.groups != nil {
+		code = 0
+	}
+	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
-		resp.ErrorCode, resp.Generation = rc.errCode(kerr.CoordinatorNotAvailable.Code), -1
+		resp.ErrorCode, resp.Generation = rc.errCode(code), -1
 		return resp
 	}
 	resp := s.groups.JoinGroup(ctx, req, rc.clientID(), rc.clientHost())
@@ -39,10 +48,4 @@ func (rc *reqCtx) clientID() string { return rc.hdr.clientID }
 
 // clientHost is the client's address as Kafka reports member hosts:
 // "/" and the IP.
-func (rc *reqCtx) clientHost() string {
-	addr := rc.conn.nc.RemoteAddr().String()
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		addr = host
-	}
-	return "/" + addr
-}
+func (rc *reqCtx) clientHost() string { return "/" + rc.session().Host() }

@@ -4,12 +4,16 @@ package server
 //
 // Keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to
 // rejoin, ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID that it was left behind.
+//
+// Authorization: READ on the group, GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -17,9 +21,13 @@ const (
 	heartbeatMax = 4
 )
 
-func (s *Server) handleHeartbeat(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleHeartbeat(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
+		resp.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
+		return resp
+	}
 	if s.groups == nil {
 		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 		return resp

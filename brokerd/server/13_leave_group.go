@@ -2,6 +2,8 @@ package server
 
 // LeaveGroup (key 13), versions 0-5; v3+ remove several members, by
 // member id or group.instance.id, each with its own error.
+//
+// Authorization: READ on the group, GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -9,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/groups"
 )
 
@@ -17,9 +20,13 @@ const (
 	leaveGroupMax = 5
 )
 
-func (s *Server) handleLeaveGroup(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleLeaveGroup(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
+		resp.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
+		return resp
+	}
 	if s.groups == nil {
 		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 		return resp

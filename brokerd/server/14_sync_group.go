@@ -5,12 +5,16 @@ package server
 // The leader's request carries the assignment; every member's request
 // blocks until it is durable in __consumer_offsets, then returns that
 // member's part. v5 checks the protocol type and name the client names.
+//
+// Authorization: READ on the group, GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -20,9 +24,15 @@ const (
 
 func (s *Server) handleSyncGroup(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.SyncGroupRequest)
-	if s.groups == nil {
+	code := kerr.CoordinatorNotAvailable.Code
+	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
+		code = kerr.GroupAuthorizationFailed.Code
+	} else if s.groups != nil {
+		code = 0
+	}
+	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
-		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+		resp.ErrorCode = rc.errCode(code)
 		return resp
 	}
 	resp := s.groups.SyncGroup(ctx, req)

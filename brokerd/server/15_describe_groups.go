@@ -5,12 +5,17 @@ package server
 // An unknown group is described as Dead with no error, as Kafka does
 // before v6. Members carry their metadata for the chosen protocol and
 // their assignment.
+//
+// Authorization: DESCRIBE on each group, GROUP_AUTHORIZATION_FAILED for it
+// otherwise.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -18,14 +23,24 @@ const (
 	describeGroupsMax = 5
 )
 
-func (s *Server) handleDescribeGroups(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDescribeGroups(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
-	for _, id := range req.Groups {
+	var authz []int
+	if !s.allowAll {
+		authz = make([]int, len(req.Groups))
+		for i, id := range req.Groups {
+			authz[i] = rc.ask(auth.OpDescribe, auth.Group(id))
+		}
+		rc.decide(ctx)
+	}
+	for i, id := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = id
 		rg.AuthorizedOperations = -2147483648 // not requested / not computed
 		switch {
+		case !rc.allowedAt(authz, i):
+			rg.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
 		case s.groups == nil:
 			rg.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 		case id == "":

@@ -2,6 +2,9 @@ package server
 
 // ListGroups (key 16), versions 0-5; v4 filters by state, v5 by type
 // (every group here is "classic").
+//
+// Authorization, as Kafka: with DESCRIBE on the cluster every group is
+// listed, otherwise only those the principal may DESCRIBE.
 
 import (
 	"context"
@@ -9,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -16,14 +21,26 @@ const (
 	listGroupsMax = 5
 )
 
-func (s *Server) handleListGroups(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleListGroups(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.ListGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	if s.groups == nil {
 		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 		return resp
 	}
-	for _, g := range s.groups.ListGroups() {
+	all := s.groups.ListGroups()
+	var authz []int
+	if !s.allowAll && !rc.authorize(ctx, auth.OpDescribe, auth.Cluster()) {
+		authz = make([]int, len(all))
+		for i, g := range all {
+			authz[i] = rc.ask(auth.OpDescribe, auth.Group(g.Group))
+		}
+		rc.decide(ctx)
+	}
+	for i, g := range all {
+		if !rc.allowedAt(authz, i) {
+			continue
+		}
 		if len(req.StatesFilter) > 0 && !containsFold(req.StatesFilter, g.State.String()) {
 			continue
 		}

@@ -5,7 +5,9 @@ package server
 // Lists every API in apis.go with exactly the versions its handler serves.
 // A request at a version above 4 is answered by conn.writeUnsupported with
 // a v0 response carrying UNSUPPORTED_VERSION and the same list (KIP-511),
-// so newer clients downgrade instead of disconnecting.
+// so newer clients downgrade instead of disconnecting. v3+ requests name
+// the client's software (KIP-511), which the connection's session keeps.
+// Like SaslHandshake, ApiVersions needs no authorization.
 
 import (
 	"context"
@@ -29,6 +31,11 @@ func (s *Server) apiVersionsResponse(version int16) *kmsg.ApiVersionsResponse {
 	return resp
 }
 
-func (s *Server) handleAPIVersions(_ context.Context, rc *reqCtx, req kmsg.Request) kmsg.Response {
-	return s.apiVersionsResponse(req.GetVersion())
+func (s *Server) handleAPIVersions(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.ApiVersionsRequest)
+	if req.Version >= 3 {
+		ss := rc.session()
+		ss.ClientSoftwareName, ss.ClientSoftwareVersion = req.ClientSoftwareName, req.ClientSoftwareVersion
+	}
+	return s.apiVersionsResponse(req.Version)
 }

@@ -12,6 +12,11 @@ package server
 // are validated before anything is written (INVALID_CONFIG). v5+ returns
 // the effective configs; v7 the topic id. ValidateOnly checks without
 // creating.
+//
+// Authorization, as Kafka: CREATE on the cluster or on the topic, else
+// TOPIC_AUTHORIZATION_FAILED; the configs of the answer also need
+// DESCRIBE_CONFIGS on the topic, else they are left out with
+// ConfigErrorCode TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -20,7 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kafki/kafki/brokerd/topics"
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -35,7 +40,8 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	for _, t := range req.Topics {
+	create, describe := s.createTopicsAuthz(ctx, rc, req)
+	for i, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
@@ -47,6 +53,8 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 		switch {
 		case seen[t.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", t.Topic))
+		case !create(i):
+			fail(kerr.TopicAuthorizationFailed.Code, "Authorization failed.")
 		case t.ReplicationFactor != -1 && t.ReplicationFactor < 1:
 			fail(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: must be at least 1", t.ReplicationFactor))
 		case len(t.ReplicaAssignment) > 0 && s.cluster != nil:
@@ -61,15 +69,9 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 				}
 				partitions = int32(len(t.ReplicaAssignment))
 			}
-			configs := map[string]string{}
-			for _, c := range t.Configs {
-				if c.Value == nil {
-					fail(kerr.InvalidConfig.Code, fmt.Sprintf("config %q has a null value", c.Name))
-					break
-				}
-				configs[c.Name] = *c.Value
-			}
-			if rt.ErrorCode != 0 {
+			configs, msg := createConfigs(t.Configs)
+			if msg != "" {
+				fail(kerr.InvalidConfig.Code, msg)
 				break
 			}
 			rf, code, msg := s.replicationFactor(ctx, t.ReplicationFactor)
@@ -90,7 +92,11 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 			rt.TopicID = created.ID
 			rt.NumPartitions = int32(len(created.Partitions))
 			rt.ReplicationFactor = rf
-			for _, e := range topics.EffectiveConfigs(s.cfg, configs) {
+			if !rc.allowedAt(describe, i) {
+				rt.ConfigErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				break
+			}
+			for _, e := range s.opts.TopicConfigs(configs) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
 				v := e.Value
 				c.Name, c.Value, c.Source = e.Name, &v, int8(e.Source)
@@ -102,13 +108,44 @@ func (s *Server) handleCreateTopics(ctx context.Context, rc *reqCtx, r kmsg.Requ
 	return resp
 }
 
+// createTopicsAuthz asks, in one call, for CREATE on the cluster and on
+// each topic, and DESCRIBE_CONFIGS on each topic (for the configs v5+
+// answers). create(i) reports whether topic i may be created; describe
+// holds the DESCRIBE_CONFIGS verdicts for rc.allowedAt.
+func (s *Server) createTopicsAuthz(ctx context.Context, rc *reqCtx, req *kmsg.CreateTopicsRequest) (create func(int) bool, describe []int) {
+	if s.allowAll {
+		return func(int) bool { return true }, nil
+	}
+	all := rc.ask(auth.OpCreate, auth.Cluster())
+	names := make([]string, len(req.Topics))
+	for i, t := range req.Topics {
+		names[i] = t.Topic
+	}
+	byTopic := rc.askTopics(auth.OpCreate, names)
+	describe = rc.askTopics(auth.OpDescribeConfigs, names)
+	rc.decide(ctx)
+	return func(i int) bool { return rc.allowed(all) || rc.allowedAt(byTopic, i) }, describe
+}
+
+// createConfigs are a new topic's configs, or why they are invalid.
+func createConfigs(cs []kmsg.CreateTopicsRequestTopicConfig) (map[string]string, string) {
+	configs := make(map[string]string, len(cs))
+	for _, c := range cs {
+		if c.Value == nil {
+			return nil, fmt.Sprintf("config %q has a null value", c.Name)
+		}
+		configs[c.Name] = *c.Value
+	}
+	return configs, ""
+}
+
 func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) string {
 	for i, a := range as {
 		if a.Partition != int32(i) {
 			return fmt.Sprintf("replica assignment partitions must be 0..%d in order", len(as)-1)
 		}
-		if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
-			return fmt.Sprintf("partition %d: replicas %v, but the only broker is %d", a.Partition, a.Replicas, s.cfg.NodeID)
+		if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
+			return fmt.Sprintf("partition %d: replicas %v, but the only broker is %d", a.Partition, a.Replicas, s.opts.NodeID)
 		}
 	}
 	return ""

@@ -26,6 +26,8 @@ package server
 // of the request waits within one deadline, TimeoutMillis from when the
 // leaders' starts have moved. Errors, per partition:
 //
+//   - TOPIC_AUTHORIZATION_FAILED: no DELETE on the topic (asked first, as
+//     Kafka).
 //   - UNKNOWN_TOPIC_OR_PARTITION: no such topic or partition here.
 //   - INVALID_TOPIC_EXCEPTION: an internal topic (__consumer_offsets), as
 //     Kafka's ReplicaManager refuses (Topic.isInternal); the group
@@ -55,6 +57,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
+
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -75,13 +79,26 @@ func (s *Server) handleDeleteRecords(ctx context.Context, rc *reqCtx, r kmsg.Req
 		offset           int64
 	}
 	var waits []wait
-	for _, t := range req.Topics {
+	var authz []int
+	if !s.allowAll {
+		authz = make([]int, len(req.Topics))
+		for i, t := range req.Topics {
+			authz[i] = rc.ask(auth.OpDelete, auth.Topic(t.Topic))
+		}
+		rc.decide(ctx)
+	}
+	for ti, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.LowWatermark = -1
+			if !rc.allowedAt(authz, ti) {
+				rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			part, offset, code := s.deleteRecords(t.Topic, p.Partition, p.Offset)
 			if code != 0 {
 				rp.ErrorCode = rc.errCode(code)

@@ -10,6 +10,10 @@ package server
 // transaction coordinator Kafki does not have yet: a transactional id gets
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal
 // rather than retrying forever.
+//
+// Authorization, as Kafka: an idempotent producer needs IDEMPOTENT_WRITE on
+// the cluster or WRITE on some topic (KIP-679), else
+// CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -17,6 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -29,7 +35,13 @@ func (s *Server) handleInitProducerID(ctx context.Context, rc *reqCtx, r kmsg.Re
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
+		// Whether or not WRITE on the id is allowed, there is no
+		// transaction coordinator to give it a producer id.
 		resp.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
+		return resp
+	}
+	if !rc.authorize(ctx, auth.OpIdempotentWrite, auth.Cluster()) && !rc.authorizeByType(ctx, auth.OpWrite, auth.ResourceTopic) {
+		resp.ErrorCode = rc.errCode(kerr.ClusterAuthorizationFailed.Code)
 		return resp
 	}
 	if req.ProducerID >= 0 && req.ProducerEpoch >= 0 && req.ProducerEpoch < math.MaxInt16-1 {

@@ -10,12 +10,17 @@ package server
 // it to find where to truncate. Only the leader answers; CurrentLeaderEpoch,
 // when given, is checked against its epoch (FENCED_LEADER_EPOCH /
 // UNKNOWN_LEADER_EPOCH).
+//
+// Authorization, as Kafka: CLUSTER_ACTION on the cluster (followers) or
+// DESCRIBE on the topic, TOPIC_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -23,10 +28,21 @@ const (
 	offsetForLeaderEpochMax = 4
 )
 
-func (s *Server) handleOffsetForLeaderEpoch(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-	for _, t := range req.Topics {
+	var authz []int
+	cluster := -1
+	if !s.allowAll {
+		cluster = rc.ask(auth.OpClusterAction, auth.Cluster())
+		authz = make([]int, len(req.Topics))
+		for i, t := range req.Topics {
+			authz[i] = rc.ask(auth.OpDescribe, auth.Topic(t.Topic))
+		}
+		rc.decide(ctx)
+	}
+	for ti, t := range req.Topics {
+		denied := !rc.allowed(cluster) && !rc.allowedAt(authz, ti)
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
@@ -39,6 +55,8 @@ func (s *Server) handleOffsetForLeaderEpoch(_ context.Context, rc *reqCtx, r kms
 				leaderErr = part.CheckLeader(p.CurrentLeaderEpoch)
 			}
 			switch {
+			case denied:
+				rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
 			case part == nil:
 				rp.ErrorCode = rc.errCode(kerr.UnknownTopicOrPartition.Code)
 			case leaderErr != nil:

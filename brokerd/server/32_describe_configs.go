@@ -13,6 +13,10 @@ package server
 // DYNAMIC_DEFAULT_BROKER_CONFIG entries and Kafki has none, so nothing.
 // ConfigNames filters; names that do not exist are left out, as Kafka does.
 // Unknown resources get UNKNOWN_TOPIC_OR_PARTITION or INVALID_REQUEST.
+//
+// Authorization, as Kafka: DESCRIBE_CONFIGS on the topic
+// (TOPIC_AUTHORIZATION_FAILED otherwise) or, for a broker, on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED otherwise).
 
 import (
 	"context"
@@ -22,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -40,12 +45,22 @@ var configKinds = map[config.ConfigKind]kmsg.ConfigType{
 	config.KindList:    kmsg.ConfigTypeList,
 }
 
-func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDescribeConfigs(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
-	for _, res := range req.Resources {
+	authz := rc.askConfigs(auth.OpDescribeConfigs, len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+	})
+	rc.decide(ctx)
+	for i, res := range req.Resources {
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
+		if !rc.allowedAt(authz, i) {
+			rr.ErrorCode = rc.errCode(configsDenied(res.ResourceType))
+			rr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
+			resp.Resources = append(resp.Resources, rr)
+			continue
+		}
 		var entries []topics.ConfigEntry
 		readOnly := false
 		switch res.ResourceType {
@@ -57,20 +72,20 @@ func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Req
 				rr.ErrorMessage = &msg
 				break
 			}
-			entries = topics.EffectiveConfigs(s.cfg, t.Overrides)
+			entries = s.opts.TopicConfigs(t.Overrides)
 		case kmsg.ConfigResourceTypeBroker:
 			if res.ResourceName == "" {
 				// Cluster-wide dynamic defaults: none exist.
 				rr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
 				break
 			}
-			if res.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
+			if res.ResourceName != strconv.Itoa(int(s.opts.NodeID)) {
 				rr.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
-				msg := fmt.Sprintf("broker %q is not this broker (%d)", res.ResourceName, s.cfg.NodeID)
+				msg := fmt.Sprintf("broker %q is not this broker (%d)", res.ResourceName, s.opts.NodeID)
 				rr.ErrorMessage = &msg
 				break
 			}
-			entries = brokerEntries(s.cfg)
+			entries = brokerEntries(s.opts.BrokerConfigs)
 			// Kafki has no dynamic broker configs: everything is a flag.
 			readOnly = true
 		default:
@@ -110,8 +125,7 @@ func (s *Server) handleDescribeConfigs(_ context.Context, rc *reqCtx, r kmsg.Req
 // brokerEntries renders the broker's settings under Kafka's names, with
 // Kafka's broker synonyms: the static setting when the operator gave one,
 // then the built-in default unless there is none (Kafka's null default).
-func brokerEntries(c *config.Config) []topics.ConfigEntry {
-	kcs := c.KafkaConfigs()
+func brokerEntries(kcs []config.KafkaConfig) []topics.ConfigEntry {
 	out := make([]topics.ConfigEntry, 0, len(kcs))
 	for _, k := range kcs {
 		e := topics.ConfigEntry{Kind: k.Kind, Name: k.Name, Value: k.Value, Source: topics.SourceDefault}

@@ -12,6 +12,9 @@ package server
 // directories may exist, but Kafka would not list them. Followers' logs are
 // listed, as Kafka lists every log it holds. v4 adds the total and usable
 // bytes of the directory's filesystem, -1 when they cannot be read.
+//
+// Authorization, as Kafka: DESCRIBE on the cluster, else no dirs and
+// CLUSTER_AUTHORIZATION_FAILED (the top-level error of v3+).
 
 import (
 	"context"
@@ -20,7 +23,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -30,13 +36,17 @@ const (
 	describeLogDirsMax = 4
 )
 
-func (s *Server) handleDescribeLogDirs(_ context.Context, _ *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !rc.authorize(ctx, auth.OpDescribe, auth.Cluster()) {
+		resp.ErrorCode = rc.errCode(kerr.ClusterAuthorizationFailed.Code)
+		return resp
+	}
 
 	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = s.cfg.DataDir
-	if abs, err := filepath.Abs(s.cfg.DataDir); err == nil {
+	dir.Dir = s.opts.DataDir
+	if abs, err := filepath.Abs(s.opts.DataDir); err == nil {
 		dir.Dir = abs
 	}
 	if req.Version >= 4 {

@@ -4,6 +4,8 @@ package server
 //
 // Grows a topic; the count can only increase (INVALID_PARTITIONS). Manual
 // assignments may only name this broker.
+//
+// Authorization: ALTER on each topic, TOPIC_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -25,7 +29,15 @@ func (s *Server) handleCreatePartitions(ctx context.Context, rc *reqCtx, r kmsg.
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	for _, t := range req.Topics {
+	var authz []int
+	if !s.allowAll {
+		authz = make([]int, len(req.Topics))
+		for i, t := range req.Topics {
+			authz[i] = rc.ask(auth.OpAlter, auth.Topic(t.Topic))
+		}
+		rc.decide(ctx)
+	}
+	for i, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
 		var err error
@@ -33,10 +45,12 @@ func (s *Server) handleCreatePartitions(ctx context.Context, rc *reqCtx, r kmsg.
 		switch {
 		case seen[t.Topic] > 1:
 			code, err = kerr.InvalidRequest.Code, fmt.Errorf("topic %q appears more than once in the request", t.Topic)
+		case !rc.allowedAt(authz, i):
+			code, err = kerr.TopicAuthorizationFailed.Code, fmt.Errorf("not authorized to ALTER topic %q", t.Topic)
 		default:
 			for _, a := range t.Assignment {
-				if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
-					code, err = kerr.InvalidReplicaAssignment.Code, fmt.Errorf("replicas %v, but the only broker is %d", a.Replicas, s.cfg.NodeID)
+				if len(a.Replicas) != 1 || a.Replicas[0] != s.opts.NodeID {
+					code, err = kerr.InvalidReplicaAssignment.Code, fmt.Errorf("replicas %v, but the only broker is %d", a.Replicas, s.opts.NodeID)
 				}
 			}
 			if err == nil {

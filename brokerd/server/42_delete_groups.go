@@ -5,12 +5,17 @@ package server
 // Only Empty groups can be deleted (NON_EMPTY_GROUP otherwise); an
 // unknown one is GROUP_ID_NOT_FOUND. The group's offsets and metadata
 // become tombstones in __consumer_offsets.
+//
+// Authorization: DELETE on each group, GROUP_AUTHORIZATION_FAILED for it
+// otherwise.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -18,13 +23,23 @@ const (
 	deleteGroupsMax = 2
 )
 
-func (s *Server) handleDeleteGroups(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDeleteGroups(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
-	for _, id := range req.Groups {
+	var authz []int
+	if !s.allowAll {
+		authz = make([]int, len(req.Groups))
+		for i, id := range req.Groups {
+			authz[i] = rc.ask(auth.OpDelete, auth.Group(id))
+		}
+		rc.decide(ctx)
+	}
+	for i, id := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = id
-		if s.groups == nil {
+		if !rc.allowedAt(authz, i) {
+			rg.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
+		} else if s.groups == nil {
 			rg.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 		} else {
 			rg.ErrorCode = rc.errCode(errorCode(s.groups.DeleteGroup(id)))

@@ -7,6 +7,10 @@ package server
 // validated as a whole before it is persisted (INVALID_CONFIG); a resource
 // whose ops fail changes nothing. Broker resources are read-only here
 // (INVALID_REQUEST): broker settings are flags and environment variables.
+//
+// Authorization, as Kafka: ALTER_CONFIGS on the topic
+// (TOPIC_AUTHORIZATION_FAILED otherwise) or, for a broker, on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED otherwise).
 
 import (
 	"context"
@@ -16,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -27,12 +32,18 @@ const (
 func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	for _, res := range req.Resources {
+	authz := rc.askConfigs(auth.OpAlterConfigs, len(req.Resources), func(i int) (kmsg.ConfigResourceType, string) {
+		return req.Resources[i].ResourceType, req.Resources[i].ResourceName
+	})
+	rc.decide(ctx)
+	for i, res := range req.Resources {
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
 		var err error
 		code := int16(0)
-		if res.ResourceType != kmsg.ConfigResourceTypeTopic {
+		if !rc.allowedAt(authz, i) {
+			code, err = configsDenied(res.ResourceType), fmt.Errorf("not authorized to alter the configs of %q", res.ResourceName)
+		} else if res.ResourceType != kmsg.ConfigResourceTypeTopic {
 			code, err = kerr.InvalidRequest.Code, fmt.Errorf("only topic configs can be altered; broker settings are flags (see brokerd --help)")
 		} else {
 			err = s.topics.AlterConfigs(ctx, res.ResourceName, req.ValidateOnly, func(o map[string]string) error {
@@ -54,7 +65,7 @@ func applyConfigOps(s *Server, overrides map[string]string, ops []kmsg.Increment
 		if v, ok := overrides[name]; ok {
 			return v
 		}
-		for _, e := range topics.EffectiveConfigs(s.cfg, nil) {
+		for _, e := range s.opts.TopicConfigs(nil) {
 			if e.Name == name {
 				return e.Value
 			}

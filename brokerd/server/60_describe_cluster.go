@@ -5,6 +5,10 @@ package server
 // This broker is the whole cluster and its controller. v1 asks for an
 // endpoint type; only brokers (1) are served (UNSUPPORTED_ENDPOINT_TYPE
 // otherwise).
+//
+// Authorization: none, as in Kafka, which asks DESCRIBE on the cluster only
+// to compute ClusterAuthorizedOperations when the client asks for them
+// (not computed here yet: answered as "unknown").
 
 import (
 	"context"
@@ -26,7 +30,7 @@ func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Req
 		resp.ErrorCode = rc.errCode(kerr.UnsupportedEndpointType.Code)
 		return resp
 	}
-	resp.ClusterID = s.cfg.ClusterID
+	resp.ClusterID = s.opts.ClusterID
 	resp.ClusterAuthorizedOperations = -2147483648 // not requested / unknown
 	brokers, ctrl := s.brokers()
 	resp.ControllerID = ctrl

@@ -17,6 +17,10 @@ package server
 // requested topic, as Kafka answers. Unknown topics get
 // UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for illegal names) and
 // count nothing toward the limit.
+//
+// Authorization, as Kafka: DESCRIBE on each topic; of every topic those not
+// describable are left out, a named one is TOPIC_AUTHORIZATION_FAILED
+// (whether or not it exists) and counts nothing toward the limit.
 
 import (
 	"context"
@@ -24,6 +28,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -37,11 +43,11 @@ const (
 	describeTopicPartitionsLimit = 2000
 )
 
-func (s *Server) handleDescribeTopicPartitions(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeTopicPartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
 
-	names := s.describeTopicPartitionsNames(req)
+	names, authz := rc.describable(ctx, s.describeTopicPartitionsNames(req), len(req.Topics) == 0)
 	if c := req.Cursor; c != nil && len(req.Topics) > 0 && !containsSorted(names, c.Topic) {
 		for _, name := range names {
 			resp.Topics = append(resp.Topics, describeTopicPartitionsErr(rc, name, kerr.InvalidRequest.Code))
@@ -59,6 +65,10 @@ func (s *Server) handleDescribeTopicPartitions(_ context.Context, rc *reqCtx, r 
 	}
 	for i := start; i < len(names); i++ {
 		name := names[i]
+		if !rc.allowedAt(authz, i) {
+			resp.Topics = append(resp.Topics, describeTopicPartitionsErr(rc, name, kerr.TopicAuthorizationFailed.Code))
+			continue
+		}
 		t := s.topics.Topic(name)
 		if t == nil {
 			code := kerr.UnknownTopicOrPartition.Code
@@ -86,6 +96,24 @@ func (s *Server) handleDescribeTopicPartitions(_ context.Context, rc *reqCtx, r 
 		}
 	}
 	return resp
+}
+
+// describable asks for DESCRIBE on each named topic. Of every topic
+// (all), those not describable are dropped from names (not disclosed);
+// otherwise authz holds the verdicts for rc.allowedAt.
+func (rc *reqCtx) describable(ctx context.Context, names []string, all bool) (_ []string, authz []int) {
+	authz = rc.askTopics(auth.OpDescribe, names)
+	rc.decide(ctx)
+	if authz == nil || !all {
+		return names, authz
+	}
+	kept := names[:0]
+	for i, n := range names {
+		if rc.allowedAt(authz, i) {
+			kept = append(kept, n)
+		}
+	}
+	return kept, nil
 }
 
 // describeTopicPartitionsNames returns the requested topic names (every

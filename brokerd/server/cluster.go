@@ -29,9 +29,6 @@ type Cluster interface {
 	Sync(ctx context.Context) error
 }
 
-// SetCluster makes the server a cluster member. Call before Serve.
-func (s *Server) SetCluster(c Cluster) { s.cluster = c }
-
 // brokerAddr is a broker as Metadata and DescribeCluster list it.
 type brokerAddr struct {
 	id   int32
@@ -43,7 +40,7 @@ type brokerAddr struct {
 // brokers returns the live brokers and the controller's id.
 func (s *Server) brokers() ([]brokerAddr, int32) {
 	if s.cluster == nil {
-		return []brokerAddr{{id: s.cfg.NodeID, host: s.host, port: s.port}}, s.cfg.NodeID
+		return []brokerAddr{{id: s.opts.NodeID, host: s.host, port: s.port}}, s.opts.NodeID
 	}
 	var out []brokerAddr
 	for _, b := range s.cluster.Brokers() {
@@ -83,8 +80,8 @@ type partitionView struct {
 
 func (s *Server) partitionView(p *topics.Partition) partitionView {
 	if s.cluster == nil {
-		self := []int32{s.cfg.NodeID}
-		v := partitionView{leader: s.cfg.NodeID, epoch: currentLeaderEpoch, replicas: self, isr: self}
+		self := []int32{s.opts.NodeID}
+		v := partitionView{leader: s.opts.NodeID, epoch: currentLeaderEpoch, replicas: self, isr: self}
 		if p.Log().Offline() != nil {
 			v.code, v.offline = kerr.KafkaStorageError.Code, self
 		}
@@ -109,7 +106,7 @@ func (s *Server) partitionView(p *topics.Partition) partitionView {
 // broker default) and checks it against the live brokers.
 func (s *Server) replicationFactor(ctx context.Context, rf int16) (int16, int16, string) {
 	if rf == -1 {
-		rf = s.cfg.DefaultReplicationFactor
+		rf = s.opts.DefaultReplicationFactor
 		if s.cluster == nil {
 			rf = 1
 		}

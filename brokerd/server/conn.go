@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 // pipelineDepth bounds how many requests a connection may have read ahead
@@ -37,10 +39,17 @@ type conn struct {
 	// bigResp is the size of the last response too large to keep in wbuf;
 	// the next large response starts from a pooled buffer of that size.
 	bigResp int
+	// session is who is connected; written only by the processor
+	// goroutine (ApiVersions, and authentication when it comes), read by
+	// the handlers it runs.
+	session *auth.Session
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String())}
+	return &conn{
+		s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
+		session: auth.NewSession(s.opts.ListenerName, auth.Plaintext, nc.RemoteAddr()),
+	}
 }
 
 // stopReading makes the reader stop at its next read; requests already
@@ -76,8 +85,8 @@ func (c *conn) readLoop(frames chan<- frame) {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 10 || size > c.s.cfg.MaxRequestBytes {
-			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, socket.request.max.bytes)", size, c.s.cfg.MaxRequestBytes))
+		if size < 10 || size > c.s.opts.MaxRequestBytes {
+			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, socket.request.max.bytes)", size, c.s.opts.MaxRequestBytes))
 			c.nc.Close()
 			return
 		}
@@ -91,7 +100,9 @@ func (c *conn) readLoop(frames chan<- frame) {
 	}
 }
 
-// reqCtx is what a handler knows about its request.
+// reqCtx is what a handler knows about its request: its header, its
+// connection and so the connection's session (who asks), and the
+// request's authorization questions (authorize.go).
 type reqCtx struct {
 	s       *Server
 	conn    *conn
@@ -100,7 +111,13 @@ type reqCtx struct {
 	// readBufs are the pooled buffers fetched record bytes were read into;
 	// they are recycled once the response is written.
 	readBufs [][]byte
+	// authz is the request's authorization questions and answers
+	// (authorize.go); nil until a handler asks, so never with allow-all.
+	authz *authzBatch
 }
+
+// session is the connection's session.
+func (rc *reqCtx) session() *auth.Session { return rc.conn.session }
 
 // allocRead is the storage read allocator for this request.
 func (rc *reqCtx) allocRead(n int) []byte {

@@ -17,4 +17,11 @@
 //     recovered, logged and closes that connection only.
 //   - The set of versions advertised by ApiVersions is exactly the set the
 //     handlers registered (apis.go).
+//   - Every connection has an auth.Session, written only by its processor
+//     goroutine; every handler consults the server's auth.Authorizer before
+//     acting on a resource, at the point Kafka's KafkaApis does, with one
+//     Authorize call per request (authorize.go); each handler's file says
+//     what it asks and which error code a denial gets.
+//   - A server gets its settings and components at construction (Options);
+//     nothing is set after New.
 package server

@@ -18,12 +18,15 @@ import (
 )
 
 // newTestServer builds a Server over a real topic manager in a temporary
-// directory, without a listener.
-func newTestServer(t testing.TB) *Server {
+// directory, without a listener; adjust changes the configuration first.
+func newTestServer(t testing.TB, adjust ...func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
+	for _, fn := range adjust {
+		fn(&cfg)
+	}
 	store, err := meta.OpenEmbedded(cfg.DataDir + "/__meta")
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +37,16 @@ func newTestServer(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tm.Close() })
-	s := New(&cfg, tm, metrics.New(), log)
-	s.host, s.port = "127.0.0.1", 9092
+	s, err := New(Options{
+		NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, AdvertisedAddr: "127.0.0.1:9092",
+		AutoCreateTopics: cfg.AutoCreateTopics, MaxRequestBytes: cfg.MaxRequestBytes, DataDir: cfg.DataDir,
+		TopicConfigs:  func(o map[string]string) []topics.ConfigEntry { return topics.EffectiveConfigs(&cfg, o) },
+		BrokerConfigs: cfg.KafkaConfigs(),
+		Topics:        tm, Metrics: metrics.New(), Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -160,7 +171,10 @@ func FuzzRequest(f *testing.F) {
 	f.Add([]byte{0, 99, 0, 0, 0, 0, 0, 1, 255, 255})
 	f.Add([]byte{0, 18, 0, 99, 0, 0, 0, 1, 0, 0})
 
-	s := newTestServer(f)
+	s := newTestServer(f, func(c *config.Config) {
+		c.MaxRequestBytes = 1 << 20
+		c.MaxPartitions = 8 // keep fuzzed CreateTopics cheap
+	})
 	// Every served API at its lowest and highest version with default
 	// fields, so that fuzzing starts inside each decoder and handler.
 	for i, a := range s.apis() {
@@ -170,9 +184,7 @@ func FuzzRequest(f *testing.F) {
 			f.Add(encodeRequest(r, int32(1000+2*i)+int32(v)))
 		}
 	}
-	s.cfg.MaxRequestBytes = 1 << 20
-	s.cfg.MaxPartitions = 8 // keep fuzzed CreateTopics cheap
-	s.cancelDrain()         // long polls return at once
+	s.cancelDrain() // long polls return at once
 	f.Fuzz(func(t *testing.T, frameBytes []byte) {
 		client, srv := net.Pipe()
 		defer client.Close()

@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/kafki/kafki/brokerd/internal/testbroker"
 )
 
 func TestFindCoordinatorBatchedAndTransactional(t *testing.T) {
@@ -160,7 +162,7 @@ func errorIs(err error, want *kerr.Error) bool {
 
 // Bad group input gets Kafka's error codes and changes nothing.
 func TestGroupBadInputOverTheWire(t *testing.T) {
-	b := startGroupBroker(t, withGroupLimits)
+	b := startGroupBroker(t, testbroker.WithConfig(withGroupLimits))
 	addr := b.Addr()
 	cl := newClient(t, addr)
 	createTopic(t, cl, "bad", 1, nil)

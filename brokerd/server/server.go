@@ -3,12 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/internal/bufpool"
@@ -16,26 +17,69 @@ import (
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
-// currentLeaderEpoch is this node's leader epoch for every partition, as
-// stamped on appended batches (storage.AppendOptions.LeaderEpoch's zero
-// value), until the cluster's controller assigns real ones.
+// currentLeaderEpoch is the leader epoch of every partition on a single
+// node (no controller assigns epochs there), as stamped on appended
+// batches (storage.AppendOptions.LeaderEpoch's zero value).
 const currentLeaderEpoch = 0
+
+// Options are a server's settings and the components it serves, all given
+// at construction (New); none can change afterwards.
+type Options struct {
+	NodeID    int32  // node.id: this broker
+	ClusterID string // cluster.id, as Metadata and DescribeCluster report it
+	// AdvertisedAddr is the host:port clients are told to connect to
+	// (Metadata, FindCoordinator): the bound listener's address or the
+	// configured advertised listener.
+	AdvertisedAddr string
+	// ListenerName names the listener in each connection's session;
+	// "PLAINTEXT" when empty.
+	ListenerName             string
+	AutoCreateTopics         bool   // auto.create.topics.enable
+	DefaultReplicationFactor int16  // default.replication.factor, in a cluster
+	MaxRequestBytes          int32  // socket.request.max.bytes: larger frames close the connection
+	FlushOnAck               bool   // log.flush.on.ack: fsync before answering acks=all
+	DataDir                  string // data.dir, as DescribeLogDirs reports it
+	// TopicConfigs renders a topic's effective configs from its overrides
+	// over the broker's defaults (topics.EffectiveConfigs), for
+	// DescribeConfigs, CreateTopics v5+ and IncrementalAlterConfigs.
+	TopicConfigs func(overrides map[string]string) []topics.ConfigEntry
+	// BrokerConfigs are the broker's settings under Kafka's names
+	// (config.Config.KafkaConfigs), which DescribeConfigs of this broker
+	// lists.
+	BrokerConfigs []config.KafkaConfig
+
+	Topics *topics.Manager
+	// Groups coordinates consumer groups; nil: the group APIs answer
+	// COORDINATOR_NOT_AVAILABLE.
+	Groups *groups.Coordinator
+	// Cluster is the broker's cluster membership; nil on a single node.
+	Cluster Cluster
+	// Authorizer decides every request's actions; nil allows everything
+	// (auth.AllowAll).
+	Authorizer auth.Authorizer
+	Metrics    *metrics.Metrics
+	Log        *slog.Logger
+}
 
 // Server is the Kafka protocol front end of one broker.
 type Server struct {
-	cfg     *config.Config
+	opts    Options
 	topics  *topics.Manager
 	groups  *groups.Coordinator // nil: group APIs answer COORDINATOR_NOT_AVAILABLE
 	cluster Cluster             // nil on a single node
-	log     *slog.Logger
-	metrics *metrics.Metrics
+	authz   auth.Authorizer
+	// allowAll is set when authz is auth.AllowAll: handlers then ask
+	// nothing, so the default costs no allocation per request.
+	allowAll bool
+	log      *slog.Logger
+	metrics  *metrics.Metrics
 
 	bufs bufpool.Pool // request frames, fetch reads and large responses
 
 	byKey    map[int16]api // immutable after New
 	versions []api         // sorted by key; immutable after New
 
-	// host and port are what Metadata advertises.
+	// host and port are what Metadata advertises (Options.AdvertisedAddr).
 	host string
 	port int32
 
@@ -49,50 +93,53 @@ type Server struct {
 	wg    sync.WaitGroup     // connection goroutines
 }
 
-// New builds a server over the given topics.
-func New(cfg *config.Config, tm *topics.Manager, m *metrics.Metrics, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, topics: tm, log: log, metrics: m, conns: map[*conn]struct{}{}, byKey: map[int16]api{}}
+// New builds a server; it serves once Serve is given a listener.
+func New(o Options) (*Server, error) {
+	host, port, err := net.SplitHostPort(o.AdvertisedAddr)
+	if err != nil {
+		return nil, fmt.Errorf("advertised address %q: %w", o.AdvertisedAddr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("advertised address %q: port: %w", o.AdvertisedAddr, err)
+	}
+	if o.ListenerName == "" {
+		o.ListenerName = string(auth.Plaintext)
+	}
+	if o.Authorizer == nil {
+		o.Authorizer = auth.AllowAll{}
+	}
+	if o.TopicConfigs == nil {
+		o.TopicConfigs = func(map[string]string) []topics.ConfigEntry { return nil }
+	}
+	s := &Server{
+		opts: o, topics: o.Topics, groups: o.Groups, cluster: o.Cluster, authz: o.Authorizer,
+		log: o.Log, metrics: o.Metrics, host: host, port: int32(p),
+		conns: map[*conn]struct{}{}, byKey: map[int16]api{},
+	}
+	switch o.Authorizer.(type) {
+	case auth.AllowAll, *auth.AllowAll:
+		s.allowAll = true
+	}
 	s.versions = s.apis()
 	for _, a := range s.versions {
 		s.byKey[a.key] = a
 	}
 	s.drain, s.cancelDrain = context.WithCancel(context.Background())
-	return s
-}
-
-// AdvertisedAddr is the host:port clients are told to connect to, known
-// after Listen.
-func (s *Server) AdvertisedAddr() string {
-	return net.JoinHostPort(s.host, strconv.Itoa(int(s.port)))
-}
-
-// SetCoordinator installs the group coordinator. Call before Serve.
-func (s *Server) SetCoordinator(c *groups.Coordinator) { s.groups = c }
-
-// Listen binds the configured address and fixes the advertised one.
-func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return nil, err
-	}
-	adv := s.cfg.AdvertisedAddr
-	if adv == "" {
-		adv = ln.Addr().String()
-		if ap, err := netip.ParseAddrPort(adv); err == nil && ap.Addr().IsUnspecified() {
-			adv = net.JoinHostPort("localhost", strconv.Itoa(int(ap.Port())))
-		}
-	}
-	host, port, _ := net.SplitHostPort(adv)
-	p, _ := strconv.Atoi(port)
-	s.host, s.port = host, int32(p)
-	return ln, nil
+	return s, nil
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
+	drained := s.drain.Err() != nil
 	s.mu.Unlock()
+	if drained {
+		// Shutdown came first.
+		ln.Close()
+		return nil
+	}
 	for {
 		nc, err := ln.Accept()
 		if err != nil {

@@ -15,27 +15,44 @@ import (
 	"github.com/kafki/kafki/brokerd/config"
 )
 
-// Option adjusts the broker configuration before start.
-type Option func(*config.Config)
+// Option adjusts the broker configuration, or its components, before
+// start.
+type Option func(*settings)
+
+type settings struct {
+	cfg  config.Config
+	opts []broker.Option
+}
 
 // WithConfig applies fn to the configuration.
-func WithConfig(fn func(*config.Config)) Option { return Option(fn) }
+func WithConfig(fn func(*config.Config)) Option { return func(s *settings) { fn(&s.cfg) } }
 
 // WithDataDir uses dir instead of a fresh temporary directory, so a test
 // can restart a broker on the same data.
-func WithDataDir(dir string) Option { return func(c *config.Config) { c.DataDir = dir } }
+func WithDataDir(dir string) Option { return func(s *settings) { s.cfg.DataDir = dir } }
+
+// WithBroker passes broker options (a test authorizer, say) to
+// broker.Start.
+func WithBroker(opts ...broker.Option) Option {
+	return func(s *settings) { s.opts = append(s.opts, opts...) }
+}
 
 // Config returns the configuration Start would use with opts.
 func Config(t testing.TB, opts ...Option) config.Config {
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.MetricsListen = ""
-	cfg.DataDir = t.TempDir()
-	cfg.ShutdownTimeout = 5 * time.Second
+	return build(t, opts).cfg
+}
+
+func build(t testing.TB, opts []Option) settings {
+	var s settings
+	s.cfg = config.Default()
+	s.cfg.Listen = "127.0.0.1:0"
+	s.cfg.MetricsListen = ""
+	s.cfg.DataDir = t.TempDir()
+	s.cfg.ShutdownTimeout = 5 * time.Second
 	for _, o := range opts {
-		o(&cfg)
+		o(&s)
 	}
-	return cfg
+	return s
 }
 
 // Start starts a broker and returns its bootstrap address.
@@ -60,7 +77,8 @@ func StartBroker(t testing.TB, opts ...Option) *broker.Broker {
 func StartBrokerLogging(t testing.TB, w io.Writer, opts ...Option) *broker.Broker {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := broker.Start(Config(t, opts...), log)
+	s := build(t, opts)
+	b, err := broker.Start(s.cfg, log, s.opts...)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/broker"
@@ -427,11 +426,9 @@ func TestSessionCarriesClient(t *testing.T) {
 		}
 		return c, err
 	}
-	// Kafka 4.0's versions: ApiVersions v4, which Kafki serves. (A
-	// client starting at v5 gets conn.writeUnsupported's full list and
-	// franz-go then skips the retry that would carry its software name.)
-	cl := newClient(t, b.Addr(), kgo.SoftwareNameAndVersion("kafki-authz-test", "1.2.3"), kgo.Dialer(dial),
-		kgo.MaxVersions(kversion.V4_0_0()))
+	// The client's own versions: it starts ApiVersions above what Kafki
+	// serves, and its software name arrives on the KIP-511 retry.
+	cl := newClient(t, b.Addr(), kgo.SoftwareNameAndVersion("kafki-authz-test", "1.2.3"), kgo.Dialer(dial))
 	createTopic(t, cl, "open", 1, nil)
 
 	mu.Lock()

@@ -224,8 +224,11 @@ func (c *conn) write(hdr requestHeader, flexibleHeader bool, resp kmsg.Response)
 }
 
 // writeUnsupported answers a request for an API or version Kafki does not
-// serve. ApiVersions gets a v0 response listing what is served (KIP-511),
-// so the client can retry with a version it shares with us, as Kafka does.
+// serve. ApiVersions gets a v0 response listing only ApiVersions' own
+// range (KIP-511, as Kafka's ApiVersionsRequest.getErrorResponse), so the
+// client retries at the newest version both sides know and its
+// ClientSoftwareName reaches the broker: franz-go and librdkafka retry
+// only on a one-key answer, and take a full list at v0 as final.
 // Anything else gets a body of just the UNSUPPORTED_VERSION code and the
 // connection stays open. That is a deliberate departure: Kafka's socket
 // server fails to parse such a header and closes the connection (the client
@@ -235,8 +238,14 @@ func (c *conn) write(hdr requestHeader, flexibleHeader bool, resp kmsg.Response)
 // clients that negotiate versions through ApiVersions never send these.
 func (c *conn) writeUnsupported(hdr requestHeader) error {
 	if hdr.key == apiVersionsKey {
-		resp := c.s.apiVersionsResponse(0)
+		resp := kmsg.NewPtrApiVersionsResponse()
+		resp.SetVersion(0)
 		resp.ErrorCode = errUnsupportedVersion
+		for _, k := range c.s.apiVersionsResponse(0).ApiKeys {
+			if k.ApiKey == apiVersionsKey {
+				resp.ApiKeys = append(resp.ApiKeys, k)
+			}
+		}
 		return c.write(hdr, false, resp)
 	}
 	c.log.Debug("unsupported request", "api", apiName(hdr.key), "key", hdr.key, "version", hdr.version, "client", hdr.clientID)

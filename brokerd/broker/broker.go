@@ -18,6 +18,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
+	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
@@ -117,6 +118,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		n, err := node.Start(openCtx, node.Options{
 			Config: &b.cfg, Addr: b.server.AdvertisedAddr(), Store: cstore, Topics: tm,
 			Log: log.With("component", "cluster"), OnOffsetsRoles: b.offsetsRoles,
+			Interbroker: interbroker.New(interbroker.Options{NodeID: cfg.NodeID}),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("join the cluster: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -161,8 +160,7 @@ func startFetcher(n *Node, leader int32, addr string) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fetcher{n: n, leader: leader, addr: addr, cancel: cancel, done: make(chan struct{}),
 		parts: map[*topics.Partition]fstate{}, wake: make(chan struct{}, 1)}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("kafki-replica-"+strconv.Itoa(int(n.self))),
-		kgo.RequestRetries(0), kgo.DialTimeout(5*time.Second))
+	cl, err := n.peers.Replica(addr)
 	if err != nil {
 		// Only invalid options fail here; they are constants.
 		panic(fmt.Sprintf("replica fetcher client: %v", err))

@@ -14,11 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/lease"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -41,6 +41,9 @@ type Options struct {
 	Store  cluster.Store
 	Topics *topics.Manager
 	Log    *slog.Logger
+	// Interbroker builds this broker's clients of its peers (replica
+	// fetchers, shutdown checks).
+	Interbroker *interbroker.Factory
 	// OnOffsetsRoles, when set, is called (from one goroutine, in order)
 	// when this broker starts or stops leading partitions of
 	// __consumer_offsets.
@@ -87,6 +90,7 @@ type Node struct {
 	controllerID int32                         // guarded by mu
 	changed      chan struct{}                 // guarded by mu; closed at every applied snapshot
 
+	peers    *interbroker.Factory
 	fetchers *fetchers
 	isrQueue chan isrRequest
 	ctrl     *cluster.Controller
@@ -116,6 +120,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		changed:    make(chan struct{}),
 		offsetsLed: map[int32]bool{},
 		isrQueue:   make(chan isrRequest, 1024),
+		peers:      o.Interbroker,
 	}
 	n.fetchers = newFetchers(n)
 	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.requestExpand})
@@ -202,7 +207,7 @@ func (n *Node) awaitPeersForget(ctx context.Context, peers []cluster.BrokerInfo)
 		if b.ID == n.self || b.Fenced {
 			continue
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RequestRetries(0), kgo.DialTimeout(time.Second))
+		cl, err := n.peers.Peer(b.Addr)
 		if err != nil {
 			continue
 		}

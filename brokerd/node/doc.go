@@ -1,7 +1,8 @@
 // Package node makes one broker a member of a Kafki cluster: it holds the
 // broker's session lease, registers it, follows the shared metadata in
 // DynamoDB, applies partition states to the local partitions (leader,
-// follower or nothing), runs the follower fetchers and the leader's ISR
+// follower or nothing), tells the follower fetchers (package
+// replication/follower) whom to follow, runs the leader's ISR
 // maintenance, and runs this broker's cluster.Controller, which contends
 // for the controller lease (the controller lives in package cluster; node
 // only gives it the store, the leases, and a kick after its writes).
@@ -21,9 +22,6 @@
 //     leader stops counting the follower; an expansion is counted first and
 //     persisted after. So any replica the controller may elect holds every
 //     record below the high watermark.
-//   - Followers truncate to the leader's end offset for their latest
-//     epoch (OffsetForLeaderEpoch, KIP-101/KIP-279) before fetching from
-//     a new leader, so divergent uncommitted tails are dropped.
 //
 // DynamoDB traffic grows with brokers, not partitions: each broker reads
 // one version item per metadata.poll.interval and renews one lease every

@@ -20,6 +20,7 @@ import (
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/lease"
+	"github.com/kafki/kafki/brokerd/replication/follower"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -91,7 +92,7 @@ type Node struct {
 	changed      chan struct{}                 // guarded by mu; closed at every applied snapshot
 
 	peers    *interbroker.Factory
-	fetchers *fetchers
+	fetchers *follower.Fetchers
 	isrQueue chan isrRequest
 	ctrl     *cluster.Controller
 
@@ -122,7 +123,11 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		isrQueue:   make(chan isrRequest, 1024),
 		peers:      o.Interbroker,
 	}
-	n.fetchers = newFetchers(n)
+	n.fetchers = follower.New(follower.Options{
+		Self: n.self, SessionEpoch: n.sessionEpoch.Load, Topics: n.tm, Clients: n.peers,
+		FetchMaxBytes: n.cfg.ReplicaFetchMaxBytes, FetchWaitMax: n.cfg.ReplicaFetchWaitMax,
+		FlushOnAck: n.cfg.FlushOnAck, Log: n.log,
+	})
 	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.requestExpand})
 	l, err := n.acquireSession(ctx)
 	if err != nil {
@@ -197,7 +202,7 @@ func (n *Node) Stop(ctx context.Context) {
 	cancel()
 	n.cancel()
 	n.wg.Wait()
-	n.fetchers.stopAll()
+	n.fetchers.StopAll()
 }
 
 // awaitPeersForget asks each unfenced peer for its metadata until none
@@ -328,7 +333,7 @@ func (n *Node) runSession(ctx context.Context, l *lease.Lease) {
 // fetcher.
 func (n *Node) dropAll() {
 	n.applyMu.Lock()
-	n.fetchers.stopAll()
+	n.fetchers.StopAll()
 	for _, t := range n.tm.Topics() {
 		for _, p := range t.Partitions {
 			_, leader, epoch := p.Role()
@@ -440,20 +445,20 @@ func (n *Node) applyRole(p *topics.Partition, st cluster.PartitionState, ok bool
 		if role != topics.NoRole {
 			p.BecomeNone(-1, 0)
 		}
-		n.fetchers.remove(p)
+		n.fetchers.Remove(p)
 	case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
-		n.fetchers.remove(p)
+		n.fetchers.Remove(p)
 		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.cfg.ReplicaLagTimeMax)
 	case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
 		if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
 			p.BecomeFollower(st.Leader, st.LeaderEpoch)
-			n.fetchers.add(p, st.Leader, st.LeaderEpoch)
+			n.fetchers.Add(p, st.Leader, st.LeaderEpoch)
 		}
 	default:
 		if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
 			p.BecomeNone(st.Leader, st.LeaderEpoch)
 		}
-		n.fetchers.remove(p)
+		n.fetchers.Remove(p)
 	}
 }
 
@@ -476,7 +481,7 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 	}
 	// Stop following partitions of deleted topics (a topic re-created
 	// under the same name has new partitions).
-	n.fetchers.retain(func(p *topics.Partition) bool { return local[p] })
+	n.fetchers.Retain(func(p *topics.Partition) bool { return local[p] })
 	n.mu.Lock()
 	n.snap = snap
 	n.states = states
@@ -484,9 +489,18 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.mu.Unlock()
-	n.fetchers.setBrokers(snap.Brokers)
+	n.fetchers.SetBrokers(brokerAddrs(snap.Brokers))
 	n.applyMu.Unlock()
 	n.reportOffsets(false)
+}
+
+// brokerAddrs maps the brokers' ids to their addresses.
+func brokerAddrs(brokers []cluster.BrokerInfo) map[int32]string {
+	addrs := make(map[int32]string, len(brokers))
+	for _, b := range brokers {
+		addrs[b.ID] = b.Addr
+	}
+	return addrs
 }
 
 // reportOffsets tells the group coordinator which partitions of

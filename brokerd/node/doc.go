@@ -2,8 +2,8 @@
 // broker's session lease, registers it, follows the shared metadata in
 // DynamoDB, applies partition states to the local partitions (leader,
 // follower or nothing), tells the follower fetchers (package
-// replication/follower) whom to follow, runs the leader's ISR
-// maintenance, and runs this broker's cluster.Controller, which contends
+// replication/follower) whom to follow, wires the leader's ISR keeper
+// (package replication/isr), and runs this broker's cluster.Controller, which contends
 // for the controller lease (the controller lives in package cluster; node
 // only gives it the store, the leases, and a kick after its writes).
 //
@@ -15,13 +15,6 @@
 //     lease was lost drops every role before it registers again, so a
 //     paused process that wakes up after the controller fenced it never
 //     acknowledges a write.
-//   - The ISR a leader counts for its high watermark is always a superset
-//     of the persisted ISR the controller elects from (KIP-497's "maximal
-//     ISR"): a shrink is persisted (PutISR: conditional on the partition's
-//     version, fenced by this broker's session lease epoch) before the
-//     leader stops counting the follower; an expansion is counted first and
-//     persisted after. So any replica the controller may elect holds every
-//     record below the high watermark.
 //
 // DynamoDB traffic grows with brokers, not partitions: each broker reads
 // one version item per metadata.poll.interval and renews one lease every

@@ -21,6 +21,7 @@ import (
 	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/lease"
 	"github.com/kafki/kafki/brokerd/replication/follower"
+	"github.com/kafki/kafki/brokerd/replication/isr"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -93,7 +94,7 @@ type Node struct {
 
 	peers    *interbroker.Factory
 	fetchers *follower.Fetchers
-	isrQueue chan isrRequest
+	isr      *isr.Keeper
 	ctrl     *cluster.Controller
 
 	cancel context.CancelFunc
@@ -120,7 +121,6 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		states:     map[tp]cluster.PartitionState{},
 		changed:    make(chan struct{}),
 		offsetsLed: map[int32]bool{},
-		isrQueue:   make(chan isrRequest, 1024),
 		peers:      o.Interbroker,
 	}
 	n.fetchers = follower.New(follower.Options{
@@ -128,7 +128,11 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		FetchMaxBytes: n.cfg.ReplicaFetchMaxBytes, FetchWaitMax: n.cfg.ReplicaFetchWaitMax,
 		FlushOnAck: n.cfg.FlushOnAck, Log: n.log,
 	})
-	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.requestExpand})
+	n.isr = isr.New(isr.Options{
+		Self: n.self, Store: n.store, Membership: isrMembership{n}, Topics: n.tm,
+		LagTimeMax: n.cfg.ReplicaLagTimeMax, WriteTimeout: n.cfg.SessionLease, Log: n.log,
+	})
+	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.isr.Expand})
 	l, err := n.acquireSession(ctx)
 	if err != nil {
 		return nil, err
@@ -147,7 +151,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.runSession(runCtx, l) }()
 	go func() { defer n.wg.Done(); n.runWatcher(runCtx) }()
-	go func() { defer n.wg.Done(); n.runISR(runCtx) }()
+	go func() { defer n.wg.Done(); n.isr.Run(runCtx) }()
 	go func() { defer n.wg.Done(); n.ctrl.Run(runCtx) }()
 	return n, nil
 }

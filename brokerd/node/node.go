@@ -55,22 +55,29 @@ type Options struct {
 // Node is this broker's membership of the cluster. Safe for concurrent
 // use.
 type Node struct {
-	cfg    *config.Config
-	self   int32
-	addr   string
-	store  cluster.Store
-	tm     *topics.Manager
-	log    *slog.Logger
-	onOffs func([]RoleChange)
-	holder string // unique per incarnation
+	// Set by Start before it returns (most before any goroutine starts),
+	// read-only after.
+	cfg      *config.Config
+	self     int32
+	addr     string
+	store    cluster.Store
+	tm       *topics.Manager
+	log      *slog.Logger
+	onOffs   func([]RoleChange)
+	holder   string // unique per incarnation
+	peers    *interbroker.Factory
+	fetchers *follower.Fetchers // whom it follows changes under applyMu (and in Stop, after wg.Wait)
+	isr      *isr.Keeper
+	ctrl     *cluster.Controller
+	cancel   context.CancelFunc
+	refresh  chan struct{} // buffered(1): re-read the metadata now
 
+	// Atomic, each on its own.
 	session atomic.Pointer[lease.Lease]
 	// sessionEpoch is the epoch of the session lease held now (0: none).
 	sessionEpoch atomic.Int64
 	// stopping: Stop released the session on purpose; do not re-register.
 	stopping atomic.Bool
-
-	refresh chan struct{} // buffered(1): re-read the metadata now
 
 	// refreshMu serializes reading and applying snapshots (Start, the
 	// watcher and Sync all refresh), so that they are applied in the
@@ -80,6 +87,9 @@ type Node struct {
 	refreshMu sync.Mutex
 	// applyMu serializes apply with dropAll: roles an apply grants under
 	// the session it read must not survive a dropAll of that session.
+	// It guards no field of Node: it is held wherever the partitions'
+	// roles (topics.Partition.Become*) and the fetchers' assignments
+	// change.
 	applyMu sync.Mutex
 	// offsMu makes computing and reporting leadership changes of
 	// __consumer_offsets one step, so they reach onOffs in order.
@@ -87,18 +97,12 @@ type Node struct {
 	offsetsLed map[int32]bool // guarded by offsMu
 
 	mu           sync.Mutex
-	snap         cluster.Snapshot
+	snap         cluster.Snapshot              // guarded by mu; the applied snapshot
 	states       map[tp]cluster.PartitionState // guarded by mu
 	controllerID int32                         // guarded by mu
 	changed      chan struct{}                 // guarded by mu; closed at every applied snapshot
 
-	peers    *interbroker.Factory
-	fetchers *follower.Fetchers
-	isr      *isr.Keeper
-	ctrl     *cluster.Controller
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg sync.WaitGroup // the goroutines Start starts
 }
 
 type tp struct {

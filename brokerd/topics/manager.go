@@ -31,7 +31,9 @@ var (
 // time, so that InitProducerId does not write metadata on every call.
 const producerIDBlock = 1000
 
-// Topic is an immutable snapshot of a topic.
+// Topic is an immutable snapshot of a topic: its fields are not modified
+// once it is published (settings is an atomic pointer, shared by the
+// topic's snapshots).
 type Topic struct {
 	Name       string
 	ID         meta.TopicID
@@ -45,6 +47,7 @@ func (t *Topic) Settings() *Settings { return t.settings.Load() }
 
 // Manager owns the topics of this broker. Safe for concurrent use.
 type Manager struct {
+	// Set by Open, read-only after.
 	cfg   *config.Config
 	store meta.Store
 	log   *slog.Logger
@@ -65,12 +68,16 @@ type Manager struct {
 	pidNext int64 // next producer id to hand out; guarded by pidMu
 	pidEnd  int64 // end of the reserved block; guarded by pidMu
 
+	// The rest is set before serving (SetAppendHook, SetTier,
+	// SetReplicaHooks) and read-only after, so it needs no lock.
+
 	// appendHook, when set, is called after every successful append; the
 	// server uses it for metrics.
 	appendHook func(topic string, records int64, bytes int)
 
 	// tier is tiered storage, nil when off (see tiering.go); tierWake
-	// wakes its uploader when a segment was sealed.
+	// (buffered(1), made by Open) wakes its uploader when a segment was
+	// sealed.
 	tier     *tiering.Tier
 	tierWake chan struct{}
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
-	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
@@ -115,11 +114,10 @@ func Start(cfg config.Config, log *slog.Logger) (*Broker, error) {
 		// Join the cluster before serving: the session lease (which may
 		// take one lease duration when a previous incarnation's is still
 		// recorded), the registration, and this broker's roles.
-		n, err := node.Start(openCtx, node.Options{
-			Config: &b.cfg, Addr: b.server.AdvertisedAddr(), Store: cstore, Topics: tm,
-			Log: log.With("component", "cluster"), OnOffsetsRoles: b.offsetsRoles,
-			Interbroker: interbroker.New(interbroker.Options{NodeID: cfg.NodeID}),
-		})
+		o := nodeOptions(&b.cfg)
+		o.Addr, o.Store, o.Topics = b.server.AdvertisedAddr(), cstore, tm
+		o.Log, o.OnOffsetsRoles = log.With("component", "cluster"), b.offsetsRoles
+		n, err := node.Start(openCtx, o)
 		if err != nil {
 			return nil, fmt.Errorf("join the cluster: %w", err)
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/cluster"
-	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/lease"
 	"github.com/kafki/kafki/brokerd/replication/follower"
@@ -36,10 +35,39 @@ type RoleChange struct {
 	Leader    bool
 }
 
-// Options are what a Node needs besides its config.
+// Options are what a Node needs: its settings (package broker fills
+// them from the broker's config, under the names in parentheses) and its
+// dependencies.
 type Options struct {
-	Config *config.Config
-	Addr   string // host:port advertised to clients and peers
+	// NodeID is this broker's id (node.id).
+	NodeID int32
+	// Addr is the host:port advertised to clients and peers.
+	Addr string
+	// Rack is this broker's rack or availability zone (broker.rack),
+	// registered for replica placement.
+	Rack string
+	// SessionLease is the duration of the session lease, and of the
+	// controller lease (session.lease).
+	SessionLease time.Duration
+	// MetadataPollInterval is how often the metadata version is read
+	// (metadata.poll.interval).
+	MetadataPollInterval time.Duration
+	// ReplicaLagTimeMax: a follower not caught up for this long leaves
+	// the ISR (replica.lag.time.max).
+	ReplicaLagTimeMax time.Duration
+	// ReplicaFetchWaitMax is the long-poll time of follower fetches
+	// (replica.fetch.wait.max).
+	ReplicaFetchWaitMax time.Duration
+	// ReplicaFetchMaxBytes is the per-partition size of a follower fetch
+	// (replica.fetch.max.bytes).
+	ReplicaFetchMaxBytes int32
+	// FlushOnAck: followers fsync what they copy before reporting it
+	// (log.flush.on.ack).
+	FlushOnAck bool
+	// UncleanElection is the broker's default for topics that do not set
+	// unclean.leader.election.enable, which the controller applies.
+	UncleanElection bool
+
 	Store  cluster.Store
 	Topics *topics.Manager
 	Log    *slog.Logger
@@ -57,7 +85,7 @@ type Options struct {
 type Node struct {
 	// Set by Start before it returns (most before any goroutine starts),
 	// read-only after.
-	cfg      *config.Config
+	o        Options // the settings are read from here
 	self     int32
 	addr     string
 	store    cluster.Store
@@ -118,9 +146,9 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	n := &Node{
-		cfg: o.Config, self: o.Config.NodeID, addr: o.Addr, store: o.Store, tm: o.Topics, log: o.Log,
+		o: o, self: o.NodeID, addr: o.Addr, store: o.Store, tm: o.Topics, log: o.Log,
 		onOffs:     o.OnOffsetsRoles,
-		holder:     fmt.Sprintf("broker/%d/%s", o.Config.NodeID, hex.EncodeToString(b[:])),
+		holder:     fmt.Sprintf("broker/%d/%s", o.NodeID, hex.EncodeToString(b[:])),
 		refresh:    make(chan struct{}, 1),
 		states:     map[tp]cluster.PartitionState{},
 		changed:    make(chan struct{}),
@@ -129,12 +157,12 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.fetchers = follower.New(follower.Options{
 		Self: n.self, SessionEpoch: n.sessionEpoch.Load, Topics: n.tm, Clients: n.peers,
-		FetchMaxBytes: n.cfg.ReplicaFetchMaxBytes, FetchWaitMax: n.cfg.ReplicaFetchWaitMax,
-		FlushOnAck: n.cfg.FlushOnAck, Log: n.log,
+		FetchMaxBytes: n.o.ReplicaFetchMaxBytes, FetchWaitMax: n.o.ReplicaFetchWaitMax,
+		FlushOnAck: n.o.FlushOnAck, Log: n.log,
 	})
 	n.isr = isr.New(isr.Options{
 		Self: n.self, Store: n.store, Membership: isrMembership{n}, Topics: n.tm,
-		LagTimeMax: n.cfg.ReplicaLagTimeMax, WriteTimeout: n.cfg.SessionLease, Log: n.log,
+		LagTimeMax: n.o.ReplicaLagTimeMax, WriteTimeout: n.o.SessionLease, Log: n.log,
 	})
 	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.isr.Expand})
 	l, err := n.acquireSession(ctx)
@@ -148,8 +176,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.ctrl = cluster.NewController(cluster.ControllerOptions{
-		Log: n.log, Holder: n.holder, SessionLease: n.cfg.SessionLease,
-		Leases: n.store, Store: n.store, UncleanDefault: uncleanDefault(n.cfg),
+		Log: n.log, Holder: n.holder, SessionLease: n.o.SessionLease,
+		Leases: n.store, Store: n.store, UncleanDefault: n.o.UncleanElection,
 		Kick: n.kick, Brokers: n.appliedBrokers,
 	})
 	n.wg.Add(4)
@@ -158,13 +186,6 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	go func() { defer n.wg.Done(); n.isr.Run(runCtx) }()
 	go func() { defer n.wg.Done(); n.ctrl.Run(runCtx) }()
 	return n, nil
-}
-
-// uncleanDefault is the broker's unclean.leader.election.enable, the
-// default of topics that do not override it.
-func uncleanDefault(c *config.Config) bool {
-	s, err := topics.DefaultSettings(c)
-	return err == nil && s.UncleanElection
 }
 
 // appliedBrokers returns the brokers of the applied snapshot, which the
@@ -188,7 +209,7 @@ func (n *Node) Stop(ctx context.Context) {
 			n.log.Warn("release session lease", "err", err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*n.cfg.SessionLease)
+	wctx, cancel := context.WithTimeout(ctx, 2*n.o.SessionLease)
 	var peers []cluster.BrokerInfo
 	for wctx.Err() == nil {
 		// Read the store itself: the applied view was just cleared.
@@ -200,7 +221,7 @@ func (n *Node) Stop(ctx context.Context) {
 		n.ctrl.Poke()
 		select {
 		case <-wctx.Done():
-		case <-time.After(n.cfg.MetadataPollInterval):
+		case <-time.After(n.o.MetadataPollInterval):
 		}
 	}
 	// Keep answering (NOT_LEADER_OR_FOLLOWER, redirecting) until every
@@ -238,7 +259,7 @@ func (n *Node) awaitPeersForget(ctx context.Context, peers []cluster.BrokerInfo)
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(n.cfg.MetadataPollInterval / 2):
+			case <-time.After(n.o.MetadataPollInterval / 2):
 			}
 		}
 		cl.Close()
@@ -274,7 +295,7 @@ func (n *Node) CanAct() bool {
 // acquireSession takes the session lease and registers under it.
 func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 	l, err := lease.New(lease.Config{
-		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.cfg.SessionLease,
+		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.o.SessionLease,
 		Store: n.store,
 	})
 	if err != nil {
@@ -286,7 +307,7 @@ func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 		return nil, fmt.Errorf("session lease of broker %d: %w", n.self, err)
 	}
 	for {
-		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Rack: n.cfg.BrokerRack, SessionEpoch: epoch})
+		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Rack: n.o.Rack, SessionEpoch: epoch})
 		if err == nil {
 			break
 		}
@@ -364,7 +385,7 @@ func (n *Node) kick() {
 }
 
 func (n *Node) runWatcher(ctx context.Context) {
-	t := time.NewTicker(n.cfg.MetadataPollInterval)
+	t := time.NewTicker(n.o.MetadataPollInterval)
 	defer t.Stop()
 	for {
 		force := false
@@ -456,7 +477,7 @@ func (n *Node) applyRole(p *topics.Partition, st cluster.PartitionState, ok bool
 		n.fetchers.Remove(p)
 	case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
 		n.fetchers.Remove(p)
-		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.cfg.ReplicaLagTimeMax)
+		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.o.ReplicaLagTimeMax)
 	case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
 		if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
 			p.BecomeFollower(st.Leader, st.LeaderEpoch)
@@ -662,7 +683,7 @@ func (n *Node) awaitStates(ctx context.Context, done func(map[tp]cluster.Partiti
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ch:
-		case <-time.After(n.cfg.MetadataPollInterval):
+		case <-time.After(n.o.MetadataPollInterval):
 			n.kick()
 		}
 	}

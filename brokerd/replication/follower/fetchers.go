@@ -35,7 +35,8 @@ type Options struct {
 	// FlushOnAck is log.flush.on.ack: fsync what is copied before the
 	// next fetch reports it (and so before it counts for acks=all).
 	FlushOnAck bool
-	Log        *slog.Logger
+	// Log receives the fetchers' messages.
+	Log *slog.Logger
 }
 
 // Topics finds local topics; *topics.Manager implements it.
@@ -70,12 +71,15 @@ type Fetchers struct {
 	pending  map[*topics.Partition]fstate // leader address unknown yet; guarded by mu
 }
 
-// fstate is one followed partition.
+// fstate is one followed partition. A value: the copies in
+// Fetchers.pending and fetcher.parts are guarded by their map's mutex,
+// and a fetcher works on copies (fetcher.all) and writes back through
+// fetcher.update.
 type fstate struct {
 	leader    int32
 	epoch     int32
-	truncated bool // the tail was reconciled with this leader epoch
-	backoff   time.Time
+	truncated bool      // the tail was reconciled with this leader epoch
+	backoff   time.Time // left out of requests until then
 }
 
 // New returns Fetchers that follow nothing yet.

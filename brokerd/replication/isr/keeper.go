@@ -31,7 +31,8 @@ type Options struct {
 	LagTimeMax time.Duration
 	// WriteTimeout bounds one ISR write (node gives session.lease).
 	WriteTimeout time.Duration
-	Log          *slog.Logger
+	// Log receives the ISR changes and failures to persist them.
+	Log *slog.Logger
 }
 
 // Store is the ISR write of the cluster's store.

@@ -45,7 +45,7 @@ type fakes struct {
 	state      cluster.PartitionState
 	writes     []write
 	persisted  []cluster.PartitionState
-	wrote      chan struct{}
+	done       chan struct{} // a send per Persisted call
 }
 
 func (f *fakes) PutISR(_ context.Context, s int64, next cluster.PartitionState, expect int64) error {
@@ -53,7 +53,6 @@ func (f *fakes) PutISR(_ context.Context, s int64, next cluster.PartitionState, 
 	f.mu.Lock()
 	f.writes = append(f.writes, write{s, next, expect, counted})
 	f.mu.Unlock()
-	f.wrote <- struct{}{}
 	return nil
 }
 
@@ -71,8 +70,9 @@ func (f *fakes) PartitionState(string, int32) (cluster.PartitionState, bool) {
 }
 func (f *fakes) Persisted(next cluster.PartitionState, _ int64) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.persisted = append(f.persisted, next)
+	f.mu.Unlock()
+	f.done <- struct{}{}
 }
 func (f *fakes) Refresh() {}
 
@@ -98,7 +98,7 @@ func setup(t *testing.T, isr []int32) (*Keeper, *fakes) {
 	p := m.Partition(topicKey, 0)
 	replicas := []int32{self, peer}
 	p.BecomeLeader(self, epoch, replicas, isr, 1, lagMax)
-	f := &fakes{p: p, canAct: true, registered: true, wrote: make(chan struct{}, 16),
+	f := &fakes{p: p, canAct: true, registered: true, done: make(chan struct{}, 16),
 		state: cluster.PartitionState{Topic: topicKey, Replicas: replicas, Leader: self, LeaderEpoch: epoch, ISR: slices.Clone(isr), Version: version}}
 	k := New(Options{Self: self, Store: f, Membership: f, Topics: m, LagTimeMax: lagMax, WriteTimeout: time.Second, Log: log})
 	return k, f
@@ -117,7 +117,7 @@ func TestExpandCountsFirstThenPersists(t *testing.T) {
 	}
 	go k.Run(ctx)
 	select {
-	case <-f.wrote:
+	case <-f.done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the expansion was not persisted")
 	}

@@ -1,9 +1,12 @@
 // Package brokerd is the Kafki broker: a Kafka-compatible commit log.
 // This file holds no code; it says where things happen, for a reader who
 // starts here. Dependencies point one way: server → auth, groups, node →
-// topics → storage, batch; node → cluster → lease, meta; metastore
-// implements the stores of meta, cluster, lease and tiering/remote on
-// DynamoDB; broker wires everything from config.
+// topics → storage, batch; node → replication/follower,
+// replication/isr → topics → replication (the leader's pure state
+// machine); node, replication/follower → interbroker (clients of
+// peers); node → cluster → lease, meta; metastore implements the stores
+// of meta, cluster, lease and tiering/remote on DynamoDB; broker wires
+// everything from config.
 //
 // # Where does X happen?
 //
@@ -19,16 +22,23 @@
 //     the local log start from the tier (topics/tiering.go →
 //     tiering/fetch, through its cache), long-polling on
 //     topics.Partition.HWChanged.
-//   - Followers fetch: node/fetcher.go runs one fetcher per leader broker
-//     (replica fetches with this broker's id, truncating first with
-//     OffsetForLeaderEpoch); the leader answers them in
+//   - Followers fetch: replication/follower runs one fetcher per leader
+//     broker (fetcher.go: replica fetches with this broker's id,
+//     truncating first with OffsetForLeaderEpoch, appending with
+//     storage/replica.go's AppendReplica), following the partitions
+//     node/node.go's applyRole hands it; the leader answers them in
 //     server/01_fetch.go (a fetch with a replica id), where
 //     topics.Partition.FollowerFetch reports the follower's position to
 //     replication.Leader, which moves the high watermark.
 //   - The ISR changes: replication.Leader decides who lags or caught up
-//     (Laggards, FollowerFetch's expand); node/isr.go persists each change
-//     (metastore PutISR, fenced by the leader's session lease) before a
-//     shrink takes effect, and after an expansion is counted.
+//     (Laggards, FollowerFetch's expand); replication/isr's Keeper
+//     persists each change (metastore PutISR, fenced by the leader's
+//     session lease) before a shrink takes effect, and after an
+//     expansion is counted.
+//   - Brokers connect to each other: interbroker.Factory builds every
+//     broker-to-broker client (the replica fetchers', node's shutdown
+//     checks of its peers); the inter-broker listener's security goes
+//     there.
 //   - Leases renew: lease.Lease.Run, started by node/node.go for the
 //     broker's session (runSession) and by cluster/controller.go for the
 //     controller lease; the records live in the table (metastore/lease.go).

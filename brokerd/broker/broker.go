@@ -133,10 +133,10 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		// Join the cluster before serving: the session lease (which may
 		// take one lease duration when a previous incarnation's is still
 		// recorded), the registration, and this broker's roles.
-		n, err := node.Start(openCtx, node.Options{
-			Config: &b.cfg, Addr: adv, Store: cstore, Topics: tm,
-			Log: log.With("component", "cluster"), OnOffsetsRoles: b.offsetsRoles,
-		})
+		o := nodeOptions(&b.cfg)
+		o.Addr, o.Store, o.Topics = adv, cstore, tm
+		o.Log, o.OnOffsetsRoles = log.With("component", "cluster"), b.offsetsRoles
+		n, err := node.Start(openCtx, o)
 		if err != nil {
 			return nil, fmt.Errorf("join the cluster: %w", err)
 		}

@@ -14,12 +14,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/cluster"
-	"github.com/kafki/kafki/brokerd/config"
+	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/lease"
+	"github.com/kafki/kafki/brokerd/replication/follower"
+	"github.com/kafki/kafki/brokerd/replication/isr"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -34,13 +35,45 @@ type RoleChange struct {
 	Leader    bool
 }
 
-// Options are what a Node needs besides its config.
+// Options are what a Node needs: its settings (package broker fills
+// them from the broker's config, under the names in parentheses) and its
+// dependencies.
 type Options struct {
-	Config *config.Config
-	Addr   string // host:port advertised to clients and peers
+	// NodeID is this broker's id (node.id).
+	NodeID int32
+	// Addr is the host:port advertised to clients and peers.
+	Addr string
+	// Rack is this broker's rack or availability zone (broker.rack),
+	// registered for replica placement.
+	Rack string
+	// SessionLease is the duration of the session lease, and of the
+	// controller lease (session.lease).
+	SessionLease time.Duration
+	// MetadataPollInterval is how often the metadata version is read
+	// (metadata.poll.interval).
+	MetadataPollInterval time.Duration
+	// ReplicaLagTimeMax: a follower not caught up for this long leaves
+	// the ISR (replica.lag.time.max).
+	ReplicaLagTimeMax time.Duration
+	// ReplicaFetchWaitMax is the long-poll time of follower fetches
+	// (replica.fetch.wait.max).
+	ReplicaFetchWaitMax time.Duration
+	// ReplicaFetchMaxBytes is the per-partition size of a follower fetch
+	// (replica.fetch.max.bytes).
+	ReplicaFetchMaxBytes int32
+	// FlushOnAck: followers fsync what they copy before reporting it
+	// (log.flush.on.ack).
+	FlushOnAck bool
+	// UncleanElection is the broker's default for topics that do not set
+	// unclean.leader.election.enable, which the controller applies.
+	UncleanElection bool
+
 	Store  cluster.Store
 	Topics *topics.Manager
 	Log    *slog.Logger
+	// Interbroker builds this broker's clients of its peers (replica
+	// fetchers, shutdown checks).
+	Interbroker *interbroker.Factory
 	// OnOffsetsRoles, when set, is called (from one goroutine, in order)
 	// when this broker starts or stops leading partitions of
 	// __consumer_offsets.
@@ -50,22 +83,29 @@ type Options struct {
 // Node is this broker's membership of the cluster. Safe for concurrent
 // use.
 type Node struct {
-	cfg    *config.Config
-	self   int32
-	addr   string
-	store  cluster.Store
-	tm     *topics.Manager
-	log    *slog.Logger
-	onOffs func([]RoleChange)
-	holder string // unique per incarnation
+	// Set by Start before it returns (most before any goroutine starts),
+	// read-only after.
+	o        Options // the settings are read from here
+	self     int32
+	addr     string
+	store    cluster.Store
+	tm       *topics.Manager
+	log      *slog.Logger
+	onOffs   func([]RoleChange)
+	holder   string // unique per incarnation
+	peers    *interbroker.Factory
+	fetchers *follower.Fetchers // whom it follows changes under applyMu (and in Stop, after wg.Wait)
+	isr      *isr.Keeper
+	ctrl     *cluster.Controller
+	cancel   context.CancelFunc
+	refresh  chan struct{} // buffered(1): re-read the metadata now
 
+	// Atomic, each on its own.
 	session atomic.Pointer[lease.Lease]
 	// sessionEpoch is the epoch of the session lease held now (0: none).
 	sessionEpoch atomic.Int64
 	// stopping: Stop released the session on purpose; do not re-register.
 	stopping atomic.Bool
-
-	refresh chan struct{} // buffered(1): re-read the metadata now
 
 	// refreshMu serializes reading and applying snapshots (Start, the
 	// watcher and Sync all refresh), so that they are applied in the
@@ -75,6 +115,9 @@ type Node struct {
 	refreshMu sync.Mutex
 	// applyMu serializes apply with dropAll: roles an apply grants under
 	// the session it read must not survive a dropAll of that session.
+	// It guards no field of Node: it is held wherever the partitions'
+	// roles (topics.Partition.Become*) and the fetchers' assignments
+	// change.
 	applyMu sync.Mutex
 	// offsMu makes computing and reporting leadership changes of
 	// __consumer_offsets one step, so they reach onOffs in order.
@@ -82,17 +125,12 @@ type Node struct {
 	offsetsLed map[int32]bool // guarded by offsMu
 
 	mu           sync.Mutex
-	snap         cluster.Snapshot
+	snap         cluster.Snapshot              // guarded by mu; the applied snapshot
 	states       map[tp]cluster.PartitionState // guarded by mu
 	controllerID int32                         // guarded by mu
 	changed      chan struct{}                 // guarded by mu; closed at every applied snapshot
 
-	fetchers *fetchers
-	isrQueue chan isrRequest
-	ctrl     *cluster.Controller
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg sync.WaitGroup // the goroutines Start starts
 }
 
 type tp struct {
@@ -108,17 +146,25 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	n := &Node{
-		cfg: o.Config, self: o.Config.NodeID, addr: o.Addr, store: o.Store, tm: o.Topics, log: o.Log,
+		o: o, self: o.NodeID, addr: o.Addr, store: o.Store, tm: o.Topics, log: o.Log,
 		onOffs:     o.OnOffsetsRoles,
-		holder:     fmt.Sprintf("broker/%d/%s", o.Config.NodeID, hex.EncodeToString(b[:])),
+		holder:     fmt.Sprintf("broker/%d/%s", o.NodeID, hex.EncodeToString(b[:])),
 		refresh:    make(chan struct{}, 1),
 		states:     map[tp]cluster.PartitionState{},
 		changed:    make(chan struct{}),
 		offsetsLed: map[int32]bool{},
-		isrQueue:   make(chan isrRequest, 1024),
+		peers:      o.Interbroker,
 	}
-	n.fetchers = newFetchers(n)
-	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.requestExpand})
+	n.fetchers = follower.New(follower.Options{
+		Self: n.self, SessionEpoch: n.sessionEpoch.Load, Topics: n.tm, Clients: n.peers,
+		FetchMaxBytes: n.o.ReplicaFetchMaxBytes, FetchWaitMax: n.o.ReplicaFetchWaitMax,
+		FlushOnAck: n.o.FlushOnAck, Log: n.log,
+	})
+	n.isr = isr.New(isr.Options{
+		Self: n.self, Store: n.store, Membership: isrMembership{n}, Topics: n.tm,
+		LagTimeMax: n.o.ReplicaLagTimeMax, WriteTimeout: n.o.SessionLease, Log: n.log,
+	})
+	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.isr.Expand})
 	l, err := n.acquireSession(ctx)
 	if err != nil {
 		return nil, err
@@ -130,23 +176,16 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.ctrl = cluster.NewController(cluster.ControllerOptions{
-		Log: n.log, Holder: n.holder, SessionLease: n.cfg.SessionLease,
-		Leases: n.store, Store: n.store, UncleanDefault: uncleanDefault(n.cfg),
+		Log: n.log, Holder: n.holder, SessionLease: n.o.SessionLease,
+		Leases: n.store, Store: n.store, UncleanDefault: n.o.UncleanElection,
 		Kick: n.kick, Brokers: n.appliedBrokers,
 	})
 	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.runSession(runCtx, l) }()
 	go func() { defer n.wg.Done(); n.runWatcher(runCtx) }()
-	go func() { defer n.wg.Done(); n.runISR(runCtx) }()
+	go func() { defer n.wg.Done(); n.isr.Run(runCtx) }()
 	go func() { defer n.wg.Done(); n.ctrl.Run(runCtx) }()
 	return n, nil
-}
-
-// uncleanDefault is the broker's unclean.leader.election.enable, the
-// default of topics that do not override it.
-func uncleanDefault(c *config.Config) bool {
-	s, err := topics.DefaultSettings(c)
-	return err == nil && s.UncleanElection
 }
 
 // appliedBrokers returns the brokers of the applied snapshot, which the
@@ -170,7 +209,7 @@ func (n *Node) Stop(ctx context.Context) {
 			n.log.Warn("release session lease", "err", err)
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*n.cfg.SessionLease)
+	wctx, cancel := context.WithTimeout(ctx, 2*n.o.SessionLease)
 	var peers []cluster.BrokerInfo
 	for wctx.Err() == nil {
 		// Read the store itself: the applied view was just cleared.
@@ -182,7 +221,7 @@ func (n *Node) Stop(ctx context.Context) {
 		n.ctrl.Poke()
 		select {
 		case <-wctx.Done():
-		case <-time.After(n.cfg.MetadataPollInterval):
+		case <-time.After(n.o.MetadataPollInterval):
 		}
 	}
 	// Keep answering (NOT_LEADER_OR_FOLLOWER, redirecting) until every
@@ -192,7 +231,7 @@ func (n *Node) Stop(ctx context.Context) {
 	cancel()
 	n.cancel()
 	n.wg.Wait()
-	n.fetchers.stopAll()
+	n.fetchers.StopAll()
 }
 
 // awaitPeersForget asks each unfenced peer for its metadata until none
@@ -202,7 +241,7 @@ func (n *Node) awaitPeersForget(ctx context.Context, peers []cluster.BrokerInfo)
 		if b.ID == n.self || b.Fenced {
 			continue
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RequestRetries(0), kgo.DialTimeout(time.Second))
+		cl, err := n.peers.Peer(b.Addr)
 		if err != nil {
 			continue
 		}
@@ -220,7 +259,7 @@ func (n *Node) awaitPeersForget(ctx context.Context, peers []cluster.BrokerInfo)
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(n.cfg.MetadataPollInterval / 2):
+			case <-time.After(n.o.MetadataPollInterval / 2):
 			}
 		}
 		cl.Close()
@@ -256,7 +295,7 @@ func (n *Node) CanAct() bool {
 // acquireSession takes the session lease and registers under it.
 func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 	l, err := lease.New(lease.Config{
-		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.cfg.SessionLease,
+		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.o.SessionLease,
 		Store: n.store,
 	})
 	if err != nil {
@@ -268,7 +307,7 @@ func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 		return nil, fmt.Errorf("session lease of broker %d: %w", n.self, err)
 	}
 	for {
-		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Rack: n.cfg.BrokerRack, SessionEpoch: epoch})
+		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Rack: n.o.Rack, SessionEpoch: epoch})
 		if err == nil {
 			break
 		}
@@ -323,7 +362,7 @@ func (n *Node) runSession(ctx context.Context, l *lease.Lease) {
 // fetcher.
 func (n *Node) dropAll() {
 	n.applyMu.Lock()
-	n.fetchers.stopAll()
+	n.fetchers.StopAll()
 	for _, t := range n.tm.Topics() {
 		for _, p := range t.Partitions {
 			_, leader, epoch := p.Role()
@@ -346,7 +385,7 @@ func (n *Node) kick() {
 }
 
 func (n *Node) runWatcher(ctx context.Context) {
-	t := time.NewTicker(n.cfg.MetadataPollInterval)
+	t := time.NewTicker(n.o.MetadataPollInterval)
 	defer t.Stop()
 	for {
 		force := false
@@ -435,20 +474,20 @@ func (n *Node) applyRole(p *topics.Partition, st cluster.PartitionState, ok bool
 		if role != topics.NoRole {
 			p.BecomeNone(-1, 0)
 		}
-		n.fetchers.remove(p)
+		n.fetchers.Remove(p)
 	case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
-		n.fetchers.remove(p)
-		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.cfg.ReplicaLagTimeMax)
+		n.fetchers.Remove(p)
+		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.o.ReplicaLagTimeMax)
 	case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
 		if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
 			p.BecomeFollower(st.Leader, st.LeaderEpoch)
-			n.fetchers.add(p, st.Leader, st.LeaderEpoch)
+			n.fetchers.Add(p, st.Leader, st.LeaderEpoch)
 		}
 	default:
 		if role != topics.NoRole || leader != st.Leader || epoch != st.LeaderEpoch {
 			p.BecomeNone(st.Leader, st.LeaderEpoch)
 		}
-		n.fetchers.remove(p)
+		n.fetchers.Remove(p)
 	}
 }
 
@@ -471,7 +510,7 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 	}
 	// Stop following partitions of deleted topics (a topic re-created
 	// under the same name has new partitions).
-	n.fetchers.retain(func(p *topics.Partition) bool { return local[p] })
+	n.fetchers.Retain(func(p *topics.Partition) bool { return local[p] })
 	n.mu.Lock()
 	n.snap = snap
 	n.states = states
@@ -479,9 +518,18 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.mu.Unlock()
-	n.fetchers.setBrokers(snap.Brokers)
+	n.fetchers.SetBrokers(brokerAddrs(snap.Brokers))
 	n.applyMu.Unlock()
 	n.reportOffsets(false)
+}
+
+// brokerAddrs maps the brokers' ids to their addresses.
+func brokerAddrs(brokers []cluster.BrokerInfo) map[int32]string {
+	addrs := make(map[int32]string, len(brokers))
+	for _, b := range brokers {
+		addrs[b.ID] = b.Addr
+	}
+	return addrs
 }
 
 // reportOffsets tells the group coordinator which partitions of
@@ -635,7 +683,7 @@ func (n *Node) awaitStates(ctx context.Context, done func(map[tp]cluster.Partiti
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ch:
-		case <-time.After(n.cfg.MetadataPollInterval):
+		case <-time.After(n.o.MetadataPollInterval):
 			n.kick()
 		}
 	}

@@ -2,8 +2,20 @@
 // a deterministic state machine: which offset each follower has, the high
 // watermark, which followers are in sync, and the produce requests waiting
 // for acks=all. It does no I/O and reads no clock: the broker feeds it
-// follower fetches and the time, and acts on what it returns (persisting
-// ISR changes through the controller's store before they take effect).
+// follower fetches and the time, and acts on what it returns.
+//
+// Replication's other parts, each with its own package:
+//   - topics.Partition (topics/replica.go) owns one Leader per leadership
+//     and serialises the calls to it; the leader's answers to replica
+//     fetches (server/01_fetch.go) report followers' positions to it
+//     through FollowerFetch.
+//   - Package replication/isr persists the ISR changes a Leader decides
+//     (Laggards, FollowerFetch's expansion) in the cluster's store, a
+//     shrink before it takes effect.
+//   - Package replication/follower is the follower's side: fetching from
+//     the leader, truncating a divergent tail first, following the
+//     leader's high watermark and log start (on the log operations of
+//     storage/replica.go).
 //
 // Following Kafka (KIP-101, KIP-279, replication design docs):
 //   - A follower's log end offset (LEO) is the offset it fetches from: a

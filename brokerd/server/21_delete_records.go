@@ -8,7 +8,7 @@ package server
 // every in-sync replica's log start has reached the offset too (Kafka's
 // DelayedDeleteRecords): followers report their log start in each fetch
 // (Fetch v5+ LogStartOffset) after taking the leader's from the fetch
-// before (node fetcher followLogStart), so no replica that may be elected
+// before (replication/follower followLogStart), so no replica that may be elected
 // leader still serves the deleted records once the client has its
 // answer. The answer's LowWatermark is then the low watermark, the
 // smallest log start over the leader and its in-sync followers

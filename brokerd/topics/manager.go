@@ -31,7 +31,9 @@ var (
 // time, so that InitProducerId does not write metadata on every call.
 const producerIDBlock = 1000
 
-// Topic is an immutable snapshot of a topic.
+// Topic is an immutable snapshot of a topic: its fields are not modified
+// once it is published (settings is an atomic pointer, shared by the
+// topic's snapshots).
 type Topic struct {
 	Name       string
 	ID         meta.TopicID
@@ -84,7 +86,8 @@ func OptionsFrom(cfg *config.Config, log *slog.Logger) Options {
 
 // Manager owns the topics of this broker. Safe for concurrent use.
 type Manager struct {
-	opts  Options // immutable
+	// Set by Open, read-only after.
+	opts  Options
 	store meta.Store
 	log   *slog.Logger
 	dir   string
@@ -104,8 +107,12 @@ type Manager struct {
 	pidNext int64 // next producer id to hand out; guarded by pidMu
 	pidEnd  int64 // end of the reserved block; guarded by pidMu
 
-	// tier is opts.Tier, nil when off (see tiering.go); tierWake wakes
-	// its uploader when a segment was sealed.
+	// The rest is set by Open (tier, tierWake) or before serving
+	// (SetReplicaHooks) and read-only after, so it needs no lock.
+
+	// tier is opts.Tier, nil when off (see tiering.go); tierWake
+	// (buffered(1), made by Open) wakes its uploader when a segment was
+	// sealed.
 	tier     *tiering.Tier
 	tierWake chan struct{}
 

@@ -20,19 +20,20 @@ var (
 	ErrTransactional = errors.New("transactional record batches are not supported yet")
 )
 
-// Partition is one partition of a topic on this broker.
+// Partition is one partition of a topic on this broker. Safe for
+// concurrent use.
 type Partition struct {
-	Topic string
-	Index int32
-
-	log      *storage.Log
-	settings *atomic.Pointer[Settings] // shared with the topic
+	// Set when the partition is opened, read-only after.
+	Topic    string
+	Index    int32
+	log      *storage.Log              // safe for concurrent use (package storage's locks)
+	settings *atomic.Pointer[Settings] // atomic; shared with the topic
 	mgr      *Manager
 
 	remoteMu    sync.Mutex
 	remoteCalls map[int64]*remoteCall // in-flight remote reads by offset; guarded by remoteMu
 
-	rep replica // role in the cluster; see replica.go
+	rep replica // role in the cluster, guarded by rep.mu; see replica.go
 }
 
 // Log exposes the partition's log for reads and offsets.

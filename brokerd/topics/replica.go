@@ -84,19 +84,21 @@ type ReplicaHooks struct {
 	ExpandISR func(p *Partition, epoch int32, follower int32)
 }
 
-// replica is the partition's replication state on this broker. Guarded
-// by mu; hwCh is closed (and replaced) whenever the high watermark moves,
-// so consumer long polls wake, and whenever the leader's view of its
-// followers' log starts moves, so DeleteRecords waiters wake (rare: only
-// after the log start moved; consumers woken then just wait again).
+// replica is the partition's replication state on this broker. hwCh is
+// closed (and replaced) whenever the high watermark moves, so consumer
+// long polls wake, and whenever the leader's view of its followers' log
+// starts moves, so DeleteRecords waiters wake (rare: only after the log
+// start moved; consumers woken then just wait again). Under mu only the
+// replication.Leader (pure) and the log's offsets are called, never a
+// replica hook or a wait (see the package doc's lock order).
 type replica struct {
 	mu         sync.Mutex
-	role       Role
-	leaderID   int32
-	epoch      int32
-	lead       *replication.Leader // role Leader
-	followerHW int64               // role Follower: as the leader last said
-	hwCh       chan struct{}
+	role       Role                // guarded by mu
+	leaderID   int32               // guarded by mu
+	epoch      int32               // guarded by mu
+	lead       *replication.Leader // role Leader; guarded by mu (not safe for concurrent use itself)
+	followerHW int64               // role Follower: as the leader last said; guarded by mu
+	hwCh       chan struct{}       // guarded by mu; nil until HWChanged asks for one
 }
 
 // Role returns this broker's role, the leader's id and the leader epoch.

@@ -290,8 +290,8 @@ func (p *Partition) ReadRemote(ctx context.Context, offset int64, maxBytes int) 
 // remoteCall is one remote read, shared by the fetches that want it.
 type remoteCall struct {
 	done chan struct{} // closed when data and err are set
-	data []byte
-	err  error
+	data []byte        // written once, before done is closed; read after
+	err  error         // as data
 }
 
 // remoteRead returns the in-flight read of offset, or starts one. A

@@ -1,10 +1,9 @@
-package node
+package follower
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,157 +11,31 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
-// fetchers runs one fetcher per leader broker this broker follows
-// partitions of, as Kafka's replica fetcher threads do: one connection and
-// one long-polling Fetch per leader, whatever the number of partitions.
-type fetchers struct {
-	n *Node
-
-	mu       sync.Mutex
-	addrs    map[int32]string             // broker id -> address; guarded by mu
-	byLeader map[int32]*fetcher           // guarded by mu
-	leaderOf map[*topics.Partition]int32  // guarded by mu
-	pending  map[*topics.Partition]fstate // leader address unknown yet; guarded by mu
-}
-
-// fstate is one followed partition.
-type fstate struct {
-	leader    int32
-	epoch     int32
-	truncated bool // the tail was reconciled with this leader epoch
-	backoff   time.Time
-}
-
-func newFetchers(n *Node) *fetchers {
-	return &fetchers{n: n, addrs: map[int32]string{}, byLeader: map[int32]*fetcher{},
-		leaderOf: map[*topics.Partition]int32{}, pending: map[*topics.Partition]fstate{}}
-}
-
-// add starts following p from leader at epoch (again: the tail is
-// reconciled first).
-func (fs *fetchers) add(p *topics.Partition, leader, epoch int32) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.removeLocked(p)
-	st := fstate{leader: leader, epoch: epoch}
-	addr, ok := fs.addrs[leader]
-	if !ok {
-		fs.pending[p] = st
-		return
-	}
-	f := fs.byLeader[leader]
-	if f == nil || f.addr != addr {
-		if f != nil {
-			f.stop()
-		}
-		f = startFetcher(fs.n, leader, addr)
-		fs.byLeader[leader] = f
-	}
-	f.set(p, st)
-	fs.leaderOf[p] = leader
-}
-
-func (fs *fetchers) remove(p *topics.Partition) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.removeLocked(p)
-}
-
-func (fs *fetchers) removeLocked(p *topics.Partition) {
-	delete(fs.pending, p)
-	leader, ok := fs.leaderOf[p]
-	if !ok {
-		return
-	}
-	delete(fs.leaderOf, p)
-	if f := fs.byLeader[leader]; f != nil && f.drop(p) == 0 {
-		f.stop()
-		delete(fs.byLeader, leader)
-	}
-}
-
-// setBrokers installs the brokers' addresses; fetchers whose leader moved
-// are restarted and pending partitions start.
-func (fs *fetchers) setBrokers(brokers []cluster.BrokerInfo) {
-	fs.mu.Lock()
-	addrs := make(map[int32]string, len(brokers))
-	for _, b := range brokers {
-		addrs[b.ID] = b.Addr
-	}
-	fs.addrs = addrs
-	var restart []*topics.Partition
-	var states []fstate
-	for id, f := range fs.byLeader {
-		if addrs[id] != f.addr {
-			for p, st := range f.all() {
-				restart = append(restart, p)
-				states = append(states, st)
-			}
-		}
-	}
-	for p, st := range fs.pending {
-		restart = append(restart, p)
-		states = append(states, st)
-	}
-	fs.mu.Unlock()
-	for i, p := range restart {
-		fs.add(p, states[i].leader, states[i].epoch)
-	}
-}
-
-// retain stops following every partition keep rejects: those of deleted
-// topics (a topic re-created under the same name has new partitions).
-func (fs *fetchers) retain(keep func(*topics.Partition) bool) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	for p := range fs.leaderOf {
-		if !keep(p) {
-			fs.removeLocked(p)
-		}
-	}
-	for p := range fs.pending {
-		if !keep(p) {
-			delete(fs.pending, p)
-		}
-	}
-}
-
-func (fs *fetchers) stopAll() {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	for id, f := range fs.byLeader {
-		f.stop()
-		delete(fs.byLeader, id)
-	}
-	fs.leaderOf = map[*topics.Partition]int32{}
-	fs.pending = map[*topics.Partition]fstate{}
-}
-
-// fetcher follows the partitions led by one broker.
+// fetcher follows the partitions led by one broker. parts is guarded by
+// mu; the other fields are set by startFetcher and read-only after (wake
+// is a channel, safe by itself).
 type fetcher struct {
-	n      *Node
+	o      Options
 	leader int32
 	addr   string
 	cl     *kgo.Client
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed when run returned
 
 	mu    sync.Mutex
 	parts map[*topics.Partition]fstate // guarded by mu
 	wake  chan struct{}                // buffered(1)
 }
 
-func startFetcher(n *Node, leader int32, addr string) *fetcher {
+func startFetcher(o Options, leader int32, addr string) *fetcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &fetcher{n: n, leader: leader, addr: addr, cancel: cancel, done: make(chan struct{}),
+	f := &fetcher{o: o, leader: leader, addr: addr, cancel: cancel, done: make(chan struct{}),
 		parts: map[*topics.Partition]fstate{}, wake: make(chan struct{}, 1)}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("kafki-replica-"+strconv.Itoa(int(n.self))),
-		kgo.RequestRetries(0), kgo.DialTimeout(5*time.Second))
+	cl, err := o.Clients.Replica(addr)
 	if err != nil {
 		// Only invalid options fail here; they are constants.
 		panic(fmt.Sprintf("replica fetcher client: %v", err))
@@ -246,13 +119,13 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		if len(truncate) > 0 {
 			if err := f.reconcile(ctx, broker, truncate, parts); err != nil && ctx.Err() == nil {
-				f.n.log.Debug("replica truncation request failed", "leader", f.leader, "err", err)
+				f.o.Log.Debug("replica truncation request failed", "leader", f.leader, "err", err)
 				f.pause(ctx)
 			}
 			continue
 		}
 		if err := f.fetch(ctx, broker, fetch, parts); err != nil && ctx.Err() == nil {
-			f.n.log.Debug("replica fetch failed", "leader", f.leader, "err", err)
+			f.o.Log.Debug("replica fetch failed", "leader", f.leader, "err", err)
 			f.pause(ctx)
 		}
 	}
@@ -273,7 +146,7 @@ func (f *fetcher) backoff(p *topics.Partition, epoch int32) {
 // truncates anything beyond (KIP-101, KIP-279).
 func (f *fetcher) reconcile(ctx context.Context, broker *kgo.Broker, ps []*topics.Partition, parts map[*topics.Partition]fstate) error {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
-	req.ReplicaID = f.n.self
+	req.ReplicaID = f.o.Self
 	byTopic := map[string]int{}
 	asked := map[tp]int32{}
 	for _, p := range ps {
@@ -334,9 +207,9 @@ func (f *fetcher) reconcile(ctx context.Context, broker *kgo.Broker, ps []*topic
 				}
 			}
 			if cut >= 0 && cut < p.Log().LogEndOffset() {
-				f.n.log.Info("truncating divergent tail", "topic", p.Topic, "partition", p.Index, "from", p.Log().LogEndOffset(), "to", cut, "leader.epoch", epoch)
+				f.o.Log.Info("truncating divergent tail", "topic", p.Topic, "partition", p.Index, "from", p.Log().LogEndOffset(), "to", cut, "leader.epoch", epoch)
 				if err := f.truncate(p, cut); err != nil {
-					f.n.log.Error("truncate follower log", "topic", p.Topic, "partition", p.Index, "err", err)
+					f.o.Log.Error("truncate follower log", "topic", p.Topic, "partition", p.Index, "err", err)
 					f.backoff(p, epoch)
 					continue
 				}
@@ -358,17 +231,17 @@ func (f *fetcher) truncate(p *topics.Partition, offset int64) error {
 // comes back.
 func (f *fetcher) fetch(ctx context.Context, broker *kgo.Broker, ps []*topics.Partition, parts map[*topics.Partition]fstate) error {
 	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID = f.n.self
-	req.ReplicaState.ID = f.n.self
-	req.ReplicaState.Epoch = f.n.sessionEpoch.Load()
-	req.MaxWaitMillis = int32(f.n.cfg.ReplicaFetchWaitMax.Milliseconds())
+	req.ReplicaID = f.o.Self
+	req.ReplicaState.ID = f.o.Self
+	req.ReplicaState.Epoch = f.o.SessionEpoch()
+	req.MaxWaitMillis = int32(f.o.FetchWaitMax.Milliseconds())
 	req.MinBytes = 1
-	req.MaxBytes = 4 * f.n.cfg.ReplicaFetchMaxBytes
+	req.MaxBytes = 4 * f.o.FetchMaxBytes
 	req.SessionEpoch = -1
 	byTopic := map[string]int{}
 	byKey := map[tp]*topics.Partition{}
 	for _, p := range ps {
-		t := f.n.tm.Topic(p.Topic)
+		t := f.o.Topics.Topic(p.Topic)
 		if t == nil {
 			continue
 		}
@@ -386,14 +259,14 @@ func (f *fetcher) fetch(ctx context.Context, broker *kgo.Broker, ps []*topics.Pa
 		rp.FetchOffset = p.Log().LogEndOffset()
 		rp.LastFetchedEpoch = -1
 		rp.LogStartOffset = p.Log().LogStartOffset()
-		rp.PartitionMaxBytes = f.n.cfg.ReplicaFetchMaxBytes
+		rp.PartitionMaxBytes = f.o.FetchMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		byKey[tp{p.Topic, p.Index}] = p
 	}
 	if len(req.Topics) == 0 {
 		return nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, f.n.cfg.ReplicaFetchWaitMax+10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, f.o.FetchWaitMax+10*time.Second)
 	defer cancel()
 	r, err := broker.Request(rctx, req)
 	if err != nil {
@@ -406,7 +279,7 @@ func (f *fetcher) fetch(ctx context.Context, broker *kgo.Broker, ps []*topics.Pa
 	for _, rt := range resp.Topics {
 		name := rt.Topic
 		if name == "" {
-			if t := f.n.tm.TopicByID(rt.TopicID); t != nil {
+			if t := f.o.Topics.TopicByID(rt.TopicID); t != nil {
 				name = t.Name
 			}
 		}
@@ -429,9 +302,9 @@ func (f *fetcher) handle(p *topics.Partition, epoch int32, rp *kmsg.FetchRespons
 		if rp.LogStartOffset > leo {
 			// The leader deleted (or tiered away) what we lack: start
 			// over at its log start.
-			f.n.log.Warn("follower behind the leader's log start; restarting the log there", "topic", p.Topic, "partition", p.Index, "from", leo, "to", rp.LogStartOffset)
+			f.o.Log.Warn("follower behind the leader's log start; restarting the log there", "topic", p.Topic, "partition", p.Index, "from", leo, "to", rp.LogStartOffset)
 			if err := p.Log().TruncateFullyAndStartAt(rp.LogStartOffset); err != nil {
-				f.n.log.Error("reset follower log", "topic", p.Topic, "partition", p.Index, "err", err)
+				f.o.Log.Error("reset follower log", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
 		} else {
 			// Ahead of the leader: reconcile the tail again.
@@ -443,13 +316,13 @@ func (f *fetcher) handle(p *topics.Partition, epoch int32, rp *kmsg.FetchRespons
 		return
 	}
 	if len(rp.RecordBatches) > 0 {
-		_, err := p.Log().AppendReplica(rp.RecordBatches, f.n.cfg.FlushOnAck)
+		_, err := p.Log().AppendReplica(rp.RecordBatches, f.o.FlushOnAck)
 		if errors.Is(err, storage.ErrOffsetMismatch) {
 			f.update(p, epoch, func(st *fstate) { st.truncated = false })
 			return
 		}
 		if err != nil {
-			f.n.log.Error("append replicated records", "topic", p.Topic, "partition", p.Index, "err", err)
+			f.o.Log.Error("append replicated records", "topic", p.Topic, "partition", p.Index, "err", err)
 			f.backoff(p, epoch)
 			return
 		}
@@ -483,8 +356,8 @@ func (f *fetcher) followLogStart(p *topics.Partition, leaderStart int64) {
 	}
 	start, err := l.AdvanceLogStart(target)
 	if err != nil {
-		f.n.log.Warn("advance follower log start", "topic", p.Topic, "partition", p.Index, "to", target, "err", err)
+		f.o.Log.Warn("advance follower log start", "topic", p.Topic, "partition", p.Index, "to", target, "err", err)
 		return
 	}
-	f.n.log.Debug("follower log start advanced", "topic", p.Topic, "partition", p.Index, "leader.start", leaderStart, "start", start)
+	f.o.Log.Debug("follower log start advanced", "topic", p.Topic, "partition", p.Index, "leader.start", leaderStart, "start", start)
 }

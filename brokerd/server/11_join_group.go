@@ -14,10 +14,7 @@ package server
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -27,13 +24,7 @@ const (
 
 func (s *Server) handleJoinGroup(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.JoinGroupRequest)
-	code := kerr.CoordinatorNotAvailable.Code
-	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
-		code = kerr.GroupAuthorizationFailed.Code
-	} else if s.groups != nil {
-		code = 0
-	}
-	if code != 0 {
+	if code := s.memberCode(ctx, rc, req.Group); code != 0 {
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 		resp.ErrorCode, resp.Generation = rc.errCode(code), -1
 		return resp

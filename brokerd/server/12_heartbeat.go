@@ -10,10 +10,7 @@ package server
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -24,12 +21,8 @@ const (
 func (s *Server) handleHeartbeat(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
-		resp.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
-		return resp
-	}
-	if s.groups == nil {
-		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+	if code := s.memberCode(ctx, rc, req.Group); code != 0 {
+		resp.ErrorCode = rc.errCode(code)
 		return resp
 	}
 	resp.ErrorCode = rc.errCode(s.groups.Heartbeat(req))

@@ -8,10 +8,8 @@ package server
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/groups"
 )
 
@@ -23,12 +21,8 @@ const (
 func (s *Server) handleLeaveGroup(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
-	if !rc.authorize(ctx, auth.OpRead, auth.Group(req.Group)) {
-		resp.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
-		return resp
-	}
-	if s.groups == nil {
-		resp.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+	if code := s.memberCode(ctx, rc, req.Group); code != 0 {
+		resp.ErrorCode = rc.errCode(code)
 		return resp
 	}
 	var leaving []groups.LeaveMember

@@ -26,14 +26,8 @@ const (
 func (s *Server) handleDescribeGroups(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
-	var authz []int
-	if !s.allowAll {
-		authz = make([]int, len(req.Groups))
-		for i, id := range req.Groups {
-			authz[i] = rc.ask(auth.OpDescribe, auth.Group(id))
-		}
-		rc.decide(ctx)
-	}
+	authz := rc.askEach(auth.OpDescribe, len(req.Groups), func(i int) auth.Resource { return auth.Group(req.Groups[i]) })
+	rc.decide(ctx)
 	for i, id := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = id

@@ -79,14 +79,8 @@ func (s *Server) handleDeleteRecords(ctx context.Context, rc *reqCtx, r kmsg.Req
 		offset           int64
 	}
 	var waits []wait
-	var authz []int
-	if !s.allowAll {
-		authz = make([]int, len(req.Topics))
-		for i, t := range req.Topics {
-			authz[i] = rc.ask(auth.OpDelete, auth.Topic(t.Topic))
-		}
-		rc.decide(ctx)
-	}
+	authz := rc.askEach(auth.OpDelete, len(req.Topics), func(i int) auth.Resource { return auth.Topic(req.Topics[i].Topic) })
+	rc.decide(ctx)
 	for ti, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic

@@ -29,14 +29,8 @@ func (s *Server) handleCreatePartitions(ctx context.Context, rc *reqCtx, r kmsg.
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	var authz []int
-	if !s.allowAll {
-		authz = make([]int, len(req.Topics))
-		for i, t := range req.Topics {
-			authz[i] = rc.ask(auth.OpAlter, auth.Topic(t.Topic))
-		}
-		rc.decide(ctx)
-	}
+	authz := rc.askEach(auth.OpAlter, len(req.Topics), func(i int) auth.Resource { return auth.Topic(req.Topics[i].Topic) })
+	rc.decide(ctx)
 	for i, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic

@@ -26,14 +26,8 @@ const (
 func (s *Server) handleDeleteGroups(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
-	var authz []int
-	if !s.allowAll {
-		authz = make([]int, len(req.Groups))
-		for i, id := range req.Groups {
-			authz[i] = rc.ask(auth.OpDelete, auth.Group(id))
-		}
-		rc.decide(ctx)
-	}
+	authz := rc.askEach(auth.OpDelete, len(req.Groups), func(i int) auth.Resource { return auth.Group(req.Groups[i]) })
+	rc.decide(ctx)
 	for i, id := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = id

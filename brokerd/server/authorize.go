@@ -89,14 +89,7 @@ func (rc *reqCtx) authRequest() *auth.Request {
 // askTopics queues op on each named topic and returns the indexes, one per
 // name; nil when everything is allowed anyway (allowedAt takes nil).
 func (rc *reqCtx) askTopics(op auth.Operation, names []string) []int {
-	if rc.s.allowAll {
-		return nil
-	}
-	idx := make([]int, len(names))
-	for i, n := range names {
-		idx[i] = rc.ask(op, auth.Topic(n))
-	}
-	return idx
+	return rc.askEach(op, len(names), func(i int) auth.Resource { return auth.Topic(names[i]) })
 }
 
 // askConfigs queues op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on each config
@@ -144,4 +137,18 @@ func (rc *reqCtx) askEach(op auth.Operation, n int, resource func(i int) auth.Re
 // allowedAt is allowed(idx[i]), for indexes from askTopics.
 func (rc *reqCtx) allowedAt(idx []int, i int) bool {
 	return idx == nil || rc.allowed(idx[i])
+}
+
+// memberCode is what a group member's request (JoinGroup, SyncGroup,
+// Heartbeat, LeaveGroup) gets before the coordinator sees it: READ on the
+// group (GROUP_AUTHORIZATION_FAILED), then a coordinator to answer it
+// (COORDINATOR_NOT_AVAILABLE); 0 when it may go on.
+func (s *Server) memberCode(ctx context.Context, rc *reqCtx, group string) int16 {
+	switch {
+	case !rc.authorize(ctx, auth.OpRead, auth.Group(group)):
+		return kerr.GroupAuthorizationFailed.Code
+	case s.groups == nil:
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return 0
 }

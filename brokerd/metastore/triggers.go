@@ -54,13 +54,14 @@ func (s *Store) PutTrigger(ctx context.Context, id string, def []byte, version i
 		TableName:                &s.table,
 		Key:                      triggerKey(id),
 		UpdateExpression:         aws.String("SET #def = :def, #v = :next"),
-		ExpressionAttributeNames: map[string]string{"#def": attrDef, "#v": attrTrigVer, "#pk": AttrPK},
+		ExpressionAttributeNames: map[string]string{"#def": attrDef, "#v": attrTrigVer},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":def": str(string(def)), ":next": num(version + 1),
 		},
 	}
 	if version == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		in.ExpressionAttributeNames["#pk"] = AttrPK
 	} else {
 		in.ConditionExpression = aws.String("#v = :v")
 		in.ExpressionAttributeValues[":v"] = num(version)

@@ -38,15 +38,16 @@ func buildTool(t *testing.T, envVar, pkg, dir string) string {
 	return bin
 }
 
-func startProcBroker(t *testing.T, e *env) *procEnv {
+func startProcBroker(t *testing.T, e *env, extra ...string) *procEnv {
 	t.Helper()
 	dir := t.TempDir()
 	addrs, err := brokerproc.FreeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(e.brokerd, "--listen="+addrs[0], "--data.dir="+filepath.Join(dir, "data"), "--metrics.listen="+addrs[1],
-		"--log.level=warn", "--group.min.session.timeout=1s")
+	args := []string{"--listen=" + addrs[0], "--data.dir=" + filepath.Join(dir, "data"), "--metrics.listen=" + addrs[1],
+		"--log.level=warn", "--group.min.session.timeout=1s"}
+	cmd := exec.Command(e.brokerd, append(args, extra...)...)
 	tail := brokerproc.NewTailBuffer(8<<10, "")
 	cmd.Stdout, cmd.Stderr = tail, tail
 	p, err := brokerproc.Start(cmd)
@@ -107,7 +108,8 @@ func (p *procEnv) startRunner(t *testing.T, name string) *brokerproc.Process {
 
 func TestCLIManagesTriggersAndRejectsBadDefinitions(t *testing.T) {
 	e := setup(t)
-	p := startProcBroker(t, e)
+	// The broker runs the triggers itself (make run's single node).
+	p := startProcBroker(t, e, "--triggers.enable")
 	e.createTable(t, "cli-rec", true)
 	e.createFunction(t, "cli-recorder", "recorder", map[string]string{"RECORDER_TABLE": "cli-rec", "RECORDER_NAME": "cli"})
 	for _, tc := range []struct {
@@ -142,7 +144,6 @@ func TestCLIManagesTriggersAndRejectsBadDefinitions(t *testing.T) {
 	cl := e.kafkaAt(t, p.broker)
 	createTopic(t, cl, "cli", 1)
 	produceValues(t, cl, "cli", "a", "b", "c")
-	p.startRunner(t, "solo")
 	eventually(t, 30*time.Second, "describe shows the trigger running, with no lag", func() (bool, string) {
 		out, stderr, _ := p.cli(t, "triggers", "describe", "--trigger", "cli")
 		return strings.Contains(out, "State:                   running") && strings.Contains(out, "Batch size / window:     7") &&

@@ -99,7 +99,7 @@ func TestDeliversEveryRecordInOrderAndSinkHoldsLastValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.runRunner(t, store, "r1")
+	r := e.runRunner(t, store, "r1")
 	total := int64(10_000)
 	eventually(t, 150*time.Second, "recorder saw every record", func() (bool, string) {
 		var n int64
@@ -123,6 +123,13 @@ func TestDeliversEveryRecordInOrderAndSinkHoldsLastValues(t *testing.T) {
 		}
 		return wrong == 0, fmt.Sprintf("%d of %d keys not at their last value, %d items", wrong, len(last), len(items))
 	})
+	// The metrics saw it too.
+	if v := counter(r.Metrics().Delivered.WithLabelValues("deliver-rec")); v < float64(total) {
+		t.Fatalf("kafki_trigger_records_delivered_total %v, want >= %d", v, total)
+	}
+	if v := counter(r.Metrics().Invocations.WithLabelValues("deliver-rec", string(triggers.ResultOK))); v < float64(len(seen)) {
+		t.Fatalf("ok invocations %v, recorder saw %d", v, len(seen))
+	}
 	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
 }
 

@@ -14,10 +14,10 @@ func TestFromESM(t *testing.T) {
 		UUID: aws.String("a1b2"), FunctionArn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:sink"),
 		Topics: []string{"orders"}, BatchSize: aws.Int32(250), MaximumBatchingWindowInSeconds: aws.Int32(2),
 		StartingPosition: types.EventSourcePositionTrimHorizon, State: aws.String("Enabled"), LastModified: &mod,
-		SelfManagedEventSource: &types.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": {"10.0.0.1:9092", "kafki:9092"}}},
+		SelfManagedEventSource:            &types.SelfManagedEventSource{Endpoints: map[string][]string{"KAFKA_BOOTSTRAP_SERVERS": {"10.0.0.1:9092", "kafki:9092"}}},
 		SelfManagedKafkaEventSourceConfig: &types.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("orders-sink")},
-		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("kafka://orders-dlq")}},
-		FilterCriteria:    &types.FilterCriteria{Filters: []types.Filter{{Pattern: aws.String(`{"value":{"kind":["order"]}}`)}}},
+		DestinationConfig:                 &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("kafka://orders-dlq")}},
+		FilterCriteria:                    &types.FilterCriteria{Filters: []types.Filter{{Pattern: aws.String(`{"value":{"kind":["order"]}}`)}}},
 	}
 	tr, ok := FromESM(m, []string{"kafki:9092"})
 	if !ok {

@@ -63,7 +63,7 @@ func startProcBroker(t *testing.T, e *env, extra ...string) *procEnv {
 		}
 	}
 	return &procEnv{env: e, broker: addrs[0], admin: "http://" + addrs[1],
-		kafki: buildTool(t, "KAFKI_KAFKI_BIN", "github.com/kafki/kafki/brokerd/cmd/kafki", dir),
+		kafki:  buildTool(t, "KAFKI_KAFKI_BIN", "github.com/kafki/kafki/brokerd/cmd/kafki", dir),
 		runner: buildTool(t, "KAFKI_TRIGGERS_BIN", "github.com/kafki/kafki/lambdas/cmd/kafki-triggers", dir)}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/lambdas/triggers"
@@ -150,5 +149,3 @@ func scanAll(t *testing.T, db *dynamodb.Client, table string) map[string]string 
 }
 
 func awsTrue() *bool { b := true; return &b }
-
-var _ dtypes.AttributeValue

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -87,7 +86,7 @@ func start() (*env, error) {
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	zips := os.Getenv("KAFKI_LAMBDAS_DIR")
-	if zips == "" {
+	if _, err := os.Stat(filepath.Join(zips, "recorder.zip")); zips == "" || err != nil {
 		zips = filepath.Join(dir, "zips")
 		if err := buildZips(zips); err != nil {
 			return nil, err
@@ -145,8 +144,6 @@ func start() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := aws.Config{Region: "us-east-1"}
-	_ = cfg
 	e := &env{endpoint: endpoint, brokerd: bin, broker: b.Addr(), zips: zips, lambda: lc, s3: s3c}
 	e.db = dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 		Credentials: lc.Options().Credentials})
@@ -349,5 +346,3 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() (bool, s
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
-var _ = io.Discard

@@ -40,7 +40,7 @@ const (
 	ResultRunnerError   Result = "runner_error" // Lambda unreachable and the like: never skips
 )
 
-// retryable reports whether the result counts against the retry limit
+// countsAsAttempt reports whether the result counts against the retry limit
 // (function errors, throttles, timeouts); the others retry forever.
 func (r Result) countsAsAttempt() bool {
 	return r == ResultFunctionError || r == ResultThrottled || r == ResultTimeout

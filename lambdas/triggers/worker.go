@@ -2,7 +2,6 @@ package triggers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -266,5 +265,3 @@ func (w *partitionWorker) toFailure(ctx context.Context, recs []*Record, reason 
 }
 
 func partitionLabel(p int32) string { return strconv.FormatInt(int64(p), 10) }
-
-var errStopped = errors.New("trigger stopped")

@@ -19,7 +19,7 @@ FUZZMINIMIZETIME ?= 200x
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./brokerd/cmd/... ./loadtest/cmd/...
+	$(GO) build -o $(BIN)/ ./brokerd/cmd/... ./loadtest/cmd/... ./lambdas/cmd/...
 
 run: build
 	@echo "Kafki broker on 127.0.0.1:9092, data in $(DATA) (Ctrl-C stops it)."
@@ -39,7 +39,7 @@ dev-cluster: build
 # test installs what the suite needs on a fresh machine (kcat, moto_server,
 # Kafka's client jars for brokerd/compat, Kafka's broker jars for the Kafka
 # side of loadtest/compare), then runs it all.
-test: test-deps compat-deps kafka-deps vet cyclo build unit race fuzz
+test: test-deps lambdas-deps compat-deps kafka-deps vet cyclo build lambdas unit race fuzz
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -66,10 +66,12 @@ vet:
 # KAFKI_KAFKA_LIBS lets loadtest/compare's test start a real Apache Kafka
 # (one JVM, about 8 s on 2 cores), so the Kafka side of README's comparison is tested.
 unit: kafka-deps
-	KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_KAFKA_LIBS=$(KAFKA_SERVER_LIBS) $(GO) test -count=1 -timeout 15m $(PKGS)
+	KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) KAFKI_TRIGGERS_BIN=$(BIN)/kafki-triggers KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_KAFKA_LIBS=$(KAFKA_SERVER_LIBS) $(GO) test -count=1 -timeout 15m $(PKGS)
 
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) $(GO) test -count=1 -race -timeout 10m \
+	  -run 'TestDelivers|TestBisect|TestFailing|TestStarting|TestDeleted|TestMem|TestAdmin' ./lambdas/triggers
 
 # Short fuzz runs of every fuzz target: request decoding, consumer group
 # state loaded from __consumer_offsets, batch validation, log recovery and
@@ -129,3 +131,38 @@ include brokerd/compat/compat.mk
 
 # The load-test harness and the side-by-side comparison with Apache Kafka.
 include loadtest/loadtest.mk
+
+# lambdas builds every function under lambdas/functions as a provided.al2023
+# bootstrap (static linux/amd64, aws-lambda-go without RPC) and zips it:
+# build/lambdas/<name>/bootstrap and build/lambdas/<name>.zip (the CDK app
+# in infra/ deploys exactly these paths). lambdas-soak runs the long
+# trigger soak against MiniStack. See lambdas/README.md.
+LAMBDAS_OUT := $(CURDIR)/build/lambdas
+LAMBDA_FUNCS := $(filter-out internal,$(notdir $(wildcard lambdas/functions/*)))
+.PHONY: lambdas lambdas-deps lambdas-test lambdas-soak lambdas-bench
+lambdas:
+	@set -e; for f in $(sort $(LAMBDA_FUNCS)); do \
+	  mkdir -p $(LAMBDAS_OUT)/$$f; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	    -o $(LAMBDAS_OUT)/$$f/bootstrap ./lambdas/functions/$$f; \
+	  rm -f $(LAMBDAS_OUT)/$$f.zip; (cd $(LAMBDAS_OUT)/$$f && python3 -m zipfile -c ../$$f.zip bootstrap); \
+	  echo "built $(LAMBDAS_OUT)/$$f.zip"; \
+	done
+
+lambdas-deps:
+	@command -v ministack >/dev/null 2>&1 && python3 -c 'import cbor2' 2>/dev/null || { \
+	  echo "installing MiniStack (PyPI ministack, cbor2) for the Lambda trigger tests"; \
+	  python3 -m pip install -q ministack cbor2; }
+
+# The trigger tests run functions for real in MiniStack (see lambdas/README.md).
+lambdas-test: lambdas-deps lambdas build
+	KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_TRIGGERS_BIN=$(BIN)/kafki-triggers \
+	  $(GO) test -count=1 -timeout 10m ./lambdas/...
+
+lambdas-soak: lambdas-deps lambdas build
+	KAFKI_LAMBDAS_SOAK=1 KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_TRIGGERS_BIN=$(BIN)/kafki-triggers \
+	  $(GO) test -count=1 -v -timeout 60m -run 'Soak' ./lambdas/triggers
+
+lambdas-bench: lambdas-deps lambdas build
+	KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) KAFKI_BROKERD_BIN=$(BIN)/brokerd \
+	  $(GO) test -count=1 -run '^$$' -bench Trigger -benchtime 1x -timeout 20m -v ./lambdas/triggers

@@ -54,6 +54,8 @@ type Broker struct {
 	wg       sync.WaitGroup
 	serveErr chan error
 
+	stopTriggers func() // nil unless --triggers.enable; stops the runner before the listener
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -167,6 +169,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if err := b.mountTriggerAdmin(mux); err != nil {
+			return nil, err
+		}
 		b.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		b.wg.Add(1)
 		go func() {
@@ -199,6 +204,13 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 			b.serveErr <- fmt.Errorf("kafka listener: %w", err)
 		}
 	}()
+	if cfg.TriggersEnable {
+		if err := b.startTriggers(ctx); err != nil {
+			cancel()
+			b.server.Shutdown(context.Background())
+			return nil, err
+		}
+	}
 	log.Info("broker started", "listen", ln.Addr().String(), "node.id", cfg.NodeID, "data.dir", cfg.DataDir, "metrics", b.MetricsAddr())
 	undo.release()
 	return b, nil
@@ -347,6 +359,11 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 func (b *Broker) shutdown(ctx context.Context) error {
+	if b.stopTriggers != nil {
+		// While the broker still answers, so the runner commits and
+		// leaves its groups.
+		b.stopTriggers()
+	}
 	if b.node != nil {
 		// Controlled shutdown: hand every leadership over while still
 		// answering, so clients are redirected instead of failing.

@@ -93,6 +93,8 @@ Commands:
   tier describe     List a tier's remote segments per partition.
   tier verify       Check a tier's objects against its metadata.
   cluster describe  Show brokers, the controller and every partition's leader and ISR.
+  triggers create|list|describe|update|delete|enable|disable
+                    Manage Lambda triggers (see lambdas/README.md).
   version           Print kafki's version.
 
 Every command that talks to a broker takes --bootstrap-server host:port
@@ -171,6 +173,11 @@ var commandGroups = []commandGroup{
 		{"verify", func(ctx context.Context, args []string, env Env) error { return runTier(ctx, true, args, env) }},
 	}},
 	{"cluster", clusterHelp, []subcommand{{"describe", runClusterDescribe}}},
+	{"triggers", triggersHelp, []subcommand{
+		{"create", runTriggersCreate}, {"list", runTriggersList}, {"describe", runTriggersDescribe},
+		{"update", runTriggersUpdate}, {"delete", runTriggersDelete},
+		{"enable", runTriggersEnable(true)}, {"disable", runTriggersEnable(false)},
+	}},
 }
 
 // dispatch runs the subcommand args names. It returns the command's name

@@ -95,14 +95,16 @@ type Config struct {
 
 	// Cluster (metadata.store=dynamodb): brokers replicate partitions
 	// among themselves; see package cluster and brokerd/node.
-	BrokerRack                    string        // broker.rack: availability zone, for replica placement
-	SessionLease                  time.Duration // session.lease: broker session and controller lease duration
-	ReplicaLagTimeMax             time.Duration // replica.lag.time.max (Kafka: .ms): a follower not caught up for this long leaves the ISR
-	ReplicaFetchWaitMax           time.Duration // replica.fetch.wait.max (Kafka: .ms): long-poll time of follower fetches
-	ReplicaFetchMaxBytes          int32         // replica.fetch.max.bytes: per-partition bytes per follower fetch
-	MetadataPollInterval          time.Duration // metadata.poll.interval: how often the metadata version is read
-	DefaultReplicationFactor      int16         // default.replication.factor: for auto-created topics and CreateTopics with -1
-	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor (capped at the live brokers)
+	BrokerRack           string        // broker.rack: availability zone, for replica placement
+	SessionLease         time.Duration // session.lease: broker session and controller lease duration
+	ReplicaLagTimeMax    time.Duration // replica.lag.time.max (Kafka: .ms): a follower not caught up for this long leaves the ISR
+	ReplicaFetchWaitMax  time.Duration // replica.fetch.wait.max (Kafka: .ms): long-poll time of follower fetches
+	ReplicaFetchMaxBytes int32         // replica.fetch.max.bytes: per-partition bytes per follower fetch
+	MetadataPollInterval time.Duration // metadata.poll.interval: how often the metadata version is read
+
+	TriggersEnable                bool  // triggers.enable: run the Lambda trigger runner in-process (lambdas/triggers)
+	DefaultReplicationFactor      int16 // default.replication.factor: for auto-created topics and CreateTopics with -1
+	OffsetsTopicReplicationFactor int16 // offsets.topic.replication.factor (capped at the live brokers)
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -274,6 +276,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica.lag.time.max", c.ReplicaLagTimeMax, "cluster: a follower not caught up for this long leaves the ISR")
 	fs.DurationVar(&c.ReplicaFetchWaitMax, "replica.fetch.wait.max", c.ReplicaFetchWaitMax, "cluster: how long a follower's fetch waits at the leader for new data")
 	fs.Var(intValue[int32]{&c.ReplicaFetchMaxBytes}, "replica.fetch.max.bytes", "cluster: bytes per partition a follower fetch asks for")
+	fs.BoolVar(&c.TriggersEnable, "triggers.enable", c.TriggersEnable, "run the Lambda triggers of the metadata store in this broker (kafki triggers; AWS default config, AWS_ENDPOINT_URL honoured)")
 	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
 	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")

@@ -31,6 +31,16 @@ type embeddedDoc struct {
 	FormatVersion  int                    `json:"format_version"`
 	NextProducerID int64                  `json:"next_producer_id"`
 	Topics         map[string]topicRecord `json:"topics"`
+	// Triggers are Lambda trigger definitions (package lambdas/triggers
+	// owns their JSON; this store keeps it opaque). Added without a
+	// format version change: older files have none.
+	Triggers map[string]triggerRecord `json:"triggers,omitempty"`
+}
+
+type triggerRecord struct {
+	Definition json.RawMessage `json:"definition"`
+	Status     json.RawMessage `json:"status,omitempty"`
+	Version    int64           `json:"version"`
 }
 
 type topicRecord struct {
@@ -129,6 +139,10 @@ func (e *Embedded) update(fn func(*embeddedDoc) error) error {
 	next.Topics = make(map[string]topicRecord, len(e.doc.Topics))
 	for k, v := range e.doc.Topics {
 		next.Topics[k] = v
+	}
+	next.Triggers = make(map[string]triggerRecord, len(e.doc.Triggers))
+	for k, v := range e.doc.Triggers {
+		next.Triggers[k] = v
 	}
 	if err := fn(&next); err != nil {
 		return err

@@ -30,6 +30,7 @@
 //	lease                lease                    <name>              holder S, rvn S, epoch N, duration_ms N
 //	remote partition     remote                   <topic>/<p:10>      fence N, ver N, fend N, topic S, partition N
 //	remote segment       rseg#<topic>/<p:10>      <segment id>        seg S (the segment as JSON)
+//	trigger              trigger                  <trigger id>        def S (JSON, owned by lambdas/triggers), version N, status S
 //
 // Numbers in sort keys are zero-padded to 10 digits so Queries return
 // them in numeric order. Topic names cannot hold '/' or '#'. Lease names
@@ -74,6 +75,14 @@
 //   - Remote segments: every write is conditional on the partition's
 //     fence (leader epoch) and on the segment item as read (see Remote).
 //   - Producer ids: an atomic ADD, no condition needed.
+//   - Lambda triggers (triggers.Store): PutTrigger creates on the item's
+//     absence and replaces on the version read (it increments version);
+//     DeleteTrigger is conditional on the version read (or on existence);
+//     PutTriggerStatus only sets status, on the item existing, so a
+//     runner's late report never resurrects a deleted trigger. Trigger
+//     items are not part of the metadata snapshot and do not bump the
+//     metadata version: trigger runners read them with their own Query
+//     (Store.Triggers), and brokers never do.
 //
 // A transaction holds at most 100 items: PutPartitions packs partitions
 // with the lease check, the version bump and one counter bump per topic.

@@ -47,6 +47,7 @@ type Broker struct {
 	node    *node.Node       // nil on a single node
 
 	ln        net.Listener
+	adv       string // the Kafka listener's advertised address
 	metricsLn net.Listener
 	httpSrv   *http.Server
 
@@ -130,6 +131,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	b.ln = ln
 	undo.push(func() { ln.Close() })
 	adv := advertisedAddr(cfg.AdvertisedAddr, ln.Addr())
+	b.adv = adv
 	var cl server.Cluster // nil on a single node
 	if cstore != nil {
 		// Join the cluster before serving: the session lease (which may

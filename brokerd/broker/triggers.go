@@ -40,7 +40,7 @@ func (b *Broker) startTriggers(ctx context.Context) error {
 		return fmt.Errorf("triggers.enable: %w", err)
 	}
 	r, err := triggers.New(triggers.Options{
-		Store: store, Brokers: []string{b.server.AdvertisedAddr()}, Lambda: lc, S3: s3c,
+		Store: store, Brokers: []string{b.adv}, Lambda: lc, S3: s3c,
 		Registerer: b.metrics.Registry, Log: b.log.With("component", "triggers"),
 	})
 	if err != nil {

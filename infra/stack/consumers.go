@@ -104,7 +104,7 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 		fn.GrantInvoke(cs.RunnerRole)
 		entries = append(entries, entry{Topic: t.Topic, Group: t.Group, Function: *fn.FunctionArn()})
 	}
-	if c.TriggersVia == TriggersRunner {
+	if c.TriggersVia == TriggersRunner && !c.Emulator {
 		if _, err := os.Stat(c.Path(c.TriggerRunner)); err == nil {
 			cs.RunnerPath = c.Path(c.TriggerRunner)
 		} else {

@@ -191,6 +191,8 @@ func (b *Brokers) Fleet(c Config, st *Storage, net *Network, cons *Consumers) er
 			boot.TriggerRole, boot.TriggersJSON = *cons.RunnerRole.RoleArn(), cons.RunnerConfig
 		}
 		ud := awsec2.UserData_ForLinux(&awsec2.LinuxUserDataOptions{Shebang: jsii.String("#!/bin/bash")})
+		// The AWS CLI's downloads below need a region before anything is configured.
+		ud.AddCommands(jsii.String("export AWS_DEFAULT_REGION=" + *stack.Region()))
 		for _, n := range names {
 			ud.AddS3DownloadCommand(&awsec2.S3DownloadOptions{
 				Bucket: assets[n].Bucket(), BucketKey: assets[n].S3ObjectKey(),

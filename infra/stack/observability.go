@@ -35,14 +35,19 @@ func brokerMetric(c Config, name, stat string, node int) awscloudwatch.Metric {
 		Namespace: jsii.String(MetricNamespace), MetricName: jsii.String(name),
 		DimensionsMap: &map[string]*string{"cluster": jsii.String(c.StackName), "node": jsii.String(fmt.Sprint(node))},
 		Statistic:     jsii.String(stat), Period: awscdk.Duration_Minutes(jsii.Number(1)),
-		Label: jsii.String(fmt.Sprintf("broker %d", node)),
 	})
+}
+
+// labelled is m for a graph. Alarms take metrics without a label: a label
+// makes CDK render the alarm as metric math, which MiniStack refuses.
+func labelled(m awscloudwatch.Metric, node int) awscloudwatch.IMetric {
+	return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(fmt.Sprintf("broker %d", node))})
 }
 
 func perBroker(c Config, name, stat string) *[]awscloudwatch.IMetric {
 	var ms []awscloudwatch.IMetric
 	for id := 1; id <= c.Brokers; id++ {
-		ms = append(ms, brokerMetric(c, name, stat, id))
+		ms = append(ms, labelled(brokerMetric(c, name, stat, id), id))
 	}
 	return &ms
 }
@@ -117,9 +122,8 @@ func NewObservability(scope constructs.Construct, id string, c Config, b *Broker
 			Namespace: jsii.String("CWAgent"), MetricName: jsii.String("disk_used_percent"),
 			DimensionsMap: &map[string]*string{"AutoScalingGroupName": g.AutoScalingGroupName()},
 			Statistic:     jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
-			Label: jsii.String(fmt.Sprintf("broker %d", i+1)),
 		})
-		diskMetrics = append(diskMetrics, m)
+		diskMetrics = append(diskMetrics, labelled(m, i+1))
 		a := awscloudwatch.NewAlarm(o.Construct, jsii.String(fmt.Sprintf("Broker%dDisk", i+1)), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(fmt.Sprintf("broker %d's hot-log disk is over 80%% full", i+1)),
 			Metric:             m,

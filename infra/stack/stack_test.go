@@ -320,6 +320,24 @@ func TestEmulatorModeOmitsEC2(t *testing.T) {
 	}
 }
 
+// Alarms name one metric (MetricName, Namespace), not metric math, which
+// MiniStack's CloudFormation refuses (and which a label on the metric
+// would make CDK emit).
+func TestAlarmsUseSingleMetrics(t *testing.T) {
+	p, e := synth(t)
+	for _, s := range []synthed{p, e} {
+		alarms := resources(s, "AWS::CloudWatch::Alarm")
+		if len(alarms) == 0 {
+			t.Fatal("no alarms")
+		}
+		for id, a := range alarms {
+			if a["Metrics"] != nil || a["MetricName"] == nil {
+				t.Errorf("%s: not a single-metric alarm", id)
+			}
+		}
+	}
+}
+
 func TestNagFindingsAreAllSuppressed(t *testing.T) {
 	p, e := synth(t)
 	for _, s := range []synthed{p, e} {

@@ -53,7 +53,7 @@ instance_of() { aws autoscaling describe-auto-scaling-groups --auto-scaling-grou
 run_on() {
   local id
   id=$(aws ssm send-command --instance-ids "$1" --document-name AWS-RunShellScript \
-    --parameters "commands=[\"$2\"]" --query Command.CommandId --output text)
+    --parameters "{\"commands\":[\"$2\"]}" --query Command.CommandId --output text)
   aws ssm wait command-executed --command-id "$id" --instance-id "$1" 2>/dev/null || true
   aws ssm get-command-invocation --command-id "$id" --instance-id "$1" --query StandardOutputContent --output text
 }

@@ -14,7 +14,7 @@ FUZZTIME  ?= 15s
 # it runs about 1,700, and every target finds more new coverage.
 FUZZMINIMIZETIME ?= 200x
 
-.PHONY: all build run dev-cluster test test-deps vet cyclo unit race fuzz e2e bench bench-go bench-e2e clean chaos
+.PHONY: all build run dev-cluster test test-deps vet cyclo unit race fuzz e2e bench bench-go bench-e2e clean chaos infra-deps infra-test brokerd-linux synth deploy
 
 all: build
 
@@ -39,7 +39,7 @@ dev-cluster: build
 # test installs what the suite needs on a fresh machine (kcat, moto_server,
 # Kafka's client jars for brokerd/compat, Kafka's broker jars for the Kafka
 # side of loadtest/compare), then runs it all.
-test: test-deps lambdas-deps compat-deps kafka-deps vet cyclo build lambdas unit race fuzz
+test: test-deps lambdas-deps compat-deps kafka-deps vet cyclo build lambdas unit race fuzz infra-test
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -166,3 +166,47 @@ lambdas-soak: lambdas-deps lambdas build
 lambdas-bench: lambdas-deps lambdas build
 	KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) KAFKI_BROKERD_BIN=$(BIN)/brokerd \
 	  $(GO) test -count=1 -run '^$$' -bench Trigger -benchtime 1x -timeout 20m -v ./lambdas/triggers
+
+# The CDK stack (infra/, its own Go module; infra/README.md). The CLI is
+# npm aws-cdk pinned in infra/_cli (under "_" so Go tools skip its
+# node_modules); cfn-lint comes from PyPI.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := 1
+CDK            := $(CURDIR)/infra/_cli/node_modules/.bin/cdk
+BROKERD_LINUX  := $(CURDIR)/build/brokerd-linux-amd64
+CDK_CONTEXT    ?=
+# W3005: CDK writes a DependsOn on the function's role beside the GetAtt
+# that already orders it; harmless and not ours to change.
+CFN_LINT_FLAGS := --ignore-checks W3005
+
+infra-deps:
+	@test -x $(CDK) || (cd infra/_cli && npm ci --no-audit --no-fund --loglevel=error)
+	@command -v cfn-lint >/dev/null 2>&1 || python3 -m pip install -q cfn-lint
+	cd infra && $(GO) mod download
+
+# The brokers' assets: static linux/amd64 brokerd, kafki and kafki-triggers
+# for Amazon Linux 2023.
+brokerd-linux:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(BROKERD_LINUX)/ ./brokerd/cmd/brokerd ./brokerd/cmd/kafki ./lambdas/cmd/kafki-triggers
+
+# synth writes cdk.out/ for the real stack; the functions come from
+# `make lambdas` (build/lambdas/<name>/bootstrap).
+synth: infra-deps brokerd-linux
+	$(CDK) synth -q $(CDK_CONTEXT)
+
+deploy: infra-deps brokerd-linux
+	$(CDK) deploy $(CDK_CONTEXT)
+
+# infra-test: the assertions tests (table from the schema, bucket, three
+# AZs, IAM, security groups, emulator mode, cdk-nag), then `cdk synth`
+# from the root in both modes with dummy function binaries, and cfn-lint
+# on both templates.
+INFRA_TMP := $(CURDIR)/build/infra-test
+infra-test: infra-deps brokerd-linux
+	cd infra && test -z "$$(gofmt -l $$(git ls-files '*.go'))" && $(GO) vet ./... && $(GO) test -count=1 ./...
+	@rm -rf $(INFRA_TMP) && for f in dynamodb-sink recorder s3-archiver; do \
+	  mkdir -p $(INFRA_TMP)/lambdas/$$f && printf '#!/bin/sh\n' > $(INFRA_TMP)/lambdas/$$f/bootstrap; done
+	$(CDK) synth -q -o $(INFRA_TMP)/prod -c lambdaAssets=$(INFRA_TMP)/lambdas -c triggers=orders=recorder
+	$(CDK) synth -q -o $(INFRA_TMP)/emulator -c lambdaAssets=$(INFRA_TMP)/lambdas -c emulator=true
+	cfn-lint $(INFRA_TMP)/prod/Kafki.template.json $(INFRA_TMP)/emulator/Kafki.template.json $(CFN_LINT_FLAGS)
+	@echo "infra-test: passed"

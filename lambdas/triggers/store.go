@@ -111,6 +111,42 @@ func Create(ctx context.Context, s Store, d Definition) (Trigger, error) {
 	return Trigger{Definition: d, Version: v}, nil
 }
 
+// Declare creates each of the declared triggers that does not exist yet
+// and leaves existing ones as they are: declarations (a deployment's
+// triggers, the CDK app's -c triggers) seed the store once, and changes
+// made afterwards with kafki triggers update are kept across restarts.
+// raw is {"triggers": [definition, ...]}, each with NewDefinition's
+// defaults for what it omits. It returns the ids it created.
+func Declare(ctx context.Context, s Store, raw []byte) ([]string, error) {
+	var doc struct {
+		Triggers []json.RawMessage `json:"triggers"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%w: declarations: %v", ErrInvalid, err)
+	}
+	defs := make([]Definition, len(doc.Triggers))
+	for i, r := range doc.Triggers {
+		d, err := DecodeDefinition(r)
+		if err == nil {
+			err = d.Validate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("declared trigger %d: %w", i+1, err)
+		}
+		defs[i] = d
+	}
+	var created []string
+	for _, d := range defs {
+		if _, err := Create(ctx, s, d); errors.Is(err, ErrExists) {
+			continue
+		} else if err != nil {
+			return created, err
+		}
+		created = append(created, d.ID)
+	}
+	return created, nil
+}
+
 // Update applies fn to the stored definition and writes it back,
 // re-reading on a concurrent change.
 func Update(ctx context.Context, s Store, id string, fn func(*Definition) error) (Trigger, error) {

@@ -44,6 +44,7 @@ func run(args []string) error {
 	retryMax := fs.Duration("retry.max", 30*time.Second, "longest retry backoff")
 	esm := fs.Bool("esm", false, "also run the Lambda API's self-managed Kafka event source mappings that name these bootstrap servers")
 	instance := fs.String("instance", "", "this runner's name in trigger statuses (default host:pid)")
+	declare := fs.String("declare", "", `JSON file {"triggers": [definition, ...]}: create those that do not exist yet, then run (a deployment's declared triggers)`)
 	level := fs.String("log.level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +96,11 @@ func run(args []string) error {
 		}()
 		defer srv.Close()
 	}
+	if *declare != "" {
+		if err := declareFrom(ctx, opts.Store, *declare, log); err != nil {
+			return err
+		}
+	}
 	log.Info("kafki-triggers started", "bootstrap", *bootstrap, "admin", *admin)
 	return r.Run(ctx)
 }
@@ -104,4 +110,30 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// declareFrom creates the triggers declared in path that the store lacks,
+// waiting for the broker's admin endpoint, which a runner started beside
+// its broker may reach before the broker serves it.
+func declareFrom(ctx context.Context, store triggers.Store, path string, log *slog.Logger) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("declare: %w", err)
+	}
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		created, err := triggers.Declare(ctx, store, raw)
+		if err == nil {
+			log.Info("declared triggers", "file", path, "created", created)
+			return nil
+		}
+		if errors.Is(err, triggers.ErrInvalid) {
+			return fmt.Errorf("declare %s: %w", path, err)
+		}
+		log.Warn("declaring triggers; retrying", "file", path, "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }

@@ -1,0 +1,140 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Consumers is the Lambda side: the functions built by `make lambdas`
+// (build/lambdas/<name>/bootstrap, provided.al2023), each with its own
+// role, and the way records reach them:
+//
+//   - runner (default): kafki-triggers runs on every broker instance as a
+//     member of each trigger's consumer group, under RunnerRole, which
+//     may only invoke the declared functions. The group protocol spreads
+//     partitions over the brokers and moves them when one goes, so the
+//     runner is as available as the cluster, across three AZs, for no
+//     extra instance; it reads from the local listener, so trigger
+//     traffic does not cross AZs more than the fetch itself. An ECS
+//     service would add a task per AZ and an image build (ko, ECR) for
+//     isolation the systemd unit already gives (its own user, its own
+//     role).
+//   - esm: AWS's SelfManagedKafkaEventSource on each function, polling
+//     the brokers from the private subnets. The Lambda service needs
+//     SASL/SCRAM or mTLS for a production source; until the broker
+//     serves them (the security issue) this runs unauthenticated inside
+//     the VPC, with the SASL secret slot ready.
+type Consumers struct {
+	constructs.Construct
+	Functions    map[string]awslambda.Function
+	RunnerRole   awsiam.Role
+	RunnerPath   string // kafki-triggers binary; empty: not installed
+	RunnerConfig string // triggers.json (function ARNs as tokens)
+}
+
+// NewConsumers creates the functions and the runner's role, trusted by
+// brokerRole.
+func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole awsiam.IRole, net *Network) (*Consumers, error) {
+	cs := &Consumers{Construct: constructs.NewConstruct(scope, jsii.String(id)), Functions: map[string]awslambda.Function{}}
+	dir := c.Path(c.LambdaAssets)
+	for _, name := range c.Functions {
+		bootstrap := filepath.Join(dir, name, "bootstrap")
+		if _, err := os.Stat(bootstrap); err != nil {
+			return nil, fmt.Errorf("lambda asset %s: not found; run `make lambdas` or give -c lambdaAssets=DIR", bootstrap)
+		}
+		logs := awslogs.NewLogGroup(cs.Construct, jsii.String(name+"-logs"), &awslogs.LogGroupProps{
+			Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		role := awsiam.NewRole(cs.Construct, jsii.String(name+"-role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("Kafki function " + name + ": its own log group only"),
+		})
+		logs.GrantWrite(role)
+		fn := awslambda.NewFunction(cs.Construct, jsii.String(name), &awslambda.FunctionProps{
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_X86_64(),
+			Handler:      jsii.String("bootstrap"),
+			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(dir, name)), nil),
+			MemorySize:   jsii.Number(256),
+			Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
+			Role:         role,
+			LogGroup:     logs,
+			Description:  jsii.String("Kafki trigger function " + name),
+		})
+		cs.Functions[name] = fn
+	}
+
+	cs.RunnerRole = awsiam.NewRole(cs.Construct, jsii.String("RunnerRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewArnPrincipal(brokerRole.RoleArn()),
+		Description: jsii.String("kafki-triggers: invoke the declared trigger functions only"),
+	})
+	cs.RunnerRole.GrantAssumeRole(brokerRole)
+	// entry is a trigger definition as kafki-triggers --declare reads it
+	// (lambdas/triggers.Definition; omitted fields take AWS's defaults),
+	// positioned like the ESM alternative below.
+	type entry struct {
+		ID               string   `json:"id"`
+		Function         string   `json:"function"`
+		Topics           []string `json:"topics"`
+		GroupID          string   `json:"group_id"`
+		StartingPosition string   `json:"starting_position"`
+		BatchSize        int      `json:"batch_size"`
+		Enabled          bool     `json:"enabled"`
+	}
+	var entries []entry
+	for _, t := range c.Triggers {
+		fn := cs.Functions[t.Function]
+		if c.TriggersVia == TriggersESM && net != nil {
+			fn.AddEventSource(awslambdaeventsources.NewSelfManagedKafkaEventSource(&awslambdaeventsources.SelfManagedKafkaEventSourceProps{
+				BootstrapServers: jsii.Strings(BootstrapList(c)...),
+				Topic:            jsii.String(t.Topic),
+				ConsumerGroupId:  jsii.String(t.Group),
+				StartingPosition: awslambda.StartingPosition_TRIM_HORIZON,
+				BatchSize:        jsii.Number(100),
+				Vpc:              net.Vpc,
+				VpcSubnets:       &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+				SecurityGroup:    net.Clients,
+			}))
+			continue
+		}
+		fn.GrantInvoke(cs.RunnerRole)
+		entries = append(entries, entry{
+			ID: t.Function + "-" + t.Topic, Function: *fn.FunctionArn(), Topics: []string{t.Topic},
+			GroupID: t.Group, StartingPosition: "TRIM_HORIZON", BatchSize: 100, Enabled: true,
+		})
+	}
+	if c.TriggersVia == TriggersRunner && !c.Emulator {
+		if _, err := os.Stat(c.Path(c.TriggerRunner)); err == nil {
+			cs.RunnerPath = c.Path(c.TriggerRunner)
+		} else {
+			awscdk.Annotations_Of(cs.Construct).AddWarningV2(jsii.String("kafki:no-runner"), jsii.String(
+				"kafki-triggers binary "+c.TriggerRunner+" not found: brokers run no trigger runner (make brokerd-linux builds it)"), nil)
+		}
+	}
+	if entries == nil {
+		entries = []entry{}
+	}
+	out, _ := json.MarshalIndent(map[string]any{"triggers": entries}, "", "  ")
+	cs.RunnerConfig = string(out)
+	return cs, nil
+}
+
+// BootstrapList is BootstrapServers as a list.
+func BootstrapList(c Config) []string {
+	var l []string
+	for id := 1; id <= c.Brokers; id++ {
+		l = append(l, fmt.Sprintf("%s:%d", BrokerName(c, id), ClientPort))
+	}
+	return l
+}

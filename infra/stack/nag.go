@@ -1,0 +1,42 @@
+package stack
+
+import (
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Suppress records, next to each construct, why a cdk-nag AwsSolutions
+// finding does not apply. Every suppression names its reason; the tests
+// fail on any finding not listed here.
+func Suppress(k *Kafki, c Config) {
+	s := func(scope any, children bool, pairs ...string) {
+		var list []*cdknag.NagPackSuppression
+		for i := 0; i+1 < len(pairs); i += 2 {
+			list = append(list, &cdknag.NagPackSuppression{Id: jsii.String(pairs[i]), Reason: jsii.String(pairs[i+1])})
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(scope, &list, jsii.Bool(children))
+	}
+	s(k.Storage.Bucket, true,
+		"AwsSolutions-S1", "The tier bucket is written and read only by the broker role; S3 server access logs would add an object per request on the hot upload path. CloudTrail data events are the audit option.")
+	s(k.Brokers.Role, true,
+		"AwsSolutions-IAM5", "Wildcards are only: objects of the tier bucket (segment keys are not known in advance), EC2 Describe* and cloudwatch:PutMetricData (no resource-level permissions; the latter narrowed by a namespace condition), instance/* for attaching the broker's own interface (the instance id changes with every replacement), and CDK's asset-read grant (s3:GetObject*/List* on the asset bucket).",
+		"AwsSolutions-IAM4", "AmazonSSMManagedInstanceCore is AWS's maintained policy for Session Manager and Run Command, which infra/scripts/roll.sh uses to stop a broker cleanly.")
+	s(k.Brokers.SaslSecret, true,
+		"AwsSolutions-SMG4", "A slot for SASL credentials the broker does not read yet (the security issue); rotation needs the broker to accept a second SCRAM credential first.")
+	s(k.Observability.Alarms, true,
+		"AwsSolutions-SNS2", "Alarm notifications carry alarm names and states only; SSE with a customer key would also need a key policy for CloudWatch.")
+	for _, fn := range k.Consumers.Functions {
+		s(fn, true,
+			"AwsSolutions-IAM5", "The function's role may only write to its own log group (logs:PutLogEvents on its streams, a wildcard by nature).")
+	}
+	s(k.Consumers.RunnerRole, true,
+		"AwsSolutions-IAM5", "lambda:InvokeFunction on the declared functions and their versions/aliases (ARN:*), CDK's grantInvoke.")
+	for _, g := range k.Brokers.Groups {
+		s(g, true,
+			"AwsSolutions-AS3", "Broker replacements are watched through the dashboard's NotReporting alarms, which page; ASG notifications would duplicate them.")
+	}
+	if k.Network != nil {
+		s(k.Network.Construct, true,
+			"AwsSolutions-EC23", "Only the HTTPS egress rule is 0.0.0.0/0 (AWS APIs); ingress is the client listener from the client and broker groups.")
+	}
+}

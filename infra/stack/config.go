@@ -148,25 +148,9 @@ func FromContext(root string, get func(key string) any) (Config, error) {
 			*dst = strings.TrimSpace(fmt.Sprint(v))
 		}
 	}
-	integer := func(key string, dst *int) {
-		if v := get(key); v != nil {
-			n, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(v)))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("-c %s=%v: not an integer", key, v))
-				return
-			}
-			*dst = n
-		}
-	}
+	integer := func(key string, dst *int) { parseContext(get, key, dst, strconv.Atoi, "not an integer", &errs) }
 	boolean := func(key string, dst *bool) {
-		if v := get(key); v != nil {
-			b, err := strconv.ParseBool(strings.TrimSpace(fmt.Sprint(v)))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("-c %s=%v: not true or false", key, v))
-				return
-			}
-			*dst = b
-		}
+		parseContext(get, key, dst, strconv.ParseBool, "not true or false", &errs)
 	}
 	str("stackName", &c.StackName)
 	boolean("emulator", &c.Emulator)
@@ -175,14 +159,7 @@ func FromContext(root string, get func(key string) any) (Config, error) {
 	str("storage", &c.Storage)
 	integer("diskGiB", &c.DiskGiB)
 	integer("retentionDays", &c.RetentionDays)
-	if v := get("shutdownTimeout"); v != nil {
-		d, err := time.ParseDuration(fmt.Sprint(v))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("-c shutdownTimeout=%v: not a duration such as 30s", v))
-		} else {
-			c.ShutdownTimeout = d
-		}
-	}
+	parseContext(get, "shutdownTimeout", &c.ShutdownTimeout, time.ParseDuration, "not a duration such as 30s", &errs)
 	str("vpcId", &c.VpcID)
 	str("vpcCidr", &c.VpcCidr)
 	integer("natGateways", &c.NatGateways)
@@ -213,6 +190,22 @@ func FromContext(root string, get func(key string) any) (Config, error) {
 		return c, errs[0]
 	}
 	return c, c.Validate()
+}
+
+// parseContext sets *dst from the context value of key, when present,
+// parsed by parse; a value that does not parse adds "-c key=value: want"
+// to errs and leaves *dst alone.
+func parseContext[T any](get func(string) any, key string, dst *T, parse func(string) (T, error), want string, errs *[]error) {
+	v := get(key)
+	if v == nil {
+		return
+	}
+	x, err := parse(strings.TrimSpace(fmt.Sprint(v)))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("-c %s=%v: %s", key, v, want))
+		return
+	}
+	*dst = x
 }
 
 // ParseTriggers reads "topic=function[@group],..." (the group defaults to

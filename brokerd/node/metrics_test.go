@@ -176,7 +176,7 @@ func TestReplicationMetrics(t *testing.T) {
 	poll.Must(t, 20*time.Second, "the leader shrinks the ISR and reports the partition under-replicated", func() error {
 		urp, umi := metric(t, leader, "kafki_under_replicated_partitions"), metric(t, leader, "kafki_under_min_isr_partitions")
 		s := metric(t, leader, "kafki_isr_shrinks_total")
-		if urp != 1 || umi != 1 || s <= shrinks {
+		if urp < 1 || umi < 1 || s <= shrinks {
 			return fmt.Errorf("under-replicated %v, under min ISR %v, shrinks %v (before: %v)", urp, umi, s, shrinks)
 		}
 		return nil

@@ -61,6 +61,13 @@
 //     KafkaApis asks, about the connection's auth.Session (listener,
 //     principal, client software), and answers a denial with Kafka's error
 //     code; the default, auth.AllowAll, is skipped without a call.
+//   - The metrics an operator pages on: package metrics defines them;
+//     the under-replicated, under-min-ISR and offline partition gauges
+//     and the active controller are computed at scrape time by
+//     node.Node.Health (node/health.go); the ISR shrinks and expansions
+//     are counted by replication/isr's Keeper once persisted; lease
+//     renewal failures by lease.Lease.Renew, and the losses of the
+//     session by node/node.go's runSession. broker wires them.
 //   - Consumer groups: server's group handlers call groups.Coordinator,
 //     whose state is the __consumer_offsets partition it leads
 //     (groups/log.go, through topics like any partition).

@@ -140,11 +140,19 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		o := nodeOptions(&b.cfg)
 		o.Addr, o.Store, o.Topics = adv, cstore, tm
 		o.Log, o.OnOffsetsRoles = log.With("component", "cluster"), b.offsetsRoles
+		o.Counters = node.Counters{
+			SessionRenewFailures: m.SessionRenewalFailures, ControllerRenewFailures: m.ControllerRenewalFailures,
+			Fenced: m.BrokerFenced, ISRShrinks: m.ISRShrinks, ISRExpands: m.ISRExpands,
+		}
 		n, err := node.Start(openCtx, o)
 		if err != nil {
 			return nil, fmt.Errorf("join the cluster: %w", err)
 		}
 		b.node = n
+		m.RegisterCluster(func() metrics.ClusterStat {
+			h := n.Health()
+			return metrics.ClusterStat{UnderReplicated: h.UnderReplicated, UnderMinISR: h.UnderMinISR, ActiveController: h.ActiveController, Offline: h.Offline}
+		})
 		undo.push(func() {
 			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 			defer cancel()

@@ -60,6 +60,9 @@ type ControllerOptions struct {
 	// Now is the clock the brokers' liveness is judged on; default
 	// time.Now (its monotonic reading).
 	Now func() time.Time
+	// RenewFailures counts the controller lease's failed renewals
+	// (lease.Config.RenewFailures). Optional.
+	RenewFailures lease.Counter
 }
 
 // controllerRetryPause is how long the controller waits after failing to
@@ -101,6 +104,11 @@ func NewController(o ControllerOptions) *Controller {
 	return &Controller{o: o, pokeCh: make(chan struct{}, 1), liveness: NewLiveness()}
 }
 
+// Active reports whether this controller holds the controller lease and
+// leads (Kafka's ActiveControllerCount): from the lease's acquisition
+// until it is lost, released or Run ends.
+func (c *Controller) Active() bool { return c.leading.Load() }
+
 // Poke asks for a prompt step (a topic was created, say).
 func (c *Controller) Poke() {
 	select {
@@ -114,7 +122,8 @@ func (c *Controller) Poke() {
 func (c *Controller) Run(ctx context.Context) {
 	go c.standby(ctx)
 	for ctx.Err() == nil {
-		l, err := lease.New(lease.Config{Name: ControllerLease, Holder: c.o.Holder, Duration: c.o.SessionLease, Store: c.o.Leases})
+		l, err := lease.New(lease.Config{Name: ControllerLease, Holder: c.o.Holder, Duration: c.o.SessionLease, Store: c.o.Leases,
+			RenewFailures: c.o.RenewFailures})
 		if err != nil {
 			c.o.Log.Error("controller lease", "err", err)
 			return

@@ -38,7 +38,14 @@ type Config struct {
 	Margin time.Duration
 	Store  Store
 	Clock  Clock // default RealClock
+	// RenewFailures, when set, counts every Renew that did not extend
+	// the lease: the store's errors (throttled, unreachable, unknown
+	// outcome) and the conflicts that find the lease lost.
+	RenewFailures Counter
 }
+
+// Counter counts events; a prometheus.Counter is one.
+type Counter interface{ Inc() }
 
 // ErrLost means the lease was taken over or released elsewhere.
 var ErrLost = errors.New("lease lost")
@@ -194,6 +201,9 @@ func (l *Lease) Renew(ctx context.Context) error {
 	start := l.cfg.Clock.Now()
 	next := Record{Name: l.cfg.Name, Holder: l.cfg.Holder, RVN: newRVN(), Epoch: epoch, Duration: l.cfg.Duration}
 	err := l.cfg.Store.Swap(ctx, rvn, next)
+	if err != nil && l.cfg.RenewFailures != nil {
+		l.cfg.RenewFailures.Inc()
+	}
 	if errors.Is(err, ErrConflict) {
 		l.markLost()
 		return fmt.Errorf("lease %s: %w", l.cfg.Name, ErrLost)

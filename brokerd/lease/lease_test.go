@@ -193,6 +193,61 @@ func TestFailedRenewalDoesNotExtendValidity(t *testing.T) {
 	}
 }
 
+// countCalls is a Counter.
+type countCalls struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countCalls) Inc() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+
+func (c *countCalls) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// Every renewal that does not extend the lease is counted: a store error
+// (the outcome unknown) and the conflict that finds the lease lost; a
+// successful renewal and a Renew of a lease no longer held are not.
+func TestRenewFailuresAreCounted(t *testing.T) {
+	store, clock := NewMemStore(), newFakeClock()
+	failures := &countCalls{}
+	a, err := New(Config{Name: "controller", Holder: "a", Duration: 10 * time.Second, Store: store, Clock: clock, RenewFailures: failures})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if ok, _, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	if err := a.Renew(ctx); err != nil || failures.get() != 0 {
+		t.Fatalf("renew: %v, %d failures counted", err, failures.get())
+	}
+	store.Fail = errors.New("throttled")
+	for i := 1; i <= 2; i++ {
+		if err := a.Renew(ctx); err == nil {
+			t.Fatal("renewed against a failing store")
+		}
+		if got := failures.get(); got != i {
+			t.Fatalf("after %d failed renewals: %d counted", i, got)
+		}
+	}
+	store.Fail = nil
+	if err := a.Renew(ctx); err != nil || failures.get() != 2 {
+		t.Fatalf("renew after the store is back: %v, %d failures counted", err, failures.get())
+	}
+	// Someone else takes the lease over: the next renewal conflicts.
+	b := mustLease(t, store, clock, "b")
+	_, observed, _ := b.TryAcquire(ctx)
+	clock.Advance(observed.Duration)
+	if ok, err := b.TakeOver(ctx, observed); !ok || err != nil {
+		t.Fatalf("take over: %v %v", ok, err)
+	}
+	if err := a.Renew(ctx); !errors.Is(err, ErrLost) || failures.get() != 3 {
+		t.Fatalf("renew of a lease taken over: %v, %d failures counted", err, failures.get())
+	}
+	if err := a.Renew(ctx); !errors.Is(err, ErrLost) || failures.get() != 3 {
+		t.Fatalf("renew of a lease not held: %v, %d failures counted (no write was attempted)", err, failures.get())
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	for _, c := range []Config{
 		{Holder: "a", Duration: time.Second, Store: NewMemStore()},

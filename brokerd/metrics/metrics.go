@@ -32,6 +32,16 @@ type Metrics struct {
 	// (GetItem, TransactWriteItems, Query...): the control plane's cost.
 	DynamoRequests *prometheus.CounterVec
 
+	// Cluster membership (package node): ISR changes this broker
+	// persisted as a leader, its failed lease renewals, and the losses of
+	// its session. Their series exist from the start, at 0, so an alarm
+	// on them has data before the first event.
+	ISRShrinks                prometheus.Counter
+	ISRExpands                prometheus.Counter
+	SessionRenewalFailures    prometheus.Counter
+	ControllerRenewalFailures prometheus.Counter
+	BrokerFenced              prometheus.Counter
+
 	mu     sync.Mutex
 	perAPI map[int16]*APIMetrics // guarded by mu
 
@@ -105,8 +115,27 @@ func New() *Metrics {
 			Name: "kafki_dynamodb_requests_total", Help: "Requests to the DynamoDB metadata table, by operation.",
 		}, []string{"operation"}),
 	}
+	renewals := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafki_lease_renewal_failures_total",
+		Help: "Lease renewals that did not extend the lease (DynamoDB throttled, unreachable or an unknown outcome, or the lease found lost), by lease: session (this broker's) or controller (while this broker is the controller). A broker whose session renewals fail for a lease duration stops acknowledging and is fenced.",
+	}, []string{"lease"})
+	m.SessionRenewalFailures = renewals.WithLabelValues("session")
+	m.ControllerRenewalFailures = renewals.WithLabelValues("controller")
+	m.ISRShrinks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kafki_isr_shrinks_total",
+		Help: "ISR shrinks persisted by this broker as a partition's leader, one per change (Kafka's kafka.server:type=ReplicaManager,name=IsrShrinksPerSec).",
+	})
+	m.ISRExpands = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kafki_isr_expands_total",
+		Help: "ISR expansions persisted by this broker as a partition's leader, one per change (Kafka's kafka.server:type=ReplicaManager,name=IsrExpandsPerSec).",
+	})
+	m.BrokerFenced = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kafki_broker_fenced_total",
+		Help: "Times this broker found its session lease taken (the controller fenced it after its renewals lapsed) and dropped every role before registering again (the closest Kafka metric is kafka.server:type=SessionExpireListener,name=ZooKeeperExpiresPerSec).",
+	})
 	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.NetBytesIn, m.NetBytesOut, m.Connections,
 		m.topicIn, m.topicRecs, m.topicOut, m.DynamoRequests,
+		renewals, m.ISRShrinks, m.ISRExpands, m.BrokerFenced,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -220,4 +249,57 @@ func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descLeader, prometheus.GaugeValue, leader, lv...)
 	}
+}
+
+// ClusterStat is this broker's view of the cluster's health, read at
+// scrape time (package node computes it).
+type ClusterStat struct {
+	// UnderReplicated counts the partitions this broker leads whose
+	// persisted ISR is smaller than their replica set.
+	UnderReplicated int
+	// UnderMinISR counts the partitions this broker leads whose
+	// persisted ISR is smaller than their min.insync.replicas.
+	UnderMinISR int
+	// ActiveController reports whether this broker is the controller.
+	ActiveController bool
+	// Offline counts the partitions without a leader; only the
+	// controller reports it (0 elsewhere), as Kafka's active controller.
+	Offline int
+}
+
+// RegisterCluster adds a collector that reads the cluster's health at
+// scrape time from stat (one call per scrape).
+func (m *Metrics) RegisterCluster(stat func() ClusterStat) {
+	m.Registry.MustRegister(&clusterCollector{stat: stat})
+}
+
+var (
+	descUnderReplicated = prometheus.NewDesc("kafki_under_replicated_partitions",
+		"Partitions this broker leads whose ISR is smaller than their replicas (Kafka's kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions).", nil, nil)
+	descUnderMinISR = prometheus.NewDesc("kafki_under_min_isr_partitions",
+		"Partitions this broker leads whose ISR is smaller than min.insync.replicas: acks=all produces to them fail (Kafka's kafka.server:type=ReplicaManager,name=UnderMinIsrPartitionCount).", nil, nil)
+	descActiveController = prometheus.NewDesc("kafki_active_controller",
+		"1 if this broker holds the controller lease (Kafka's kafka.controller:type=KafkaController,name=ActiveControllerCount).", nil, nil)
+	descOfflinePartitions = prometheus.NewDesc("kafki_offline_partitions",
+		"Partitions without a leader, reported by the controller (0 on the other brokers): no replica may be elected, none is readable or writable (Kafka's kafka.controller:type=KafkaController,name=OfflinePartitionsCount).", nil, nil)
+)
+
+type clusterCollector struct{ stat func() ClusterStat }
+
+func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUnderReplicated, descUnderMinISR, descActiveController, descOfflinePartitions} {
+		ch <- d
+	}
+}
+
+func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stat()
+	active := 0.0
+	if s.ActiveController {
+		active = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descUnderReplicated, prometheus.GaugeValue, float64(s.UnderReplicated))
+	ch <- prometheus.MustNewConstMetric(descUnderMinISR, prometheus.GaugeValue, float64(s.UnderMinISR))
+	ch <- prometheus.MustNewConstMetric(descActiveController, prometheus.GaugeValue, active)
+	ch <- prometheus.MustNewConstMetric(descOfflinePartitions, prometheus.GaugeValue, float64(s.Offline))
 }

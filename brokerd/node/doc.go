@@ -61,5 +61,7 @@
 // controller) and the fetchers hold no Node lock when they call into
 // the partitions, and the partitions call node's hooks (CanAct, the ISR
 // keeper's Expand) with none of theirs held, so the partition layer and
-// node never wait on each other in a cycle.
+// node never wait on each other in a cycle. Health, which a metrics
+// scrape calls, holds no Node lock while it asks a partition its role,
+// and takes Node.mu alone.
 package node

@@ -78,6 +78,22 @@ type Options struct {
 	// when this broker starts or stops leading partitions of
 	// __consumer_offsets.
 	OnOffsetsRoles func([]RoleChange)
+	// Counters count this broker's membership events; each is optional.
+	Counters Counters
+}
+
+// Counters count the events of a broker's membership of the cluster
+// (package metrics provides them).
+type Counters struct {
+	// SessionRenewFailures and ControllerRenewFailures count the failed
+	// renewals of the session lease and of the controller lease.
+	SessionRenewFailures, ControllerRenewFailures lease.Counter
+	// Fenced counts the losses of the session lease: the controller
+	// fenced this broker, which dropped every role.
+	Fenced lease.Counter
+	// ISRShrinks and ISRExpands count the ISR changes this broker
+	// persisted as a leader (isr.Options).
+	ISRShrinks, ISRExpands lease.Counter
 }
 
 // Node is this broker's membership of the cluster. Safe for concurrent
@@ -163,6 +179,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	n.isr = isr.New(isr.Options{
 		Self: n.self, Store: n.store, Membership: isrMembership{n}, Topics: n.tm,
 		LagTimeMax: n.o.ReplicaLagTimeMax, WriteTimeout: n.o.SessionLease, Log: n.log,
+		Shrinks: o.Counters.ISRShrinks, Expands: o.Counters.ISRExpands,
 	})
 	n.tm.SetReplicaHooks(topics.ReplicaHooks{CanAct: n.CanAct, ExpandISR: n.isr.Expand})
 	l, err := n.acquireSession(ctx)
@@ -178,7 +195,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	n.ctrl = cluster.NewController(cluster.ControllerOptions{
 		Log: n.log, Holder: n.holder, SessionLease: n.o.SessionLease,
 		Leases: n.store, Store: n.store, UncleanDefault: n.o.UncleanElection,
-		Kick: n.kick, Brokers: n.appliedBrokers,
+		Kick: n.kick, Brokers: n.appliedBrokers, RenewFailures: n.o.Counters.ControllerRenewFailures,
 	})
 	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.runSession(runCtx, l) }()
@@ -296,7 +313,7 @@ func (n *Node) CanAct() bool {
 func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 	l, err := lease.New(lease.Config{
 		Name: cluster.BrokerLease(n.self), Holder: n.holder, Duration: n.o.SessionLease,
-		Store: n.store,
+		Store: n.store, RenewFailures: n.o.Counters.SessionRenewFailures,
 	})
 	if err != nil {
 		return nil, err
@@ -343,6 +360,9 @@ func (n *Node) runSession(ctx context.Context, l *lease.Lease) {
 			return
 		}
 		n.log.Warn("session lease lost: the controller fenced this broker; dropping every role")
+		if n.o.Counters.Fenced != nil {
+			n.o.Counters.Fenced.Inc()
+		}
 		for {
 			var err error
 			l, err = n.acquireSession(ctx)

@@ -136,7 +136,8 @@ WantedBy=multi-user.target
 // per-partition series are published without their topic and partition
 // labels: CloudWatch then aggregates them per broker (Sum of the bytes,
 // Maximum of offline), which keeps the metric count, and its cost, per
-// broker rather than per partition.
+// broker rather than per partition; so are the session and controller
+// series of kafki_lease_renewal_failures_total (label lease).
 var PrometheusMetrics = []string{
 	"kafki_network_received_bytes_total",
 	"kafki_network_sent_bytes_total",
@@ -150,6 +151,14 @@ var PrometheusMetrics = []string{
 	"kafki_partition_size_bytes",
 	"kafki_dynamodb_requests_total",
 	"kafki_request_errors_total",
+	"kafki_under_replicated_partitions",
+	"kafki_under_min_isr_partitions",
+	"kafki_offline_partitions",
+	"kafki_active_controller",
+	"kafki_isr_shrinks_total",
+	"kafki_isr_expands_total",
+	"kafki_lease_renewal_failures_total",
+	"kafki_broker_fenced_total",
 }
 
 // MetricNamespace is where the broker's metrics land in CloudWatch.

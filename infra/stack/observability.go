@@ -14,11 +14,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Log-derived metrics: the broker exports no counter for these yet, but
-// logs each event as one JSON line (brokerd/node, brokerd/cluster).
+// Log-derived metrics, for what the broker exports no counter of: the
+// controller's fencing of a broker whose session lapsed (a broker that
+// died cannot count its own fencing; kafki_broker_fenced_total counts
+// only those that noticed). brokerd/cluster logs each as one JSON line.
 var logMetrics = []struct{ Name, Pattern string }{
-	{"LeaseRenewalFailures", `{ $.msg = "session lease renewal failed" || $.msg = "controller lease renewal failed" || $.msg = "session lease lost*" }`},
-	{"IsrShrinks", `{ $.msg = "followers fell behind; shrinking the ISR" }`},
 	{"BrokersFenced", `{ $.msg = "broker session lapsed; fenced" }`},
 }
 
@@ -52,7 +52,47 @@ func perBroker(c Config, name, stat string) *[]awscloudwatch.IMetric {
 	return &ms
 }
 
-// NewObservability creates the dashboard, the log metric filters and the
+// series is one metric per broker on a graph of several metrics, each
+// labelled "broker N what".
+func series(c Config, name, stat, what string) []awscloudwatch.IMetric {
+	var ms []awscloudwatch.IMetric
+	for id := 1; id <= c.Brokers; id++ {
+		ms = append(ms, brokerMetric(c, name, stat, id).With(&awscloudwatch.MetricOptions{Label: jsii.String(fmt.Sprintf("broker %d %s", id, what))}))
+	}
+	return ms
+}
+
+// brokerAlarms are the alarms that page, per broker, on the broker's own
+// metrics: each names one metric (dimensions cluster, node), and a
+// missing datapoint is not breaching (NotReporting pages for a broker
+// that stops reporting).
+var brokerAlarms = []struct {
+	ID, Description, Metric, Stat string
+	Threshold                     float64
+	Comparison                    awscloudwatch.ComparisonOperator
+	Periods                       float64
+	PeriodMinutes                 float64
+}{
+	{"OfflinePartitions", "broker %d has a partition offline after a local I/O error", "kafki_partition_offline", "Maximum",
+		0, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 2, 1},
+	{"TierLag", "broker %d holds over 10 GiB of sealed segments not uploaded to S3 for 15 minutes", "kafki_partition_tier_lag_bytes", "Sum",
+		10 << 30, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 15, 1},
+	// Kafka's UnderReplicatedPartitions > 0: a follower out of the ISR
+	// for 5 minutes (longer than a rolling restart keeps one out).
+	{"UnderReplicated", "broker %d leads partitions with a replica out of the ISR for 5 minutes", "kafki_under_replicated_partitions", "Maximum",
+		0, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 5, 1},
+	// Kafka's OfflinePartitionsCount > 0 on the active controller: only
+	// the controller reports a value above 0, so whichever broker it is,
+	// its alarm pages.
+	{"LeaderlessPartitions", "broker %d, as the controller, reports partitions without a leader (no in-sync replica alive): unreadable and unwritable", "kafki_offline_partitions", "Maximum",
+		0, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 1, 1},
+	// The session and controller series summed: renewals fail every
+	// third of a lease while DynamoDB is throttled or unreachable.
+	{"LeaseRenewalFailures", "broker %d's lease renewals failing (DynamoDB throttled or unreachable): it will stop acknowledging and be fenced", "kafki_lease_renewal_failures_total", "Sum",
+		3, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 5},
+}
+
+// NewObservability creates the dashboard, the log metric filter and the
 // alarms. b.Groups is empty in emulator mode (no disk alarms then).
 func NewObservability(scope constructs.Construct, id string, c Config, b *Brokers, cons *Consumers) *Observability {
 	o := &Observability{Construct: constructs.NewConstruct(scope, jsii.String(id))}
@@ -86,15 +126,19 @@ func NewObservability(scope constructs.Construct, id string, c Config, b *Broker
 
 	var alarms []interfacesawscloudwatch.IAlarmRef
 	for id := 1; id <= c.Brokers; id++ {
-		a := awscloudwatch.NewAlarm(o.Construct, jsii.String(fmt.Sprintf("Broker%dOfflinePartitions", id)), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String(fmt.Sprintf("broker %d has a partition offline after a local I/O error", id)),
-			Metric:             brokerMetric(c, "kafki_partition_offline", "Maximum", id),
-			Threshold:          jsii.Number(0),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(2),
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-		page(a)
+		for _, ba := range brokerAlarms {
+			a := awscloudwatch.NewAlarm(o.Construct, jsii.String(fmt.Sprintf("Broker%d%s", id, ba.ID)), &awscloudwatch.AlarmProps{
+				AlarmDescription: jsii.String(fmt.Sprintf(ba.Description, id)),
+				Metric: brokerMetric(c, ba.Metric, ba.Stat, id).With(&awscloudwatch.MetricOptions{
+					Period: awscdk.Duration_Minutes(jsii.Number(ba.PeriodMinutes))}),
+				Threshold:          jsii.Number(ba.Threshold),
+				ComparisonOperator: ba.Comparison,
+				EvaluationPeriods:  jsii.Number(ba.Periods),
+				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			})
+			page(a)
+			alarms = append(alarms, a)
+		}
 		// A broker that stops reporting: its agent, its instance or brokerd is gone.
 		down := awscloudwatch.NewAlarm(o.Construct, jsii.String(fmt.Sprintf("Broker%dNotReporting", id)), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(fmt.Sprintf("broker %d has reported no metrics for 5 minutes", id)),
@@ -105,16 +149,7 @@ func NewObservability(scope constructs.Construct, id string, c Config, b *Broker
 			TreatMissingData:   awscloudwatch.TreatMissingData_BREACHING,
 		})
 		page(down)
-		lag := awscloudwatch.NewAlarm(o.Construct, jsii.String(fmt.Sprintf("Broker%dTierLag", id)), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String(fmt.Sprintf("broker %d holds over 10 GiB of sealed segments not uploaded to S3 for 15 minutes", id)),
-			Metric:             brokerMetric(c, "kafki_partition_tier_lag_bytes", "Sum", id),
-			Threshold:          jsii.Number(10 << 30),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(15),
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-		page(lag)
-		alarms = append(alarms, a, down, lag)
+		alarms = append(alarms, down)
 	}
 	diskMetrics := []awscloudwatch.IMetric{}
 	for i, g := range b.Groups {
@@ -135,17 +170,6 @@ func NewObservability(scope constructs.Construct, id string, c Config, b *Broker
 		page(a)
 		alarms = append(alarms, a)
 	}
-	lease := awscloudwatch.NewAlarm(o.Construct, jsii.String("LeaseRenewalFailures"), &awscloudwatch.AlarmProps{
-		AlarmDescription:   jsii.String("lease renewals failing (DynamoDB throttled or unreachable): brokers will stop acknowledging"),
-		Metric:             logMetric["LeaseRenewalFailures"].With(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
-		Threshold:          jsii.Number(3),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(1),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
-	page(lease)
-	alarms = append(alarms, lease)
-
 	o.Dashboard = awscloudwatch.NewDashboard(o.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
 	})
@@ -157,10 +181,22 @@ func NewObservability(scope constructs.Construct, id string, c Config, b *Broker
 		graph("Fetched bytes / min", perBroker(c, "kafki_topic_fetched_bytes_total", "Sum")),
 		graph("Network in / out bytes / min", perBroker(c, "kafki_network_received_bytes_total", "Sum")),
 	)
+	urp := append(series(c, "kafki_under_replicated_partitions", "Maximum", "under-replicated"),
+		series(c, "kafki_under_min_isr_partitions", "Maximum", "under min ISR")...)
+	isrChanges := append(series(c, "kafki_isr_shrinks_total", "Sum", "shrinks"),
+		series(c, "kafki_isr_expands_total", "Sum", "expands")...)
+	leases := append(series(c, "kafki_lease_renewal_failures_total", "Sum", "renewal failures"),
+		series(c, "kafki_broker_fenced_total", "Sum", "lost its session")...)
+	leases = append(leases, logMetric["BrokersFenced"].With(&awscloudwatch.MetricOptions{Label: jsii.String("brokers fenced by the controller (from logs)")}))
 	o.Dashboard.AddWidgets(
+		graph("Under-replicated / under min ISR partitions (led)", &urp),
+		graph("Partitions without a leader (the controller's)", perBroker(c, "kafki_offline_partitions", "Maximum")),
 		graph("Offline partitions (local I/O error)", perBroker(c, "kafki_partition_offline", "Maximum")),
-		graph("ISR shrinks (under-replication events, from logs)", &[]awscloudwatch.IMetric{logMetric["IsrShrinks"], logMetric["BrokersFenced"]}),
-		graph("Lease renewal failures (from logs)", &[]awscloudwatch.IMetric{logMetric["LeaseRenewalFailures"]}),
+	)
+	o.Dashboard.AddWidgets(
+		graph("ISR shrinks / expands per min", &isrChanges),
+		graph("Lease renewal failures, fencings per min", &leases),
+		graph("Active controller", perBroker(c, "kafki_active_controller", "Maximum")),
 	)
 	o.Dashboard.AddWidgets(
 		graph("Tier upload lag bytes", perBroker(c, "kafki_partition_tier_lag_bytes", "Sum")),
@@ -179,7 +215,7 @@ func NewObservability(scope constructs.Construct, id string, c Config, b *Broker
 		graph("DynamoDB requests / min (control plane)", perBroker(c, "kafki_dynamodb_requests_total", "Sum")),
 		awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{Width: jsii.Number(24), Height: jsii.Number(2), Markdown: jsii.String(
 			"Trigger lag: `kafki groups describe --group kafki-trigger-...` until kafki-triggers exports a lag metric. " +
-				"Under-replicated partitions: `kafki cluster describe` (the broker exports no gauge yet; ISR shrinks above come from its log).")}),
+				"Which partitions are under-replicated or without a leader: `kafki cluster describe`.")}),
 		awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{Alarms: &alarms, Width: jsii.Number(24), Title: jsii.String("Alarms that page")}),
 	)
 	return o

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -419,6 +420,72 @@ func TestTriggerRunnerDeclaresTheAppsTriggers(t *testing.T) {
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("broker user data lacks %s", want)
+		}
+	}
+}
+
+// The alarms that page on replication and leases use the broker's own
+// metrics (one alarm per broker, since each metric has a node
+// dimension), not filters on its log text; the one filter left counts
+// what no broker metric does (the controller's fencings).
+func TestPagingAlarmsUseBrokerMetrics(t *testing.T) {
+	p, e := synth(t)
+	for _, s := range []synthed{p, e} {
+		byMetric := map[string]int{}
+		for _, a := range resources(s, "AWS::CloudWatch::Alarm") {
+			if name, _ := a["MetricName"].(string); name != "" {
+				byMetric[name]++
+			}
+		}
+		brokers := byMetric["kafki_connections"] // one NotReporting alarm per broker
+		if brokers == 0 {
+			t.Fatal("no per-broker alarms")
+		}
+		for _, m := range []string{"kafki_under_replicated_partitions", "kafki_offline_partitions", "kafki_lease_renewal_failures_total", "kafki_partition_offline"} {
+			if byMetric[m] != brokers {
+				t.Errorf("%d alarms on %s, want one per broker (%d)", byMetric[m], m, brokers)
+			}
+		}
+		filters := resources(s, "AWS::Logs::MetricFilter")
+		if len(filters) != 1 {
+			t.Errorf("%d log metric filters, want 1 (BrokersFenced)", len(filters))
+		}
+		for id, f := range filters {
+			if pat, _ := f["FilterPattern"].(string); !strings.Contains(pat, "broker session lapsed; fenced") {
+				t.Errorf("%s: filter %q", id, pat)
+			}
+		}
+	}
+}
+
+// Every broker metric the dashboard and the alarms name is one the
+// CloudWatch agent publishes (PrometheusMetrics): a metric it does not
+// select never reaches CloudWatch, and its alarm would never fire.
+func TestDashboardAndAlarmMetricsArePublished(t *testing.T) {
+	published := map[string]bool{}
+	for _, m := range PrometheusMetrics {
+		published[m] = true
+	}
+	p, e := synth(t)
+	for _, s := range []synthed{p, e} {
+		var body []byte
+		for _, d := range resources(s, "AWS::CloudWatch::Dashboard") {
+			b, _ := json.Marshal(d["DashboardBody"])
+			body = append(body, b...)
+		}
+		for _, a := range resources(s, "AWS::CloudWatch::Alarm") {
+			if name, _ := a["MetricName"].(string); strings.HasPrefix(name, "kafki_") {
+				body = append(body, " "+name+" "...)
+			}
+		}
+		names := regexp.MustCompile(`kafki_[a-z_]+`).FindAllString(string(body), -1)
+		if len(names) == 0 {
+			t.Fatal("no broker metric on the dashboard or the alarms")
+		}
+		for _, n := range names {
+			if !published[n] {
+				t.Errorf("%s is on the dashboard or an alarm but the agent does not publish it", n)
+			}
 		}
 	}
 }

@@ -6,7 +6,10 @@
 // Keeper.Run looks for periodically); the Keeper writes each change to
 // the cluster's store (PutISR, cluster.ExpandISR and cluster.ShrinkISR
 // computing the new state) and then installs it in the partition
-// (topics.Partition.ApplyISR).
+// (topics.Partition.ApplyISR), counting it (Options.Shrinks, Expands:
+// Kafka's IsrShrinksPerSec and IsrExpandsPerSec). The controller's
+// removal of a fenced follower is the controller's write, not counted
+// here, as in Kafka.
 //
 // Invariants:
 //   - The ISR a leader counts for its high watermark is always a superset

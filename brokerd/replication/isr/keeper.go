@@ -33,7 +33,15 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Log receives the ISR changes and failures to persist them.
 	Log *slog.Logger
+	// Shrinks and Expands, when set, count the ISR changes persisted:
+	// one per change, however many followers it removes or adds (Kafka's
+	// IsrShrinksPerSec and IsrExpandsPerSec). A change not written (a
+	// conflict, a lost lease) is not counted.
+	Shrinks, Expands Counter
 }
+
+// Counter counts events; a prometheus.Counter is one.
+type Counter interface{ Inc() }
 
 // Store is the ISR write of the cluster's store.
 type Store interface {
@@ -181,5 +189,16 @@ func (k *Keeper) persist(ctx context.Context, p *topics.Partition, epoch int32, 
 	next.Version = st.Version + 1
 	m.Persisted(next, st.Version)
 	p.ApplyISR(epoch, next.ISR)
+	k.count(len(next.ISR) - len(st.ISR))
 	k.o.Log.Info("ISR changed", "topic", p.Topic, "partition", p.Index, "isr", next.ISR, "leader.epoch", epoch)
+}
+
+// count counts a persisted change of the ISR's size by delta.
+func (k *Keeper) count(delta int) {
+	switch {
+	case delta < 0 && k.o.Shrinks != nil:
+		k.o.Shrinks.Inc()
+	case delta > 0 && k.o.Expands != nil:
+		k.o.Expands.Inc()
+	}
 }

@@ -46,6 +46,8 @@ type fakes struct {
 	writes     []write
 	persisted  []cluster.PartitionState
 	done       chan struct{} // a send per Persisted call
+
+	shrinks, expands counter // the Keeper's Shrinks and Expands
 }
 
 func (f *fakes) PutISR(_ context.Context, s int64, next cluster.PartitionState, expect int64) error {
@@ -100,9 +102,19 @@ func setup(t *testing.T, isr []int32) (*Keeper, *fakes) {
 	p.BecomeLeader(self, epoch, replicas, isr, 1, lagMax)
 	f := &fakes{p: p, canAct: true, registered: true, done: make(chan struct{}, 16),
 		state: cluster.PartitionState{Topic: topicKey, Replicas: replicas, Leader: self, LeaderEpoch: epoch, ISR: slices.Clone(isr), Version: version}}
-	k := New(Options{Self: self, Store: f, Membership: f, Topics: m, LagTimeMax: lagMax, WriteTimeout: time.Second, Log: log})
+	k := New(Options{Self: self, Store: f, Membership: f, Topics: m, LagTimeMax: lagMax, WriteTimeout: time.Second, Log: log,
+		Shrinks: &f.shrinks, Expands: &f.expands})
 	return k, f
 }
+
+// counter is a Counter.
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counter) Inc()     { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *counter) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 // An expansion is counted before it is persisted (maximal ISR), then
 // written under the session, conditional on the version read, and
@@ -133,6 +145,9 @@ func TestExpandCountsFirstThenPersists(t *testing.T) {
 	if len(f.persisted) != 1 || f.persisted[0].Version != version+1 {
 		t.Fatalf("persisted %+v, want the state at version %d", f.persisted, version+1)
 	}
+	if e, s := f.expands.get(), f.shrinks.get(); e != 1 || s != 0 {
+		t.Fatalf("counted %d expansions and %d shrinks, want 1 and 0", e, s)
+	}
 }
 
 // A shrink is persisted while the leader still counts the follower, and
@@ -153,6 +168,9 @@ func TestShrinkPersistsBeforeItTakesEffect(t *testing.T) {
 	if isr, _, _ := f.p.ISR(); slices.Contains(isr, peer) {
 		t.Fatalf("ISR %v after the shrink was persisted", isr)
 	}
+	if e, s := f.expands.get(), f.shrinks.get(); e != 0 || s != 1 {
+		t.Fatalf("counted %d expansions and %d shrinks, want 0 and 1", e, s)
+	}
 }
 
 // Without a valid session lease nothing is written and the ISR stays.
@@ -165,6 +183,9 @@ func TestNoWriteWithoutLease(t *testing.T) {
 	}
 	if isr, _, _ := f.p.ISR(); !slices.Contains(isr, peer) {
 		t.Fatalf("ISR %v: shrunk without persisting", isr)
+	}
+	if s := f.shrinks.get(); s != 0 {
+		t.Fatalf("counted %d shrinks, none persisted", s)
 	}
 }
 

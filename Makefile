@@ -71,7 +71,7 @@ unit: kafka-deps
 race:
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 	KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT) $(GO) test -count=1 -race -timeout 10m \
-	  -run 'TestDelivers|TestBisect|TestFailing|TestStarting|TestDeleted|TestMem|TestAdmin' ./lambdas/triggers
+	  -run 'TestDelivers|TestBisect|TestFailing|TestStarting|TestMaxRecordAge|TestDeleted|TestMem|TestAdmin|TestMergeStatus|TestStatusWith' ./lambdas/triggers
 
 # Short fuzz runs of every fuzz target: request decoding, consumer group
 # state loaded from __consumer_offsets, batch validation, log recovery and

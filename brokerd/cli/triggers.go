@@ -290,8 +290,10 @@ func runTriggersList(ctx context.Context, args []string, env Env) error {
 	}
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "TRIGGER\tFUNCTION\tTOPICS\tENABLED\tSTATE\tLAST-RESULT")
+	now := time.Now()
 	for _, t := range all {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\n", t.ID, t.Function, strings.Join(t.Topics, ","), t.Enabled, dashIfEmpty(t.Status.State), dashIfEmpty(t.Status.LastResult))
+		st := t.Status.Current(now)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\n", t.ID, t.Function, strings.Join(t.Topics, ","), t.Enabled, dashIfEmpty(st.State), dashIfEmpty(st.LastResult))
 	}
 	return w.Flush()
 }
@@ -323,14 +325,16 @@ func runTriggersDescribe(ctx context.Context, args []string, env Env) error {
 	row("Topics", strings.Join(t.Topics, ","))
 	row("Group", t.Group())
 	row("Enabled", t.Enabled)
-	row("State", dashIfEmpty(t.Status.State))
-	row("Last result", dashIfEmpty(t.Status.LastResult))
-	row("Last error", dashIfEmpty(t.Status.LastError))
-	if !t.Status.LastInvoke.IsZero() {
-		row("Last invoke", t.Status.LastInvoke.Format(time.RFC3339))
+	now := time.Now()
+	st := t.Status.Current(now)
+	row("State", dashIfEmpty(st.State))
+	row("Last result", dashIfEmpty(st.LastResult))
+	row("Last error", dashIfEmpty(st.LastError))
+	if !st.LastInvoke.IsZero() {
+		row("Last invoke", st.LastInvoke.Format(time.RFC3339))
 	}
-	row("Runner", dashIfEmpty(t.Status.Runner))
-	row("Delivered / to failure", fmt.Sprintf("%d / %d (by that runner)", t.Status.Delivered, t.Status.ToFailure))
+	row("Runner", dashIfEmpty(st.Runner))
+	row("Delivered / to failure", fmt.Sprintf("%d / %d (by the runners below)", st.Delivered, st.ToFailure))
 	row("Batch size / window", fmt.Sprintf("%d / %v", t.BatchSize, t.BatchingWindow.D()))
 	row("Starting position", t.StartingPosition)
 	row("Retries / record age", fmt.Sprintf("%d / %v", t.MaxRetryAttempts, t.MaxRecordAge.D()))
@@ -340,6 +344,22 @@ func runTriggersDescribe(ctx context.Context, args []string, env Env) error {
 	row("Version", t.Version)
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if len(st.Instances) > 0 {
+		fmt.Fprintln(env.Stdout)
+		w = tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "INSTANCE\tSTATE\tPARTITIONS\tLAST-RESULT\tDELIVERED\tTO-FAILURE\tUPDATED")
+		for _, e := range st.Instances {
+			state := e.State
+			if e.Expired(now) && e.State != triggers.StateStopped {
+				state = "gone (last: " + e.State + ")" // stopped refreshing: killed or cut off
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%d\t%s ago\n", e.Instance, state, e.Partitions, dashIfEmpty(e.LastResult),
+				e.Delivered, e.ToFailure, now.Sub(e.UpdatedAt).Round(time.Second))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	sess, err := f.conn.connect(ctx)
 	if err != nil {

@@ -30,8 +30,7 @@ type triggerConsumer struct {
 
 	mu      sync.Mutex
 	workers map[tp]*partitionWorker // guarded by mu
-	status  Status                  // guarded by mu
-	dirty   bool                    // guarded by mu: status changed since the last report
+	status  InstanceStatus          // guarded by mu: this runner's report
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -58,8 +57,7 @@ func startConsumer(ctx context.Context, r *Runner, t Trigger) (*triggerConsumer,
 		r: r, def: t.Definition, version: t.Version, filter: f, dest: dest,
 		log:     r.log.With("trigger", t.ID),
 		workers: map[tp]*partitionWorker{},
-		status:  Status{State: StateRunning, Runner: r.instance},
-		dirty:   true,
+		status:  InstanceStatus{Instance: r.instance, State: StateRunning},
 		done:    make(chan struct{}),
 	}
 	reset := kgo.NewOffset().AtEnd()
@@ -210,7 +208,6 @@ func (tc *triggerConsumer) report(res Result, err error, n int) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	s := &tc.status
-	prev := *s
 	s.LastResult = string(res)
 	s.LastInvoke = time.Now().UTC()
 	switch {
@@ -222,9 +219,6 @@ func (tc *triggerConsumer) report(res Result, err error, n int) {
 	default:
 		s.LastError = err.Error()
 	}
-	if prev.State != s.State || prev.LastError != s.LastError || prev.LastResult != s.LastResult || res == ResultOK {
-		tc.dirty = true
-	}
 }
 
 func (tc *triggerConsumer) reportFailure(n int, cause error) {
@@ -235,20 +229,16 @@ func (tc *triggerConsumer) reportFailure(n int, cause error) {
 	if cause != nil {
 		tc.status.LastError = cause.Error()
 	}
-	tc.dirty = true
 }
 
-// takeStatus returns the status to write, if it changed.
-func (tc *triggerConsumer) takeStatus() (Status, bool) {
+// instanceStatus is this runner's entry for the trigger as of now.
+func (tc *triggerConsumer) instanceStatus(now time.Time) InstanceStatus {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	if !tc.dirty {
-		return Status{}, false
-	}
-	tc.dirty = false
 	s := tc.status
-	s.UpdatedAt = time.Now().UTC()
-	return s, true
+	s.Partitions = len(tc.workers)
+	s.UpdatedAt, s.ExpiresAt = now, now.Add(tc.r.statusTTL())
+	return s
 }
 
 // Dead-letter record headers (a Kafka failure destination).

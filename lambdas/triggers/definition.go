@@ -185,21 +185,6 @@ func ParseDestination(s string) (Destination, error) {
 	return Destination{}, fmt.Errorf("on-failure destination %q: must be kafka://<topic>, s3://<bucket> or arn:aws:s3:::<bucket>", s)
 }
 
-// Status is what runners report about a trigger, kept beside its
-// definition in the store.
-type Status struct {
-	// State: running, disabled, failed (the function cannot be invoked:
-	// records are held, nothing is skipped) or stopped.
-	State      string    `json:"state"`
-	Runner     string    `json:"runner,omitempty"`
-	LastResult string    `json:"last_result,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
-	LastInvoke time.Time `json:"last_invoke,omitzero"`
-	Delivered  int64     `json:"delivered"` // records this runner delivered
-	ToFailure  int64     `json:"to_failure"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
-
 // Trigger states.
 const (
 	StateRunning  = "running"

@@ -316,6 +316,20 @@ func createTopic(t testing.TB, cl *kgo.Client, topic string, n int32) {
 // runRunner runs a runner over store until the test ends.
 func (e *env) runRunner(t testing.TB, store triggers.Store, instance string) *triggers.Runner {
 	t.Helper()
+	r, _ := e.runner(t, store, instance)
+	return r
+}
+
+// startRunner runs a runner over store until the returned stop (which
+// waits for Run to return) or the end of the test.
+func (e *env) startRunner(t testing.TB, store triggers.Store, instance string) (stop func()) {
+	t.Helper()
+	_, stop = e.runner(t, store, instance)
+	return stop
+}
+
+func (e *env) runner(t testing.TB, store triggers.Store, instance string) (*triggers.Runner, func()) {
+	t.Helper()
 	r, err := triggers.New(triggers.Options{
 		Store: store, Brokers: []string{e.broker}, Lambda: e.lambda, S3: e.s3, Instance: instance,
 		PollInterval: 200 * time.Millisecond, Backoff: triggers.Backoff{Base: 50 * time.Millisecond, Max: 400 * time.Millisecond},
@@ -327,8 +341,9 @@ func (e *env) runRunner(t testing.TB, store triggers.Store, instance string) *tr
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return r
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return r, stop
 }
 
 // eventually polls cond until it holds or d passes.

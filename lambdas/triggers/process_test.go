@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -147,7 +148,8 @@ func TestCLIManagesTriggersAndRejectsBadDefinitions(t *testing.T) {
 	eventually(t, 30*time.Second, "describe shows the trigger running, with no lag", func() (bool, string) {
 		out, stderr, _ := p.cli(t, "triggers", "describe", "--trigger", "cli")
 		return strings.Contains(out, "State:                   running") && strings.Contains(out, "Batch size / window:     7") &&
-			strings.Contains(out, "cli    0          3          3               0"), out + stderr
+			strings.Contains(out, "cli    0          3          3               0") &&
+			regexp.MustCompile(`(?m)^\S+:\d+\s+running\s+1\s+ok\s+3\s+0\s+\d+s ago$`).MatchString(out), out + stderr
 	})
 	if _, stderr, code := p.cli(t, "triggers", "delete", "--trigger", "cli"); code != 0 {
 		t.Fatal(stderr)
@@ -235,6 +237,13 @@ func TestKilledRunnerIsTakenOverWithoutLoss(t *testing.T) {
 			}
 		}
 		return len(got) == total, fmt.Sprintf("%d of %d distinct", len(got), total)
+	})
+	// describe: the trigger runs on b alone; a's entry, no longer
+	// refreshed, expired (shown as gone, or dropped by b's next write).
+	eventually(t, 30*time.Second, "describe shows b running every partition and a not running", func() (bool, string) {
+		out, stderr, _ := p.cli(t, "triggers", "describe", "--trigger", "kill")
+		return strings.Contains(out, "State:                   running") && regexp.MustCompile(`(?m)^Runner:\s+b$`).MatchString(out) &&
+			regexp.MustCompile(`(?m)^b\s+running\s+6\s`).MatchString(out) && !regexp.MustCompile(`(?m)^a\s+running`).MatchString(out), out + stderr
 	})
 	dups := checkOrder(t, e.recorded(t, "kill-rec", "kill"), "kill", ends)
 	t.Logf("runner a killed; everything delivered %v later; %d records delivered twice (uncommitted batches of the killed runner, batch size 20)",

@@ -93,15 +93,16 @@ func (r *Runner) Metrics() *Metrics { return r.metrics }
 
 // Run runs the triggers until ctx ends: it reads the definitions every
 // PollInterval, starts enabled triggers, restarts changed ones, stops
-// disabled or deleted ones, and writes each running trigger's status
-// back when it changed. A store that cannot be read keeps the running
-// triggers as they are.
+// disabled or deleted ones, and merges this runner's entry into each
+// trigger's status (see Status) when it changed or is due for a refresh;
+// on the way out its entries say stopped. A store that cannot be read
+// keeps the running triggers as they are.
 func (r *Runner) Run(ctx context.Context) error {
 	running := map[string]*triggerConsumer{}
 	defer func() {
 		for _, tc := range running {
 			tc.stop()
-			r.writeStatus(tc, StateStopped)
+			r.reportStopped(tc)
 		}
 	}()
 	t := time.NewTicker(r.poll)
@@ -135,8 +136,9 @@ func (r *Runner) reconcile(ctx context.Context, running map[string]*triggerConsu
 	for _, d := range defs {
 		if d.Enabled {
 			want[d.ID] = d
-		} else if d.Status.State != StateDisabled && d.Source != SourceESM {
-			r.putStatus(ctx, d.ID, Status{State: StateDisabled, Runner: r.instance, UpdatedAt: time.Now().UTC()})
+		} else if d.Source != SourceESM {
+			now := time.Now().UTC()
+			r.reportStatus(ctx, d.ID, d.Status, InstanceStatus{Instance: r.instance, State: StateDisabled, UpdatedAt: now, ExpiresAt: now.Add(r.statusTTL())})
 		}
 	}
 	for id, tc := range running {
@@ -160,24 +162,47 @@ func (r *Runner) reconcile(ctx context.Context, running map[string]*triggerConsu
 			running[id] = tc
 			r.log.Info("trigger started", "trigger", id, "function", d.Function, "topics", d.Topics, "group", d.Group())
 		}
-		if s, ok := tc.takeStatus(); ok && d.Source != SourceESM {
-			r.putStatus(ctx, id, s)
+		if d.Source != SourceESM {
+			r.reportStatus(ctx, id, d.Status, tc.instanceStatus(time.Now().UTC()))
 		}
 	}
 }
 
-func (r *Runner) writeStatus(tc *triggerConsumer, state string) {
+// statusTTL is how long this runner's entry in a trigger's status stays
+// valid without a refresh: six poll intervals, of which a refresh (every
+// two) may miss two before the entry expires.
+func (r *Runner) statusTTL() time.Duration { return 6 * r.poll }
+
+// reportStatus merges mine into cur, the trigger's status as this poll
+// read it, and writes it when the stored entry is missing (never written,
+// or dropped by another runner's concurrent write), says something else,
+// or is due for its refresh.
+func (r *Runner) reportStatus(ctx context.Context, id string, cur Status, mine InstanceStatus) {
+	if e, ok := cur.Instance(mine.Instance); ok && e.sameReport(mine) && mine.UpdatedAt.Sub(e.UpdatedAt) < 2*r.poll {
+		return
+	}
+	r.putStatus(ctx, id, MergeStatus(cur, mine, mine.UpdatedAt))
+}
+
+// reportStopped records that this runner no longer runs tc (stopped with
+// the runner): the trigger's state stays that of the other instances.
+func (r *Runner) reportStopped(tc *triggerConsumer) {
 	if tc.def.Source == SourceESM {
 		return
 	}
-	s, _ := tc.takeStatus()
-	tc.mu.Lock()
-	s = tc.status
-	tc.mu.Unlock()
-	s.State, s.UpdatedAt = state, time.Now().UTC()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r.putStatus(ctx, tc.def.ID, s)
+	cur, err := Get(ctx, r.store, tc.def.ID)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			r.log.Warn("read trigger status", "trigger", tc.def.ID, "err", err)
+		}
+		return
+	}
+	now := time.Now().UTC()
+	mine := tc.instanceStatus(now)
+	mine.State, mine.Partitions = StateStopped, 0
+	r.putStatus(ctx, tc.def.ID, MergeStatus(cur.Status, mine, now))
 }
 
 func (r *Runner) putStatus(ctx context.Context, id string, s Status) {

@@ -188,7 +188,12 @@ func (w *partitionWorker) deliver(ctx context.Context, recs []*Record) error {
 	for {
 		if def.MaxRecordAge > 0 {
 			if expired, fresh := splitExpired(recs, time.Now().Add(-def.MaxRecordAge.D())); len(expired) > 0 {
-				if err := w.toFailure(ctx, expired, "record_age", fmt.Errorf("records older than the maximum record age %v", def.MaxRecordAge.D())); err != nil {
+				oldest := time.Since(expired[0].Timestamp)
+				for _, r := range expired[1:] {
+					oldest = max(oldest, time.Since(r.Timestamp))
+				}
+				cause := fmt.Errorf("%d record(s) older than the maximum record age %v (the oldest %v old)", len(expired), def.MaxRecordAge.D(), oldest.Truncate(time.Second))
+				if err := w.toFailure(ctx, expired, "record_age", cause); err != nil {
 					return err
 				}
 				return w.deliver(ctx, fresh)

@@ -35,17 +35,30 @@ const adminEnv = "KAFKI_ADMIN"
 
 // triggerFlags are the flags every triggers subcommand shares.
 type triggerFlags struct {
-	conn  connFlags
-	admin string
-	id    string
+	conn   connFlags
+	admin  string
+	id     string
+	needID bool
 }
 
 func (f *triggerFlags) register(c *command, env Env, needID bool) {
 	f.conn.register(c, env.Getenv)
 	c.fs.StringVar(&f.admin, "admin", env.Getenv(adminEnv), "Broker admin endpoint URL (default http://<first bootstrap host>:9644; env "+adminEnv+").")
-	if needID {
+	if f.needID = needID; needID {
 		c.fs.StringVar(&f.id, "trigger", "", "The trigger's id (required).")
 	}
+}
+
+// parse parses args, requires --trigger where the command takes one, and
+// returns the store the command works on.
+func (f *triggerFlags) parse(c *command, args []string, env Env) (*triggers.Client, error) {
+	if err := c.parse(args, env.Stdout); err != nil {
+		return nil, err
+	}
+	if f.needID && f.id == "" {
+		return nil, usagef("--trigger is required")
+	}
+	return f.store()
 }
 
 func (f *triggerFlags) store() (*triggers.Client, error) {
@@ -199,13 +212,7 @@ func runTriggersUpdate(ctx context.Context, args []string, env Env) error {
 	var d defFlags
 	f.register(c, env, true)
 	d.register(c)
-	if err := c.parse(args, env.Stdout); err != nil {
-		return err
-	}
-	if f.id == "" {
-		return usagef("--trigger is required")
-	}
-	s, err := f.store()
+	s, err := f.parse(c, args, env)
 	if err != nil {
 		return err
 	}
@@ -232,13 +239,7 @@ func runTriggersEnable(enable bool) func(ctx context.Context, args []string, env
 			"  kafki triggers "+verb+" --trigger orders-sink")
 		var f triggerFlags
 		f.register(c, env, true)
-		if err := c.parse(args, env.Stdout); err != nil {
-			return err
-		}
-		if f.id == "" {
-			return usagef("--trigger is required")
-		}
-		s, err := f.store()
+		s, err := f.parse(c, args, env)
 		if err != nil {
 			return err
 		}
@@ -256,13 +257,7 @@ func runTriggersDelete(ctx context.Context, args []string, env Env) error {
 		"  kafki triggers delete --trigger orders-sink")
 	var f triggerFlags
 	f.register(c, env, true)
-	if err := c.parse(args, env.Stdout); err != nil {
-		return err
-	}
-	if f.id == "" {
-		return usagef("--trigger is required")
-	}
-	s, err := f.store()
+	s, err := f.parse(c, args, env)
 	if err != nil {
 		return err
 	}
@@ -277,10 +272,7 @@ func runTriggersList(ctx context.Context, args []string, env Env) error {
 	c := newCommand("triggers list", "triggers list [flags]", "List triggers with their function, topics and state.", "  kafki triggers list")
 	var f triggerFlags
 	f.register(c, env, false)
-	if err := c.parse(args, env.Stdout); err != nil {
-		return err
-	}
-	s, err := f.store()
+	s, err := f.parse(c, args, env)
 	if err != nil {
 		return err
 	}
@@ -304,13 +296,7 @@ func runTriggersDescribe(ctx context.Context, args []string, env Env) error {
 		"  kafki triggers describe --trigger orders-sink")
 	var f triggerFlags
 	f.register(c, env, true)
-	if err := c.parse(args, env.Stdout); err != nil {
-		return err
-	}
-	if f.id == "" {
-		return usagef("--trigger is required")
-	}
-	s, err := f.store()
+	s, err := f.parse(c, args, env)
 	if err != nil {
 		return err
 	}

@@ -210,3 +210,18 @@ infra-test: infra-deps brokerd-linux
 	$(CDK) synth -q -o $(INFRA_TMP)/emulator -c lambdaAssets=$(INFRA_TMP)/lambdas -c emulator=true
 	cfn-lint $(INFRA_TMP)/prod/Kafki.template.json $(INFRA_TMP)/emulator/Kafki.template.json $(CFN_LINT_FLAGS)
 	@echo "infra-test: passed"
+
+# Kafki on a local AWS emulator (localstack/README.md): MiniStack from PyPI
+# on 127.0.0.1:4566, the CDK app's emulator mode deployed with the CDK CLI.
+.PHONY: localstack-up localstack-deploy localstack-destroy localstack-down
+localstack-up: lambdas-deps
+	localstack/emulator.sh up
+
+localstack-deploy: infra-deps lambdas brokerd-linux
+	localstack/emulator.sh deploy
+
+localstack-destroy: infra-deps
+	localstack/emulator.sh destroy
+
+localstack-down:
+	localstack/emulator.sh down

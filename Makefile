@@ -213,12 +213,15 @@ infra-test: infra-deps brokerd-linux
 
 # Kafki on a local AWS emulator (localstack/README.md): MiniStack from PyPI
 # on 127.0.0.1:4566, the CDK app's emulator mode deployed with the CDK CLI.
-.PHONY: localstack-up localstack-deploy localstack-destroy localstack-down
+.PHONY: localstack-up localstack-deploy localstack-brokers localstack-destroy localstack-down
 localstack-up: lambdas-deps
 	localstack/emulator.sh up
 
 localstack-deploy: infra-deps lambdas brokerd-linux
 	localstack/emulator.sh deploy
+
+localstack-brokers: build
+	localstack/emulator.sh brokers
 
 localstack-destroy: infra-deps
 	localstack/emulator.sh destroy

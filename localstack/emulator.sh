@@ -6,6 +6,7 @@
 #   localstack/emulator.sh up        # MiniStack on 127.0.0.1:$KAFKI_EMULATOR_PORT (4566)
 #   localstack/emulator.sh deploy    # cdk bootstrap + cdk deploy -c emulator=true
 #   localstack/emulator.sh outputs   # the stack's outputs (JSON), as brokers are configured from them
+#   localstack/emulator.sh brokers   # 3 brokers as host processes, configured only from those outputs (Ctrl-C stops)
 #   localstack/emulator.sh destroy   # cdk destroy
 #   localstack/emulator.sh down      # stop MiniStack
 #
@@ -62,6 +63,19 @@ deploy() {
 
 outputs() { cat "$state/outputs.json"; }
 
+# output NAME is one of the stack's outputs.
+output() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Kafki"][sys.argv[2]])' "$state/outputs.json" "$1"
+}
+
+# brokers runs the cluster as the EC2 brokers would run it: the table and
+# the tier bucket are the stack's outputs, nothing else is set by hand.
+brokers() {
+  [[ -f "$state/outputs.json" ]] || { echo "no stack outputs: localstack/emulator.sh deploy" >&2; exit 1; }
+  exec "$root/bin/kafki-dev-cluster" --brokerd "$root/bin/brokerd" --endpoint "$endpoint" \
+    --table "$(output MetadataTable)" --tier-bucket "$(output TierBucket)" --dir "$state/cluster" "$@"
+}
+
 destroy() {
   cd "$root"
   "$cdk" destroy -c emulator=true --force "$@"
@@ -72,6 +86,7 @@ case "${1:-}" in
   down) down ;;
   deploy) shift; deploy "$@" ;;
   outputs) outputs ;;
+  brokers) shift; brokers "$@" ;;
   destroy) shift; destroy "$@" ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -35,9 +35,9 @@ import (
 
 const name = "kafki-dev-cluster"
 
-// table is the DynamoDB table of the dev cluster: fixed, so a cluster run
+// defaultTable is the DynamoDB table of the dev cluster: fixed, so a cluster run
 // against a persistent --endpoint finds its metadata again.
-const table = "kafki-dev-cluster"
+const defaultTable = "kafki-dev-cluster"
 
 // startTimeout bounds the whole start, moto included.
 const startTimeout = 2 * time.Minute
@@ -57,6 +57,8 @@ type settings struct {
 	endpoint string
 	logFile  string
 	racks    string
+	table    string
+	bucket   string // tier.s3.bucket, empty: no tier
 }
 
 // run is the command; it returns the exit code: 0 after a clean stop, 1 if
@@ -88,6 +90,8 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.StringVar(&s.endpoint, "endpoint", "", "use this DynamoDB endpoint (e.g. http://localhost:4566) instead of starting moto_server; data in --dir is then kept across runs")
 	fs.StringVar(&s.logFile, "log-file", "", `file for the brokers' output (default <dir>/brokers.log; "-" is stderr)`)
 	fs.StringVar(&s.racks, "racks", "", "comma-separated racks assigned to brokers in turn (e.g. a,b,c)")
+	fs.StringVar(&s.table, "table", defaultTable, "the metadata table (e.g. a deployed stack's MetadataTable output)")
+	fs.StringVar(&s.bucket, "tier-bucket", "", "tier sealed segments to this S3 bucket, path-style, at AWS_ENDPOINT_URL (e.g. a stack's TierBucket output)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, "Usage: %s [flags]\n\nRun a local Kafki cluster (moto_server as DynamoDB plus N brokers) until Ctrl-C.\n\nFlags:\n", name)
@@ -156,8 +160,9 @@ func serve(ctx context.Context, s settings, stdout io.Writer) error {
 		BrokerdPath: s.brokerd,
 		BaseDir:     dir,
 		Endpoint:    s.endpoint,
-		Table:       table,
+		Table:       s.table,
 		Racks:       racks,
+		Env:         tierEnv(s.bucket),
 		Stdout:      logs,
 	})
 	cancel()
@@ -286,4 +291,12 @@ func relPath(p string) string {
 // oneLine keeps an error on one line: clusterproc may join several.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// tierEnv is the brokers' tier settings for bucket; none without one.
+func tierEnv(bucket string) []string {
+	if bucket == "" {
+		return nil
+	}
+	return []string{"KAFKI_TIER_S3_BUCKET=" + bucket, "KAFKI_TIER_S3_PATH_STYLE=true"}
 }

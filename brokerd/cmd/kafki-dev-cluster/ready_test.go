@@ -65,7 +65,7 @@ func TestReadyLine(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("first line %q is not a ready line: ok %v, err %v", first, ok, err)
 	}
-	if len(r.Brokers) != 2 || r.Brokers[0].ID != 1 || r.Brokers[1].ID != 2 || !strings.HasPrefix(r.DynamoDB, "http://") || r.Table != table {
+	if len(r.Brokers) != 2 || r.Brokers[0].ID != 1 || r.Brokers[1].ID != 2 || !strings.HasPrefix(r.DynamoDB, "http://") || r.Table != defaultTable {
 		t.Fatalf("ready line %+v", r)
 	}
 	for _, b := range r.Brokers {

@@ -2,6 +2,7 @@ package groups
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -251,6 +252,10 @@ func (s *shard) replay(key, value []byte, metas map[string][]byte, now time.Time
 			return
 		}
 		var v kmsg.OffsetCommitValue
+		if err := checkValueVersion(value, offsetValueVersion); err != nil {
+			s.c.log.Warn("skipping offset value", "partition", s.idx, "group", k.Group, "err", err)
+			return
+		}
 		if err := v.ReadFrom(value); err != nil {
 			s.c.log.Warn("skipping undecodable offset value", "partition", s.idx, "group", k.Group, "err", err)
 			return
@@ -280,6 +285,9 @@ func (s *shard) replay(key, value []byte, metas map[string][]byte, now time.Time
 // heartbeating keeps its membership across the restart.
 func restoreGroup(g *group, value []byte, now time.Time) error {
 	var v kmsg.GroupMetadataValue
+	if err := checkValueVersion(value, groupValueVersion); err != nil {
+		return err
+	}
 	if err := v.ReadFrom(value); err != nil {
 		return err
 	}
@@ -326,6 +334,22 @@ func restoreGroup(g *group, value []byte, now time.Time) error {
 			since = time.UnixMilli(v.CurrentStateTimestamp)
 		}
 		g.setState(Empty, since)
+	}
+	return nil
+}
+
+// checkValueVersion refuses a value of a version above the newest this
+// broker writes (every record of __consumer_offsets is Kafki's own). Such
+// a value is corrupt or from a newer Kafki, and the flexible versions
+// (4+) must not reach kmsg's decoder: a tagged-field count read from a
+// corrupt value is trusted there, and a large one loops for minutes over
+// an exhausted buffer, stalling the load of the whole partition.
+func checkValueVersion(value []byte, newest int16) error {
+	if len(value) < 2 {
+		return errors.New("value too short for its version")
+	}
+	if v := int16(binary.BigEndian.Uint16(value)); v < 0 || v > newest {
+		return fmt.Errorf("value version %d: this broker reads versions 0 to %d", v, newest)
 	}
 	return nil
 }

@@ -45,10 +45,10 @@ type conn struct {
 	session *auth.Session
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, l Listener) *conn {
 	return &conn{
 		s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
-		session: auth.NewSession(s.opts.ListenerName, auth.Plaintext, nc.RemoteAddr()),
+		session: auth.NewSession(l.Name, l.Protocol, nc.RemoteAddr()),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/meta"
@@ -189,7 +190,7 @@ func FuzzRequest(f *testing.F) {
 		client, srv := net.Pipe()
 		defer client.Close()
 		go io.Copy(io.Discard, client)
-		c := newConn(s, srv)
+		c := newConn(s, srv, Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
 		_ = s.dispatch(c, frame{buf: frameBytes, arrived: time.Now()})
 		srv.Close()
 		checkLogs(t, s)

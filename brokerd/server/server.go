@@ -31,8 +31,8 @@ type Options struct {
 	// (Metadata, FindCoordinator): the bound listener's address or the
 	// configured advertised listener.
 	AdvertisedAddr string
-	// ListenerName names the listener in each connection's session;
-	// "PLAINTEXT" when empty.
+	// ListenerName names the listener Serve accepts on; "PLAINTEXT" when
+	// empty. ServeListener names its own.
 	ListenerName             string
 	AutoCreateTopics         bool   // auto.create.topics.enable
 	DefaultReplicationFactor int16  // default.replication.factor, in a cluster
@@ -88,7 +88,7 @@ type Server struct {
 	cancelDrain context.CancelFunc
 
 	mu    sync.Mutex
-	ln    net.Listener       // guarded by mu
+	lns   []net.Listener     // guarded by mu: every listener being served
 	conns map[*conn]struct{} // guarded by mu
 	wg    sync.WaitGroup     // connection goroutines
 }
@@ -129,10 +129,26 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Listener is what a server knows about one of the broker's listeners:
+// its name (as listener names go in Kafka: "PLAINTEXT", "CLIENT",
+// "REPLICATION") and its security protocol, which every connection
+// accepted on it carries in its session.
+type Listener struct {
+	Name     string
+	Protocol auth.SecurityProtocol
+}
+
+// Serve accepts connections on ln as the PLAINTEXT listener
+// Options.ListenerName until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.ServeListener(ln, Listener{Name: s.opts.ListenerName, Protocol: auth.Plaintext})
+}
+
+// ServeListener accepts connections on ln as listener l until Shutdown. A
+// server may serve several listeners at once, one ServeListener each.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 	s.mu.Lock()
-	s.ln = ln
+	s.lns = append(s.lns, ln)
 	drained := s.drain.Err() != nil
 	s.mu.Unlock()
 	if drained {
@@ -152,7 +168,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		c := newConn(s, nc)
+		c := newConn(s, nc, l)
 		s.mu.Lock()
 		if s.drain.Err() != nil {
 			s.mu.Unlock()
@@ -180,8 +196,8 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
 	s.cancelDrain()
-	if s.ln != nil {
-		s.ln.Close()
+	for _, ln := range s.lns {
+		ln.Close()
 	}
 	for c := range s.conns {
 		c.stopReading()

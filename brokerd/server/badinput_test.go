@@ -204,6 +204,10 @@ func TestMalformedFramesCloseOnlyThatConnection(t *testing.T) {
 		"tiny frame":       {0, 0, 0, 2, 0, 1},
 		"bad client id":    {0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0x7f, 0},
 		"undecodable body": append([]byte{0, 0, 0, 13, 0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0}, 0xff, 0xff),
+		// A tagged-field count of 2^32-1 in a 7-byte ApiVersions v3 body:
+		// kmsg before v1.15.1 kept counting down after the body ran out,
+		// a minute and more of CPU per request, unauthenticated.
+		"tag count beyond the body": append([]byte{0, 0, 0, 18, 0, 18, 0, 3, 0, 0, 0, 1, 0, 0, 0}, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f),
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -71,12 +71,12 @@ func TestPartitionLogWaitsForInSyncReplicas(t *testing.T) {
 	e.restart()
 
 	// Leading alone: the leader's copy is all the ISR needs.
-	p.BecomeLeader(1, 1, []int32{1, 2}, []int32{1}, 1, time.Minute)
+	p.BecomeLeader(1, 1, []int32{1, 2}, []int32{1}, 0, 1, time.Minute)
 	if code := e.commit("g", -1, "", "t", 0, 10); code != 0 {
 		t.Fatalf("commit with an ISR of the leader alone: %d", code)
 	}
 	// Broker 2 in the ISR never fetches: the write is not committed.
-	p.BecomeLeader(1, 2, []int32{1, 2}, []int32{1, 2}, 1, time.Minute)
+	p.BecomeLeader(1, 2, []int32{1, 2}, []int32{1, 2}, 0, 1, time.Minute)
 	if code := e.commit("g", -1, "", "t", 0, 11); code != ErrCoordinatorNotAvail.Code {
 		t.Fatalf("commit the ISR did not copy: %d, want COORDINATOR_NOT_AVAILABLE", code)
 	}

@@ -497,7 +497,7 @@ func (n *Node) applyRole(p *topics.Partition, st cluster.PartitionState, ok bool
 		n.fetchers.Remove(p)
 	case st.Leader == n.self && st.LeaderSession == current && gen == current && current != 0:
 		n.fetchers.Remove(p)
-		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, int(minInsync), n.o.ReplicaLagTimeMax)
+		p.BecomeLeader(n.self, st.LeaderEpoch, st.Replicas, st.ISR, st.Version, int(minInsync), n.o.ReplicaLagTimeMax)
 	case st.Leader != n.self && st.Leader != cluster.NoLeader && slices.Contains(st.Replicas, n.self) && current != 0 && !n.stopping.Load():
 		if role != topics.Follower || leader != st.Leader || epoch != st.LeaderEpoch {
 			p.BecomeFollower(st.Leader, st.LeaderEpoch)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,7 +99,11 @@ type replica struct {
 	epoch      int32               // guarded by mu
 	lead       *replication.Leader // role Leader; guarded by mu (not safe for concurrent use itself)
 	followerHW int64               // role Follower: as the leader last said; guarded by mu
-	hwCh       chan struct{}       // guarded by mu; nil until HWChanged asks for one
+	// isrVersion is the version of the persisted partition state whose
+	// ISR lead holds (role Leader); guarded by mu. An ISR read at an older
+	// version is stale and never applied: see ApplyISR.
+	isrVersion int64
+	hwCh       chan struct{} // guarded by mu; nil until HWChanged asks for one
 }
 
 // Role returns this broker's role, the leader's id and the leader epoch.
@@ -151,16 +156,16 @@ func (p *Partition) signalLocked() {
 	}
 }
 
-// BecomeLeader makes this broker the leader at epoch with the persisted
-// replicas and ISR. A leadership at the same epoch only takes the ISR.
-func (p *Partition) BecomeLeader(self, epoch int32, replicas, isr []int32, minISR int, lagMax time.Duration) {
+// BecomeLeader makes this broker the leader at epoch with the replicas
+// and ISR persisted at version isrVersion. A leadership at the same epoch
+// only takes the ISR, and only if it is not older than the one it holds
+// (ApplyISR).
+func (p *Partition) BecomeLeader(self, epoch int32, replicas, isr []int32, isrVersion int64, minISR int, lagMax time.Duration) {
 	p.rep.mu.Lock()
 	defer p.rep.mu.Unlock()
 	if p.rep.role == Leader && p.rep.epoch == epoch {
 		p.rep.lead.SetMinISR(minISR) // the topic's config may have changed
-		if p.rep.lead.ApplyISR(isr) {
-			p.signalLocked()
-		}
+		p.applyISRLocked(isr, isrVersion)
 		return
 	}
 	// The HW known so far: what the old leader told this follower, or the
@@ -172,7 +177,7 @@ func (p *Partition) BecomeLeader(self, epoch int32, replicas, isr []int32, minIS
 	if p.rep.lead != nil {
 		p.rep.lead.Resign()
 	}
-	p.rep.role, p.rep.leaderID, p.rep.epoch = Leader, self, epoch
+	p.rep.role, p.rep.leaderID, p.rep.epoch, p.rep.isrVersion = Leader, self, epoch, isrVersion
 	p.rep.lead = replication.NewLeader(self, replicas, isr, minISR, lagMax, p.log.LogEndOffset(), hw, time.Now())
 	p.rep.lead.Appended(p.log.LogEndOffset())
 	p.signalLocked()
@@ -216,12 +221,45 @@ func (p *Partition) SetFollowerHW(hw int64) {
 	}
 }
 
-// ApplyISR installs an ISR change that has been persisted, if this
-// broker still leads at epoch.
-func (p *Partition) ApplyISR(epoch int32, isr []int32) {
+// ApplyISR installs the ISR persisted at version, if this broker still
+// leads at epoch and holds no newer one.
+//
+// An older ISR is stale (a metadata snapshot read before this leader
+// persisted a change, applied after it) and would be unsafe both ways: a
+// larger one counts followers that never caught up (after a shrink below
+// min.insync.replicas the high watermark ran ahead of them, and a retried
+// write below it would be acknowledged as fully replicated), a smaller
+// one drops followers the persisted ISR still names, so the leader would
+// acknowledge writes a future leader elected from that ISR may lack.
+func (p *Partition) ApplyISR(epoch int32, isr []int32, version int64) {
 	p.rep.mu.Lock()
 	defer p.rep.mu.Unlock()
-	if p.rep.role == Leader && p.rep.epoch == epoch && p.rep.lead.ApplyISR(isr) {
+	if p.rep.role == Leader && p.rep.epoch == epoch {
+		p.applyISRLocked(isr, version)
+	}
+}
+
+// CountInSync adds follower to the leader's ISR in memory, before the
+// change is persisted (the maximal ISR of package replication/isr): the
+// follower caught up, so counting it for the high watermark is safe at
+// any version.
+func (p *Partition) CountInSync(epoch int32, follower int32) {
+	p.rep.mu.Lock()
+	defer p.rep.mu.Unlock()
+	if p.rep.role == Leader && p.rep.epoch == epoch {
+		isr := p.rep.lead.ISR()
+		if !slices.Contains(isr, follower) && p.rep.lead.ApplyISR(append(isr, follower)) {
+			p.signalLocked()
+		}
+	}
+}
+
+func (p *Partition) applyISRLocked(isr []int32, version int64) {
+	if version < p.rep.isrVersion {
+		return
+	}
+	p.rep.isrVersion = version
+	if p.rep.lead.ApplyISR(isr) {
 		p.signalLocked()
 	}
 }

@@ -32,6 +32,13 @@
 //     has put the persisted ISR back into the partition
 //     (topics.Partition.BecomeLeader at the same epoch): the follower's
 //     next fetch then finds it outside the ISR.
+//   - Every member of the counted ISR holds every record below the high
+//     watermark. The partition therefore applies a persisted ISR only at
+//     a version no older than the one it holds (ApplyISR's version): a
+//     snapshot read before this leader's own shrink would otherwise put
+//     back followers that never caught up, and a write retried below a
+//     high watermark that ran ahead under min.insync.replicas would be
+//     acknowledged as fully replicated.
 //
 // # Concurrency
 //

@@ -111,7 +111,7 @@ func (k *Keeper) Expand(p *topics.Partition, epoch, follower int32) {
 		// broker epoch for the same reason, KIP-903).
 		return
 	}
-	p.ApplyISR(epoch, append(isr, follower))
+	p.CountInSync(epoch, follower)
 	select {
 	case k.queue <- request{p: p, epoch: epoch, follower: follower}:
 	default:
@@ -173,7 +173,7 @@ func (k *Keeper) persist(ctx context.Context, p *topics.Partition, epoch int32, 
 		return
 	}
 	if slices.Equal(next.ISR, st.ISR) {
-		p.ApplyISR(epoch, next.ISR)
+		p.ApplyISR(epoch, next.ISR, st.Version)
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, k.o.WriteTimeout)
@@ -188,7 +188,7 @@ func (k *Keeper) persist(ctx context.Context, p *topics.Partition, epoch int32, 
 	}
 	next.Version = st.Version + 1
 	m.Persisted(next, st.Version)
-	p.ApplyISR(epoch, next.ISR)
+	p.ApplyISR(epoch, next.ISR, next.Version)
 	k.count(len(next.ISR) - len(st.ISR))
 	k.o.Log.Info("ISR changed", "topic", p.Topic, "partition", p.Index, "isr", next.ISR, "leader.epoch", epoch)
 }

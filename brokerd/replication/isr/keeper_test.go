@@ -99,7 +99,7 @@ func setup(t *testing.T, isr []int32) (*Keeper, *fakes) {
 	}
 	p := m.Partition(topicKey, 0)
 	replicas := []int32{self, peer}
-	p.BecomeLeader(self, epoch, replicas, isr, 1, lagMax)
+	p.BecomeLeader(self, epoch, replicas, isr, 0, 1, lagMax)
 	f := &fakes{p: p, canAct: true, registered: true, done: make(chan struct{}, 16),
 		state: cluster.PartitionState{Topic: topicKey, Replicas: replicas, Leader: self, LeaderEpoch: epoch, ISR: slices.Clone(isr), Version: version}}
 	k := New(Options{Self: self, Store: f, Membership: f, Topics: m, LagTimeMax: lagMax, WriteTimeout: time.Second, Log: log,

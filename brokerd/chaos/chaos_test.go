@@ -18,7 +18,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/internal/checker"
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // The topic under test.

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // pollEvery is how often the test re-reads another process's state while

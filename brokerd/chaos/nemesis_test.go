@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kafki/kafki/brokerd/internal/clusterproc"
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // failover is one measured leader failure.

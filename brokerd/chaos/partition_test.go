@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // partitionHold is how long a network fault lasts: three times the longer

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 func startGroupBroker(t *testing.T) string {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"

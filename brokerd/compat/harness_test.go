@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
 

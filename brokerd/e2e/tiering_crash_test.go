@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/tiering"
 	"github.com/kafki/kafki/tiering/audit"
 	"github.com/kafki/kafki/tiering/cleanup"

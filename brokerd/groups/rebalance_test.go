@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

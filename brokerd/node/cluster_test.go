@@ -17,9 +17,9 @@ import (
 
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/brokerd/metastore"
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/tiering/mototest"
 	"github.com/kafki/kafki/tiering/remote"
 )

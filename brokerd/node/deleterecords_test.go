@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/topics"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // deleteRecordsOK runs kadm DeleteRecords on one partition and returns

@@ -11,9 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/brokerd/topics"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // replicasOf returns the leader's and the followers' copies of one

@@ -13,7 +13,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/internal/poll"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 // metric sums a broker's series of one metric (a counter or a gauge).

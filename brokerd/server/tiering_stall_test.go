@@ -9,8 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/tiering/mototest"
 	"github.com/kafki/kafki/tiering/objstore"
 )

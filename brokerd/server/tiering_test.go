@@ -16,8 +16,8 @@ import (
 
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/tiering/remote"
 )
 

@@ -9,6 +9,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/lambdas/triggers"
 	"github.com/kafki/kafki/loadtest/brokerproc"
 )
@@ -122,18 +124,18 @@ func start() (*env, error) {
 	if err := brokerproc.WaitListening(ctx, addrs[0], proc.Exited(), 50*time.Millisecond); err != nil {
 		return nil, fmt.Errorf("ministack did not start: %w: %s", err, out.LastLine())
 	}
-	for {
+	if err := poll.Until(ctx, 50*time.Millisecond, func() error {
 		resp, err := http.Get(endpoint + "/_localstack/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("ministack health: %v", err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("health: %s", resp.Status)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("ministack health: %w", err)
 	}
 	b, err := brokerproc.Spawn(context.Background(), bin, 30*time.Second)
 	if err != nil {
@@ -346,18 +348,14 @@ func (e *env) runner(t testing.TB, store triggers.Store, instance string) (*trig
 	return r, stop
 }
 
-// eventually polls cond until it holds or d passes.
+// eventually waits until cond holds (package poll), failing with the
+// state cond last described.
 func eventually(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	poll.Must(t, d, what, func() error {
+		if ok, state := cond(); !ok {
+			return errors.New(state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v (%s)", what, d, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -1,4 +1,4 @@
-// Package poll waits in tests for a condition that no channel announces:
+// Package poll waits in tests (of brokerd, lambdas and loadtest) for a condition that no channel announces:
 // state another goroutine or another process changes (a leader elected, a
 // group stable, a file written). Where a test can wait on an event it
 // should; this is for the rest, so that no test sleeps a fixed time.

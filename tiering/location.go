@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
@@ -23,6 +24,10 @@ type Location struct {
 	Dir         string // local-directory tier
 	S3Bucket    string // S3 tier (AWS default config; AWS_ENDPOINT_URL honoured)
 	S3PathStyle bool   // path-style addressing (moto, MinIO)
+	// S3Prefix is prepended to every object key (CheckPrefix's rules;
+	// a missing trailing "/" is added), so that clusters can share a
+	// bucket. The sweeper only ever looks under it.
+	S3Prefix    string
 	MetadataDir string // metadata directory of an S3 tier without Meta
 	// Meta, if set, is the metadata store whatever the object store (a
 	// cluster's, in its DynamoDB table), and MetadataDir is not used.
@@ -53,7 +58,14 @@ func Open(ctx context.Context, loc Location) (objstore.Store, remote.Store, erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("tier.s3.bucket %s: aws config: %w", loc.S3Bucket, err)
 		}
-		s3, err := objstore.NewS3(awsCfg, objstore.S3Options{Bucket: loc.S3Bucket, UsePathStyle: loc.S3PathStyle})
+		if err := CheckPrefix(loc.S3Prefix); err != nil {
+			return nil, nil, fmt.Errorf("tier.s3.prefix: %w", err)
+		}
+		prefix := loc.S3Prefix
+		if prefix != "" && !strings.HasSuffix(prefix, "/") {
+			prefix += "/"
+		}
+		s3, err := objstore.NewS3(awsCfg, objstore.S3Options{Bucket: loc.S3Bucket, Prefix: prefix, UsePathStyle: loc.S3PathStyle})
 		if err != nil {
 			return nil, nil, fmt.Errorf("tier.s3.bucket %s: %w", loc.S3Bucket, err)
 		}
@@ -69,4 +81,23 @@ func Open(ctx context.Context, loc Location) (objstore.Store, remote.Store, erro
 		return nil, nil, fmt.Errorf("tier metadata %s: %w", metaDir, err)
 	}
 	return store, meta, nil
+}
+
+// CheckPrefix reports whether prefix can prefix S3 object keys: empty, or
+// relative ("kafki/prod" or "kafki/prod/") with no empty, "." or ".."
+// element, within 512 bytes (S3 keys are at most 1024, and the tier's own
+// keys need the rest).
+func CheckPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if len(prefix) > 512 {
+		return fmt.Errorf("%d bytes: at most 512", len(prefix))
+	}
+	for _, el := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
+		if el == "" || el == "." || el == ".." {
+			return fmt.Errorf("%q: must be relative, with no empty, \".\" or \"..\" element", prefix)
+		}
+	}
+	return nil
 }

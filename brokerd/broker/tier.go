@@ -25,7 +25,7 @@ func openTier(ctx context.Context, cfg *config.Config, cstore *metastore.Store) 
 		return nil, nil
 	}
 	loc := tiering.Location{
-		Dir: cfg.TierDir, S3Bucket: cfg.TierS3Bucket, S3PathStyle: cfg.TierS3PathStyle,
+		Dir: cfg.TierDir, S3Bucket: cfg.TierS3Bucket, S3PathStyle: cfg.TierS3PathStyle, S3Prefix: cfg.TierS3Prefix,
 		MetadataDir: filepath.Join(cfg.DataDir, "__tier"),
 	}
 	if cstore != nil {

@@ -43,6 +43,7 @@ func (f *tierFlags) register(c *command) {
 	c.fs.StringVar(&f.loc.Dir, "tier.dir", "", "The broker's --tier.dir (local-directory tier).")
 	c.fs.StringVar(&f.loc.S3Bucket, "tier.s3.bucket", "", "The broker's --tier.s3.bucket (S3 tier; AWS default config, AWS_ENDPOINT_URL honoured).")
 	c.fs.BoolVar(&f.loc.S3PathStyle, "tier.s3.path-style", false, "S3 path-style addressing (moto, MinIO).")
+	c.fs.StringVar(&f.loc.S3Prefix, "tier.s3.prefix", "", "The broker's --tier.s3.prefix.")
 	c.fs.StringVar(&f.loc.MetadataDir, "tier.metadata.dir", "", "With an S3 tier: the broker's data.dir/__tier.")
 	c.fs.StringVar(&f.table, "tier.metadata.table", "", "Clustered brokers: their --metadata.table (DynamoDB; AWS_ENDPOINT_URL honoured), where they keep the tier's metadata.")
 	f.topic = c.fs.String("topic", "", "Only this topic (default: every topic in the tier).")

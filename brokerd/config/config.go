@@ -88,6 +88,7 @@ type Config struct {
 	TierDir             string        // tier.dir: local-directory object store
 	TierS3Bucket        string        // tier.s3.bucket: S3 object store (aws default config; AWS_ENDPOINT_URL honoured)
 	TierS3PathStyle     bool          // tier.s3.path-style: path-style addressing (moto, MinIO)
+	TierS3Prefix        string        // tier.s3.prefix: key prefix of every object ("kafki/prod/"), so clusters can share a bucket
 	TierCacheBytes      int64         // tier.cache.bytes: remote read cache budget
 	TierSweepInterval   time.Duration // tier.sweep.interval: how often remote retention and the sweeper run
 	TierFetchMaxWait    time.Duration // tier.fetch.max.wait: longest a fetch waits for a remote read (Kafka's remote.fetch.max.wait.ms)
@@ -267,6 +268,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.TierDir, "tier.dir", c.TierDir, "tiered storage in this local directory (empty: no local-directory tier)")
 	fs.StringVar(&c.TierS3Bucket, "tier.s3.bucket", c.TierS3Bucket, "tiered storage in this S3 bucket (AWS default config; AWS_ENDPOINT_URL honoured)")
 	fs.BoolVar(&c.TierS3PathStyle, "tier.s3.path-style", c.TierS3PathStyle, "S3 path-style addressing (moto, MinIO)")
+	fs.StringVar(&c.TierS3Prefix, "tier.s3.prefix", c.TierS3Prefix, "key prefix of every tiered object, e.g. kafki/prod/ (clusters sharing a bucket each use their own)")
 	fs.Int64Var(&c.TierCacheBytes, "tier.cache.bytes", c.TierCacheBytes, "memory budget of the remote read cache")
 	fs.DurationVar(&c.TierFetchMaxWait, "tier.fetch.max.wait", c.TierFetchMaxWait, "longest a fetch waits for a remote read; then it answers without that partition's data and the read warms the cache")
 	fs.DurationVar(&c.TierSweepInterval, "tier.sweep.interval", c.TierSweepInterval, "how often remote retention and the orphan sweeper run")
@@ -397,6 +399,8 @@ func (c *Config) validateTier() error {
 		return fmt.Errorf("tier.cache.bytes %d: must be >= 0", c.TierCacheBytes)
 	case c.TierSweepInterval <= 0:
 		return fmt.Errorf("tier.sweep.interval %v: must be > 0", c.TierSweepInterval)
+	case c.TierS3Prefix != "" && c.TierS3Bucket == "":
+		return fmt.Errorf("tier.s3.prefix %q: needs tier.s3.bucket", c.TierS3Prefix)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ BIN       := $(CURDIR)/bin
 DATA      ?= $(CURDIR)/data
 PKGS      := ./...
 # Packages with concurrency worth the race detector.
-RACE_PKGS := ./brokerd/replication/... ./brokerd/interbroker/... ./brokerd/auth/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/metastore/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/groups/... ./loadtest/... ./tiering/...
+RACE_PKGS := ./brokerd/replication/... ./brokerd/interbroker/... ./brokerd/auth/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/metastore/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/groups/... ./brokerd/txn/... ./loadtest/... ./tiering/...
 FUZZTIME  ?= 15s
 # Minimizing a new input is bounded by executions, not time: a short run
 # then keeps fuzzing. With a 5s bound, FuzzRecover (a few ms per input,
@@ -54,7 +54,7 @@ test-deps:
 # cyclo keeps the packages a new engineer reads first (membership, the
 # controller, the configuration) free of functions too branchy to follow:
 # none above cyclomatic complexity 20, test code aside.
-CYCLO_PKGS := ./brokerd/node ./brokerd/cluster ./brokerd/config ./brokerd/replication ./brokerd/interbroker
+CYCLO_PKGS := ./brokerd/node ./brokerd/cluster ./brokerd/config ./brokerd/replication ./brokerd/interbroker ./brokerd/txn
 cyclo:
 	$(GO) run github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0 -over 20 -ignore _test $(CYCLO_PKGS)
 
@@ -76,7 +76,7 @@ race:
 # Short fuzz runs of every fuzz target: request decoding, consumer group
 # state loaded from __consumer_offsets, batch validation, log recovery and
 # producer snapshots. Longer: make fuzz FUZZTIME=10m.
-FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot
+FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot txn:FuzzDecode
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -92,9 +92,9 @@ type Metadata struct {
 	TV int16
 }
 
-// New is the metadata of a transactional id seen for the first time:
+// NewMetadata is the metadata of a transactional id seen for the first time:
 // producer id pid, which InitProducerID then gives epoch 0.
-func New(id string, pid int64, timeoutMs int32, nowMs int64) Metadata {
+func NewMetadata(id string, pid int64, timeoutMs int32, nowMs int64) Metadata {
 	return Metadata{
 		ID: id, ProducerID: pid, Epoch: NoEpoch, LastEpoch: NoEpoch,
 		PrevProducerID: NoProducerID, NextProducerID: NoProducerID,
@@ -158,11 +158,17 @@ func (m Metadata) InitProducerID(timeoutMs int32, expectPID int64, expectEpoch i
 		}
 		return Init{Next: next}, nil
 	}
-	// Kafka's prepareIncrementProducerEpoch, in its order.
+	next, err := m.bumpFor(next, expectEpoch)
+	return Init{Next: next}, err
+}
+
+// bumpFor is next at the epoch an InitProducerID expecting expectEpoch
+// gets: Kafka's prepareIncrementProducerEpoch, in its order.
+func (m Metadata) bumpFor(next Metadata, expectEpoch int16) (Metadata, error) {
 	fenced := fmt.Errorf("%w: transactional id %q: producer %d is at epoch %d, the request expects %d", kerr.ProducerFenced, m.ID, m.ProducerID, m.Epoch, expectEpoch)
 	switch {
 	case exhausted(m.Epoch) && expectEpoch != m.LastEpoch:
-		return Init{}, fenced
+		return Metadata{}, fenced
 	case exhausted(m.Epoch):
 		// A retry of the bump that made the current epoch: the same
 		// answer again.
@@ -173,9 +179,9 @@ func (m Metadata) InitProducerID(timeoutMs int32, expectPID int64, expectEpoch i
 	case expectEpoch == m.LastEpoch:
 		// As above: a retry, answered with the current epoch.
 	default:
-		return Init{}, fenced
+		return Metadata{}, fenced
 	}
-	return Init{Next: next}, nil
+	return next, nil
 }
 
 // fence returns m at a bumped epoch (the same one if exhausted, as
@@ -281,14 +287,9 @@ func (m Metadata) invalidEnd(commit bool) error {
 // end, so a retry carries the epoch before the bump (or, after a
 // rotation, the previous producer id at the exhausted epoch).
 func (m Metadata) endTxnV2(pid int64, epoch int16, commit bool, newID func() (int64, error), nowMs int64) (Ended, error) {
-	retryOnRotation := pid == m.PrevProducerID && exhausted(epoch) && m.Epoch == 0
-	retryOnBump := pid == m.ProducerID && int32(epoch)+1 == int32(m.Epoch)
-	retry := retryOnRotation || retryOnBump
-	switch {
-	case pid != m.ProducerID && !retryOnRotation:
-		return Ended{}, fmt.Errorf("%w: transactional id %q is held by producer %d, not %d", kerr.InvalidProducerIDMapping, m.ID, m.ProducerID, pid)
-	case !retry && epoch != m.Epoch:
-		return Ended{}, fmt.Errorf("%w: transactional id %q: producer %d is at epoch %d, the request has %d", kerr.ProducerFenced, m.ID, pid, m.Epoch, epoch)
+	retry, err := m.v2Retry(pid, epoch)
+	if err != nil {
+		return Ended{}, err
 	}
 	want, done := PrepareAbort, CompleteAbort
 	if commit {
@@ -306,9 +307,30 @@ func (m Metadata) endTxnV2(pid int64, epoch int16, commit bool, newID func() (in
 		// client aborts to recover from an error before it added a
 		// partition.
 		!commit && (m.State == Empty || m.State == CompleteCommit || m.State == CompleteAbort):
-	default:
-		return Ended{}, m.invalidEnd(commit)
+		return m.prepareV2(want, newID, nowMs)
 	}
+	return Ended{}, m.invalidEnd(commit)
+}
+
+// v2Retry classifies a TV2 EndTxn's producer: the current one (false),
+// a retry of an EndTxn whose bump it never saw (true), or neither (an
+// error).
+func (m Metadata) v2Retry(pid int64, epoch int16) (bool, error) {
+	retryOnRotation := pid == m.PrevProducerID && exhausted(epoch) && m.Epoch == 0
+	retryOnBump := pid == m.ProducerID && int32(epoch)+1 == int32(m.Epoch)
+	retry := retryOnRotation || retryOnBump
+	switch {
+	case pid != m.ProducerID && !retryOnRotation:
+		return false, fmt.Errorf("%w: transactional id %q is held by producer %d, not %d", kerr.InvalidProducerIDMapping, m.ID, m.ProducerID, pid)
+	case !retry && epoch != m.Epoch:
+		return false, fmt.Errorf("%w: transactional id %q: producer %d is at epoch %d, the request has %d", kerr.ProducerFenced, m.ID, pid, m.Epoch, epoch)
+	}
+	return retry, nil
+}
+
+// prepareV2 moves m to state want (PrepareCommit or PrepareAbort) at a
+// bumped epoch, handing out a new producer id if that exhausts it.
+func (m Metadata) prepareV2(want State, newID func() (int64, error), nowMs int64) (Ended, error) {
 	next := m.clone()
 	if m.State != Ongoing {
 		next.Partitions, next.StartMs = nil, nowMs

@@ -51,7 +51,7 @@ func parts(ps ...string) []Partition {
 // initialized is a producer at epoch 0 with no transaction.
 func initialized(t *testing.T) Metadata {
 	t.Helper()
-	in := must(New("app", pid, timeout, 1).InitProducerID(timeout, NoProducerID, NoEpoch, ids(), 2))
+	in := must(NewMetadata("app", pid, timeout, 1).InitProducerID(timeout, NoProducerID, NoEpoch, ids(), 2))
 	if in.Aborting || in.Next.Epoch != 0 || in.Next.State != Empty || in.Next.ProducerID != pid {
 		t.Fatalf("first InitProducerID: %+v", in)
 	}

@@ -279,14 +279,14 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := map[string]func(*Binding){
-		"resource type ANY":     func(b *Binding) { b.Resource.Type = auth.ResourceAny },
-		"pattern MATCH":         func(b *Binding) { b.Resource.Pattern = auth.PatternMatch },
-		"operation ANY":         func(b *Binding) { b.Op = auth.OpAny },
-		"permission ANY":        func(b *Binding) { b.Permission = PermAny },
-		"empty name":            func(b *Binding) { b.Resource.Name = "" },
-		"cluster of other name": func(b *Binding) { b.Resource = auth.Resource{Type: auth.ResourceCluster, Name: "x", Pattern: lit} },
+		"resource type ANY":      func(b *Binding) { b.Resource.Type = auth.ResourceAny },
+		"pattern MATCH":          func(b *Binding) { b.Resource.Pattern = auth.PatternMatch },
+		"operation ANY":          func(b *Binding) { b.Op = auth.OpAny },
+		"permission ANY":         func(b *Binding) { b.Permission = PermAny },
+		"empty name":             func(b *Binding) { b.Resource.Name = "" },
+		"cluster of other name":  func(b *Binding) { b.Resource = auth.Resource{Type: auth.ResourceCluster, Name: "x", Pattern: lit} },
 		"principal without type": func(b *Binding) { b.Principal = "alice" },
-		"empty host":            func(b *Binding) { b.Host = "" },
+		"empty host":             func(b *Binding) { b.Host = "" },
 	}
 	for name, mutate := range bad {
 		b := good

@@ -20,7 +20,8 @@ type Store interface {
 	// saw.
 	ACLs(ctx context.Context) ([]Binding, int64, error)
 	// ACLVersion returns the ACL change counter: it moves with every
-	// PutACLs and DeleteACLs that changed something, and never goes back.
+	// PutACLs and DeleteACLs that changed something (it may move with
+	// others too), and never goes back.
 	ACLVersion(ctx context.Context) (int64, error)
 	// PutACLs stores the bindings; one already stored stays (creating
 	// an existing binding succeeds, as in Kafka).

@@ -85,7 +85,6 @@
 //     items are not part of the metadata snapshot and do not bump the
 //     metadata version: trigger runners read them with their own Query
 //     (Store.Triggers), and brokers never do.
-//
 //   - Kafka ACLs (acl.Store): PutACLs and DeleteACLs are transactions of
 //     at most 98 unconditional Puts or Deletes (a binding is its own key,
 //     so creating one twice or deleting an absent one is harmless) with

@@ -63,7 +63,7 @@ var supportedOps = map[auth.ResourceType][]auth.Operation{
 // authorizedOps is the KIP-430 bitfield (bit i: operation code i) of the
 // operations of r's type that the request's principal may perform on r,
 // as Kafka's AuthHelper.authorizedOperations: every supported operation
-// when nothing is authorized.
+// when nothing is authorized, none without DESCRIBE.
 func (rc *reqCtx) authorizedOps(ctx context.Context, r auth.Resource) int32 {
 	ops := supportedOps[r.Type]
 	var bits int32
@@ -82,6 +82,11 @@ func (rc *reqCtx) authorizedOps(ctx context.Context, r auth.Resource) int32 {
 		if rc.allowed(idx[i]) {
 			bits |= 1 << op
 		}
+	}
+	if bits&(1<<auth.OpDescribe) == 0 {
+		// Kafka reports nothing on a resource the principal may not
+		// describe (its handlers check DESCRIBE first).
+		return 0
 	}
 	return bits
 }

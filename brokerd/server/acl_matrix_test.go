@@ -17,8 +17,8 @@ import (
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
-	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
+	"github.com/kafki/kafki/brokerd/meta"
 )
 
 // The ACL matrix: for each resource type and the main APIs, the answer

@@ -209,52 +209,77 @@ func (a *Authorizer) AuthorizeByResourceType(_ context.Context, req *auth.Reques
 	if ix == nil || rt < 0 || int(rt) >= len(ix.types) || ix.types[rt] == nil {
 		return auth.Denied
 	}
-	denyLit, denyPre := map[string]bool{}, map[string]bool{}
-	var allowLit, allowPre []string
+	p := typePatterns{denyLit: map[string]bool{}, denyPre: map[string]bool{}}
 	for _, b := range ix.types[rt].all {
-		p, _ := ParsePrincipal(b.Principal)
-		e := entry{principal: p, host: b.Host}
+		if b.Op != op && b.Op != auth.OpAll {
+			continue
+		}
+		pr, _ := ParsePrincipal(b.Principal)
+		e := entry{principal: pr, host: b.Host}
 		if ip, err := parseIP(b.Host); err == nil {
 			e.ip = ip
 		}
-		if !c.hostMatches(&e) || !c.principalMatches(&e) || (b.Op != op && b.Op != auth.OpAll) {
+		if !c.hostMatches(&e) || !c.principalMatches(&e) {
 			continue
 		}
-		lit := b.Resource.Pattern == auth.PatternLiteral
-		switch {
-		case b.Permission == PermDeny && lit && b.Resource.Name == Wildcard:
-			return auth.Denied
-		case b.Permission == PermDeny && lit:
-			denyLit[b.Resource.Name] = true
-		case b.Permission == PermDeny:
-			denyPre[b.Resource.Name] = true
-		case lit && b.Resource.Name == Wildcard:
+		if r, decided := p.add(b); decided {
+			return r
+		}
+	}
+	return p.result()
+}
+
+// typePatterns collects the patterns of the ALLOW and DENY bindings of
+// one principal and operation on one resource type.
+type typePatterns struct {
+	denyLit, denyPre   map[string]bool
+	allowLit, allowPre []string
+}
+
+// add files b; decided when a wildcard settles the answer at once.
+func (p *typePatterns) add(b Binding) (auth.Result, bool) {
+	lit := b.Resource.Pattern == auth.PatternLiteral
+	wild := lit && b.Resource.Name == Wildcard
+	switch {
+	case b.Permission == PermDeny && wild:
+		return auth.Denied, true
+	case b.Permission == PermDeny && lit:
+		p.denyLit[b.Resource.Name] = true
+	case b.Permission == PermDeny:
+		p.denyPre[b.Resource.Name] = true
+	case wild:
+		return auth.Allowed, true
+	case lit:
+		p.allowLit = append(p.allowLit, b.Resource.Name)
+	default:
+		p.allowPre = append(p.allowPre, b.Resource.Name)
+	}
+	return auth.Denied, false
+}
+
+// result: allowed when some ALLOW is dominated by no DENY (the same
+// literal, or a denied prefix of it).
+func (p *typePatterns) result() auth.Result {
+	for _, n := range p.allowLit {
+		if !p.denyLit[n] && !p.dominated(n) {
 			return auth.Allowed
-		case lit:
-			allowLit = append(allowLit, b.Resource.Name)
-		default:
-			allowPre = append(allowPre, b.Resource.Name)
 		}
 	}
-	dominated := func(name string) bool {
-		for n := 1; n <= len(name); n++ {
-			if denyPre[name[:n]] {
-				return true
-			}
-		}
-		return false
-	}
-	for _, n := range allowLit {
-		if !denyLit[n] && !dominated(n) {
-			return auth.Allowed
-		}
-	}
-	for _, n := range allowPre {
-		if !dominated(n) {
+	for _, n := range p.allowPre {
+		if !p.dominated(n) {
 			return auth.Allowed
 		}
 	}
 	return auth.Denied
+}
+
+func (p *typePatterns) dominated(name string) bool {
+	for n := 1; n <= len(name); n++ {
+		if p.denyPre[name[:n]] {
+			return true
+		}
+	}
+	return false
 }
 
 // AuthorizedOperations is the KIP-430 bitfield of ops (bit i: operation

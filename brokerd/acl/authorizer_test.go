@@ -345,3 +345,44 @@ func TestAuthorizedOperations(t *testing.T) {
 		t.Fatalf("got %b, want %b", got, want)
 	}
 }
+
+// Decisions run concurrently with changes and each sees one version of
+// the bindings: an ALLOW and a DENY created together are never seen one
+// without the other, so the action is never allowed. (Run under -race.)
+func TestDecisionsSeeOneVersion(t *testing.T) {
+	ctx := context.Background()
+	a := newAuthorizer(t, Options{})
+	pair := []Binding{allow(tp, lit, "t", "User:alice", "*", auth.OpRead), deny(tp, pre, "t", "User:alice", "*", auth.OpRead)}
+	req := request("User:alice", "127.0.0.1")
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst := make([]auth.Result, 0, 1)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if a.AppendAuthorize(dst[:0], req, []auth.Action{{Op: auth.OpRead, Resource: auth.Topic("t")}})[0] == auth.Allowed {
+					t.Error("allowed: a decision saw the ALLOW without the DENY created with it")
+					return
+				}
+			}
+		}()
+	}
+	all := Filter{ResourceType: auth.ResourceAny, Pattern: auth.PatternAny, Op: auth.OpAny, Permission: PermAny}
+	for i := 0; i < 200; i++ {
+		if err := a.Create(ctx, pair); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Delete(ctx, []Filter{all}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+}

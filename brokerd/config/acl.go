@@ -41,8 +41,7 @@ func (c *Config) validateACL() error {
 			return fmt.Errorf("super.users: %q is not a principal of the form Type:Name (User:admin)", p)
 		}
 	}
-	if !c.ACLEnabled() && (c.SuperUsers != "" || c.AllowEveryoneIfNoACLFound) {
-		return fmt.Errorf("super.users and allow.everyone.if.no.acl.found need authorizer.class.name=%s", AuthorizerACL)
-	}
+	// Without an authorizer super.users and allow.everyone.if.no.acl.found
+	// mean nothing, and are accepted, as Kafka does.
 	return nil
 }

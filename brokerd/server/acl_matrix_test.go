@@ -433,6 +433,12 @@ func TestACLDenyWinsAndAuthorizedOperations(t *testing.T) {
 	if want := bits(auth.OpRead, auth.OpDescribe); ops["p-secret"] != want {
 		t.Errorf("p-secret authorized operations %b, want %b", ops["p-secret"], want)
 	}
+	e.grant(groupACL(e.who, "g-ops", kadm.OpRead))
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups, dg.IncludeAuthorizedOperations = []string{"g-ops"}, true
+	if g := e.request(dg).(*kmsg.DescribeGroupsResponse).Groups[0]; g.ErrorCode != 0 || g.AuthorizedOperations != bits(auth.OpRead, auth.OpDescribe) {
+		t.Errorf("group authorized operations %b (code %d), want %b", g.AuthorizedOperations, g.ErrorCode, bits(auth.OpRead, auth.OpDescribe))
+	}
 	dc := kmsg.NewPtrDescribeClusterRequest()
 	dc.IncludeClusterAuthorizedOperations = true
 	if got, want := e.request(dc).(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations, bits(auth.OpAlter, auth.OpDescribe); got != want {

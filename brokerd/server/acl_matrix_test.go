@@ -565,3 +565,18 @@ func TestACLAPIsSecurityDisabled(t *testing.T) {
 		t.Fatalf("describe with an UNKNOWN filter: code %d, want INVALID_REQUEST", got)
 	}
 }
+
+// With allow.everyone.if.no.acl.found, a resource no ACL names is open to
+// everyone, and closes to all but those its first ACL names.
+func TestACLAllowEveryoneIfNoACLFound(t *testing.T) {
+	b := startACLBroker(t, func(c *config.Config) { c.AllowEveryoneIfNoACLFound = true })
+	e := &aclEnv{t: t, b: b, who: anonymous, adm: kadm.NewClient(clientFor(t, b.Addr(), anonymous))}
+	createTopic(t, e.client(), "open", 1, nil) // CREATE: the cluster has no ACLs
+	if err := e.produce("open"); err != nil {
+		t.Fatalf("produce to a topic without ACLs: %v", err)
+	}
+	e.grant(topicACL("User:alice", kadm.ACLPatternLiteral, []string{"open"}, kadm.OpWrite))
+	if err := e.produce("open"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("produce once the topic has an ACL for another principal: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+}

@@ -5,8 +5,8 @@
 // replication/isr → topics → replication (the leader's pure state
 // machine); node, replication/follower → interbroker (clients of
 // peers); node → cluster → lease, meta; metastore implements the stores
-// of meta, cluster, lease and tiering/remote on DynamoDB; broker wires
-// everything from config.
+// of meta, cluster, lease and tiering/remote on DynamoDB; server, meta
+// and metastore → acl → auth; broker wires everything from config.
 //
 // # Where does X happen?
 //
@@ -61,6 +61,12 @@
 //     KafkaApis asks, about the connection's auth.Session (listener,
 //     principal, client software), and answers a denial with Kafka's error
 //     code; the default, auth.AllowAll, is skipped without a call.
+//   - ACLs decide: package acl (authorizer.class.name) is the
+//     authorizer, Kafka's StandardAuthorizer rules over an immutable
+//     index swapped on change; server/29-31 serve DescribeAcls,
+//     CreateAcls and DeleteAcls through it; the bindings live in the
+//     metadata store (meta/acls.go, metastore/acls.go), and broker/acl.go
+//     re-reads them whenever node applies a new metadata snapshot.
 //   - The metrics an operator pages on: package metrics defines them;
 //     the under-replicated, under-min-ISR and offline partition gauges
 //     and the active controller are computed at scrape time by

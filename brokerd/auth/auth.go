@@ -7,9 +7,9 @@
 // ResourceType, PatternType), so ACLs can be stored and answered
 // (DescribeAcls, CreateAcls) without a translation table.
 //
-// Today every connection is PLAINTEXT and ANONYMOUS and the authorizer
-// allows everything (AllowAll); TLS, SASL and ACLs fill in the session and
-// replace the authorizer without touching the handlers.
+// The default authorizer allows everything (AllowAll); package acl is the
+// Kafka ACL authorizer (authorizer.class.name). TLS and SASL fill in the
+// session's principal without touching the handlers.
 package auth
 
 import (

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/acl"
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
@@ -56,6 +57,8 @@ type Broker struct {
 	serveErr chan error
 
 	stopTriggers func() // nil unless --triggers.enable; stops the runner before the listener
+
+	acls *acl.Authorizer // nil unless authorizer.class.name (acl.go)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -160,6 +163,15 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		})
 		cl = n
 	}
+	// Kafka ACLs (acl.go), unless the caller brought its own authorizer.
+	if o.authorizer == nil {
+		if b.acls, err = b.openAuthorizer(openCtx); err != nil {
+			return nil, err
+		}
+		if b.acls != nil {
+			o.authorizer = b.acls
+		}
+	}
 	srv, err := server.New(b.serverOptions(adv, cl, o.authorizer))
 	if err != nil {
 		return nil, err
@@ -208,6 +220,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		go func() { defer b.wg.Done(); tm.RunTiering(ctx, cfg.TierSweepInterval) }()
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
+	b.runACLs(ctx)
 	go func() {
 		defer b.wg.Done()
 		if err := b.server.Serve(ln); err != nil {

@@ -16,7 +16,8 @@
 // runs the same tools against a 3-broker cluster (RF 3): describe shows
 // replicas and ISR, producers and consumers carry on across a SIGKILLed
 // leader, and a group's committed offsets survive the death of its
-// coordinator.
+// coordinator. acls_test.go adds, lists and removes ACLs with kafka-acls
+// against a broker with Kafka's authorizer class configured.
 //
 // The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
 // broker from the kafka_2.13 jar), so they state Kafka's behaviour, not

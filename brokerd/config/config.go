@@ -106,6 +106,11 @@ type Config struct {
 	TriggersEnable                bool  // triggers.enable: run the Lambda trigger runner in-process (lambdas/triggers)
 	DefaultReplicationFactor      int16 // default.replication.factor: for auto-created topics and CreateTopics with -1
 	OffsetsTopicReplicationFactor int16 // offsets.topic.replication.factor (capped at the live brokers)
+
+	// Authorization with Kafka ACLs (acl.go, package acl).
+	AuthorizerClassName       string // authorizer.class.name: "" allows everything; acl or Kafka's StandardAuthorizer class
+	SuperUsers                string // super.users: semicolon-separated principals allowed everything
+	AllowEveryoneIfNoACLFound bool   // allow.everyone.if.no.acl.found: allow actions on resources no ACL names
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -282,11 +287,12 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
 	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
+	c.bindACL(fs)
 }
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateACL} {
 		if err := check(); err != nil {
 			return err
 		}

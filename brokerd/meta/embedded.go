@@ -35,6 +35,12 @@ type embeddedDoc struct {
 	// owns their JSON; this store keeps it opaque). Added without a
 	// format version change: older files have none.
 	Triggers map[string]triggerRecord `json:"triggers,omitempty"`
+
+	// ACLs are Kafka ACL bindings (acls.go); ACLVersion counts their
+	// changes. Added without a format version change: older files have
+	// none. Writers replace the slice, never modify it in place.
+	ACLs       []aclRecord `json:"acls,omitempty"`
+	ACLVersion int64       `json:"acl_version,omitempty"`
 }
 
 type triggerRecord struct {

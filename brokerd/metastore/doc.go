@@ -31,6 +31,8 @@
 //	remote partition     remote                   <topic>/<p:10>      fence N, ver N, fend N, topic S, partition N
 //	remote segment       rseg#<topic>/<p:10>      <segment id>        seg S (the segment as JSON)
 //	trigger              trigger                  <trigger id>        def S (JSON, owned by lambdas/triggers), version N, status S
+//	ACL change counter   meta                     acl_version         version N
+//	ACL binding          acl                      <sha256 hex>        rt N, name S, pt N, principal S, host S, op N, perm N
 //
 // Numbers in sort keys are zero-padded to 10 digits so Queries return
 // them in numeric order. Topic names cannot hold '/' or '#'. Lease names
@@ -83,6 +85,12 @@
 //     items are not part of the metadata snapshot and do not bump the
 //     metadata version: trigger runners read them with their own Query
 //     (Store.Triggers), and brokers never do.
+//   - Kafka ACLs (acl.Store): PutACLs and DeleteACLs are transactions of
+//     at most 98 unconditional Puts or Deletes (a binding is its own key,
+//     so creating one twice or deleting an absent one is harmless) with
+//     the ACL change counter and the metadata version bumped, so every
+//     broker's poll sees them; its authorizer then reads the counter and,
+//     when it moved, the ACL items (one Query).
 //
 // A transaction holds at most 100 items: PutPartitions packs partitions
 // with the lease check, the version bump and one counter bump per topic.

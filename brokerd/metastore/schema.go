@@ -76,6 +76,9 @@ func TableSchema() Schema {
 			{Name: "lease", PK: pkLease, SK: "<lease name>"},
 			{Name: "remote partition", PK: pkRemote, SK: "<topic>/<partition, 10 digits>"},
 			{Name: "remote segment", PK: pkSegmentPrefix + "<topic>/<partition, 10 digits>", SK: "<segment id>"},
+			// Kafka ACLs (acls.go).
+			{Name: "ACL change counter", PK: pkMeta, SK: skACLVersion},
+			{Name: "ACL binding", PK: pkACL, SK: "<SHA-256 of the binding, hex>"},
 		},
 	}
 }

@@ -51,11 +51,17 @@ type cluster struct {
 func newCluster(t *testing.T, n int) *cluster { return newClusterWith(t, n, nil) }
 
 func newClusterWith(t *testing.T, n int, opt func(*config.Config)) *cluster {
+	return newClusterWithTable(t, n, fmt.Sprintf("kafki-node-%d", time.Now().UnixNano()), opt)
+}
+
+// newClusterWithTable is newClusterWith on a given table (which may exist
+// already, holding what the test put there first).
+func newClusterWithTable(t *testing.T, n int, table string, opt func(*config.Config)) *cluster {
 	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
 	t.Setenv("AWS_REGION", mototest.Region)
-	c := &cluster{t: t, table: fmt.Sprintf("kafki-node-%d", time.Now().UnixNano()), brokers: map[int32]*broker.Broker{}, dirs: map[int32]string{}, opt: opt}
+	c := &cluster{t: t, table: table, brokers: map[int32]*broker.Broker{}, dirs: map[int32]string{}, opt: opt}
 	for id := int32(1); id <= int32(n); id++ {
 		c.dirs[id] = t.TempDir()
 		c.start(id)

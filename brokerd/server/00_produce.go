@@ -58,6 +58,7 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
 	}
 	authz := s.produceAuthz(ctx, rc, req)
+	defer rc.releaseAuthz()
 	// acks=all writes waiting for the ISR, answered after every append of
 	// the request so that the partitions replicate in parallel.
 	type pending struct {
@@ -142,7 +143,7 @@ func (s *Server) produceAuthz(ctx context.Context, rc *reqCtx, req *kmsg.Produce
 	if s.allowAll {
 		return nil
 	}
-	authz := make([]int, len(req.Topics))
+	authz := rc.authzIndexes(len(req.Topics))
 	for ti := range req.Topics {
 		authz[ti] = -1
 		if name := s.produceName(req, &req.Topics[ti]); name != "" {

@@ -66,6 +66,7 @@ func (s *Server) handleFetch(ctx context.Context, rc *reqCtx, r kmsg.Request) km
 		return resp
 	}
 	authz := s.fetchAuthz(ctx, rc, req)
+	defer rc.releaseAuthz()
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait > maxFetchWait {
 		wait = maxFetchWait
@@ -109,7 +110,7 @@ func (s *Server) fetchAuthz(ctx context.Context, rc *reqCtx, req *kmsg.FetchRequ
 	if s.allowAll {
 		return nil
 	}
-	idx := make([]int, len(req.Topics))
+	idx := rc.authzIndexes(len(req.Topics))
 	if fetchReplica(req) >= 0 {
 		c := rc.ask(auth.OpClusterAction, auth.Cluster())
 		for i := range idx {

@@ -16,7 +16,8 @@ package server
 // not describable are left out; a topic named explicitly and not
 // describable is TOPIC_AUTHORIZATION_FAILED whether or not it exists (by
 // id: answered without its name). Auto-creation also needs CREATE on the
-// cluster or on the topic (TOPIC_AUTHORIZATION_FAILED otherwise).
+// cluster or on the topic (TOPIC_AUTHORIZATION_FAILED otherwise). v8+
+// return the authorized operations asked for (KIP-430, acls.go).
 
 import (
 	"context"
@@ -67,6 +68,7 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 				resp.Topics = append(resp.Topics, s.metadataTopic(t))
 			}
 		}
+		s.metadataAuthorizedOps(ctx, rc, req, resp)
 		return resp
 	}
 	autoCreate := s.opts.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
@@ -102,6 +104,7 @@ func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request)
 		}
 		resp.Topics = append(resp.Topics, s.metadataTopic(t))
 	}
+	s.metadataAuthorizedOps(ctx, rc, req, resp)
 	return resp
 }
 

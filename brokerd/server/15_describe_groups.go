@@ -7,7 +7,8 @@ package server
 // their assignment.
 //
 // Authorization: DESCRIBE on each group, GROUP_AUTHORIZATION_FAILED for it
-// otherwise.
+// otherwise. v3+ return the group's authorized operations when asked
+// (KIP-430).
 
 import (
 	"context"
@@ -31,7 +32,7 @@ func (s *Server) handleDescribeGroups(ctx context.Context, rc *reqCtx, r kmsg.Re
 	for i, id := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = id
-		rg.AuthorizedOperations = -2147483648 // not requested / not computed
+		rg.AuthorizedOperations = -2147483648 // not requested
 		switch {
 		case !rc.allowedAt(authz, i):
 			rg.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
@@ -47,6 +48,9 @@ func (s *Server) handleDescribeGroups(ctx context.Context, rc *reqCtx, r kmsg.Re
 				break
 			}
 			rg.State, rg.ProtocolType, rg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
+			if req.IncludeAuthorizedOperations {
+				rg.AuthorizedOperations = rc.authorizedOps(ctx, auth.Group(id))
+			}
 			for _, m := range d.Members {
 				rm := kmsg.NewDescribeGroupsResponseGroupMember()
 				rm.MemberID, rm.ClientID, rm.ClientHost = m.MemberID, m.ClientID, m.Host

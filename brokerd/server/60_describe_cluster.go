@@ -6,15 +6,17 @@ package server
 // endpoint type; only brokers (1) are served (UNSUPPORTED_ENDPOINT_TYPE
 // otherwise).
 //
-// Authorization: none, as in Kafka, which asks DESCRIBE on the cluster only
-// to compute ClusterAuthorizedOperations when the client asks for them
-// (not computed here yet: answered as "unknown").
+// Authorization: none, as in Kafka, which asks about the cluster only to
+// compute ClusterAuthorizedOperations when the client asks for them
+// (KIP-430, acls.go).
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 	describeClusterMax = 1
 )
 
-func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+func (s *Server) handleDescribeCluster(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = 1
@@ -31,7 +33,10 @@ func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Req
 		return resp
 	}
 	resp.ClusterID = s.opts.ClusterID
-	resp.ClusterAuthorizedOperations = -2147483648 // not requested / unknown
+	resp.ClusterAuthorizedOperations = -2147483648 // not requested
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = rc.authorizedOps(ctx, auth.Cluster())
+	}
 	brokers, ctrl := s.brokers()
 	resp.ControllerID = ctrl
 	for _, ba := range brokers {

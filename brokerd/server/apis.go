@@ -50,6 +50,12 @@ func (s *Server) apis() []api {
 		{key: 60, min: describeClusterMin, max: describeClusterMax, handle: s.handleDescribeCluster},
 		{key: 75, min: describeTopicPartitionsMin, max: describeTopicPartitionsMax, handle: s.handleDescribeTopicPartitions},
 	}
+	// Kafka ACLs (acls.go; SECURITY_DISABLED without an ACL authorizer).
+	t = append(t,
+		api{key: 29, min: describeACLsMin, max: describeACLsMax, handle: s.handleDescribeACLs},
+		api{key: 30, min: createACLsMin, max: createACLsMax, handle: s.handleCreateACLs},
+		api{key: 31, min: deleteACLsMin, max: deleteACLsMax, handle: s.handleDeleteACLs},
+	)
 	sort.Slice(t, func(i, j int) bool { return t[i].key < t[j].key })
 	return t
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,10 +20,59 @@ import (
 // allocation.
 
 // authzBatch is a request's authorization questions so far (actions) and
-// the answers to the first len(results) of them.
+// the answers to the first len(results) of them, with room for a typical
+// produce or fetch inline: with an authorizer that appends its results
+// (acl.Authorizer), a request of up to batchInline topics allocates
+// nothing for its authorization once the batch comes from authzBatches.
 type authzBatch struct {
 	actions []auth.Action
 	results []auth.Result
+	req     auth.Request
+
+	actionsBuf [batchInline]auth.Action
+	resultsBuf [batchInline]auth.Result
+	idxBuf     [batchInline]int
+}
+
+const batchInline = 8
+
+// authzBatches recycles the batches of produce and fetch requests
+// (releaseAuthz), which are the ones on the hot path. It holds scratch
+// space only, never a verdict that outlives its request.
+var authzBatches = sync.Pool{New: func() any { return new(authzBatch) }}
+
+// batch returns the request's batch, taking one from the pool first.
+func (rc *reqCtx) batch() *authzBatch {
+	if rc.authz == nil {
+		b := authzBatches.Get().(*authzBatch)
+		b.actions, b.results = b.actionsBuf[:0], b.resultsBuf[:0]
+		rc.authz = b
+	}
+	return rc.authz
+}
+
+// releaseAuthz returns the request's batch to the pool; the handler must
+// not ask about, nor look at, verdicts afterwards (deferred at the top of
+// the produce and fetch handlers).
+func (rc *reqCtx) releaseAuthz() {
+	b := rc.authz
+	if b == nil {
+		return
+	}
+	rc.authz = nil
+	clear(b.actionsBuf[:]) // drop the resource names and the session
+	b.actions, b.results, b.req = nil, nil, auth.Request{}
+	authzBatches.Put(b)
+}
+
+// authzIndexes returns room for n verdict indexes, inline for small n;
+// valid until releaseAuthz.
+func (rc *reqCtx) authzIndexes(n int) []int {
+	b := rc.batch()
+	if n <= cap(b.idxBuf) {
+		return b.idxBuf[:n]
+	}
+	return make([]int, n)
 }
 
 // ask queues op on r for the next decide and returns its index for
@@ -31,12 +81,16 @@ func (rc *reqCtx) ask(op auth.Operation, r auth.Resource) int {
 	if rc.s.allowAll {
 		return -1
 	}
-	if rc.authz == nil {
-		rc.authz = &authzBatch{}
-	}
-	b := rc.authz
+	b := rc.batch()
 	b.actions = append(b.actions, auth.Action{Op: op, Resource: r})
 	return len(b.actions) - 1
+}
+
+// resultAppender is an authorizer that appends its verdicts to a slice
+// the caller owns (acl.Authorizer.AppendAuthorize), so that deciding
+// allocates nothing.
+type resultAppender interface {
+	AppendAuthorize(dst []auth.Result, req *auth.Request, actions []auth.Action) []auth.Result
 }
 
 // decide asks the authorizer about every action queued since the last
@@ -47,6 +101,14 @@ func (rc *reqCtx) decide(ctx context.Context) {
 		return
 	}
 	n := len(b.results)
+	if ap, ok := rc.s.authz.(resultAppender); ok {
+		b.results = ap.AppendAuthorize(b.results, rc.authRequest(), b.actions[n:])
+		for len(b.results) < len(b.actions) { // a short answer denies the rest
+			b.results = append(b.results, auth.Denied)
+		}
+		b.results = b.results[:len(b.actions)]
+		return
+	}
 	res := rc.s.authz.Authorize(ctx, rc.authRequest(), b.actions[n:])
 	for i := n; i < len(b.actions); i++ {
 		r := auth.Denied
@@ -79,11 +141,15 @@ func (rc *reqCtx) authorizeByType(ctx context.Context, op auth.Operation, rt aut
 	return rc.s.authz.AuthorizeByResourceType(ctx, rc.authRequest(), op, rt) == auth.Allowed
 }
 
+// authRequest is the request the authorizer is asked about, kept in the
+// batch so that asking allocates nothing.
 func (rc *reqCtx) authRequest() *auth.Request {
-	return &auth.Request{
+	b := rc.batch()
+	b.req = auth.Request{
 		Session: rc.conn.session, APIKey: rc.hdr.key, APIVersion: rc.hdr.version,
 		ClientID: rc.hdr.clientID, CorrelationID: rc.hdr.correlationID,
 	}
+	return &b.req
 }
 
 // askTopics queues op on each named topic and returns the indexes, one per

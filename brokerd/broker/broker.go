@@ -247,6 +247,7 @@ func (b *Broker) serverOptions(adv string, cl server.Cluster, a auth.Authorizer)
 		NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, AdvertisedAddr: adv,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		MaxRequestBytes: cfg.MaxRequestBytes, FlushOnAck: cfg.FlushOnAck, DataDir: cfg.DataDir,
+		RackAwareReads: cfg.RackAwareReads(),
 		TopicConfigs: func(overrides map[string]string) []topics.ConfigEntry {
 			return topics.EffectiveConfigs(cfg, overrides)
 		},

@@ -97,6 +97,11 @@ type Config struct {
 	// Cluster (metadata.store=dynamodb): brokers replicate partitions
 	// among themselves; see package cluster and brokerd/node.
 	BrokerRack           string        // broker.rack: availability zone, for replica placement
+	// ReplicaSelector is replica.selector.class: RackAwareReplicaSelector
+	// (or "rack") lets consumers that declare client.rack read from an
+	// in-sync follower in their rack (KIP-392); empty, Kafka's default,
+	// keeps every consumer on the leader.
+	ReplicaSelector string
 	SessionLease         time.Duration // session.lease: broker session and controller lease duration
 	ReplicaLagTimeMax    time.Duration // replica.lag.time.max (Kafka: .ms): a follower not caught up for this long leaves the ISR
 	ReplicaFetchWaitMax  time.Duration // replica.fetch.wait.max (Kafka: .ms): long-poll time of follower fetches
@@ -279,6 +284,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TierSweepInterval, "tier.sweep.interval", c.TierSweepInterval, "how often remote retention and the orphan sweeper run")
 	fs.DurationVar(&c.TierSweepGrace, "tier.sweep.grace", c.TierSweepGrace, "how old an unreferenced object or abandoned upload must be before the sweeper removes it (longer than any upload takes)")
 	fs.StringVar(&c.BrokerRack, "broker.rack", c.BrokerRack, "availability zone of this broker; replicas of a partition are spread over racks")
+	fs.StringVar(&c.ReplicaSelector, "replica.selector.class", c.ReplicaSelector, "org.apache.kafka.common.replica.RackAwareReplicaSelector (or rack): consumers with client.rack read from an in-sync follower in their rack (KIP-392); empty: from the leader")
 	fs.DurationVar(&c.SessionLease, "session.lease", c.SessionLease, "cluster: broker session (and controller) lease; a broker silent this long loses its leaderships")
 	fs.DurationVar(&c.ReplicaLagTimeMax, "replica.lag.time.max", c.ReplicaLagTimeMax, "cluster: a follower not caught up for this long leaves the ISR")
 	fs.DurationVar(&c.ReplicaFetchWaitMax, "replica.fetch.wait.max", c.ReplicaFetchWaitMax, "cluster: how long a follower's fetch waits at the leader for new data")
@@ -368,8 +374,20 @@ func (c *Config) validateGroups() error {
 
 // validateCluster checks the settings of the metadata store and
 // replication.
+// RackAwareReplicaSelector is Kafka's class name for rack-aware follower
+// reads, which replica.selector.class accepts (as does "rack").
+const RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
+// RackAwareReads reports whether replica.selector.class asks for
+// rack-aware follower reads.
+func (c *Config) RackAwareReads() bool {
+	return c.ReplicaSelector == RackAwareReplicaSelector || c.ReplicaSelector == "rack"
+}
+
 func (c *Config) validateCluster() error {
 	switch {
+	case c.ReplicaSelector != "" && !c.RackAwareReads():
+		return fmt.Errorf("replica.selector.class %q: Kafki has %s (or rack), or none", c.ReplicaSelector, RackAwareReplicaSelector)
 	case c.MetadataStore != MetadataEmbedded && c.MetadataStore != MetadataDynamoDB:
 		return fmt.Errorf("metadata.store %q: must be embedded or dynamodb", c.MetadataStore)
 	case c.MetadataStore == MetadataDynamoDB && c.MetadataTable == "":

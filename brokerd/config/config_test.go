@@ -54,6 +54,7 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{[]string{"stray"}, nil, "stray"},
 		{[]string{"--tier.dir=/x", "--tier.s3.bucket=b"}, nil, "tier.s3.bucket"},
 		{[]string{"--tier.s3.prefix=kafki/"}, nil, "needs tier.s3.bucket"},
+		{[]string{"--replica.selector.class=LeaderSelector"}, nil, "replica.selector.class"},
 		{[]string{"--tier.cache.bytes=-1"}, nil, "tier.cache.bytes"},
 		{[]string{"--tier.sweep.interval=0s"}, nil, "tier.sweep.interval"},
 	}

@@ -148,6 +148,7 @@ var kafkaSettings = []kafkaSetting{
 	{"replica.fetch.max.bytes", KindInt, always(func(c *Config) string { return itoa(c.ReplicaFetchMaxBytes) })},
 	{"replica.fetch.wait.max.ms", KindInt, always(func(c *Config) string { return millis(c.ReplicaFetchWaitMax) })},
 	{"replica.lag.time.max.ms", KindLong, always(func(c *Config) string { return millis(c.ReplicaLagTimeMax) })},
+	{"replica.selector.class", KindString, unlessEmpty(func(c *Config) string { return c.ReplicaSelector })},
 	{"socket.request.max.bytes", KindInt, always(func(c *Config) string { return itoa(c.MaxRequestBytes) })},
 	{"unclean.leader.election.enable", KindBoolean, constant("false")},
 }

@@ -146,6 +146,28 @@ func (l *Leader) FollowerFetch(id int32, offset, logStart int64, now time.Time) 
 	return moved, 0, false
 }
 
+// ReplicaPosition is a follower's log as the leader last heard of it.
+type ReplicaPosition struct {
+	ID       int32
+	LogEnd   int64
+	LogStart int64
+}
+
+// Holding returns the in-sync followers whose log, as their last fetch
+// reported it, holds offset or ends at it (KIP-392: the replicas a
+// consumer at offset may read from). Followers that never reported their
+// log start are left out: they might have deleted what the consumer
+// wants.
+func (l *Leader) Holding(offset int64) []ReplicaPosition {
+	var out []ReplicaPosition
+	for _, id := range l.isr {
+		if f := l.followers[id]; f != nil && f.leo >= offset && f.logStart >= 0 && f.logStart <= offset {
+			out = append(out, ReplicaPosition{ID: id, LogEnd: f.leo, LogStart: f.logStart})
+		}
+	}
+	return out
+}
+
 // LowWatermark is the offset below which no in-sync replica holds records
 // any more: the minimum of leaderStart (the local log start) and the log
 // start each follower in the ISR last reported, -1 while one of them has

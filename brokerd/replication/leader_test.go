@@ -217,3 +217,32 @@ func TestLowWatermarkCountsOnlyTheISR(t *testing.T) {
 		t.Fatalf("low watermark %d with the leader alone, want 70", got)
 	}
 }
+
+// Holding lists the in-sync followers whose reported log holds the
+// offset (KIP-392 read replicas): not one behind it, not one that
+// deleted it, not one that never reported its log start, not one out of
+// the ISR.
+func TestHoldingListsInSyncFollowersWithTheOffset(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	l := NewLeader(1, []int32{1, 2, 3, 4, 5}, []int32{1, 2, 3, 4}, 1, 10*time.Second, 0, 0, t0)
+	l.Appended(100)
+	l.FollowerFetch(2, 100, 0, t0)  // caught up, holds [0, 100)
+	l.FollowerFetch(3, 40, 0, t0)   // behind
+	l.FollowerFetch(4, 100, 60, t0) // deleted below 60
+	l.FollowerFetch(5, 100, 0, t0)  // not in the ISR (joins on this fetch only once applied)
+	ids := func(ps []ReplicaPosition) []int32 {
+		var out []int32
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	for offset, want := range map[int64][]int32{50: {2}, 70: {2, 4}, 40: {2, 3}, 100: {2, 4}, 101: nil} {
+		if got := ids(l.Holding(offset)); !slices.Equal(got, want) {
+			t.Errorf("Holding(%d) = %v, want %v", offset, got, want)
+		}
+	}
+	if got := NewLeader(1, []int32{1, 2}, []int32{1, 2}, 1, time.Second, 0, 0, t0).Holding(0); got != nil {
+		t.Errorf("a follower that never fetched is listed: %v", got)
+	}
+}

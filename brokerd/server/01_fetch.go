@@ -22,9 +22,18 @@ package server
 // offset below the remote start is OFFSET_OUT_OF_RANGE; a failing object
 // store is KAFKA_STORAGE_ERROR, which clients retry.
 //
-// In a cluster only the leader answers consumers (NOT_LEADER_OR_FOLLOWER
-// elsewhere; FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH when the request's
-// current leader epoch is older / newer than this broker's). A fetch with
+// In a cluster the leader answers consumers (FENCED_LEADER_EPOCH /
+// UNKNOWN_LEADER_EPOCH when the request's current leader epoch is older /
+// newer than this broker's), and so do followers for Fetch v11+ (KIP-392),
+// from their local log up to the high watermark the leader last reported;
+// elsewhere NOT_LEADER_OR_FOLLOWER. With replica.selector.class set to
+// RackAwareReplicaSelector a leader answers a consumer that names a rack
+// other than its own with no records and the in-sync follower of that
+// rack holding the fetch offset (the most caught-up one) as its preferred
+// read replica; as in Kafka, an offset a follower does not hold is
+// OFFSET_OUT_OF_RANGE with its log start and high watermark, from which
+// the client tells whether to go back to the leader or validate its
+// position there. A fetch with
 // a replica id is a follower's: the fetch offset is recorded as the
 // follower's log end offset (which may move the high watermark and answer
 // acks=all producers) and records up to the leader's log end are returned,
@@ -239,7 +248,8 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				n += len(data)
 				budget -= len(data)
 			default:
-				if err := part.CheckLeader(rp.CurrentLeaderEpoch); err != nil {
+				follower, err := s.consumerRead(req, part, rp.CurrentLeaderEpoch)
+				if err != nil {
 					sp.ErrorCode = rc.errCode(errorCode(err))
 					final = true
 					break
@@ -247,6 +257,12 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				l := part.Log()
 				hw := part.HighWatermark()
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, l.LogStartOffset()
+				if pref := s.preferredReadReplica(req, part, follower, rp.FetchOffset); pref >= 0 {
+					// KIP-392: no records, just where to fetch them.
+					sp.PreferredReadReplica = pref
+					final = true
+					break
+				}
 				limit := int(rp.PartitionMaxBytes)
 				if limit > budget {
 					limit = budget
@@ -257,11 +273,18 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				if limit <= 0 {
 					limit = 1 // KIP-74: still return the first batch whole
 				}
-				data, remote, err := part.ReadRemote(ctx, rp.FetchOffset, limit)
+				var data []byte
+				remote := false
+				if !follower {
+					// A follower serves its local log only: an offset
+					// below it is OFFSET_OUT_OF_RANGE with its log start,
+					// which sends KIP-392 clients back to the leader.
+					data, remote, err = part.ReadRemote(ctx, rp.FetchOffset, limit)
+				}
 				if !remote {
 					data, err = l.ReadWith(rp.FetchOffset, limit, hw, rc.allocRead)
 				}
-				if s.topics.Tier() != nil {
+				if s.topics.Tier() != nil && !follower {
 					sp.LogStartOffset = part.LogStartOffset(ctx)
 				}
 				if err != nil {
@@ -302,4 +325,49 @@ func (s *Server) countFetched(resp *kmsg.FetchResponse) {
 			s.metrics.Fetched(t.Topic, n)
 		}
 	}
+}
+
+// consumerRead checks that this broker may answer a consumer's fetch of
+// part at epoch: as its leader, or (Fetch v11+, in a cluster) as one of
+// its followers (follower true).
+func (s *Server) consumerRead(req *kmsg.FetchRequest, part *topics.Partition, epoch int32) (follower bool, err error) {
+	err = part.CheckLeader(epoch)
+	if err == nil || !errors.Is(err, topics.ErrNotLeader) || req.Version < 11 || s.cluster == nil {
+		return false, err
+	}
+	if ferr := part.CheckFollowerRead(epoch); ferr != nil {
+		if errors.Is(ferr, topics.ErrNotLeader) {
+			return false, err
+		}
+		return false, ferr
+	}
+	return true, nil
+}
+
+// preferredReadReplica is the follower a leader sends a consumer at
+// offset to (KIP-392, Kafka's RackAwareReplicaSelector): an in-sync
+// follower in the consumer's rack holding the offset, the most caught-up
+// one (the lowest id on a tie); -1 to serve it here, which is always the
+// case when this broker is in the consumer's rack or the selector is off.
+func (s *Server) preferredReadReplica(req *kmsg.FetchRequest, part *topics.Partition, follower bool, offset int64) int32 {
+	if follower || !s.opts.RackAwareReads || s.cluster == nil || req.Version < 11 || req.Rack == "" {
+		return -1
+	}
+	racks := map[int32]string{}
+	for _, b := range s.cluster.Brokers() {
+		racks[b.ID] = b.Rack
+	}
+	if racks[s.cluster.Self()] == req.Rack {
+		return -1
+	}
+	best, bestEnd := int32(-1), int64(-1)
+	for _, r := range part.ReadReplicas(offset) {
+		if racks[r.ID] != req.Rack {
+			continue
+		}
+		if r.LogEnd > bestEnd || (r.LogEnd == bestEnd && r.ID < best) {
+			best, bestEnd = r.ID, r.LogEnd
+		}
+	}
+	return best
 }

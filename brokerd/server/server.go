@@ -39,6 +39,11 @@ type Options struct {
 	MaxRequestBytes          int32  // socket.request.max.bytes: larger frames close the connection
 	FlushOnAck               bool   // log.flush.on.ack: fsync before answering acks=all
 	DataDir                  string // data.dir, as DescribeLogDirs reports it
+	// RackAwareReads is replica.selector.class=RackAwareReplicaSelector:
+	// a leader sends a consumer that names its rack (Fetch v11+) to an
+	// in-sync follower in that rack (KIP-392). Followers serve such
+	// consumers whatever the setting, as Kafka's do.
+	RackAwareReads bool
 	// TopicConfigs renders a topic's effective configs from its overrides
 	// over the broker's defaults (topics.EffectiveConfigs), for
 	// DescribeConfigs, CreateTopics v5+ and IncrementalAlterConfigs.

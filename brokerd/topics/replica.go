@@ -408,6 +408,30 @@ func (p *Partition) AwaitCommitted(ctx context.Context, lastOffset int64) error 
 	return nil
 }
 
+// ReadReplicas returns, on a leader, the in-sync followers a consumer
+// fetching at offset may be sent to (KIP-392); nil elsewhere.
+func (p *Partition) ReadReplicas(offset int64) []replication.ReplicaPosition {
+	p.rep.mu.Lock()
+	defer p.rep.mu.Unlock()
+	if p.rep.role != Leader {
+		return nil
+	}
+	return p.rep.lead.Holding(offset)
+}
+
+// CheckFollowerRead returns nil if this broker may serve a consumer's
+// fetch at reqEpoch (-1: unknown) from its copy as a follower (KIP-392):
+// it follows the partition at that epoch. Records are then served up to
+// the high watermark the leader last reported.
+func (p *Partition) CheckFollowerRead(reqEpoch int32) error {
+	p.rep.mu.Lock()
+	defer p.rep.mu.Unlock()
+	if p.rep.role != Follower {
+		return ErrNotLeader
+	}
+	return p.checkEpochLocked(reqEpoch)
+}
+
 // FollowerFetch records a fetch by follower replica at offset and epoch,
 // holding records from logStart (the fetch's LogStartOffset, -1 before
 // Fetch v5), and returns the high watermark to report to it.

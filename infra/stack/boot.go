@@ -50,6 +50,9 @@ func BrokerEnv(b BrokerBoot) string {
 	lines := []string{
 		fmt.Sprintf("KAFKI_NODE_ID=%d", b.NodeID),
 		"KAFKI_BROKER_RACK=$AZ",
+		// Consumers that set client.rack to their AZ read from the
+		// replica in it (KIP-392) and pay no cross-AZ transfer.
+		"KAFKI_REPLICA_SELECTOR_CLASS=org.apache.kafka.common.replica.RackAwareReplicaSelector",
 		fmt.Sprintf("KAFKI_LISTEN=0.0.0.0:%d", ClientPort),
 		"KAFKI_ADVERTISED_LISTENER=" + b.Advertised,
 		"KAFKI_CLUSTER_ID=" + b.Cluster,

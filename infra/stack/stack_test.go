@@ -216,7 +216,7 @@ func TestBrokersSpreadOverThreeAZsWithDistinctIdentities(t *testing.T) {
 				}
 			}
 		}
-		if !strings.Contains(ud, "KAFKI_BROKER_RACK=$AZ") || !strings.Contains(ud, "placement/availability-zone") {
+		if !strings.Contains(ud, "KAFKI_BROKER_RACK=$AZ") || !strings.Contains(ud, "KAFKI_REPLICA_SELECTOR_CLASS=org.apache.kafka.common.replica.RackAwareReplicaSelector") || !strings.Contains(ud, "placement/availability-zone") {
 			t.Error("a broker's rack is not its AZ")
 		}
 	}

@@ -96,12 +96,8 @@ type Config struct {
 
 	// Cluster (metadata.store=dynamodb): brokers replicate partitions
 	// among themselves; see package cluster and brokerd/node.
-	BrokerRack string // broker.rack: availability zone, for replica placement
-	// ReplicaSelector is replica.selector.class: RackAwareReplicaSelector
-	// (or "rack") lets consumers that declare client.rack read from an
-	// in-sync follower in their rack (KIP-392); empty, Kafka's default,
-	// keeps every consumer on the leader.
-	ReplicaSelector      string
+	BrokerRack           string        // broker.rack: availability zone, for replica placement
+	ReplicaSelector      string        // replica.selector.class: RackAwareReplicaSelector (or rack) for KIP-392 follower reads; empty: leader only
 	SessionLease         time.Duration // session.lease: broker session and controller lease duration
 	ReplicaLagTimeMax    time.Duration // replica.lag.time.max (Kafka: .ms): a follower not caught up for this long leaves the ISR
 	ReplicaFetchWaitMax  time.Duration // replica.fetch.wait.max (Kafka: .ms): long-poll time of follower fetches

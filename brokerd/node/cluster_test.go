@@ -579,19 +579,7 @@ func TestTieredCluster(t *testing.T) {
 // dynamoRequests sums a broker's DynamoDB requests so far.
 func dynamoRequests(t *testing.T, b *broker.Broker) float64 {
 	t.Helper()
-	mfs, err := b.Metrics().Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() == "kafki_dynamodb_requests_total" {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return n
+	return metric(t, b, "kafki_dynamodb_requests_total")
 }
 
 // TestControlPlaneCostIndependentOfPartitions: at idle a broker's

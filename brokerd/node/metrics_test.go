@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kafki/kafki/brokerd/broker"
@@ -16,8 +18,9 @@ import (
 	"github.com/kafki/kafki/internal/poll"
 )
 
-// metric sums a broker's series of one metric (a counter or a gauge).
-func metric(t *testing.T, b *broker.Broker, name string) float64 {
+// metric sums a broker's series of one metric (a counter or a gauge),
+// those with the given label name/value pairs only.
+func metric(t *testing.T, b *broker.Broker, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := b.Metrics().Registry.Gather()
 	if err != nil {
@@ -29,10 +32,22 @@ func metric(t *testing.T, b *broker.Broker, name string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			if hasLabels(m.GetLabel(), labels) {
+				v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
 		}
 	}
 	return v
+}
+
+// hasLabels reports whether ls has every name/value pair of want.
+func hasLabels(ls []*dto.LabelPair, want []string) bool {
+	for i := 0; i+1 < len(want); i += 2 {
+		if !slices.ContainsFunc(ls, func(l *dto.LabelPair) bool { return l.GetName() == want[i] && l.GetValue() == want[i+1] }) {
+			return false
+		}
+	}
+	return true
 }
 
 // proxy forwards connections to a broker's listener, which it learns

@@ -18,23 +18,7 @@ import (
 // and consumers alike.
 func fetchedBytes(t *testing.T, b *broker.Broker, topic string) float64 {
 	t.Helper()
-	mfs, err := b.Metrics().Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "kafki_topic_fetched_bytes_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "topic" && l.GetValue() == topic {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return metric(t, b, "kafki_topic_fetched_bytes_total", "topic", topic)
 }
 
 // TestRackAwareFollowerReads (KIP-392): with replica.selector.class set,

@@ -175,37 +175,21 @@ func (s *shard) load() (int, error) {
 	now := s.c.clock.Now()
 	metas := map[string][]byte{}
 	read := 0
-	off, end := s.lg.Start(), s.lg.End()
-	for off < end {
-		b, err := s.lg.Read(off, loadReadBytes)
+	readAt := func(off int64) ([]byte, error) { return s.lg.Read(off, loadReadBytes) }
+	err := batch.Scan(readAt, s.lg.Start(), s.lg.End(), func(h *batch.Header, raw []byte) error {
+		recs, err := batch.Records(raw, h, batch.DecodeOptions{})
 		if err != nil {
-			return read, fmt.Errorf("load __consumer_offsets-%d at %d: %w", s.idx, off, err)
+			s.c.log.Warn("skipping undecodable batch of __consumer_offsets", "partition", s.idx, "offset", h.BaseOffset, "err", err)
+			return nil
 		}
-		if len(b) == 0 {
-			break
+		for i := range recs {
+			read++
+			s.replay(recs[i].Key, recs[i].Value, metas, now)
 		}
-		next := off
-		for it := batch.NewIter(b); it.Next(); {
-			raw := it.Batch()
-			h, err := batch.ParseHeader(raw)
-			if err != nil {
-				return read, fmt.Errorf("load __consumer_offsets-%d at %d: %w", s.idx, next, err)
-			}
-			next = h.LastOffset() + 1
-			recs, err := batch.Records(raw, &h, batch.DecodeOptions{})
-			if err != nil {
-				s.c.log.Warn("skipping undecodable batch of __consumer_offsets", "partition", s.idx, "offset", h.BaseOffset, "err", err)
-				continue
-			}
-			for i := range recs {
-				read++
-				s.replay(recs[i].Key, recs[i].Value, metas, now)
-			}
-		}
-		if next <= off {
-			break
-		}
-		off = next
+		return nil
+	})
+	if err != nil {
+		return read, fmt.Errorf("load __consumer_offsets-%d: %w", s.idx, err)
 	}
 	for id, v := range metas {
 		g := s.groupFor(id, now)

@@ -202,45 +202,30 @@ func (s *shard) resign() {
 func load(lg Log) (map[string]Metadata, int, error) {
 	txns := map[string]Metadata{}
 	skipped := 0
-	for off, end := lg.Start(), lg.End(); off < end; {
-		b, err := lg.Read(off, loadReadBytes)
+	readAt := func(off int64) ([]byte, error) { return lg.Read(off, loadReadBytes) }
+	err := batch.Scan(readAt, lg.Start(), lg.End(), func(h *batch.Header, raw []byte) error {
+		if h.IsControl() {
+			return nil
+		}
+		err := batch.ForEachRecord(raw, h, batch.DecodeOptions{}, func(r *batch.Record) error {
+			m, deleted, err := Decode(r.Key, r.Value)
+			switch {
+			case err != nil:
+				skipped++
+			case deleted:
+				delete(txns, m.ID)
+			default:
+				txns[m.ID] = m
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, 0, fmt.Errorf("read at offset %d: %w", off, err)
+			skipped++ // the whole batch: its records do not decode
 		}
-		if len(b) == 0 {
-			break
-		}
-		next := off
-		for it := batch.NewIter(b); it.Next(); {
-			raw := it.Batch()
-			h, err := batch.ParseHeader(raw)
-			if err != nil {
-				return nil, 0, fmt.Errorf("batch at offset %d: %w", next, err)
-			}
-			next = h.LastOffset() + 1
-			if h.IsControl() {
-				continue
-			}
-			err = batch.ForEachRecord(raw, &h, batch.DecodeOptions{}, func(r *batch.Record) error {
-				m, deleted, err := Decode(r.Key, r.Value)
-				switch {
-				case err != nil:
-					skipped++
-				case deleted:
-					delete(txns, m.ID)
-				default:
-					txns[m.ID] = m
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, 0, fmt.Errorf("records of the batch at offset %d: %w", h.BaseOffset, err)
-			}
-		}
-		if next <= off {
-			return nil, 0, fmt.Errorf("read at offset %d made no progress", off)
-		}
-		off = next
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return txns, skipped, nil
 }

@@ -105,6 +105,15 @@ type Config struct {
 	TriggersEnable                bool  // triggers.enable: run the Lambda trigger runner in-process (lambdas/triggers)
 	DefaultReplicationFactor      int16 // default.replication.factor: for auto-created topics and CreateTopics with -1
 	OffsetsTopicReplicationFactor int16 // offsets.topic.replication.factor (capped at the live brokers)
+
+	// Listeners and TLS (issue 12), under Kafka's names; see listeners.go.
+	// Listeners empty: one PLAINTEXT listener on Listen, advertised as
+	// AdvertisedAddr (the shorthand make run uses).
+	Listeners                   string // listeners: NAME://host:port,...
+	AdvertisedListeners         string // advertised.listeners: NAME://host:port,...
+	ListenerSecurityProtocolMap string // listener.security.protocol.map: NAME:PROTOCOL,...
+	InterBrokerListenerName     string // inter.broker.listener.name
+	SSL                         SSLConfig
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -280,11 +289,12 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
 	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
+	c.bindListeners(fs)
 }
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateListeners} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func (s *Server) handleDescribeCluster(_ context.Context, rc *reqCtx, r kmsg.Req
 	}
 	resp.ClusterID = s.opts.ClusterID
 	resp.ClusterAuthorizedOperations = -2147483648 // not requested / unknown
-	brokers, ctrl := s.brokers()
+	brokers, ctrl := s.brokers(rc.conn.listener)
 	resp.ControllerID = ctrl
 	for _, ba := range brokers {
 		b := kmsg.NewDescribeClusterResponseBroker()

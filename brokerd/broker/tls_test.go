@@ -79,6 +79,13 @@ func (s *sessions) record(req *auth.Request) {
 	s.seen[ss.Listener+" "+string(ss.Protocol)+" "+ss.Principal.String()] = true
 }
 
+// String lists the sessions seen.
+func (s *sessions) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.seen)
+}
+
 func (s *sessions) has(k string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,10 +187,10 @@ func TestTLSProduceConsumeFranz(t *testing.T) {
 		}
 	}
 	if !rec.has("SSL SSL User:alice") {
-		t.Fatalf("no SSL session as User:alice: %v", rec.seen)
+		t.Fatalf("no SSL session as User:alice: %v", rec)
 	}
 	if !rec.has("PLAINTEXT PLAINTEXT User:ANONYMOUS") {
-		t.Fatalf("no anonymous PLAINTEXT session: %v", rec.seen)
+		t.Fatalf("no anonymous PLAINTEXT session: %v", rec)
 	}
 }
 
@@ -371,7 +378,7 @@ func TestKcatSSLClientCertificate(t *testing.T) {
 		t.Fatalf("kcat consumed %q, want %q", out, in)
 	}
 	if !rec.has("SSL SSL User:alice") {
-		t.Fatalf("kcat's session is not User:alice: %v", rec.seen)
+		t.Fatalf("kcat's session is not User:alice: %v", rec)
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/brokerd/internal/testcerts"
+	"github.com/kafki/kafki/loadtest"
 )
 
 // pki is a CA, the broker's certificate and a client's, made for one
@@ -395,4 +396,24 @@ func kcatRun(t *testing.T, stdin string, args ...string) string {
 		t.Fatalf("kcat %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String()
+}
+
+// loadtest's produce workload runs over mTLS (--security-protocol=SSL
+// with --tls-ca, --tls-cert, --tls-key).
+func TestLoadtestOverTLS(t *testing.T) {
+	p := newPKI(t)
+	b, _ := tlsBroker(t, p)
+	cfg, err := loadtest.ParseArgs([]string{"produce", "--bootstrap=" + b.ListenerAddr("SSL"),
+		"--security-protocol=SSL", "--tls-ca=" + p.ca.File, "--tls-cert=" + p.client.CertFile, "--tls-key=" + p.client.KeyFile,
+		"--records=2000", "--duration=0", "--warmup=0", "--json=", "--svg=", "--progress=0"}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := loadtest.Run(t.Context(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Produce == nil || rep.Produce.Records != 2000 || rep.BrokerRecords != 2000 {
+		t.Fatalf("report %+v", rep)
+	}
 }

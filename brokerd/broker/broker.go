@@ -47,10 +47,10 @@ type Broker struct {
 	cstore  *metastore.Store // nil on a single node
 	node    *node.Node       // nil on a single node
 
-	lns       []*boundListener // the Kafka listeners, in configured order (listeners.go)
+	lns []*boundListener // the Kafka listeners, in configured order (listeners.go)
 	// adv is the advertised address of the first PLAINTEXT listener,
 	// which in-process clients (the trigger runner) use; "" without one.
-	adv string
+	adv       string
 	metricsLn net.Listener
 	httpSrv   *http.Server
 

@@ -2,7 +2,9 @@
 # bench-tls.sh: produce throughput over PLAINTEXT and over SSL (mutual
 # TLS) against one brokerd serving both listeners, in the same run,
 # rounds interleaved (plain, ssl, plain, ssl, ...) so that a noisy machine
-# disturbs both alike. Prints each round and the medians.
+# disturbs both alike. Prints each round and the medians: throughput, and
+# the broker's CPU time per 100k records (from /proc), which other load
+# on the machine disturbs far less than throughput.
 #
 #   loadtest/bench-tls.sh BIN_DIR [ROUNDS] [DURATION]
 #
@@ -45,7 +47,11 @@ done
 plain=$(sed -n 's/.*listeners="PLAINTEXT=\([^,]*\),SSL=\([^"]*\)".*/\1/p' broker.log)
 ssl=$(sed -n 's/.*listeners="PLAINTEXT=\([^,]*\),SSL=\([^"]*\)".*/\2/p' broker.log)
 
-run() { # run PROTOCOL ROUND: prints records/s of the measured period
+# cpu prints the broker's user+system CPU time so far, in clock ticks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+
+run() { # run PROTOCOL ROUND: prints "records/s records cpu-ticks" of the run
 	if [ "$1" = SSL ]; then
 		set -- "$1" "$2" --bootstrap="$ssl" --security-protocol=SSL --tls-ca=ca.pem --tls-cert=client.crt --tls-key=client.key
 	else
@@ -53,24 +59,33 @@ run() { # run PROTOCOL ROUND: prints records/s of the measured period
 	fi
 	proto=$1 round=$2
 	shift 2
+	c0=$(cpu)
 	"$bin/loadtest" produce "$@" --topic="bench-$proto-$round" --duration="$duration" --warmup=2s \
 		--record-size=1024 --progress=0 --json= --svg= >"out-$proto-$round.txt" 2>&1 ||
 		{ cat "out-$proto-$round.txt" >&2; exit 1; }
-	awk '$1 == "produce" && $2 ~ /^[0-9]+$/ { print $3; exit }' "out-$proto-$round.txt"
+	c1=$(cpu)
+	# The broker's records include the warm-up's: all it did.
+	held=$(awk '/^broker holds/ { print $3; exit }' "out-$proto-$round.txt")
+	awk -v t=$((c1 - c0)) -v n="$held" '$1 == "produce" && $2 ~ /^[0-9]+$/ { print $3, n, t; exit }' "out-$proto-$round.txt"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "produce, 1 KiB records, acks=all, 3 partitions, $duration per run; broker $plain (PLAINTEXT) and $ssl (SSL, mTLS)"
+# perk prints a run's broker CPU milliseconds per 100k records.
+perk() { awk -v hz="$hz" '{ printf "%.0f\n", $3 * 1000 / hz / $2 * 100000 }'; }
 r=1
 while [ $r -le "$rounds" ]; do
 	p=$(run PLAINTEXT $r)
 	s=$(run SSL $r)
-	echo "round $r: PLAINTEXT $p rec/s, SSL $s rec/s"
 	echo "$p" >>plain.txt
 	echo "$s" >>ssl.txt
+	echo "round $r: PLAINTEXT $(echo "$p" | cut -d' ' -f1) rec/s ($(echo "$p" | perk) broker CPU ms/100k records), SSL $(echo "$s" | cut -d' ' -f1) rec/s ($(echo "$s" | perk) ms/100k)"
 	r=$((r + 1))
 done
-mp=$(median <plain.txt)
-ms=$(median <ssl.txt)
-echo "median: PLAINTEXT $mp rec/s, SSL $ms rec/s, SSL/PLAINTEXT $(awk -v a="$ms" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"
+mp=$(cut -d' ' -f1 plain.txt | median)
+ms=$(cut -d' ' -f1 ssl.txt | median)
+cp=$(perk <plain.txt | median)
+cs=$(perk <ssl.txt | median)
+echo "median throughput: PLAINTEXT $mp rec/s, SSL $ms rec/s, SSL/PLAINTEXT $(awk -v a="$ms" -v b="$mp" 'BEGIN { printf "%.2f", a / b }')"
+echo "median broker CPU per 100k records: PLAINTEXT $cp ms, SSL $cs ms, SSL/PLAINTEXT $(awk -v a="$cs" -v b="$cp" 'BEGIN { printf "%.2f", a / b }')"

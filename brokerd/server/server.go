@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -166,20 +165,6 @@ type Listener struct {
 	HandshakeTimeout time.Duration
 }
 
-// tlsReadBuffer is the read buffer under a TLS connection: crypto/tls
-// reads one record (at most 16 KiB) at a time, and with a produce
-// request's worth buffered below it, a large request costs one read
-// system call per 64 KiB instead of one or two per record.
-const tlsReadBuffer = 64 << 10
-
-// bufferedConn is a net.Conn read through a buffer.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
 // DefaultHandshakeTimeout bounds a TLS handshake when the listener sets
 // no HandshakeTimeout.
 const DefaultHandshakeTimeout = 10 * time.Second
@@ -237,7 +222,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		if l.TLS != nil {
 			// The handshake runs on the connection's goroutine (serve),
 			// so a slow client never holds up the accept loop.
-			nc = tls.Server(bufferedConn{nc, bufio.NewReaderSize(nc, tlsReadBuffer)}, l.TLS)
+			nc = tls.Server(nc, l.TLS)
 		}
 		c := newConn(s, nc, &l)
 		s.mu.Lock()

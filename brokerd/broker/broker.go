@@ -127,33 +127,11 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 
 	// Bind first: the cluster registration needs the advertised
 	// addresses, and the server needs the cluster membership.
-	sec, err := openSecurity(&b.cfg, log)
+	ib, sec, err := b.openListeners(&undo)
 	if err != nil {
 		return nil, err
 	}
-	lns, err := bindListeners(&b.cfg, sec)
-	if err != nil {
-		return nil, err
-	}
-	b.lns = lns
-	// One fatal error per listener and the metrics server, never blocked.
-	b.serveErr = make(chan error, len(lns)+2)
-	undo.push(func() {
-		for _, l := range lns {
-			l.ln.Close()
-		}
-	})
-	ib, err := interBroker(&b.cfg, lns)
-	if err != nil {
-		return nil, err
-	}
-	adv := lns[0].adv
-	for _, l := range lns {
-		if l.cfg.Protocol == config.ProtocolPlaintext {
-			b.adv = l.adv
-			break
-		}
-	}
+	lns, adv := b.lns, b.lns[0].adv
 	var cl server.Cluster // nil on a single node
 	if cstore != nil {
 		// Join the cluster before serving: the session lease (which may
@@ -233,14 +211,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
 	b.wg.Add(len(lns) - 1)
-	for _, l := range lns {
-		go func() {
-			defer b.wg.Done()
-			if err := b.server.ServeListener(l.ln, l.srv); err != nil {
-				b.serveErr <- fmt.Errorf("kafka listener %s: %w", l.cfg.Name, err)
-			}
-		}()
-	}
+	b.serveListeners()
 	if cfg.TriggersEnable {
 		if err := b.startTriggers(ctx); err != nil {
 			cancel()

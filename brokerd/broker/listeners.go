@@ -16,6 +16,50 @@ import (
 	"github.com/kafki/kafki/brokerd/tlsconf"
 )
 
+// openListeners loads the TLS material and binds every listener
+// (b.lns; undo closes them), and returns the inter-broker listener and
+// the security its clients use. b.adv is the first PLAINTEXT listener's
+// advertised address.
+func (b *Broker) openListeners(undo *cleanup) (*boundListener, *security, error) {
+	sec, err := openSecurity(&b.cfg, b.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	lns, err := bindListeners(&b.cfg, sec)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.lns = lns
+	// One fatal error per listener and the metrics server, never blocked.
+	b.serveErr = make(chan error, len(lns)+2)
+	undo.push(func() {
+		for _, l := range lns {
+			l.ln.Close()
+		}
+	})
+	for _, l := range lns {
+		if l.cfg.Protocol == config.ProtocolPlaintext {
+			b.adv = l.adv
+			break
+		}
+	}
+	ib, err := interBroker(&b.cfg, lns)
+	return ib, sec, err
+}
+
+// serveListeners serves every listener, one goroutine each (counted in
+// b.wg by the caller).
+func (b *Broker) serveListeners() {
+	for _, l := range b.lns {
+		go func() {
+			defer b.wg.Done()
+			if err := b.server.ServeListener(l.ln, l.srv); err != nil {
+				b.serveErr <- fmt.Errorf("kafka listener %s: %w", l.cfg.Name, err)
+			}
+		}()
+	}
+}
+
 // boundListener is one of the broker's listeners, bound.
 type boundListener struct {
 	cfg config.Listener

@@ -264,21 +264,8 @@ func (c *Config) validateListeners() error {
 		return err
 	}
 	s := &c.SSL
-	switch {
-	case s.KeystoreType != "" && !strings.EqualFold(s.KeystoreType, "PEM"):
-		return fmt.Errorf("ssl.keystore.type %s: only PEM is supported (convert with openssl)", s.KeystoreType)
-	case s.TruststoreType != "" && !strings.EqualFold(s.TruststoreType, "PEM"):
-		return fmt.Errorf("ssl.truststore.type %s: only PEM is supported (convert with openssl)", s.TruststoreType)
-	case s.KeyPassword != "":
-		return errors.New("ssl.key.password: encrypted private keys are not supported; give the key unencrypted, readable by the broker only")
-	case s.KeystoreLocation != "" && s.Cert != "":
-		return errors.New("ssl.keystore.location and tls.cert: set one")
-	case s.KeystoreLocation != "" && s.Key != "":
-		return errors.New("tls.key with ssl.keystore.location: the PEM keystore holds the key")
-	case s.TruststoreLocation != "" && s.CA != "":
-		return errors.New("ssl.truststore.location and tls.ca: set one")
-	case s.Key != "" && s.Cert == "":
-		return errors.New("tls.key: needs tls.cert")
+	if err := s.validateFiles(); err != nil {
+		return err
 	}
 	auth, err := tlsconf.ParseClientAuth(s.clientAuth())
 	if err != nil {
@@ -295,6 +282,27 @@ func (c *Config) validateListeners() error {
 		if auth != tlsconf.ClientAuthNone && f.CA == "" {
 			return fmt.Errorf("ssl.client.auth=%s needs ssl.truststore.location or tls.ca", auth)
 		}
+	}
+	return nil
+}
+
+// validateFiles checks how the TLS files are given.
+func (s *SSLConfig) validateFiles() error {
+	switch {
+	case s.KeystoreType != "" && !strings.EqualFold(s.KeystoreType, "PEM"):
+		return fmt.Errorf("ssl.keystore.type %s: only PEM is supported (convert with openssl)", s.KeystoreType)
+	case s.TruststoreType != "" && !strings.EqualFold(s.TruststoreType, "PEM"):
+		return fmt.Errorf("ssl.truststore.type %s: only PEM is supported (convert with openssl)", s.TruststoreType)
+	case s.KeyPassword != "":
+		return errors.New("ssl.key.password: encrypted private keys are not supported; give the key unencrypted, readable by the broker only")
+	case s.KeystoreLocation != "" && s.Cert != "":
+		return errors.New("ssl.keystore.location and tls.cert: set one")
+	case s.KeystoreLocation != "" && s.Key != "":
+		return errors.New("tls.key with ssl.keystore.location: the PEM keystore holds the key")
+	case s.TruststoreLocation != "" && s.CA != "":
+		return errors.New("ssl.truststore.location and tls.ca: set one")
+	case s.Key != "" && s.Cert == "":
+		return errors.New("tls.key: needs tls.cert")
 	}
 	return nil
 }

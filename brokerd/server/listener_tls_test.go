@@ -2,9 +2,9 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"io"
-	"crypto/x509/pkix"
 	"net"
 	"testing"
 	"time"

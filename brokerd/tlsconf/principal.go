@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -180,11 +181,11 @@ func item(s string) string {
 func parseRule(s string) (rule, string, error) {
 	pat, s, ok := untilSlash(s)
 	if !ok {
-		return rule{}, "", fmt.Errorf("invalid rule RULE:%s: want RULE:pattern/replacement/[LU]", item(pat))
+		return rule{}, "", fmt.Errorf("invalid rule %q: want RULE:pattern/replacement/[LU]", "RULE:"+item(pat))
 	}
 	repl, s, ok := untilSlash(s)
 	if !ok {
-		return rule{}, "", fmt.Errorf("invalid rule RULE:%s/%s: want RULE:pattern/replacement/[LU]", pat, item(repl))
+		return rule{}, "", fmt.Errorf("invalid rule %q: want RULE:pattern/replacement/[LU]", "RULE:"+pat+"/"+item(repl))
 	}
 	var r rule
 	if s != "" && (s[0] == 'L' || s[0] == 'U') {
@@ -193,6 +194,11 @@ func parseRule(s string) (rule, string, error) {
 	}
 	var err error
 	if r.pattern, err = regexp.Compile(pat); err != nil {
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			// syntax.Error prints the expression raw, newlines and all.
+			return rule{}, "", fmt.Errorf("rule pattern %q: %s in %q", pat, se.Code, se.Expr)
+		}
 		return rule{}, "", fmt.Errorf("rule pattern %q: %v", pat, err)
 	}
 	r.full = regexp.MustCompile(`^(?:` + pat + `)$`)

@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"crypto/x509"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,16 @@ func FuzzPrincipalRules(f *testing.F) {
 				t.Fatalf("%q,DEFAULT did not map %q: %v", rules, dn, err)
 			}
 		}
+	})
+}
+
+// FuzzSubjectDN: any subject encoding gives a DN or an error, never a
+// panic (a verified certificate's subject is well-formed, but the code
+// must not rely on it).
+func FuzzSubjectDN(f *testing.F) {
+	f.Add([]byte{0x30, 0x00})
+	f.Add([]byte{0x30, 0x10, 0x31, 0x0e, 0x30, 0x0c, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x05, 'a', 'l', 'i', 'c', 'e'})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		SubjectDN(&x509.Certificate{RawSubject: raw})
 	})
 }

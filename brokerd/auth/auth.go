@@ -7,9 +7,13 @@
 // ResourceType, PatternType), so ACLs can be stored and answered
 // (DescribeAcls, CreateAcls) without a translation table.
 //
-// Today every connection is PLAINTEXT and ANONYMOUS and the authorizer
-// allows everything (AllowAll); TLS, SASL and ACLs fill in the session and
-// replace the authorizer without touching the handlers.
+// A session's listener and protocol come from the listener that accepted
+// the connection (server.Listener); on an SSL listener a verified client
+// certificate sets the principal at the handshake (server/conn.go, mapped
+// by tlsconf's ssl.principal.mapping.rules), otherwise it is ANONYMOUS.
+// The authorizer allows everything (AllowAll) unless one is given; SASL
+// and ACLs fill in the session and replace the authorizer without
+// touching the handlers.
 package auth
 
 import (

@@ -31,8 +31,8 @@ type Options struct {
 	NodeID    int32  // node.id: this broker
 	ClusterID string // cluster.id, as Metadata and DescribeCluster report it
 	// AdvertisedAddr is the host:port clients are told to connect to
-	// (Metadata, FindCoordinator): the bound listener's address or the
-	// configured advertised listener.
+	// (Metadata, FindCoordinator) on a listener that gives no address of
+	// its own (Serve, or a Listener without Host).
 	AdvertisedAddr string
 	// ListenerName names the listener Serve accepts on; "PLAINTEXT" when
 	// empty. ServeListener names its own.

@@ -79,7 +79,7 @@ race:
 # Short fuzz runs of every fuzz target: request decoding, consumer group
 # state loaded from __consumer_offsets, batch validation, log recovery and
 # producer snapshots. Longer: make fuzz FUZZTIME=10m.
-FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot txn:FuzzDecode
+FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot txn:FuzzDecode tlsconf:FuzzPrincipalRules
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -56,6 +56,17 @@
 //     (tiering/remote, metastore.Remote in a cluster, fenced by the
 //     leader epoch), and enforces local and remote retention
 //     (tiering/cleanup).
+//   - A client connects: broker/listeners.go binds every listener of
+//     config's ListenerList (Kafka's listeners,
+//     listener.security.protocol.map) and hands each to
+//     server.ServeListener as a server.Listener (name, protocol,
+//     advertised address, TLS); on SSL and SASL_SSL listeners
+//     server/conn.go handshakes first (tlsconf's certificates, re-read
+//     when their files change) and an SSL session's principal is the
+//     client certificate's subject mapped by tlsconf.PrincipalMapper.
+//     Metadata answers with each broker's endpoint on the client's
+//     listener (server/cluster.go brokers; endpoints are registered by
+//     node and stored by metastore).
 //   - A request is authorized: each handler in server asks auth.Authorizer
 //     (server/authorize.go: one Authorize call per request) what Kafka's
 //     KafkaApis asks, about the connection's auth.Session (listener,

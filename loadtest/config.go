@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ErrUsage marks an invalid command line, detected before anything
@@ -140,6 +142,10 @@ type Config struct {
 	// kgo.FetchMaxPartitionBytes); the defaults are kgo's.
 	FetchMaxBytes       int
 	FetchPartitionBytes int
+	// Security is how clients connect (--security-protocol, --tls-*);
+	// security holds its kgo options once Run loaded its files.
+	Security Security
+	security []kgo.Opt
 }
 
 // DefaultConfig is the configuration with every option at its default.
@@ -173,13 +179,14 @@ func DefaultConfig() Config {
 
 		FetchMaxBytes:       DefaultFetchMaxBytes,
 		FetchPartitionBytes: DefaultFetchPartBytes,
+		Security:            Security{Protocol: ProtocolPlaintext},
 	}
 }
 
 // Validate checks the configuration as a whole, one concern at a time:
 // the target, the topic and records, the clients, the period.
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateTarget, c.validateRecords, c.validateClients, c.validateProducer, c.validatePeriod} {
+	for _, check := range []func() error{c.validateTarget, c.validateRecords, c.validateClients, c.validateProducer, c.validatePeriod, c.Security.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -364,6 +371,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.BoolVar(&cfg.ReadBack, "read-back", cfg.ReadBack, "produce workload: then read the whole topic back, flat out, as the consume side")
 	fs.IntVar(&cfg.FetchMaxBytes, "fetch-max-bytes", cfg.FetchMaxBytes, "largest fetch response a consumer asks for, in bytes")
 	fs.IntVar(&cfg.FetchPartitionBytes, "fetch-partition-bytes", cfg.FetchPartitionBytes, "largest part of a fetch response per partition, in bytes")
+	cfg.Security.bind(fs)
 	flagFunc(fs, "broker-pid", "", "comma-separated broker process ids to sample for peak RSS", func(s string) (err error) {
 		cfg.BrokerPIDs, err = parsePIDs(s)
 		return err

@@ -6,6 +6,8 @@
 #   make bench-compare   runs the side-by-side comparison (about 6 minutes;
 #                        Kafki's three-node setup needs moto_server:
 #                        pip install 'moto[server]')
+#   make bench-tls       produce throughput PLAINTEXT vs SSL (mTLS), one
+#                        broker, interleaved rounds (about 2 minutes)
 #
 # The jars go to a cache outside the repository, separate from the one the
 # compatibility suite (brokerd/compat) uses.
@@ -41,3 +43,11 @@ $(KAFKA_SERVER_CACHE)/.complete: loadtest/kafka/pom.xml
 bench-compare: kafka-deps loadtest
 	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd ./brokerd/cmd/kafki-dev-cluster
 	$(BIN)/loadtest compare --kafki-bin=$(BIN)/brokerd --kafki-cluster-bin=$(BIN)/kafki-dev-cluster --kafka-libs=$(KAFKA_SERVER_LIBS) --out=$(BENCH_OUT) $(BENCH_FLAGS)
+
+# --- TLS cost (issue 12) ---
+BENCH_TLS_ROUNDS   ?= 4
+BENCH_TLS_DURATION ?= 8s
+.PHONY: bench-tls
+bench-tls: loadtest
+	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd
+	sh loadtest/bench-tls.sh $(BIN) $(BENCH_TLS_ROUNDS) $(BENCH_TLS_DURATION)

@@ -85,16 +85,13 @@ type slot struct {
 }
 
 func producerOpts(cfg Config, slots int) []kgo.Opt {
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Seeds()...),
-		kgo.DialTimeout(cfg.Timeout),
-		kgo.DisableClientMetrics(),
+	opts := append(cfg.connOpts(),
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)),
 		kgo.MaxBufferedRecords(slots),
 		kgo.ProducerBatchCompression(mustCodec(cfg.Compression)),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
-	}
+	)
 	switch cfg.Acks {
 	case AcksAll:
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))

@@ -61,6 +61,7 @@ type Settings struct {
 	ReadBack          bool     `json:"read_back,omitempty"`
 	FetchMaxBytes     int      `json:"fetch_max_bytes"`
 	FetchPartBytes    int      `json:"fetch_partition_bytes"`
+	SecurityProtocol  string   `json:"security_protocol"`
 }
 
 func settingsOf(c Config) Settings {
@@ -73,6 +74,7 @@ func settingsOf(c Config) Settings {
 		Idempotent: c.Idempotent, DurationSec: c.Duration.Seconds(), Records: c.Records,
 		WarmupSec: c.Warmup.Seconds(), ReadBack: c.ReadBack,
 		FetchMaxBytes: c.FetchMaxBytes, FetchPartBytes: c.FetchPartitionBytes,
+		SecurityProtocol: c.Security.securityName(),
 	}
 	if c.Workload == WorkloadConsume {
 		s.Preload = c.Preload

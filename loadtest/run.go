@@ -59,6 +59,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 			rep.Error = err.Error()
 		}
 	}()
+	if cfg, err = cfg.withSecurity(); err != nil {
+		return rep, err
+	}
 	a, err := connect(ctx, cfg)
 	if err != nil {
 		return rep, err

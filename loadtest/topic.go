@@ -24,12 +24,7 @@ type admin struct {
 // connect dials the bootstrap servers and checks, within cfg.Timeout, that
 // the cluster answers.
 func connect(ctx context.Context, cfg Config) (*admin, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Seeds()...),
-		kgo.DialTimeout(cfg.Timeout),
-		kgo.DisableClientMetrics(),
-		kgo.RetryTimeout(cfg.Timeout),
-	)
+	cl, err := kgo.NewClient(append(cfg.connOpts(), kgo.RetryTimeout(cfg.Timeout))...)
 	if err != nil {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}

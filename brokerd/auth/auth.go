@@ -7,8 +7,12 @@
 // ResourceType, PatternType), so ACLs can be stored and answered
 // (DescribeAcls, CreateAcls) without a translation table.
 //
+// A session's listener and protocol come from the listener that accepted
+// the connection (server.Listener); on an SSL listener a verified client
+// certificate sets the principal at the handshake (server/conn.go, mapped
+// by tlsconf's ssl.principal.mapping.rules), otherwise it is ANONYMOUS.
 // The default authorizer allows everything (AllowAll); package acl is the
-// Kafka ACL authorizer (authorizer.class.name). TLS and SASL fill in the
+// Kafka ACL authorizer (authorizer.class.name). SASL fills in the
 // session's principal without touching the handlers.
 package auth
 

@@ -22,6 +22,7 @@ import (
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
+	"github.com/kafki/kafki/brokerd/interbroker"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
@@ -47,8 +48,10 @@ type Broker struct {
 	cstore  *metastore.Store // nil on a single node
 	node    *node.Node       // nil on a single node
 
-	ln        net.Listener
-	adv       string // the Kafka listener's advertised address
+	lns []*boundListener // the Kafka listeners, in configured order (listeners.go)
+	// adv is the advertised address of the first PLAINTEXT listener,
+	// which in-process clients (the trigger runner) use; "" without one.
+	adv       string
 	metricsLn net.Listener
 	httpSrv   *http.Server
 
@@ -125,23 +128,22 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	b.groups = gc
 	undo.push(gc.Shutdown)
 
-	// Bind first: the cluster registration needs the advertised address,
-	// and the server needs the cluster membership.
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// Bind first: the cluster registration needs the advertised
+	// addresses, and the server needs the cluster membership.
+	ib, sec, err := b.openListeners(&undo)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return nil, err
 	}
-	b.ln = ln
-	undo.push(func() { ln.Close() })
-	adv := advertisedAddr(cfg.AdvertisedAddr, ln.Addr())
-	b.adv = adv
+	lns, adv := b.lns, b.lns[0].adv
 	var cl server.Cluster // nil on a single node
 	if cstore != nil {
 		// Join the cluster before serving: the session lease (which may
 		// take one lease duration when a previous incarnation's is still
 		// recorded), the registration, and this broker's roles.
 		o := nodeOptions(&b.cfg)
-		o.Addr, o.Store, o.Topics = adv, cstore, tm
+		o.Addr, o.Endpoints, o.InterBrokerListener = ib.adv, endpoints(lns), ib.cfg.Name
+		o.Interbroker = interbroker.New(interbrokerOptions(&b.cfg, ib, sec))
+		o.Store, o.Topics = cstore, tm
 		o.Log, o.OnOffsetsRoles = log.With("component", "cluster"), b.offsetsRoles
 		o.Counters = node.Counters{
 			SessionRenewFailures: m.SessionRenewalFailures, ControllerRenewFailures: m.ControllerRenewalFailures,
@@ -221,12 +223,8 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
 	b.runACLs(ctx)
-	go func() {
-		defer b.wg.Done()
-		if err := b.server.Serve(ln); err != nil {
-			b.serveErr <- fmt.Errorf("kafka listener: %w", err)
-		}
-	}()
+	b.wg.Add(len(lns) - 1)
+	b.serveListeners()
 	if cfg.TriggersEnable {
 		if err := b.startTriggers(ctx); err != nil {
 			cancel()
@@ -234,7 +232,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 			return nil, err
 		}
 	}
-	log.Info("broker started", "listen", ln.Addr().String(), "node.id", cfg.NodeID, "data.dir", cfg.DataDir, "metrics", b.MetricsAddr())
+	log.Info("broker started", "listen", b.Addr(), "listeners", listenersSummary(lns), "node.id", cfg.NodeID, "data.dir", cfg.DataDir, "metrics", b.MetricsAddr())
 	undo.release()
 	return b, nil
 }
@@ -354,8 +352,9 @@ func groupTick(cfg *config.Config) time.Duration {
 // Groups exposes the group coordinator (tests and tools).
 func (b *Broker) Groups() *groups.Coordinator { return b.groups }
 
-// Addr is the bound Kafka listener address.
-func (b *Broker) Addr() string { return b.ln.Addr().String() }
+// Addr is the bound address of the first Kafka listener (the one
+// listener of the listen shorthand).
+func (b *Broker) Addr() string { return b.lns[0].ln.Addr().String() }
 
 // MetricsAddr is the bound metrics address, or "" when disabled.
 func (b *Broker) MetricsAddr() string {

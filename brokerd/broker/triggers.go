@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -34,6 +35,9 @@ func (b *Broker) startTriggers(ctx context.Context) error {
 	store, ok := b.store.(triggers.Store)
 	if !ok {
 		return fmt.Errorf("triggers.enable: metadata store %T keeps no triggers", b.store)
+	}
+	if b.adv == "" {
+		return errors.New("triggers.enable: the in-process runner needs a PLAINTEXT listener (e.g. on 127.0.0.1)")
 	}
 	lc, s3c, err := triggers.AWSClients(ctx)
 	if err != nil {

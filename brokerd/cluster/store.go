@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"net"
 	"strconv"
 
 	"github.com/kafki/kafki/brokerd/lease"
@@ -62,9 +63,16 @@ type PartitionWrite struct {
 
 // BrokerInfo is a broker's registration.
 type BrokerInfo struct {
-	ID   int32
-	Addr string // host:port clients and peers connect to
-	Rack string
+	ID int32
+	// Addr is the host:port peers connect to: the advertised address of
+	// the inter-broker listener. A registration without Endpoints (one
+	// written before listeners had names) serves it to every listener.
+	Addr string
+	// Endpoints are the advertised addresses of every listener, as
+	// Kafka's broker registration has them; Metadata answers a client
+	// with the endpoint of the listener it connected to.
+	Endpoints []Endpoint
+	Rack      string
 	// SessionEpoch is the epoch of the session lease it registered under.
 	SessionEpoch int64
 	// Fenced: the controller found its session lapsed; it leads nothing
@@ -84,4 +92,44 @@ type Snapshot struct {
 	// Deleted names the topics deleted whose remains (partition states)
 	// the controller has not removed yet, sorted.
 	Deleted []string
+}
+
+// Endpoint is one listener's advertised address, as Kafka registers it.
+type Endpoint struct {
+	Listener string // listener name, upper case: "PLAINTEXT", "CLIENT"
+	Protocol string // its security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+	Host     string
+	Port     int32
+}
+
+// Addr is the endpoint as host:port.
+func (e Endpoint) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))) }
+
+// EndpointFor returns the address of a broker on listener: its endpoint
+// of that name, or, for a registration without endpoints, its legacy
+// address under any name. ok is false when the broker has no such
+// listener (Kafka then leaves it out of that listener's metadata).
+func EndpointFor(endpoints []Endpoint, legacyAddr, listener string) (Endpoint, bool) {
+	if len(endpoints) == 0 {
+		host, port, err := net.SplitHostPort(legacyAddr)
+		if err != nil {
+			return Endpoint{}, false
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return Endpoint{}, false
+		}
+		return Endpoint{Listener: listener, Protocol: "PLAINTEXT", Host: host, Port: int32(p)}, true
+	}
+	for _, e := range endpoints {
+		if e.Listener == listener {
+			return e, true
+		}
+	}
+	return Endpoint{}, false
+}
+
+// Endpoint is the broker's address on listener (see EndpointFor).
+func (b BrokerInfo) Endpoint(listener string) (Endpoint, bool) {
+	return EndpointFor(b.Endpoints, b.Addr, listener)
 }

@@ -112,6 +112,15 @@ type Config struct {
 	AuthorizerClassName       string // authorizer.class.name: "" allows everything; acl or Kafka's StandardAuthorizer class
 	SuperUsers                string // super.users: semicolon-separated principals allowed everything
 	AllowEveryoneIfNoACLFound bool   // allow.everyone.if.no.acl.found: allow actions on resources no ACL names
+
+	// Listeners and TLS (issue 12), under Kafka's names; see listeners.go.
+	// Listeners empty: one PLAINTEXT listener on Listen, advertised as
+	// AdvertisedAddr (the shorthand make run uses).
+	Listeners                   string // listeners: NAME://host:port,...
+	AdvertisedListeners         string // advertised.listeners: NAME://host:port,...
+	ListenerSecurityProtocolMap string // listener.security.protocol.map: NAME:PROTOCOL,...
+	InterBrokerListenerName     string // inter.broker.listener.name
+	SSL                         SSLConfig
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -290,11 +299,12 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
 	c.bindACL(fs)
+	c.bindListeners(fs)
 }
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateACL} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateACL, c.validateListeners} {
 		if err := check(); err != nil {
 			return err
 		}

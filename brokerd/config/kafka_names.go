@@ -89,12 +89,7 @@ func constant(v string) func(c *Config) (string, bool) {
 
 // kafkaSettings is sorted by name (KafkaConfigs' order; a test checks it).
 var kafkaSettings = []kafkaSetting{
-	{"advertised.listeners", KindString, unlessEmpty(func(c *Config) string {
-		if c.AdvertisedAddr == "" {
-			return ""
-		}
-		return "PLAINTEXT://" + c.AdvertisedAddr
-	})},
+	{"advertised.listeners", KindString, unlessEmpty(func(c *Config) string { return c.listenersString(true) })},
 	{"auto.create.topics.enable", KindBoolean, always(func(c *Config) string { return strconv.FormatBool(c.AutoCreateTopics) })},
 	{"broker.id", KindInt, always(func(c *Config) string { return itoa(c.NodeID) })},
 	{"broker.rack", KindString, unlessEmpty(func(c *Config) string { return c.BrokerRack })},
@@ -103,7 +98,19 @@ var kafkaSettings = []kafkaSetting{
 	{"group.max.session.timeout.ms", KindInt, always(func(c *Config) string { return millis(c.GroupMaxSessionTimeout) })},
 	{"group.max.size", KindInt, always(func(c *Config) string { return itoa(c.GroupMaxSize) })},
 	{"group.min.session.timeout.ms", KindInt, always(func(c *Config) string { return millis(c.GroupMinSessionTimeout) })},
-	{"listeners", KindString, always(func(c *Config) string { return "PLAINTEXT://" + c.Listen })},
+	{"inter.broker.listener.name", KindString, always(func(c *Config) string {
+		l, _ := c.InterBrokerListener()
+		return l.Name
+	})},
+	{"listener.security.protocol.map", KindString, always(func(c *Config) string {
+		ls, _ := c.ListenerList()
+		var parts []string
+		for _, l := range ls {
+			parts = append(parts, l.Name+":"+l.Protocol)
+		}
+		return strings.Join(parts, ",")
+	})},
+	{"listeners", KindString, always(func(c *Config) string { return c.listenersString(false) })},
 	// Kafki has one cleanup policy, one ISR floor and never elects an
 	// unclean leader by default; Kafka's broker defaults say the same.
 	{"log.cleanup.policy", KindList, constant("delete")},
@@ -150,6 +157,13 @@ var kafkaSettings = []kafkaSetting{
 	{"replica.lag.time.max.ms", KindLong, always(func(c *Config) string { return millis(c.ReplicaLagTimeMax) })},
 	{"replica.selector.class", KindString, unlessEmpty(func(c *Config) string { return c.ReplicaSelector })},
 	{"socket.request.max.bytes", KindInt, always(func(c *Config) string { return itoa(c.MaxRequestBytes) })},
+	{"ssl.client.auth", KindString, always(func(c *Config) string { return string(c.SSL.ClientAuthMode()) })},
+	{"ssl.principal.mapping.rules", KindString, always(func(c *Config) string {
+		if c.SSL.PrincipalMappingRules == "" {
+			return "DEFAULT"
+		}
+		return c.SSL.PrincipalMappingRules
+	})},
 	{"unclean.leader.election.enable", KindBoolean, constant("false")},
 }
 

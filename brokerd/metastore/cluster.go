@@ -3,6 +3,10 @@ package metastore
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,8 +26,12 @@ const (
 	attrVersion       = "version"        // N: compare-and-set
 	attrAddr          = "addr"           // S
 	attrRack          = "rack"           // S
-	attrSessionEpoch  = "session_epoch"  // N
-	attrFenced        = "fenced"         // BOOL
+	// attrEndpoints: listener name → "PROTOCOL://host:port", every
+	// listener's advertised endpoint; absent in registrations written
+	// before listeners had names (then addr serves every listener).
+	attrEndpoints    = "endpoints"     // M of S
+	attrSessionEpoch = "session_epoch" // N
+	attrFenced       = "fenced"        // BOOL
 )
 
 // FencedBrokerTTL is how long a fenced broker's registration stays in
@@ -211,7 +219,35 @@ func parseBroker(m map[string]types.AttributeValue) (cluster.BrokerInfo, error) 
 	if it.err == nil && b.Addr == "" {
 		it.fail(attrAddr, "is empty")
 	}
+	for name, v := range it.strMap(attrEndpoints) {
+		e, err := parseEndpoint(name, v)
+		if err != nil {
+			it.fail(attrEndpoints+"."+name, err.Error())
+			continue
+		}
+		b.Endpoints = append(b.Endpoints, e)
+	}
+	slices.SortFunc(b.Endpoints, func(x, y cluster.Endpoint) int { return strings.Compare(x.Listener, y.Listener) })
 	return b, it.err
+}
+
+// formatEndpoint is an endpoint's value in attrEndpoints.
+func formatEndpoint(e cluster.Endpoint) string { return e.Protocol + "://" + e.Addr() }
+
+func parseEndpoint(name, v string) (cluster.Endpoint, error) {
+	proto, addr, ok := strings.Cut(v, "://")
+	if !ok || proto == "" {
+		return cluster.Endpoint{}, fmt.Errorf("is %q, not PROTOCOL://host:port", v)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return cluster.Endpoint{}, fmt.Errorf("is %q: %v", v, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return cluster.Endpoint{}, fmt.Errorf("is %q: port %v", v, err)
+	}
+	return cluster.Endpoint{Listener: name, Protocol: proto, Host: host, Port: int32(p)}, nil
 }
 
 // versionCondition makes a write conditional on the item's version
@@ -329,6 +365,13 @@ func (s *Store) Register(ctx context.Context, b cluster.BrokerInfo) error {
 	it := brokerKey(b.ID)
 	it[attrAddr] = str(b.Addr)
 	it[attrRack] = str(b.Rack)
+	if len(b.Endpoints) > 0 {
+		eps := make(map[string]types.AttributeValue, len(b.Endpoints))
+		for _, e := range b.Endpoints {
+			eps[e.Listener] = str(formatEndpoint(e))
+		}
+		it[attrEndpoints] = &types.AttributeValueMemberM{Value: eps}
+	}
 	it[attrSessionEpoch] = num(b.SessionEpoch)
 	it[attrFenced] = boolean(false)
 	return s.fenced(ctx, cluster.BrokerLease(b.ID), b.SessionEpoch, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}})

@@ -26,7 +26,7 @@
 //	producer id counter  meta                     producer_id         next N
 //	topic                topic                    <topic>             id S (hex), partitions N, rf N, configs M, version N, changes N, deleted BOOL
 //	partition state      partition#<topic>        <partition:10>      replicas L, isr L, leader N, leader_epoch N, leader_session N, version N
-//	broker               broker                   <broker id:10>      addr S, rack S, session_epoch N, fenced BOOL, expires_at N (when fenced)
+//	broker               broker                   <broker id:10>      addr S (inter-broker), endpoints M (listener → "PROTOCOL://host:port"; absent in old items), rack S, session_epoch N, fenced BOOL, expires_at N (when fenced)
 //	lease                lease                    <name>              holder S, rvn S, epoch N, duration_ms N
 //	remote partition     remote                   <topic>/<p:10>      fence N, ver N, fend N, topic S, partition N
 //	remote segment       rseg#<topic>/<p:10>      <segment id>        seg S (the segment as JSON)

@@ -41,8 +41,17 @@ type RoleChange struct {
 type Options struct {
 	// NodeID is this broker's id (node.id).
 	NodeID int32
-	// Addr is the host:port advertised to clients and peers.
+	// Addr is the host:port peers connect to: the advertised address of
+	// the inter-broker listener.
 	Addr string
+	// Endpoints are the advertised addresses of every listener,
+	// registered so that each client is answered with the addresses of
+	// the listener it connected to; empty: Addr serves every listener.
+	Endpoints []cluster.Endpoint
+	// InterBrokerListener names the listener this broker connects to on
+	// its peers (inter.broker.listener.name); a peer registered without
+	// endpoints is reached at its Addr.
+	InterBrokerListener string
 	// Rack is this broker's rack or availability zone (broker.rack),
 	// registered for replica placement.
 	Rack string
@@ -258,7 +267,7 @@ func (n *Node) awaitPeersForget(ctx context.Context, peers []cluster.BrokerInfo)
 		if b.ID == n.self || b.Fenced {
 			continue
 		}
-		cl, err := n.peers.Peer(b.Addr)
+		cl, err := n.peers.Peer(n.peerAddr(b))
 		if err != nil {
 			continue
 		}
@@ -324,7 +333,7 @@ func (n *Node) acquireSession(ctx context.Context) (*lease.Lease, error) {
 		return nil, fmt.Errorf("session lease of broker %d: %w", n.self, err)
 	}
 	for {
-		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Rack: n.o.Rack, SessionEpoch: epoch})
+		err = n.store.Register(ctx, cluster.BrokerInfo{ID: n.self, Addr: n.addr, Endpoints: n.o.Endpoints, Rack: n.o.Rack, SessionEpoch: epoch})
 		if err == nil {
 			break
 		}
@@ -538,18 +547,32 @@ func (n *Node) apply(ctx context.Context, snap cluster.Snapshot, ctrl int32, gen
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.mu.Unlock()
-	n.fetchers.SetBrokers(brokerAddrs(snap.Brokers))
+	n.fetchers.SetBrokers(n.brokerAddrs(snap.Brokers))
 	n.applyMu.Unlock()
 	n.reportOffsets(false)
 }
 
-// brokerAddrs maps the brokers' ids to their addresses.
-func brokerAddrs(brokers []cluster.BrokerInfo) map[int32]string {
+// brokerAddrs maps the brokers' ids to the addresses this broker
+// reaches them at.
+func (n *Node) brokerAddrs(brokers []cluster.BrokerInfo) map[int32]string {
 	addrs := make(map[int32]string, len(brokers))
 	for _, b := range brokers {
-		addrs[b.ID] = b.Addr
+		addrs[b.ID] = n.peerAddr(b)
 	}
 	return addrs
+}
+
+// peerAddr is where this broker connects to peer b: b's endpoint on the
+// inter-broker listener, or its Addr when it registered none of that
+// name (an older registration, or a peer configured differently, which
+// is then reached as before).
+func (n *Node) peerAddr(b cluster.BrokerInfo) string {
+	if n.o.InterBrokerListener != "" {
+		if e, ok := b.Endpoint(n.o.InterBrokerListener); ok && len(b.Endpoints) > 0 {
+			return e.Addr()
+		}
+	}
+	return b.Addr
 }
 
 // reportOffsets tells the group coordinator which partitions of
@@ -620,8 +643,16 @@ func (n *Node) Sync(ctx context.Context) error {
 // Broker is a live broker as clients see it.
 type Broker struct {
 	ID   int32
-	Addr string
-	Rack string
+	Addr string // the inter-broker address
+	// Endpoints are its listeners' addresses (empty in an old
+	// registration: Addr serves every listener); Endpoint picks one.
+	Endpoints []cluster.Endpoint
+	Rack      string
+}
+
+// Endpoint is the broker's address on listener (cluster.EndpointFor).
+func (b Broker) Endpoint(listener string) (cluster.Endpoint, bool) {
+	return cluster.EndpointFor(b.Endpoints, b.Addr, listener)
 }
 
 // Brokers returns the registered, unfenced brokers, sorted by id.
@@ -631,7 +662,7 @@ func (n *Node) Brokers() []Broker {
 	var out []Broker
 	for _, b := range n.snap.Brokers {
 		if !b.Fenced {
-			out = append(out, Broker{ID: b.ID, Addr: b.Addr, Rack: b.Rack})
+			out = append(out, Broker{ID: b.ID, Addr: b.Addr, Endpoints: b.Endpoints, Rack: b.Rack})
 		}
 	}
 	return out

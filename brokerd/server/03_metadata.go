@@ -41,7 +41,7 @@ const (
 func (s *Server) handleMetadata(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	brokers, ctrl := s.brokers()
+	brokers, ctrl := s.brokers(rc.conn.listener)
 	for _, ba := range brokers {
 		b := kmsg.NewMetadataResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = ba.id, ba.host, ba.port, ba.rack

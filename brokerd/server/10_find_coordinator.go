@@ -30,7 +30,7 @@ import (
 
 // groupCoordinator returns the broker leading group's partition of
 // __consumer_offsets.
-func (s *Server) groupCoordinator(group string) (brokerAddr, bool) {
+func (s *Server) groupCoordinator(l *Listener, group string) (brokerAddr, bool) {
 	t := s.topics.Topic(topics.OffsetsTopic)
 	if t == nil || len(t.Partitions) == 0 {
 		return brokerAddr{}, false
@@ -39,7 +39,7 @@ func (s *Server) groupCoordinator(group string) (brokerAddr, bool) {
 	if !ok || st.Leader == cluster.NoLeader {
 		return brokerAddr{}, false
 	}
-	return s.brokerByID(st.Leader)
+	return s.brokerByID(l, st.Leader)
 }
 
 const (
@@ -92,14 +92,14 @@ func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.R
 			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 			c.ErrorMessage = kmsg.StringPtr("the group coordinator's state is not available")
 		case s.cluster != nil:
-			ba, ok := s.groupCoordinator(k)
+			ba, ok := s.groupCoordinator(rc.conn.listener, k)
 			if !ok {
 				c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
 				break
 			}
 			c.NodeID, c.Host, c.Port = ba.id, ba.host, ba.port
 		default:
-			c.NodeID, c.Host, c.Port = s.opts.NodeID, s.host, s.port
+			c.NodeID, c.Host, c.Port = s.opts.NodeID, rc.conn.listener.Host, rc.conn.listener.Port
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}

@@ -37,7 +37,7 @@ func (s *Server) handleDescribeCluster(ctx context.Context, rc *reqCtx, r kmsg.R
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = rc.authorizedOps(ctx, auth.Cluster())
 	}
-	brokers, ctrl := s.brokers()
+	brokers, ctrl := s.brokers(rc.conn.listener)
 	resp.ControllerID = ctrl
 	for _, ba := range brokers {
 		b := kmsg.NewDescribeClusterResponseBroker()

@@ -34,7 +34,7 @@ func benchConn(b *testing.B, s *Server) *conn {
 	client, srv := net.Pipe()
 	go io.Copy(io.Discard, client)
 	b.Cleanup(func() { client.Close(); srv.Close() })
-	return newConn(s, srv, Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
+	return newConn(s, srv, &Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
 }
 
 // BenchmarkFetch measures the fetch path end to end below the socket:
@@ -67,7 +67,7 @@ func BenchmarkFetch(b *testing.B) {
 	client, srv := net.Pipe()
 	go io.Copy(countingDiscard{&frameBytes}, client)
 	b.Cleanup(func() { client.Close(); srv.Close() })
-	c := newConn(s, srv, Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
+	c := newConn(s, srv, &Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(12)
 	req.MaxBytes = 1 << 20

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"time"
 
@@ -37,19 +36,20 @@ type brokerAddr struct {
 	rack *string
 }
 
-// brokers returns the live brokers and the controller's id.
-func (s *Server) brokers() ([]brokerAddr, int32) {
+// brokers returns the live brokers, with their addresses on listener l
+// (the client's), and the controller's id. As in Kafka, a broker without
+// a listener of that name is left out.
+func (s *Server) brokers(l *Listener) ([]brokerAddr, int32) {
 	if s.cluster == nil {
-		return []brokerAddr{{id: s.opts.NodeID, host: s.host, port: s.port}}, s.opts.NodeID
+		return []brokerAddr{{id: s.opts.NodeID, host: l.Host, port: l.Port}}, s.opts.NodeID
 	}
 	var out []brokerAddr
 	for _, b := range s.cluster.Brokers() {
-		host, port, err := net.SplitHostPort(b.Addr)
-		if err != nil {
+		e, ok := b.Endpoint(l.Name)
+		if !ok {
 			continue
 		}
-		p, _ := strconv.Atoi(port)
-		ba := brokerAddr{id: b.ID, host: host, port: int32(p)}
+		ba := brokerAddr{id: b.ID, host: e.Host, port: e.Port}
 		if b.Rack != "" {
 			rack := b.Rack
 			ba.rack = &rack
@@ -59,9 +59,9 @@ func (s *Server) brokers() ([]brokerAddr, int32) {
 	return out, s.cluster.ControllerID()
 }
 
-// brokerByID returns a live broker's address.
-func (s *Server) brokerByID(id int32) (brokerAddr, bool) {
-	bs, _ := s.brokers()
+// brokerByID returns a live broker's address on listener l.
+func (s *Server) brokerByID(l *Listener, id int32) (brokerAddr, bool) {
+	bs, _ := s.brokers(l)
 	for _, b := range bs {
 		if b.id == id {
 			return b, true

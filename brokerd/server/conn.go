@@ -2,6 +2,9 @@ package server
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/auth"
+	"github.com/kafki/kafki/brokerd/tlsconf"
 )
 
 // pipelineDepth bounds how many requests a connection may have read ahead
@@ -43,12 +47,16 @@ type conn struct {
 	// goroutine (ApiVersions, and authentication when it comes), read by
 	// the handlers it runs.
 	session *auth.Session
+	// listener is the listener the connection was accepted on; shared
+	// by its connections, never written after ServeListener starts.
+	listener *Listener
 }
 
-func newConn(s *Server, nc net.Conn, l Listener) *conn {
+func newConn(s *Server, nc net.Conn, l *Listener) *conn {
 	return &conn{
 		s: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
-		session: auth.NewSession(l.Name, l.Protocol, nc.RemoteAddr()),
+		session:  auth.NewSession(l.Name, l.Protocol, nc.RemoteAddr()),
+		listener: l,
 	}
 }
 
@@ -60,6 +68,15 @@ func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
 // goroutine handles them in order.
 func (c *conn) serve() {
 	defer c.nc.Close()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if err := c.handshake(tc); err != nil {
+			// A plaintext client, an untrusted or expired certificate,
+			// a client that sent nothing: closed without a word, as a
+			// TLS server does (crypto/tls sent its alert, if any).
+			c.log.Info("TLS handshake failed", "listener", c.listener.Name, "err", err)
+			return
+		}
+	}
 	frames := make(chan frame, pipelineDepth)
 	go c.readLoop(frames)
 	for f := range frames {
@@ -71,6 +88,46 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handshake completes the TLS handshake within the listener's timeout
+// (Shutdown's read deadline ends it early) and, on an SSL listener, sets
+// the session's principal from the client certificate.
+func (c *conn) handshake(tc *tls.Conn) error {
+	ctx, cancel := context.WithTimeout(c.s.drain, c.listener.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	if c.listener.Protocol != auth.SSL {
+		return nil // SASL_SSL: SASL authenticates
+	}
+	certs := tc.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return nil // ssl.client.auth=none or requested: ANONYMOUS
+	}
+	p, err := c.listener.certPrincipal(certs[0])
+	if err != nil {
+		return err
+	}
+	c.session.Principal = p
+	return nil
+}
+
+// certPrincipal is the principal of a verified client certificate: its
+// subject DN, mapped by the listener's rules.
+func (l *Listener) certPrincipal(cert *x509.Certificate) (auth.Principal, error) {
+	dn, err := tlsconf.SubjectDN(cert)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	name := dn
+	if l.Principals != nil {
+		if name, err = l.Principals.Map(dn); err != nil {
+			return auth.Principal{}, err
+		}
+	}
+	return auth.Principal{Type: auth.PrincipalUser, Name: name}, nil
 }
 
 func (c *conn) readLoop(frames chan<- frame) {

@@ -22,6 +22,13 @@
 //     acting on a resource, at the point Kafka's KafkaApis does, with one
 //     Authorize call per request (authorize.go); each handler's file says
 //     what it asks and which error code a denial gets.
+//   - A connection belongs to one Listener (ServeListener: name, security
+//     protocol, advertised address, TLS), which its session names. On a
+//     TLS listener no request is read before the handshake completes,
+//     within the listener's deadline; a failed handshake (a plaintext
+//     client, a refused certificate) closes the connection without a
+//     response. Addresses in responses (Metadata, FindCoordinator,
+//     DescribeCluster) are every broker's on the connection's listener.
 //   - A server gets its settings and components at construction (Options);
 //     nothing is set after New.
 package server

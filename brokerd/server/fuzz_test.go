@@ -193,7 +193,7 @@ func FuzzRequest(f *testing.F) {
 		client, srv := net.Pipe()
 		defer client.Close()
 		go io.Copy(io.Discard, client)
-		c := newConn(s, srv, Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
+		c := newConn(s, srv, &Listener{Name: "PLAINTEXT", Protocol: auth.Plaintext})
 		_ = s.dispatch(c, frame{buf: frameBytes, arrived: time.Now()})
 		srv.Close()
 		checkLogs(t, s)

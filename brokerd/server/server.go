@@ -2,18 +2,21 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/internal/bufpool"
 	"github.com/kafki/kafki/brokerd/metrics"
+	"github.com/kafki/kafki/brokerd/tlsconf"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -28,8 +31,8 @@ type Options struct {
 	NodeID    int32  // node.id: this broker
 	ClusterID string // cluster.id, as Metadata and DescribeCluster report it
 	// AdvertisedAddr is the host:port clients are told to connect to
-	// (Metadata, FindCoordinator): the bound listener's address or the
-	// configured advertised listener.
+	// (Metadata, FindCoordinator) on a listener that gives no address of
+	// its own (Serve, or a Listener without Host).
 	AdvertisedAddr string
 	// ListenerName names the listener Serve accepts on; "PLAINTEXT" when
 	// empty. ServeListener names its own.
@@ -137,10 +140,48 @@ func New(o Options) (*Server, error) {
 // Listener is what a server knows about one of the broker's listeners:
 // its name (as listener names go in Kafka: "PLAINTEXT", "CLIENT",
 // "REPLICATION") and its security protocol, which every connection
-// accepted on it carries in its session.
+// accepted on it carries in its session; its TLS configuration when the
+// protocol is SSL or SASL_SSL; and the address clients of it are told to
+// connect to.
 type Listener struct {
 	Name     string
 	Protocol auth.SecurityProtocol
+	// Host and Port are this broker's advertised address on the
+	// listener, which Metadata, FindCoordinator and DescribeCluster
+	// answer on a single node (in a cluster every broker's endpoint of
+	// this listener's name comes from its registration). Empty Host:
+	// Options.AdvertisedAddr.
+	Host string
+	Port int32
+	// TLS, set exactly when Protocol is SSL or SASL_SSL, is the server
+	// side of the listener's TLS (package tlsconf). Each connection
+	// handshakes before its first request is read.
+	TLS *tls.Config
+	// Principals maps a verified client certificate's subject (RFC 2253)
+	// to the session's principal on an SSL listener (Kafka's
+	// ssl.principal.mapping.rules); nil: the subject unchanged. A
+	// subject no rule maps fails the connection. On an SSL listener
+	// without a client certificate the principal stays ANONYMOUS; on
+	// SASL_SSL it is SASL's to set.
+	Principals *tlsconf.PrincipalMapper
+	// HandshakeTimeout bounds the TLS handshake (and so how long a
+	// client that sends nothing, or plaintext, holds a connection);
+	// zero: DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+}
+
+// DefaultHandshakeTimeout bounds a TLS handshake when the listener sets
+// no HandshakeTimeout.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// IsTLS reports whether the listener's connections are TLS (SSL and
+// SASL_SSL).
+func (l *Listener) IsTLS() bool { return l.Protocol == auth.SSL || l.Protocol == auth.SASLSSL }
+
+// IsSASL reports whether the listener's connections authenticate with
+// SASL (SASL_PLAINTEXT and SASL_SSL).
+func (l *Listener) IsSASL() bool {
+	return l.Protocol == auth.SASLPlaintext || l.Protocol == auth.SASLSSL
 }
 
 // Serve accepts connections on ln as the PLAINTEXT listener
@@ -152,6 +193,16 @@ func (s *Server) Serve(ln net.Listener) error {
 // ServeListener accepts connections on ln as listener l until Shutdown. A
 // server may serve several listeners at once, one ServeListener each.
 func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	if l.IsTLS() != (l.TLS != nil) {
+		ln.Close()
+		return fmt.Errorf("listener %s: protocol %s with TLS config %v", l.Name, l.Protocol, l.TLS != nil)
+	}
+	if l.Host == "" {
+		l.Host, l.Port = s.host, s.port
+	}
+	if l.HandshakeTimeout <= 0 {
+		l.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	s.mu.Lock()
 	s.lns = append(s.lns, ln)
 	drained := s.drain.Err() != nil
@@ -173,7 +224,12 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			}
 			return err
 		}
-		c := newConn(s, nc, l)
+		if l.TLS != nil {
+			// The handshake runs on the connection's goroutine (serve),
+			// so a slow client never holds up the accept loop.
+			nc = tls.Server(nc, l.TLS)
+		}
+		c := newConn(s, nc, &l)
 		s.mu.Lock()
 		if s.drain.Err() != nil {
 			s.mu.Unlock()

@@ -35,6 +35,9 @@ type embeddedDoc struct {
 	// owns their JSON; this store keeps it opaque). Added without a
 	// format version change: older files have none.
 	Triggers map[string]triggerRecord `json:"triggers,omitempty"`
+	// ScramUsers are the SCRAM credentials of users (users.go), by user
+	// and mechanism name. Added without a format version change.
+	ScramUsers map[string]map[string]scramRecord `json:"scram_users,omitempty"`
 }
 
 type triggerRecord struct {

@@ -31,6 +31,7 @@
 //	remote partition     remote                   <topic>/<p:10>      fence N, ver N, fend N, topic S, partition N
 //	remote segment       rseg#<topic>/<p:10>      <segment id>        seg S (the segment as JSON)
 //	trigger              trigger                  <trigger id>        def S (JSON, owned by lambdas/triggers), version N, status S
+//	SCRAM credential     scram                    <mechanism>/<user>  salt B, stored_key B, server_key B, iterations N (never a password)
 //
 // Numbers in sort keys are zero-padded to 10 digits so Queries return
 // them in numeric order. Topic names cannot hold '/' or '#'. Lease names
@@ -83,6 +84,11 @@
 //     items are not part of the metadata snapshot and do not bump the
 //     metadata version: trigger runners read them with their own Query
 //     (Store.Triggers), and brokers never do.
+//
+// SCRAM credentials (sasl.UserStore): PutScramCredential replaces the
+// item unconditionally, DeleteScramCredential is conditional on its
+// existence (sasl.ErrNoCredential otherwise); both bump the metadata
+// version, so every broker refreshes its users cache within one poll.
 //
 // A transaction holds at most 100 items: PutPartitions packs partitions
 // with the lease check, the version bump and one counter bump per topic.

@@ -76,6 +76,7 @@ func TableSchema() Schema {
 			{Name: "lease", PK: pkLease, SK: "<lease name>"},
 			{Name: "remote partition", PK: pkRemote, SK: "<topic>/<partition, 10 digits>"},
 			{Name: "remote segment", PK: pkSegmentPrefix + "<topic>/<partition, 10 digits>", SK: "<segment id>"},
+			{Name: "SCRAM credential", PK: pkScram, SK: "<mechanism>/<user>"},
 		},
 	}
 }

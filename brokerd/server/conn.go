@@ -43,6 +43,8 @@ type conn struct {
 	// goroutine (ApiVersions, and authentication when it comes), read by
 	// the handlers it runs.
 	session *auth.Session
+	// sasl is the connection's SASL state beyond the session's (sasl.go).
+	sasl saslConn
 }
 
 func newConn(s *Server, nc net.Conn, l Listener) *conn {
@@ -85,8 +87,12 @@ func (c *conn) readLoop(frames chan<- frame) {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 10 || size > c.s.opts.MaxRequestBytes {
-			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, socket.request.max.bytes)", size, c.s.opts.MaxRequestBytes))
+		if limit := c.maxFrame(); size < 10 || size > limit {
+			setting := "socket.request.max.bytes"
+			if limit < c.s.opts.MaxRequestBytes {
+				setting = "sasl.server.max.receive.size, before SASL authentication"
+			}
+			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, %s)", size, limit, setting))
 			c.nc.Close()
 			return
 		}
@@ -168,6 +174,9 @@ func (s *Server) dispatch(c *conn, f frame) error {
 	am.Requests.Inc()
 	defer func() { am.Latency.Observe(time.Since(f.arrived).Seconds()) }()
 
+	if err := c.saslGate(hdr.key); err != nil {
+		return err
+	}
 	if !served || hdr.version < a.min || hdr.version > a.max {
 		am.Error(errUnsupportedVersion)
 		return c.writeUnsupported(hdr)
@@ -192,6 +201,10 @@ func (s *Server) dispatch(c *conn, f frame) error {
 		for _, b := range rc.readBufs {
 			s.bufs.Put(b)
 		}
+	}
+	if err == nil && c.sasl.closeAfter != nil {
+		// A failed SASL step: its answer is out, the connection ends.
+		err = c.sasl.closeAfter
 	}
 	return err
 }

@@ -71,7 +71,9 @@ func (s *Store) ScramUsers(ctx context.Context) ([]sasl.User, error) {
 	return out, nil
 }
 
-func sortUsers(us []sasl.User) { sort.Slice(us, func(i, j int) bool { return us[i].Name < us[j].Name }) }
+func sortUsers(us []sasl.User) {
+	sort.Slice(us, func(i, j int) bool { return us[i].Name < us[j].Name })
+}
 
 // bin returns a binary attribute.
 func (it *item) bin(attr string) []byte {

@@ -45,9 +45,9 @@ func TestPlain(t *testing.T) {
 	for _, c := range []struct {
 		msg, user, fail string
 	}{
-		{"\x00alice\x00alice-pw", "alice", ""},     // against the SCRAM credential
+		{"\x00alice\x00alice-pw", "alice", ""},      // against the SCRAM credential
 		{"alice\x00alice\x00alice-pw", "alice", ""}, // authzid = authcid
-		{"\x00dev\x00dev-pw", "dev", ""},           // the development file
+		{"\x00dev\x00dev-pw", "dev", ""},            // the development file
 		{"\x00alice\x00wrong", "", "invalid credentials"},
 		{"\x00nobody\x00alice-pw", "", "invalid credentials"},
 		{"\x00dev\x00dev-p", "", "invalid credentials"},

@@ -25,6 +25,7 @@ import (
 	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/node"
+	"github.com/kafki/kafki/brokerd/sasl"
 	"github.com/kafki/kafki/brokerd/server"
 	"github.com/kafki/kafki/brokerd/topics"
 	"github.com/kafki/kafki/tiering"
@@ -59,6 +60,9 @@ type Broker struct {
 
 	stopOnce sync.Once
 	stopErr  error
+
+	// SASL (issue 12): sasl.go.
+	interBroker *sasl.Secret // sasl.inter.broker.secret.file; nil without one
 }
 
 // Option adds a component to the broker that the configuration does not
@@ -160,7 +164,12 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		})
 		cl = n
 	}
-	srv, err := server.New(b.serverOptions(adv, cl, o.authorizer))
+	sopts := b.serverOptions(adv, cl, o.authorizer)
+	// SASL (issue 12): sasl.go.
+	if sopts.SASL, sopts.Users, err = b.openSASL(openCtx); err != nil {
+		return nil, err
+	}
+	srv, err := server.New(sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +217,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		go func() { defer b.wg.Done(); tm.RunTiering(ctx, cfg.TierSweepInterval) }()
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
+	b.runUsers(ctx, sopts.Users) // SASL (issue 12): sasl.go
 	go func() {
 		defer b.wg.Done()
 		if err := b.server.Serve(ln); err != nil {

@@ -105,6 +105,9 @@ type Config struct {
 	TriggersEnable                bool  // triggers.enable: run the Lambda trigger runner in-process (lambdas/triggers)
 	DefaultReplicationFactor      int16 // default.replication.factor: for auto-created topics and CreateTopics with -1
 	OffsetsTopicReplicationFactor int16 // offsets.topic.replication.factor (capped at the live brokers)
+
+	// SASL (issue 12): sasl.go.
+	SASLConfig
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -172,6 +175,8 @@ func Default() Config {
 		MetadataPollInterval:          250 * time.Millisecond,
 		DefaultReplicationFactor:      1,
 		OffsetsTopicReplicationFactor: 3,
+
+		SASLConfig: defaultSASL(),
 	}
 }
 
@@ -280,11 +285,12 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
 	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
+	c.bindSASL(fs) // SASL (issue 12): sasl.go
 }
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateSASL} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -90,6 +90,7 @@ func (a *Authenticator) Start(mechanism string) (*Exchange, error) {
 			if !ok {
 				c = a.decoyCredential(m, user)
 			}
+			e.cred, e.scramMech = c, m
 			return scram.StoredCredentials{
 				KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
 				StoredKey:  c.StoredKey, ServerKey: c.ServerKey,
@@ -124,6 +125,11 @@ type Exchange struct {
 	scram     *scram.ServerConversation // SCRAM only
 	user      string
 	steps     int // Steps taken so far
+	// SCRAM's first messages and the credential, for the final step of
+	// clients that repeat their nonce (finalLenient).
+	clientFirst, serverFirst string
+	cred                     ScramCredential
+	scramMech                ScramMechanism
 	done      bool
 }
 
@@ -217,6 +223,15 @@ func ParsePlain(msg []byte) (authzid, user, pass string, err error) {
 func (e *Exchange) stepScram(msg []byte) ([]byte, bool, error) {
 	first := e.steps == 0
 	e.steps++
+	if !first {
+		if resp, ok, lenient := e.finalLenient(msg); lenient {
+			if !ok {
+				return nil, false, e.invalidCredentials()
+			}
+			e.done, e.user = true, e.scram.Username()
+			return resp, true, nil
+		}
+	}
 	resp, err := e.scram.Step(string(msg))
 	if err != nil {
 		if first {
@@ -230,6 +245,7 @@ func (e *Exchange) stepScram(msg []byte) ([]byte, bool, error) {
 		if az := e.scram.AuthzID(); az != "" && az != e.scram.Username() {
 			return nil, false, e.failed("client requested an authorization id that is different from username")
 		}
+		e.clientFirst, e.serverFirst = string(msg), resp
 		return []byte(resp), false, nil
 	}
 	if !e.scram.Valid() {

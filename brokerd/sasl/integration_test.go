@@ -2,6 +2,7 @@ package sasl_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -154,14 +155,30 @@ func TestRejections(t *testing.T) {
 	mdr := kmsg.NewPtrMetadataResponse()
 	rc.roundTrip(md, mdr)
 
-	// SaslHandshake v0 is refused as an unsupported version.
-	rc = dialRaw(t, sb.SASL)
-	avr = kmsg.NewPtrApiVersionsResponse()
-	rc.roundTrip(av, avr)
-	for _, k := range avr.ApiKeys {
-		if k.ApiKey == 17 && k.MinVersion != 1 {
-			t.Errorf("SaslHandshake versions %d-%d", k.MinVersion, k.MaxVersion)
+	// SaslHandshake v0: bare tokens follow (Kafka 0.9's framing); a
+	// success authenticates, a failure closes unanswered.
+	for _, c := range []struct {
+		pass string
+		ok   bool
+	}{{"alice-Secret-2", true}, {sb.secret("wrong-v0-pw"), false}} {
+		rc = dialRaw(t, sb.SASL)
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 0, "PLAIN"
+		hsr := kmsg.NewPtrSASLHandshakeResponse()
+		rc.roundTrip(hs, hsr)
+		if hsr.ErrorCode != 0 {
+			t.Fatalf("handshake v0: %d", hsr.ErrorCode)
 		}
+		token := []byte("\x00alice\x00" + c.pass)
+		rc.write(append(binary.BigEndian.AppendUint32(nil, uint32(len(token))), token...))
+		if !c.ok {
+			rc.closed("a failed v0 exchange")
+			continue
+		}
+		if b, err := rc.read(); err != nil || len(b) != 0 {
+			t.Fatalf("v0 PLAIN answer: %q %v", b, err)
+		}
+		rc.roundTrip(md, kmsg.NewPtrMetadataResponse())
 	}
 	stillServes("the raw rejections")
 }

@@ -1,6 +1,6 @@
 package server
 
-// SaslHandshake (key 17), version 1.
+// SaslHandshake (key 17), versions 0-1.
 //
 // On a SASL listener: picks the mechanism of the SaslAuthenticate
 // exchanges that follow and lists the enabled ones (sasl.enabled.mechanisms).
@@ -12,11 +12,12 @@ package server
 // On a listener without SASL it is ILLEGAL_SASL_STATE, as Kafka's
 // KafkaApis answers it.
 //
-// Version 0, after which Kafka 0.9's clients send raw SASL tokens without
-// a Kafka header, is not served (UNSUPPORTED_VERSION): every client since
-// Kafka 1.0 (and librdkafka, franz-go, the Java client) uses version 1
-// with SaslAuthenticate, and framing raw tokens would put a second
-// protocol in the reader for clients nobody runs any more.
+// After version 0 the client sends bare SASL tokens, size-prefixed
+// without a Kafka header, as Kafka 0.9's clients do (sasl.go,
+// rawSASLToken), until the exchange ends; a failure then closes the
+// connection without an answer, as in Kafka. Version 1 is followed by
+// SaslAuthenticate requests. (librdkafka requires version 0 to be listed
+// before it uses version 1.) Re-authentication needs version 1.
 //
 // Needs no authorization.
 
@@ -32,7 +33,7 @@ import (
 
 const (
 	saslHandshakeKey = 17
-	saslHandshakeMin = 1
+	saslHandshakeMin = 0
 	saslHandshakeMax = 1
 )
 
@@ -64,6 +65,14 @@ func (s *Server) handleSaslHandshake(_ context.Context, rc *reqCtx, r kmsg.Reque
 		return resp
 	}
 	c.sasl.exchange = e
+	if req.Version == 0 {
+		if ss.SASL.Stage == auth.SASLAuthenticated {
+			resp.ErrorCode = rc.errCode(kerr.IllegalSaslState.Code)
+			c.sasl.closeAfter = errors.New("re-authentication needs SaslHandshake v1")
+			return resp
+		}
+		c.sasl.rawTokens.Store(true)
+	}
 	if ss.SASL.Stage == auth.SASLAuthenticated {
 		c.sasl.reauth = true
 	} else {

@@ -57,18 +57,39 @@ func (s *Server) handleSaslAuthenticate(ctx context.Context, rc *reqCtx, r kmsg.
 		c.sasl.closeAfter = fmt.Errorf("SASL token of %d bytes (sasl.server.max.receive.size %d)", len(req.SASLAuthBytes), so.MaxReceiveSize)
 		return nil
 	}
+	out, done, err := s.saslStep(ctx, c, req.SASLAuthBytes)
+	if err != nil {
+		msg := err.Error()
+		resp.ErrorCode = rc.errCode(kerr.SaslAuthenticationFailed.Code)
+		resp.ErrorMessage = &msg
+		return resp
+	}
+	resp.SASLAuthBytes = out
+	if done && so.MaxReauth > 0 {
+		resp.SessionLifetimeMillis = so.MaxReauth.Milliseconds()
+	}
+	return resp
+}
+
+// saslStep runs one step of the connection's exchange (SaslAuthenticate,
+// or a raw token after SaslHandshake v0). When the exchange completes
+// the session's principal is the user; an error (client-safe) ends the
+// exchange, is counted, and closes the connection after the answer.
+func (s *Server) saslStep(ctx context.Context, c *conn, token []byte) (out []byte, done bool, err error) {
+	so := s.opts.SASL
+	e := c.sasl.exchange
 	host := c.session.Host()
 	wait(ctx, s.saslFails.delay(host))
-	out, done, err := e.Step(req.SASLAuthBytes)
+	out, done, err = e.Step(token)
 	if err == nil && done && c.sasl.reauth && e.User() != c.session.Principal.Name {
 		err = fmt.Errorf("authentication failed: cannot change principals during re-authentication from %s to User:%s", c.session.Principal, e.User())
 	}
 	if err != nil {
-		return s.saslFailed(rc, resp, err)
+		s.saslFailed(c, err)
+		return nil, false, err
 	}
-	resp.SASLAuthBytes = out
 	if !done {
-		return resp
+		return out, false, nil
 	}
 	ss := c.session
 	c.sasl.exchange, c.sasl.reauth = nil, false
@@ -77,25 +98,20 @@ func (s *Server) handleSaslAuthenticate(ctx context.Context, rc *reqCtx, r kmsg.
 	c.sasl.authenticated.Store(true)
 	if so.MaxReauth > 0 {
 		c.sasl.expiry = time.Now().Add(so.MaxReauth)
-		resp.SessionLifetimeMillis = so.MaxReauth.Milliseconds()
 	}
 	s.saslFails.succeeded(host)
 	s.metrics.SASLSucceeded.Inc()
 	c.log.Debug("SASL authenticated", "principal", ss.Principal.String(), "mechanism", e.Mechanism())
-	return resp
+	return out, true, nil
 }
 
-// saslFailed answers a failed exchange and closes the connection after
-// the answer. err's message is client-safe (package sasl's invariant).
-func (s *Server) saslFailed(rc *reqCtx, resp *kmsg.SASLAuthenticateResponse, err error) kmsg.Response {
-	c := rc.conn
+// saslFailed ends a failed exchange: the connection closes after the
+// answer. err's message is client-safe (package sasl's invariant).
+func (s *Server) saslFailed(c *conn, err error) {
 	msg := err.Error()
-	resp.ErrorCode = rc.errCode(kerr.SaslAuthenticationFailed.Code)
-	resp.ErrorMessage = &msg
 	c.sasl.exchange = nil
 	c.sasl.closeAfter = err
 	s.saslFails.failed(c.session.Host())
 	s.metrics.SASLFailed.Inc()
 	c.log.Info("SASL authentication failed", "mechanism", c.session.SASL.Mechanism, "reason", msg)
-	return resp
 }

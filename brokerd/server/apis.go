@@ -38,6 +38,7 @@ func (s *Server) apis() []api {
 		{key: 16, min: listGroupsMin, max: listGroupsMax, handle: s.handleListGroups},
 		{key: 17, min: saslHandshakeMin, max: saslHandshakeMax, handle: s.handleSaslHandshake},
 		{key: 36, min: saslAuthenticateMin, max: saslAuthenticateMax, handle: s.handleSaslAuthenticate},
+		{key: 48, min: describeClientQuotasMin, max: describeClientQuotasMax, handle: s.handleDescribeClientQuotas},
 		{key: 50, min: describeUserScramCredentialsMin, max: describeUserScramCredentialsMax, handle: s.handleDescribeUserScramCredentials},
 		{key: 51, min: alterUserScramCredentialsMin, max: alterUserScramCredentialsMax, handle: s.handleAlterUserScramCredentials},
 		{key: 18, min: apiVersionsMin, max: apiVersionsMax, handle: s.handleAPIVersions},

@@ -87,12 +87,12 @@ func (c *conn) readLoop(frames chan<- frame) {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if limit := c.maxFrame(); size < 10 || size > limit {
+		if limit := c.maxFrame(); size < c.minFrame() || size > limit {
 			setting := "socket.request.max.bytes"
 			if limit < c.s.opts.MaxRequestBytes {
 				setting = "sasl.server.max.receive.size, before SASL authentication"
 			}
-			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, %s)", size, limit, setting))
+			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed %d..%d, %s)", size, c.minFrame(), limit, setting))
 			c.nc.Close()
 			return
 		}
@@ -155,6 +155,9 @@ func (c *conn) process(f frame) (err error) {
 // dispatch decodes a frame, runs its handler and writes the response. It
 // does not recover panics, so that fuzzing sees them.
 func (s *Server) dispatch(c *conn, f frame) error {
+	if c.sasl.rawTokens.Load() {
+		return s.rawSASLToken(c, f)
+	}
 	// The request value made to learn the header's flexibility is the one
 	// the body is decoded into.
 	var req kmsg.Request

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -60,6 +62,12 @@ type saslConn struct {
 	// authenticated is set once the first exchange succeeded; the reader
 	// goroutine reads it to lift the pre-authentication frame limit.
 	authenticated atomic.Bool
+	// rawTokens: SaslHandshake v0 chose the mechanism, so the frames
+	// until the exchange ends are bare SASL tokens (size, then bytes; no
+	// Kafka header), as Kafka 0.9's clients send them, and so are the
+	// answers. Set by the processor before the handshake's answer is
+	// written, so the reader sees it before the first token arrives.
+	rawTokens atomic.Bool
 	// closeAfter, when set by a handler, closes the connection once its
 	// response is written (a failed authentication), with this reason.
 	closeAfter error
@@ -79,6 +87,39 @@ func (c *conn) maxFrame() int32 {
 		}
 	}
 	return c.s.opts.MaxRequestBytes
+}
+
+// minFrame is the smallest frame the reader accepts now: a request
+// header is at least 10 bytes, a raw SASL token may be empty.
+func (c *conn) minFrame() int32 {
+	if c.sasl.rawTokens.Load() {
+		return 0
+	}
+	return 10
+}
+
+// rawSASLToken handles a frame that is a bare SASL token (after
+// SaslHandshake v0) and answers with a bare token. A failure closes the
+// connection without an answer: this framing has no place for an error,
+// and Kafka closes too.
+func (s *Server) rawSASLToken(c *conn, f frame) error {
+	if c.sasl.exchange == nil {
+		return errors.New("raw SASL token without an exchange")
+	}
+	out, done, err := s.saslStep(s.drain, c, f.buf)
+	if err != nil {
+		return err
+	}
+	if done {
+		c.sasl.rawTokens.Store(false)
+	}
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(out)), uint32(len(out)))
+	b = append(b, out...)
+	if _, err := c.nc.Write(b); err != nil {
+		return fmt.Errorf("write SASL token: %w", err)
+	}
+	s.metrics.NetBytesOut.Add(float64(len(b)))
+	return nil
 }
 
 // saslGate decides whether a request may be handled on this connection

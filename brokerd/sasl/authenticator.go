@@ -130,7 +130,7 @@ type Exchange struct {
 	clientFirst, serverFirst string
 	cred                     ScramCredential
 	scramMech                ScramMechanism
-	done      bool
+	done                     bool
 }
 
 // Mechanism is the exchange's mechanism.

@@ -61,6 +61,15 @@
 //     KafkaApis asks, about the connection's auth.Session (listener,
 //     principal, client software), and answers a denial with Kafka's error
 //     code; the default, auth.AllowAll, is skipped without a call.
+//   - A client authenticates (SASL): on a SASL listener server/sasl.go
+//     lets only ApiVersions, SaslHandshake (17_sasl_handshake.go) and
+//     SaslAuthenticate (36_sasl_authenticate.go) through until the
+//     exchange, run by package sasl (PLAIN, SCRAM via xdg-go/scram),
+//     names the user, who becomes the session's principal User:<name>.
+//     SCRAM users are stored by meta (embedded) or metastore (DynamoDB,
+//     users.go), managed with AlterUserScramCredentials (51_…) and read
+//     through sasl.Cache, refreshed by broker/sasl.go on every applied
+//     metadata snapshot.
 //   - The metrics an operator pages on: package metrics defines them;
 //     the under-replicated, under-min-ISR and offline partition gauges
 //     and the active controller are computed at scrape time by

@@ -22,6 +22,10 @@
 //     acting on a resource, at the point Kafka's KafkaApis does, with one
 //     Authorize call per request (authorize.go); each handler's file says
 //     what it asks and which error code a denial gets.
+//   - On a SASL_PLAINTEXT or SASL_SSL listener nothing but ApiVersions,
+//     SaslHandshake and SaslAuthenticate is handled before the connection
+//     authenticated, nor after its session expired (sasl.go); a failed
+//     authentication is answered, then closes the connection.
 //   - A server gets its settings and components at construction (Options);
 //     nothing is set after New.
 package server

@@ -154,6 +154,15 @@ func TestRejections(t *testing.T) {
 	}
 	mdr := kmsg.NewPtrMetadataResponse()
 	rc.roundTrip(md, mdr)
+	// Without re-authentication, a second login is ILLEGAL_SASL_STATE
+	// and the connection stays, as in Kafka.
+	if hs := rc.handshake("PLAIN"); hs.ErrorCode != kerr.IllegalSaslState.Code {
+		t.Errorf("handshake after authentication: %d", hs.ErrorCode)
+	}
+	if r := rc.authenticate(2, []byte("\x00alice\x00alice-Secret-2")); r.ErrorCode != kerr.IllegalSaslState.Code {
+		t.Errorf("authenticate after authentication: %d", r.ErrorCode)
+	}
+	rc.roundTrip(md, kmsg.NewPtrMetadataResponse())
 
 	// SaslHandshake v0: bare tokens follow (Kafka 0.9's framing); a
 	// success authenticates, a failure closes unanswered.

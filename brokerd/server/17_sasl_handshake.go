@@ -53,6 +53,11 @@ func (s *Server) handleSaslHandshake(_ context.Context, rc *reqCtx, r kmsg.Reque
 		resp.ErrorCode = rc.errCode(kerr.IllegalSaslState.Code)
 		c.sasl.closeAfter = errors.New("SaslHandshake during a SASL exchange")
 		return resp
+	case ss.SASL.Stage == auth.SASLAuthenticated && s.opts.SASL.MaxReauth == 0:
+		// Re-authentication is off: Kafka's KafkaApis answers the
+		// handshake of an authenticated connection so, and keeps it.
+		resp.ErrorCode = rc.errCode(kerr.IllegalSaslState.Code)
+		return resp
 	case ss.SASL.Stage == auth.SASLAuthenticated && req.Mechanism != ss.SASL.Mechanism:
 		resp.ErrorCode = rc.errCode(kerr.UnsupportedSaslMechanism.Code)
 		c.sasl.closeAfter = errors.New("re-authentication with another SASL mechanism (" + req.Mechanism + ", was " + ss.SASL.Mechanism + ")")

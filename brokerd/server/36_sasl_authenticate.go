@@ -15,7 +15,7 @@ package server
 // address delayed on its next attempts (sasl.go). A token larger than
 // sasl.server.max.receive.size closes the connection without an answer.
 // Without a handshake first, or on a listener without SASL, it is
-// ILLEGAL_SASL_STATE.
+// ILLEGAL_SASL_STATE (and closes an unauthenticated connection).
 //
 // Needs no authorization.
 
@@ -46,8 +46,14 @@ func (s *Server) handleSaslAuthenticate(ctx context.Context, rc *reqCtx, r kmsg.
 	if !c.saslListener() || so == nil || e == nil {
 		resp.ErrorCode = rc.errCode(kerr.IllegalSaslState.Code)
 		msg := "SaslAuthenticate without a SaslHandshake first"
-		if !c.saslListener() {
+		switch {
+		case !c.saslListener():
 			msg = "SaslAuthenticate on a listener without SASL"
+		case c.session.SASL.Stage == auth.SASLAuthenticated:
+			// As Kafka's KafkaApis: answered, the connection kept.
+			msg = "SaslAuthenticate request received after successful authentication"
+			resp.ErrorMessage = &msg
+			return resp
 		}
 		resp.ErrorMessage = &msg
 		c.sasl.closeAfter = errors.New(msg)

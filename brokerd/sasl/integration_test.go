@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/poll"
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
@@ -365,4 +370,38 @@ func derefStr(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// The brokers' own user (sasl.inter.broker.secret.file, the Secrets
+// Manager layout) logs in by every mechanism without being in the store,
+// and is the principal the authorizer must treat as a super user.
+func TestInterBrokerSecret(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "broker.json")
+	if err := os.WriteFile(secret, []byte(`{"username": "kafki-broker", "password": "broker-Secret-10"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sb := startSASL(t, testbroker.WithConfig(func(c *config.Config) { c.SASLInterBrokerSecretFile = secret }))
+	sb.secret("broker-Secret-10")
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		if err := ping(t, sb.saslClient(t, mechanism(mech, "kafki-broker", "broker-Secret-10"))); err != nil {
+			t.Errorf("%s as the inter-broker user: %v", mech, err)
+		}
+	}
+	if err := ping(t, sb.saslClient(t, mechanism("SCRAM-SHA-512", "kafki-broker", "wrong-10"))); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Errorf("wrong inter-broker password: %v", err)
+	}
+	sb.secret("wrong-10")
+	if p, ok := sb.InterBrokerPrincipal(); !ok || p.String() != "User:kafki-broker" {
+		t.Errorf("inter-broker principal %v %v", p, ok)
+	}
+	// A malformed secret file stops the broker from starting, naming the
+	// setting but not the content.
+	if err := os.WriteFile(secret, []byte(`{"username": "x", "password": "leaked-10"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testbroker.Config(t, testbroker.WithConfig(func(c *config.Config) { c.SASLInterBrokerSecretFile = secret }))
+	_, err := broker.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "sasl.inter.broker.secret.file") || strings.Contains(err.Error(), "leaked-10") {
+		t.Fatalf("start with a malformed secret: %v", err)
+	}
 }

@@ -77,6 +77,8 @@ race:
 # state loaded from __consumer_offsets, batch validation, log recovery and
 # producer snapshots. Longer: make fuzz FUZZTIME=10m.
 FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot
+# SASL (issue 12): the PLAIN and SCRAM parsers, and a SASL listener's connection.
+FUZZ_TARGETS += sasl:FuzzPlain sasl:FuzzScram server:FuzzSASLConnection
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -67,30 +67,28 @@ func TestKcat(t *testing.T) {
 }
 
 // kafkaServerLibs finds the jars of Apache Kafka's server distribution,
-// where kafka-configs.sh's kafka.admin.ConfigCommand lives (`make
-// compat-deps` fetches them).
+// where kafka-configs.sh's kafka.admin.ConfigCommand lives: $KAFKI_KAFKA_LIBS
+// (what `make unit` sets), else the cache `make kafka-deps` fills
+// (~/.cache/kafki/kafka-server-VERSION/libs, VERSION from
+// loadtest/loadtest.mk). Missing jars fail the test, never skip it.
 func kafkaServerLibs(t *testing.T) string {
 	t.Helper()
-	cache := os.Getenv("KAFKI_KAFKA_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
+	libs := os.Getenv("KAFKI_KAFKA_LIBS")
+	if libs == "" {
+		mk, err := os.ReadFile("../../loadtest/loadtest.mk")
+		if err != nil {
+			t.Fatal(err)
 		}
-		cache = filepath.Join(base, "kafki")
+		m := regexp.MustCompile(`(?m)^KAFKA_SERVER_VERSION\s*\?=\s*(\S+)`).FindSubmatch(mk)
+		if m == nil {
+			t.Fatal("no KAFKA_SERVER_VERSION in loadtest/loadtest.mk")
+		}
+		home, _ := os.UserHomeDir()
+		libs = filepath.Join(home, ".cache", "kafki", "kafka-server-"+string(m[1]), "libs")
 	}
-	pom, err := os.ReadFile("../compat/pom.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`<kafka.version>([^<]+)</kafka.version>`).FindSubmatch(pom)
-	if m == nil {
-		t.Fatal("no kafka.version in brokerd/compat/pom.xml")
-	}
-	libs := filepath.Join(cache, "kafka-server-"+string(m[1]), "libs")
-	if _, err := os.Stat(filepath.Join(libs, "kafka_2.13-"+string(m[1])+".jar")); err != nil {
-		t.Fatalf("Kafka %s's server jars are not in %s (%v): run `make compat-deps`", m[1], libs, err)
+	jars, _ := filepath.Glob(filepath.Join(libs, "kafka_2.13-*.jar"))
+	if len(jars) == 0 {
+		t.Fatalf("Apache Kafka's server jars are not in %s: run `make kafka-deps`", libs)
 	}
 	return libs
 }
@@ -104,7 +102,7 @@ func javaPath(t *testing.T) string {
 	}
 	p, err := exec.LookPath("java")
 	if err != nil {
-		t.Fatalf("java is not on PATH (%v): run `make compat-deps`", err)
+		t.Fatalf("java is not on PATH (%v): run `make kafka-deps`", err)
 	}
 	return p
 }

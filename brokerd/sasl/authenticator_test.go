@@ -1,9 +1,15 @@
 package sasl
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/kafki/kafki/brokerd/internal/poll"
 
 	"github.com/xdg-go/scram"
 )
@@ -173,4 +179,66 @@ func TestSecretNeverPrintsPassword(t *testing.T) {
 	if strings.Contains(s.String(), "hunter2") {
 		t.Fatal(s.String())
 	}
+}
+
+// memUsers is an in-memory UserStore.
+type memUsers struct {
+	mu    sync.Mutex
+	users map[string]User
+	reads int
+	// during, when set, runs inside a read (a change racing the refresh).
+	during func()
+}
+
+func (m *memUsers) ScramUsers(context.Context) ([]User, error) {
+	m.mu.Lock()
+	m.reads++
+	during := m.during
+	m.during = nil
+	out := make([]User, 0, len(m.users))
+	for _, u := range m.users {
+		out = append(out, u)
+	}
+	m.mu.Unlock()
+	if during != nil {
+		during()
+	}
+	return out, nil
+}
+
+func (m *memUsers) PutScramCredential(_ context.Context, user string, mech ScramMechanism, c ScramCredential) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[user]
+	if !ok {
+		u = User{Name: user, Credentials: map[ScramMechanism]ScramCredential{}}
+	}
+	u.Credentials[mech] = c
+	m.users[user] = u
+	return nil
+}
+
+func (m *memUsers) DeleteScramCredential(context.Context, string, ScramMechanism) error { return nil }
+
+// A change applied while the cache reads is not lost: Run reads again.
+func TestCacheRunMissesNoChange(t *testing.T) {
+	store := &memUsers{users: map[string]User{}}
+	c := NewCache(store)
+	var mu sync.Mutex
+	ch := make(chan struct{})
+	changed := func() <-chan struct{} { mu.Lock(); defer mu.Unlock(); return ch }
+	bump := func() { mu.Lock(); close(ch); ch = make(chan struct{}); mu.Unlock() }
+	// The first read (Run's start) sees no user; during it, alice is
+	// created and the metadata changes.
+	store.during = func() {
+		_ = store.PutScramCredential(t.Context(), "alice", SHA256, ScramCredential{Iterations: 4096})
+		bump()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx, changed, time.Millisecond, slog.New(slog.DiscardHandler)) }()
+	poll.True(t, 5*time.Second, "the cache has alice", func() bool { _, ok := c.User("alice"); return ok })
+	cancel()
+	<-done
 }

@@ -102,16 +102,14 @@ func (c *Cache) User(name string) (User, bool) {
 func (c *Cache) Store() UserStore { return c.store }
 
 // Run refreshes the cache every time changed's channel closes (a node's
-// applied metadata snapshot: node.Node.Changed) until ctx ends. A failed
+// applied metadata snapshot: node.Node.Changed) until ctx ends, and once
+// at the start (a change may have come since the caller's first Refresh).
+// The next channel is taken before each read, so a snapshot applied
+// during a read causes another read: no change is missed. A failed
 // refresh is logged and retried after retry.
 func (c *Cache) Run(ctx context.Context, changed func() <-chan struct{}, retry time.Duration, log *slog.Logger) {
 	for {
 		ch := changed()
-		select {
-		case <-ctx.Done():
-			return
-		case <-ch:
-		}
 		for {
 			err := c.Refresh(ctx)
 			if err == nil || ctx.Err() != nil {
@@ -123,6 +121,11 @@ func (c *Cache) Run(ctx context.Context, changed func() <-chan struct{}, retry t
 				return
 			case <-time.After(retry):
 			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
 		}
 	}
 }

@@ -45,6 +45,9 @@
 //     each topic whose change counter moved since the store's last read.
 //     A change costs O(topics + brokers + partitions of the changed
 //     topics), not O(table); remote segments are never read by it.
+//   - SCRAM users are one Query of the scram items (ScramUsers), which
+//     every broker runs when it applied a new snapshot (any metadata
+//     change, not only a user's): O(credentials) items per change.
 //   - A partition's remote segments are one Query (Remote.List), served
 //     from a cache while the remote partition item's ver is unchanged.
 //

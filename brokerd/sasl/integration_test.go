@@ -205,6 +205,9 @@ func TestPlaintextListenerRefusesSASL(t *testing.T) {
 	if hs := rc.handshake("PLAIN"); hs.ErrorCode != kerr.IllegalSaslState.Code {
 		t.Fatalf("handshake on PLAINTEXT: %d", hs.ErrorCode)
 	}
+	if r := rc.authenticate(2, []byte("\x00a\x00b")); r.ErrorCode != kerr.IllegalSaslState.Code {
+		t.Fatalf("authenticate on PLAINTEXT: %d", r.ErrorCode)
+	}
 	md := kmsg.NewPtrMetadataRequest()
 	md.Version = 12
 	rc.roundTrip(md, kmsg.NewPtrMetadataResponse())

@@ -48,9 +48,11 @@ func (s *Server) handleSaslAuthenticate(ctx context.Context, rc *reqCtx, r kmsg.
 		msg := "SaslAuthenticate without a SaslHandshake first"
 		switch {
 		case !c.saslListener():
-			msg = "SaslAuthenticate on a listener without SASL"
-		case c.session.SASL.Stage == auth.SASLAuthenticated:
 			// As Kafka's KafkaApis: answered, the connection kept.
+			msg = "SaslAuthenticate on a listener without SASL"
+			resp.ErrorMessage = &msg
+			return resp
+		case c.session.SASL.Stage == auth.SASLAuthenticated:
 			msg = "SaslAuthenticate request received after successful authentication"
 			resp.ErrorMessage = &msg
 			return resp

@@ -7,6 +7,7 @@ DATA      ?= $(CURDIR)/data
 PKGS      := ./...
 # Packages with concurrency worth the race detector.
 RACE_PKGS := ./brokerd/replication/... ./brokerd/interbroker/... ./brokerd/auth/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/metastore/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/groups/... ./loadtest/... ./tiering/...
+RACE_PKGS += ./brokerd/sasl/... # SASL (issue 12)
 FUZZTIME  ?= 15s
 # Minimizing a new input is bounded by executions, not time: a short run
 # then keeps fuzzing. With a 5s bound, FuzzRecover (a few ms per input,

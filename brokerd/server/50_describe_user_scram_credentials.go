@@ -5,7 +5,8 @@ package server
 // Lists the SCRAM credentials (mechanism and iterations, never salts or
 // keys) of the named users, or of every user when the list is null, from
 // the broker's users cache (which every broker refreshes within one
-// metadata poll of a change). As Kafka 4.x: an unknown user is
+// metadata poll of a change). A null or empty list is every user. As
+// Kafka 4.x: an unknown user is
 // RESOURCE_NOT_FOUND, a user named twice is DUPLICATE_RESOURCE (once).
 //
 // Authorization: DESCRIBE on the cluster, else the top-level
@@ -39,7 +40,7 @@ func (s *Server) handleDescribeUserScramCredentials(ctx context.Context, rc *req
 		resp.ErrorMessage = &msg
 		return resp
 	}
-	if req.Users == nil {
+	if len(req.Users) == 0 { // null or empty: every user, as Kafka
 		for _, u := range s.opts.Users.Users() {
 			resp.Results = append(resp.Results, describedUser(u))
 		}

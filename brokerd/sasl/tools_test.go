@@ -124,19 +124,8 @@ func TestKafkaConfigsCreatesUsers(t *testing.T) {
 	}
 	configs := func(args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-		defer cancel()
-		jvm := []string{"-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx256m",
-			"-Dlog4j2.configurationFile=" + mustAbs(t, "../compat/tools-log4j2.properties"),
-			"-cp", filepath.Join(libs, "*"), "kafka.admin.ConfigCommand",
-			"--bootstrap-server", sb.SASL, "--command-config", props, "--entity-type", "users"}
-		cmd := exec.CommandContext(ctx, javaPath(t), append(jvm, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kafka-configs %v: %v\n%s\n%s", args, err, out.String(), errb.String())
-		}
-		return out.String()
+		all := append([]string{"--bootstrap-server", sb.SASL, "--command-config", props, "--entity-type", "users"}, args...)
+		return runJava(t, libs, "", "kafka.admin.ConfigCommand", all...)
 	}
 	sb.secret("bob-Secret-7")
 	out := configs("--alter", "--add-config", "SCRAM-SHA-512=[iterations=8192,password=bob-Secret-7]", "--entity-name", "bob")
@@ -153,6 +142,50 @@ func TestKafkaConfigsCreatesUsers(t *testing.T) {
 	configs("--alter", "--delete-config", "SCRAM-SHA-512", "--entity-name", "bob")
 	if _, err := sb.kcat(t, "SCRAM-SHA-512", "bob", "bob-Secret-7", "", "-L", "-m", "1"); err == nil {
 		t.Fatal("kcat logs in as a deleted user")
+	}
+}
+
+// runJava runs one of Kafka's tool main classes with stdin and returns its
+// stdout, failing the test if it fails.
+func runJava(t *testing.T, libs, stdin, main string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	jvm := []string{"-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx256m",
+		"-Dlog4j2.configurationFile=" + mustAbs(t, "../compat/tools-log4j2.properties"),
+		"-cp", filepath.Join(libs, "*"), main}
+	cmd := exec.CommandContext(ctx, javaPath(t), append(jvm, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s\n%s", main, args, err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// Kafka 4.3's console producer and consumer, logged in with PLAIN
+// through a client.properties file, round-trip records.
+func TestKafkaConsoleClientsWithPlain(t *testing.T) {
+	sb := startSASL(t)
+	sb.createUser(t, "frank", "frank-Secret-11")
+	if _, err := admin(t, sb.Addr()).CreateTopic(t.Context(), 1, 1, nil, "java-t"); err != nil {
+		t.Fatal(err)
+	}
+	libs := kafkaServerLibs(t)
+	props := filepath.Join(t.TempDir(), "client.properties")
+	err := os.WriteFile(props, []byte("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"+
+		`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="frank" password="frank-Secret-11";`+"\n"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runJava(t, libs, "one\ntwo\n", "org.apache.kafka.tools.ConsoleProducer",
+		"--bootstrap-server", sb.SASL, "--topic", "java-t", "--command-config", props)
+	out := runJava(t, libs, "", "org.apache.kafka.tools.consumer.ConsoleConsumer",
+		"--bootstrap-server", sb.SASL, "--topic", "java-t", "--command-config", props,
+		"--from-beginning", "--max-messages", "2", "--timeout-ms", "30000")
+	if out != "one\ntwo\n" {
+		t.Fatalf("console consumer read %q", out)
 	}
 }
 

@@ -22,6 +22,10 @@
 //     password, and does not tell an unknown user from a wrong password
 //     (SCRAM answers an unknown user with a made-up salt, so the
 //     exchange fails at the same step as a wrong password).
+//   - SCRAM is xdg-go/scram's, with one leniency Kafka has too: a
+//     client-final nonce that ends with the server's combined nonce (what
+//     librdkafka sends) is verified by finalLenient with the RFC 5802
+//     formulas on the standard library's HMAC.
 //   - Credentials are looked up through the Credentials interface; Cache
 //     keeps the users of a UserStore (the metadata store) in memory,
 //     refreshed on every metadata change, so lookups on the connection

@@ -47,70 +47,80 @@ type userChange struct {
 	cred   sasl.ScramCredential
 }
 
-func (s *Server) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
-	req := r.(*kmsg.AlterUserSCRAMCredentialsRequest)
-	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
+// userError is the first error found for a user.
+type userError struct {
+	code int16
+	msg  string
+}
 
-	// Users in request order, each with its changes or its first error.
-	var order []string
-	changes := map[string][]userChange{}
-	errs := map[string]struct {
-		code int16
-		msg  string
-	}{}
-	fail := func(user string, code int16, msg string) {
-		if _, ok := errs[user]; !ok {
-			errs[user] = struct {
-				code int16
-				msg  string
-			}{code, msg}
-		}
-	}
-	add := func(user string, ch userChange) {
-		if _, seen := changes[user]; !seen {
-			order = append(order, user)
-			changes[user] = nil
-		}
-		if user == "" {
-			fail(user, kerr.UnacceptableCredential.Code, "Username must not be empty")
-			return
-		}
-		if !ch.mech.Valid() {
-			fail(user, kerr.UnsupportedSaslMechanism.Code, fmt.Sprintf("Unknown SCRAM mechanism %d", int8(ch.mech)))
-			return
-		}
-		for _, prev := range changes[user] {
-			if prev.mech == ch.mech {
-				fail(user, kerr.DuplicateResource.Code, "A user credential cannot be altered twice in the same request")
-				return
-			}
-		}
-		changes[user] = append(changes[user], ch)
-	}
+// userAlterations are a request's changes, user by user in request order,
+// each user with its changes or its first error.
+type userAlterations struct {
+	order   []string
+	changes map[string][]userChange
+	errs    map[string]userError
+}
+
+// parseUserAlterations validates the request (Kafka's checks, in the
+// file comment) and derives each upserted credential.
+func parseUserAlterations(req *kmsg.AlterUserSCRAMCredentialsRequest) *userAlterations {
+	ua := &userAlterations{changes: map[string][]userChange{}, errs: map[string]userError{}}
 	for _, d := range req.Deletions {
-		add(d.Name, userChange{mech: sasl.ScramMechanism(d.Mechanism), delete: true})
+		ua.add(d.Name, userChange{mech: sasl.ScramMechanism(d.Mechanism), delete: true})
 	}
 	for _, u := range req.Upsertions {
 		m := sasl.ScramMechanism(u.Mechanism)
 		ch := userChange{mech: m}
+		var err error
 		if m.Valid() && u.Name != "" {
-			c, err := sasl.CredentialFromSaltedPassword(m, u.Salt, u.SaltedPassword, int(u.Iterations))
-			if err != nil {
-				add(u.Name, ch)
-				fail(u.Name, kerr.UnacceptableCredential.Code, err.Error())
-				continue
-			}
-			ch.cred = c
+			ch.cred, err = sasl.CredentialFromSaltedPassword(m, u.Salt, u.SaltedPassword, int(u.Iterations))
 		}
-		add(u.Name, ch)
+		ua.add(u.Name, ch)
+		if err != nil {
+			ua.fail(u.Name, kerr.UnacceptableCredential.Code, err.Error())
+		}
 	}
+	return ua
+}
 
+func (ua *userAlterations) fail(user string, code int16, msg string) {
+	if _, ok := ua.errs[user]; !ok {
+		ua.errs[user] = userError{code, msg}
+	}
+}
+
+func (ua *userAlterations) add(user string, ch userChange) {
+	if _, seen := ua.changes[user]; !seen {
+		ua.order = append(ua.order, user)
+		ua.changes[user] = nil
+	}
+	switch {
+	case user == "":
+		ua.fail(user, kerr.UnacceptableCredential.Code, "Username must not be empty")
+		return
+	case !ch.mech.Valid():
+		ua.fail(user, kerr.UnsupportedSaslMechanism.Code, fmt.Sprintf("Unknown SCRAM mechanism %d", int8(ch.mech)))
+		return
+	}
+	for _, prev := range ua.changes[user] {
+		if prev.mech == ch.mech {
+			ua.fail(user, kerr.DuplicateResource.Code, "A user credential cannot be altered twice in the same request")
+			return
+		}
+	}
+	ua.changes[user] = append(ua.changes[user], ch)
+}
+
+func (s *Server) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.AlterUserSCRAMCredentialsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
+	ua := parseUserAlterations(req)
 	allowed := rc.authorize(ctx, auth.OpAlter, auth.Cluster())
 	wrote := false
-	for _, user := range order {
+	for _, user := range ua.order {
 		res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
 		res.User = user
-		e, bad := errs[user]
+		e, bad := ua.errs[user]
 		switch {
 		case !allowed:
 			res.ErrorCode = rc.errCode(kerr.ClusterAuthorizationFailed.Code)
@@ -119,7 +129,7 @@ func (s *Server) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx
 		case s.opts.Users == nil:
 			res.ErrorCode, res.ErrorMessage = rc.errCode(kerr.UnknownServerError.Code), strPtr("this broker has no user store")
 		default:
-			code, msg := s.applyUserChanges(ctx, user, changes[user])
+			code, msg := s.applyUserChanges(ctx, user, ua.changes[user])
 			wrote = true
 			res.ErrorCode = rc.errCode(code)
 			if msg != "" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/broker"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/internal/poll"
@@ -406,5 +408,71 @@ func TestInterBrokerSecret(t *testing.T) {
 	_, err := broker.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil || !strings.Contains(err.Error(), "sasl.inter.broker.secret.file") || strings.Contains(err.Error(), "leaked-10") {
 		t.Fatalf("start with a malformed secret: %v", err)
+	}
+}
+
+// denyCluster is an authorizer that denies every action on the cluster
+// and records the principals it was asked about.
+type denyCluster struct {
+	mu    sync.Mutex
+	asked []string
+}
+
+func (d *denyCluster) Authorize(_ context.Context, req *auth.Request, actions []auth.Action) []auth.Result {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]auth.Result, len(actions))
+	for i, a := range actions {
+		out[i] = auth.Allowed
+		if a.Resource.Type == auth.ResourceCluster {
+			out[i] = auth.Denied
+			d.asked = append(d.asked, req.Session.Principal.String()+" "+a.Op.String())
+		}
+	}
+	return out
+}
+
+func (d *denyCluster) AuthorizeByResourceType(context.Context, *auth.Request, auth.Operation, auth.ResourceType) auth.Result {
+	return auth.Allowed
+}
+
+// The user APIs ask the authorizer what Kafka asks: DESCRIBE and ALTER
+// on the cluster (DESCRIBE_CONFIGS for DescribeClientQuotas), about the
+// SASL principal, and answer a denial with CLUSTER_AUTHORIZATION_FAILED.
+func TestUserAPIsAreAuthorized(t *testing.T) {
+	plainFile := filepath.Join(t.TempDir(), "plain.json")
+	if err := os.WriteFile(plainFile, []byte(`{"gina": "gina-Secret-12"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &denyCluster{}
+	sb := startSASL(t, testbroker.WithBroker(broker.WithAuthorizer(d)),
+		testbroker.WithConfig(func(c *config.Config) { c.SASLPlainUsersFile = plainFile }))
+	sb.secret("gina-Secret-12")
+	cl := sb.saslClient(t, mechanism("PLAIN", "gina", "gina-Secret-12"))
+	ctx := t.Context()
+
+	dr := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	dresp, err := dr.RequestWith(ctx, cl)
+	if err != nil || dresp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("describe: %v %+v", err, dresp)
+	}
+	ar := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	del := kmsg.NewAlterUserSCRAMCredentialsRequestDeletion()
+	del.Name, del.Mechanism = "gina", 2
+	ar.Deletions = append(ar.Deletions, del)
+	aresp, err := ar.RequestWith(ctx, cl)
+	if err != nil || len(aresp.Results) != 1 || aresp.Results[0].ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("alter: %v %+v", err, aresp)
+	}
+	qr := kmsg.NewPtrDescribeClientQuotasRequest()
+	qresp, err := qr.RequestWith(ctx, cl)
+	if err != nil || qresp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("describe quotas: %v %+v", err, qresp)
+	}
+	d.mu.Lock()
+	asked := strings.Join(d.asked, ",")
+	d.mu.Unlock()
+	if asked != "User:gina DESCRIBE,User:gina ALTER,User:gina DESCRIBE_CONFIGS" {
+		t.Fatalf("the authorizer was asked %q", asked)
 	}
 }

@@ -3,6 +3,7 @@ package sasl_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"net"
@@ -60,6 +61,13 @@ type saslBroker struct {
 // fast; the backoff test sets its own delay.
 func startSASL(t *testing.T, opts ...testbroker.Option) *saslBroker {
 	t.Helper()
+	return startSASLListener(t, nil, opts...)
+}
+
+// startSASLListener is startSASL with the listener wrapped in TLS when
+// tlsCfg is set: a SASL_SSL listener.
+func startSASLListener(t *testing.T, tlsCfg *tls.Config, opts ...testbroker.Option) *saslBroker {
+	t.Helper()
 	sb := &saslBroker{log: &logBuffer{}}
 	t.Cleanup(func() {
 		// Registered first, so it runs after the broker's shutdown.
@@ -88,7 +96,11 @@ func startSASL(t *testing.T, opts ...testbroker.Option) *saslBroker {
 		c.AdvertisedAddr = sb.SASL
 	})}, opts...)
 	sb.Broker = testbroker.StartBrokerLogging(t, sb.log, all...)
-	sb.ServeListener(ln, server.Listener{Name: "SASL_PLAINTEXT", Protocol: auth.SASLPlaintext})
+	if tlsCfg != nil {
+		sb.ServeListener(tls.NewListener(ln, tlsCfg), server.Listener{Name: "SASL_SSL", Protocol: auth.SASLSSL})
+	} else {
+		sb.ServeListener(ln, server.Listener{Name: "SASL_PLAINTEXT", Protocol: auth.SASLPlaintext})
+	}
 	return sb
 }
 

@@ -27,10 +27,17 @@ func kcatPath(t *testing.T) string {
 // stdin, and returns its stdout.
 func (sb *saslBroker) kcat(t *testing.T, mech, user, pass, stdin string, args ...string) (string, error) {
 	t.Helper()
+	return sb.kcatWith(t, []string{"-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=" + mech,
+		"-X", "sasl.username=" + user, "-X", "sasl.password=" + pass}, stdin, args...)
+}
+
+// kcatWith runs kcat against the SASL listener with the client settings
+// props (-X pairs) and args.
+func (sb *saslBroker) kcatWith(t *testing.T, props []string, stdin string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	all := append([]string{"-b", sb.SASL, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=" + mech,
-		"-X", "sasl.username=" + user, "-X", "sasl.password=" + pass}, args...)
+	all := append(append([]string{"-b", sb.SASL}, props...), args...)
 	cmd := exec.CommandContext(ctx, kcatPath(t), all...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer

@@ -7,6 +7,7 @@ DATA      ?= $(CURDIR)/data
 PKGS      := ./...
 # Packages with concurrency worth the race detector.
 RACE_PKGS := ./brokerd/replication/... ./brokerd/interbroker/... ./brokerd/auth/... ./brokerd/lease/... ./brokerd/cluster/... ./brokerd/node/... ./brokerd/internal/checker/... ./brokerd/internal/clusterproc/... ./brokerd/storage/... ./brokerd/batch/... ./brokerd/server/... ./brokerd/topics/... ./brokerd/meta/... ./brokerd/metastore/... ./brokerd/broker/... ./brokerd/cli/... ./brokerd/groups/... ./brokerd/txn/... ./loadtest/... ./tiering/...
+RACE_PKGS += ./brokerd/sasl/... # SASL (issue 12)
 FUZZTIME  ?= 15s
 # Minimizing a new input is bounded by executions, not time: a short run
 # then keeps fuzzing. With a 5s bound, FuzzRecover (a few ms per input,
@@ -80,6 +81,8 @@ race:
 # state loaded from __consumer_offsets, batch validation, log recovery and
 # producer snapshots. Longer: make fuzz FUZZTIME=10m.
 FUZZ_TARGETS := server:FuzzRequest groups:FuzzLoad batch:FuzzValidate batch:FuzzRecords batch:FuzzSplit storage:FuzzRecover storage:FuzzSnapshot txn:FuzzDecode tlsconf:FuzzPrincipalRules
+# SASL (issue 12): the PLAIN and SCRAM parsers, and a SASL listener's connection.
+FUZZ_TARGETS += sasl:FuzzPlain sasl:FuzzScram server:FuzzSASLConnection
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

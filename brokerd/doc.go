@@ -78,6 +78,15 @@
 //     CreateAcls and DeleteAcls through it; the bindings live in the
 //     metadata store (meta/acls.go, metastore/acls.go), and broker/acl.go
 //     re-reads them whenever node applies a new metadata snapshot.
+//   - A client authenticates (SASL): on a SASL listener server/sasl.go
+//     lets only ApiVersions, SaslHandshake (17_sasl_handshake.go) and
+//     SaslAuthenticate (36_sasl_authenticate.go) through until the
+//     exchange, run by package sasl (PLAIN, SCRAM via xdg-go/scram),
+//     names the user, who becomes the session's principal User:<name>.
+//     SCRAM users are stored by meta (embedded) or metastore (DynamoDB,
+//     users.go), managed with AlterUserScramCredentials (51_…) and read
+//     through sasl.Cache, refreshed by broker/sasl.go on every applied
+//     metadata snapshot.
 //   - The metrics an operator pages on: package metrics defines them;
 //     the under-replicated, under-min-ISR and offline partition gauges
 //     and the active controller are computed at scrape time by

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/acl"
 	"github.com/kafki/kafki/brokerd/auth"
+	"github.com/kafki/kafki/brokerd/sasl"
 )
 
 // aclRefreshInterval bounds how long a broker of a cluster can miss an
@@ -29,6 +30,16 @@ func (b *Broker) openAuthorizer(ctx context.Context) (*acl.Authorizer, error) {
 	supers, err := acl.ParseSuperUsers(b.cfg.SuperUsers)
 	if err != nil {
 		return nil, err
+	}
+	if f := b.cfg.SASLInterBrokerSecretFile; f != "" {
+		// The brokers' own SASL user replicates, fences and asks peers
+		// about shutdowns (CLUSTER_ACTION): it is a super user without
+		// being listed, so an ACL mistake cannot stop replication.
+		s, err := sasl.ReadSecret(f)
+		if err != nil {
+			return nil, fmt.Errorf("sasl.inter.broker.secret.file: %w", err)
+		}
+		supers = append(supers, auth.Principal{Type: auth.PrincipalUser, Name: s.Username})
 	}
 	a := acl.New(acl.Options{SuperUsers: supers, AllowIfNoACL: b.cfg.AllowEveryoneIfNoACLFound, Store: st, Log: b.log.With("component", "acl")})
 	if err := a.Load(ctx); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/kafki/kafki/brokerd/metastore"
 	"github.com/kafki/kafki/brokerd/metrics"
 	"github.com/kafki/kafki/brokerd/node"
+	"github.com/kafki/kafki/brokerd/sasl"
 	"github.com/kafki/kafki/brokerd/server"
 	"github.com/kafki/kafki/brokerd/topics"
 	"github.com/kafki/kafki/tiering"
@@ -65,6 +66,9 @@ type Broker struct {
 
 	stopOnce sync.Once
 	stopErr  error
+
+	// SASL (issue 12): sasl.go.
+	interBroker *sasl.Secret // sasl.inter.broker.secret.file; nil without one
 }
 
 // Option adds a component to the broker that the configuration does not
@@ -142,7 +146,11 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		// recorded), the registration, and this broker's roles.
 		o := nodeOptions(&b.cfg)
 		o.Addr, o.Endpoints, o.InterBrokerListener = ib.adv, endpoints(lns), ib.cfg.Name
-		o.Interbroker = interbroker.New(interbrokerOptions(&b.cfg, ib, sec))
+		ibo, err := interbrokerOptions(&b.cfg, ib, sec)
+		if err != nil {
+			return nil, err
+		}
+		o.Interbroker = interbroker.New(ibo)
 		o.Store, o.Topics = cstore, tm
 		o.Log, o.OnOffsetsRoles = log.With("component", "cluster"), b.offsetsRoles
 		o.Counters = node.Counters{
@@ -174,7 +182,12 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 			o.authorizer = b.acls
 		}
 	}
-	srv, err := server.New(b.serverOptions(adv, cl, o.authorizer))
+	sopts := b.serverOptions(adv, cl, o.authorizer)
+	// SASL (issue 12): sasl.go.
+	if sopts.SASL, sopts.Users, err = b.openSASL(openCtx); err != nil {
+		return nil, err
+	}
+	srv, err := server.New(sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +236,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
 	b.runACLs(ctx)
+	b.runUsers(ctx, sopts.Users) // SASL (issue 12): sasl.go
 	b.wg.Add(len(lns) - 1)
 	b.serveListeners()
 	if cfg.TriggersEnable {

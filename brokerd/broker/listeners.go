@@ -8,10 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	kgosasl "github.com/twmb/franz-go/pkg/sasl"
+
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/cluster"
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/interbroker"
+	"github.com/kafki/kafki/brokerd/sasl"
 	"github.com/kafki/kafki/brokerd/server"
 	"github.com/kafki/kafki/brokerd/tlsconf"
 )
@@ -168,14 +171,25 @@ func interBroker(cfg *config.Config, ls []*boundListener) (*boundListener, error
 // interbrokerOptions are the settings of this broker's clients of its
 // peers: TLS when the inter-broker listener is SSL or SASL_SSL, with
 // this broker's certificate for peers that require one (mTLS).
-func interbrokerOptions(cfg *config.Config, ib *boundListener, sec *security) interbroker.Options {
+func interbrokerOptions(cfg *config.Config, ib *boundListener, sec *security) (interbroker.Options, error) {
 	o := interbroker.Options{NodeID: cfg.NodeID}
 	if ib.cfg.TLS() {
 		o.TLS = sec.store.ClientConfig()
 	}
-	// SASL on a SASL_PLAINTEXT or SASL_SSL inter-broker listener:
-	// interbroker.Options.SASL, filled by the SASL configuration.
-	return o
+	if ib.cfg.Protocol == config.ProtocolSASLPlaintext || ib.cfg.Protocol == config.ProtocolSASLSSL {
+		// Read here, before the node starts its fetchers; openSASL
+		// reads the same file for the server side.
+		s, err := sasl.ReadSecret(cfg.SASLInterBrokerSecretFile)
+		if err != nil {
+			return o, fmt.Errorf("sasl.inter.broker.secret.file (inter-broker listener %s is %s): %w", ib.cfg.Name, ib.cfg.Protocol, err)
+		}
+		m, err := s.KgoMechanism(cfg.SASLInterBrokerMechanism)
+		if err != nil {
+			return o, fmt.Errorf("sasl.mechanism.inter.broker.protocol: %w", err)
+		}
+		o.SASL = []kgosasl.Mechanism{m}
+	}
+	return o, nil
 }
 
 // ListenerAddr is the bound address of the listener named name, or ""

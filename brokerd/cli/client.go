@@ -31,7 +31,11 @@ func (c *connFlags) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return connect(ctx, seeds, c.timeout)
+	extra, err := c.saslOpts() // users.go
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, seeds, c.timeout, extra...)
 }
 
 func connect(ctx context.Context, seeds []string, timeout time.Duration, extra ...kgo.Opt) (*session, error) {

@@ -92,6 +92,9 @@ func (c *command) writeHelp(w io.Writer) {
 type connFlags struct {
 	bootstrap string
 	timeout   time.Duration
+	// SASL (issue 12, users.go): log in with this mechanism as the user
+	// of a secret file; none when mechanism is empty.
+	saslMechanism, saslSecretFile string
 }
 
 // register adds --bootstrap-server and --timeout to c. The bootstrap default
@@ -105,6 +108,7 @@ func (f *connFlags) register(c *command, getenv func(string) string) {
 		"Comma-separated host:port list of brokers to connect to first (env "+bootstrapEnv+").")
 	c.fs.DurationVar(&f.timeout, "timeout", defaultTimeout,
 		"How long to wait for the broker to answer before giving up (e.g. 500ms, 10s).")
+	f.registerSASL(c, getenv) // users.go
 }
 
 // seeds validates the flags and returns the bootstrap addresses.

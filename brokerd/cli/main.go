@@ -95,10 +95,13 @@ Commands:
   cluster describe  Show brokers, the controller and every partition's leader and ISR.
   triggers create|list|describe|update|delete|enable|disable
                     Manage Lambda triggers (see lambdas/README.md).
+  users create|list|delete
+                    Manage SCRAM users (SASL), like kafka-configs.sh --entity-type users.
   version           Print kafki's version.
 
 Every command that talks to a broker takes --bootstrap-server host:port
-(default localhost:9092, or $KAFKI_BOOTSTRAP_SERVER) and --timeout.
+(default localhost:9092, or $KAFKI_BOOTSTRAP_SERVER) and --timeout, and
+logs in over SASL with --sasl-mechanism and --sasl-secret-file.
 Run 'kafki <command> --help' for the flags and examples of a command.
 
 Quickstart:
@@ -178,6 +181,7 @@ var commandGroups = []commandGroup{
 		{"update", runTriggersUpdate}, {"delete", runTriggersDelete},
 		{"enable", runTriggersEnable(true)}, {"disable", runTriggersEnable(false)},
 	}},
+	{"users", usersHelp, []subcommand{{"create", runUsersCreate}, {"list", runUsersList}, {"delete", runUsersDelete}}},
 }
 
 // dispatch runs the subcommand args names. It returns the command's name

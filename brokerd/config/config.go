@@ -121,6 +121,9 @@ type Config struct {
 	ListenerSecurityProtocolMap string // listener.security.protocol.map: NAME:PROTOCOL,...
 	InterBrokerListenerName     string // inter.broker.listener.name
 	SSL                         SSLConfig
+
+	// SASL (issue 12): sasl.go.
+	SASLConfig
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -188,6 +191,8 @@ func Default() Config {
 		MetadataPollInterval:          250 * time.Millisecond,
 		DefaultReplicationFactor:      1,
 		OffsetsTopicReplicationFactor: 3,
+
+		SASLConfig: defaultSASL(),
 	}
 }
 
@@ -300,11 +305,12 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
 	c.bindACL(fs)
 	c.bindListeners(fs)
+	c.bindSASL(fs) // SASL (issue 12): sasl.go
 }
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateACL, c.validateListeners} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateACL, c.validateListeners, c.validateSASL} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -93,6 +93,8 @@ var kafkaSettings = []kafkaSetting{
 	{"auto.create.topics.enable", KindBoolean, always(func(c *Config) string { return strconv.FormatBool(c.AutoCreateTopics) })},
 	{"broker.id", KindInt, always(func(c *Config) string { return itoa(c.NodeID) })},
 	{"broker.rack", KindString, unlessEmpty(func(c *Config) string { return c.BrokerRack })},
+	{"connection.failed.authentication.delay.ms", KindInt, always(func(c *Config) string { return millis(c.FailedAuthDelay) })}, // SASL (issue 12)
+	{"connections.max.reauth.ms", KindLong, always(func(c *Config) string { return millis(c.ConnectionsMaxReauth) })},           // SASL (issue 12)
 	{"default.replication.factor", KindInt, always(func(c *Config) string { return itoa(c.DefaultReplicationFactor) })},
 	{"group.initial.rebalance.delay.ms", KindInt, always(func(c *Config) string { return millis(c.GroupInitialRebalanceDelay) })},
 	{"group.max.session.timeout.ms", KindInt, always(func(c *Config) string { return millis(c.GroupMaxSessionTimeout) })},
@@ -156,6 +158,9 @@ var kafkaSettings = []kafkaSetting{
 	{"replica.fetch.wait.max.ms", KindInt, always(func(c *Config) string { return millis(c.ReplicaFetchWaitMax) })},
 	{"replica.lag.time.max.ms", KindLong, always(func(c *Config) string { return millis(c.ReplicaLagTimeMax) })},
 	{"replica.selector.class", KindString, unlessEmpty(func(c *Config) string { return c.ReplicaSelector })},
+	{"sasl.enabled.mechanisms", KindList, always(func(c *Config) string { return strings.Join(c.SASLEnabledMechanisms, ",") })}, // SASL (issue 12)
+	{"sasl.mechanism.inter.broker.protocol", KindString, always(func(c *Config) string { return c.SASLInterBrokerMechanism })},  // SASL (issue 12)
+	{"sasl.server.max.receive.size", KindInt, always(func(c *Config) string { return itoa(c.SASLMaxReceiveSize) })},             // SASL (issue 12)
 	{"socket.request.max.bytes", KindInt, always(func(c *Config) string { return itoa(c.MaxRequestBytes) })},
 	{"ssl.client.auth", KindString, always(func(c *Config) string { return string(c.SSL.ClientAuthMode()) })},
 	{"ssl.principal.mapping.rules", KindString, always(func(c *Config) string {

@@ -41,6 +41,10 @@ type embeddedDoc struct {
 	// none. Writers replace the slice, never modify it in place.
 	ACLs       []aclRecord `json:"acls,omitempty"`
 	ACLVersion int64       `json:"acl_version,omitempty"`
+
+	// ScramUsers are the SCRAM credentials of users (users.go), by user
+	// and mechanism name. Added without a format version change.
+	ScramUsers map[string]map[string]scramRecord `json:"scram_users,omitempty"`
 }
 
 type triggerRecord struct {

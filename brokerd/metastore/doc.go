@@ -33,6 +33,7 @@
 //	trigger              trigger                  <trigger id>        def S (JSON, owned by lambdas/triggers), version N, status S
 //	ACL change counter   meta                     acl_version         version N
 //	ACL binding          acl                      <sha256 hex>        rt N, name S, pt N, principal S, host S, op N, perm N
+//	SCRAM credential     scram                    <mechanism>/<user>  salt B, stored_key B, server_key B, iterations N (never a password)
 //
 // Numbers in sort keys are zero-padded to 10 digits so Queries return
 // them in numeric order. Topic names cannot hold '/' or '#'. Lease names
@@ -46,6 +47,9 @@
 //     each topic whose change counter moved since the store's last read.
 //     A change costs O(topics + brokers + partitions of the changed
 //     topics), not O(table); remote segments are never read by it.
+//   - SCRAM users are one Query of the scram items (ScramUsers), which
+//     every broker runs when it applied a new snapshot (any metadata
+//     change, not only a user's): O(credentials) items per change.
 //   - A partition's remote segments are one Query (Remote.List), served
 //     from a cache while the remote partition item's ver is unchanged.
 //
@@ -91,6 +95,11 @@
 //     the ACL change counter and the metadata version bumped, so every
 //     broker's poll sees them; its authorizer then reads the counter and,
 //     when it moved, the ACL items (one Query).
+//
+// SCRAM credentials (sasl.UserStore): PutScramCredential replaces the
+// item unconditionally, DeleteScramCredential is conditional on its
+// existence (sasl.ErrNoCredential otherwise); both bump the metadata
+// version, so every broker refreshes its users cache within one poll.
 //
 // A transaction holds at most 100 items: PutPartitions packs partitions
 // with the lease check, the version bump and one counter bump per topic.

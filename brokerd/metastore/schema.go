@@ -79,6 +79,7 @@ func TableSchema() Schema {
 			// Kafka ACLs (acls.go).
 			{Name: "ACL change counter", PK: pkMeta, SK: skACLVersion},
 			{Name: "ACL binding", PK: pkACL, SK: "<SHA-256 of the binding, hex>"},
+			{Name: "SCRAM credential", PK: pkScram, SK: "<mechanism>/<user>"},
 		},
 	}
 }

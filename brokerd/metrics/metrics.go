@@ -42,6 +42,12 @@ type Metrics struct {
 	ControllerRenewalFailures prometheus.Counter
 	BrokerFenced              prometheus.Counter
 
+	// SASL authentication (package server's SaslAuthenticate): finished
+	// exchanges by outcome, Kafka's successful-authentication-total and
+	// failed-authentication-total.
+	SASLSucceeded prometheus.Counter
+	SASLFailed    prometheus.Counter
+
 	mu     sync.Mutex
 	perAPI map[int16]*APIMetrics // guarded by mu
 
@@ -133,6 +139,13 @@ func New() *Metrics {
 		Name: "kafki_broker_fenced_total",
 		Help: "Times this broker found its session lease taken (the controller fenced it after its renewals lapsed) and dropped every role before registering again (the closest Kafka metric is kafka.server:type=SessionExpireListener,name=ZooKeeperExpiresPerSec).",
 	})
+	saslAuth := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafki_sasl_authentications_total",
+		Help: "SASL authentications by result: succeeded or failed (wrong password, unknown user, malformed exchange; each failed one closed its connection). Kafka's successful-authentication-total and failed-authentication-total.",
+	}, []string{"result"})
+	m.SASLSucceeded = saslAuth.WithLabelValues("succeeded")
+	m.SASLFailed = saslAuth.WithLabelValues("failed")
+	m.Registry.MustRegister(saslAuth)
 	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.NetBytesIn, m.NetBytesOut, m.Connections,
 		m.topicIn, m.topicRecs, m.topicOut, m.DynamoRequests,
 		renewals, m.ISRShrinks, m.ISRExpands, m.BrokerFenced,

@@ -50,6 +50,8 @@ type conn struct {
 	// listener is the listener the connection was accepted on; shared
 	// by its connections, never written after ServeListener starts.
 	listener *Listener
+	// sasl is the connection's SASL state beyond the session's (sasl.go).
+	sasl saslConn
 }
 
 func newConn(s *Server, nc net.Conn, l *Listener) *conn {
@@ -142,8 +144,12 @@ func (c *conn) readLoop(frames chan<- frame) {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 10 || size > c.s.opts.MaxRequestBytes {
-			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed 10..%d, socket.request.max.bytes)", size, c.s.opts.MaxRequestBytes))
+		if limit := c.maxFrame(); size < c.minFrame() || size > limit {
+			setting := "socket.request.max.bytes"
+			if limit < c.s.opts.MaxRequestBytes {
+				setting = "sasl.server.max.receive.size, before SASL authentication"
+			}
+			c.log.Warn("closing connection", "reason", fmt.Sprintf("request frame of %d bytes (allowed %d..%d, %s)", size, c.minFrame(), limit, setting))
 			c.nc.Close()
 			return
 		}
@@ -206,6 +212,9 @@ func (c *conn) process(f frame) (err error) {
 // dispatch decodes a frame, runs its handler and writes the response. It
 // does not recover panics, so that fuzzing sees them.
 func (s *Server) dispatch(c *conn, f frame) error {
+	if c.sasl.rawTokens.Load() {
+		return s.rawSASLToken(c, f)
+	}
 	// The request value made to learn the header's flexibility is the one
 	// the body is decoded into.
 	var req kmsg.Request
@@ -225,6 +234,9 @@ func (s *Server) dispatch(c *conn, f frame) error {
 	am.Requests.Inc()
 	defer func() { am.Latency.Observe(time.Since(f.arrived).Seconds()) }()
 
+	if err := c.saslGate(hdr.key); err != nil {
+		return err
+	}
 	if !served || hdr.version < a.min || hdr.version > a.max {
 		am.Error(errUnsupportedVersion)
 		return c.writeUnsupported(hdr)
@@ -249,6 +261,10 @@ func (s *Server) dispatch(c *conn, f frame) error {
 		for _, b := range rc.readBufs {
 			s.bufs.Put(b)
 		}
+	}
+	if err == nil && c.sasl.closeAfter != nil {
+		// A failed SASL step: its answer is out, the connection ends.
+		err = c.sasl.closeAfter
 	}
 	return err
 }

@@ -29,6 +29,10 @@
 //     client, a refused certificate) closes the connection without a
 //     response. Addresses in responses (Metadata, FindCoordinator,
 //     DescribeCluster) are every broker's on the connection's listener.
+//   - On a SASL_PLAINTEXT or SASL_SSL listener nothing but ApiVersions,
+//     SaslHandshake and SaslAuthenticate is handled before the connection
+//     authenticated, nor after its session expired (sasl.go); a failed
+//     authentication is answered, then closes the connection.
 //   - A server gets its settings and components at construction (Options);
 //     nothing is set after New.
 package server

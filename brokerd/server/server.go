@@ -16,6 +16,7 @@ import (
 	"github.com/kafki/kafki/brokerd/groups"
 	"github.com/kafki/kafki/brokerd/internal/bufpool"
 	"github.com/kafki/kafki/brokerd/metrics"
+	"github.com/kafki/kafki/brokerd/sasl"
 	"github.com/kafki/kafki/brokerd/tlsconf"
 	"github.com/kafki/kafki/brokerd/topics"
 )
@@ -67,6 +68,15 @@ type Options struct {
 	Authorizer auth.Authorizer
 	Metrics    *metrics.Metrics
 	Log        *slog.Logger
+
+	// SASL authenticates the connections of SASL_PLAINTEXT and SASL_SSL
+	// listeners (sasl.go); nil: no mechanism is enabled and their clients
+	// cannot authenticate.
+	SASL *SASLOptions
+	// Users are the SCRAM users AlterUserScramCredentials and
+	// DescribeUserScramCredentials manage; nil: those APIs answer that
+	// this broker has no user store.
+	Users *sasl.Cache
 }
 
 // Server is the Kafka protocol front end of one broker.
@@ -83,6 +93,8 @@ type Server struct {
 	metrics  *metrics.Metrics
 
 	bufs bufpool.Pool // request frames, fetch reads and large responses
+
+	saslFails *failureBackoff // per-address backoff of failed SASL authentications (sasl.go)
 
 	byKey    map[int16]api // immutable after New
 	versions []api         // sorted by key; immutable after New
@@ -129,6 +141,7 @@ func New(o Options) (*Server, error) {
 	case auth.AllowAll, *auth.AllowAll:
 		s.allowAll = true
 	}
+	s.saslFails = newFailureBackoff(o.SASL)
 	s.versions = s.apis()
 	for _, a := range s.versions {
 		s.byKey[a.key] = a

@@ -310,7 +310,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateTier, c.validateOps, c.validateACL, c.validateListeners, c.validateSASL} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateReplicaSelector, c.validateTier, c.validateOps, c.validateACL, c.validateListeners, c.validateSASL} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -396,10 +396,16 @@ func (c *Config) RackAwareReads() bool {
 	return c.ReplicaSelector == RackAwareReplicaSelector || c.ReplicaSelector == "rack"
 }
 
+// validateReplicaSelector checks replica.selector.class.
+func (c *Config) validateReplicaSelector() error {
+	if c.ReplicaSelector != "" && !c.RackAwareReads() {
+		return fmt.Errorf("replica.selector.class %q: Kafki has %s (or rack), or none", c.ReplicaSelector, RackAwareReplicaSelector)
+	}
+	return nil
+}
+
 func (c *Config) validateCluster() error {
 	switch {
-	case c.ReplicaSelector != "" && !c.RackAwareReads():
-		return fmt.Errorf("replica.selector.class %q: Kafki has %s (or rack), or none", c.ReplicaSelector, RackAwareReplicaSelector)
 	case c.MetadataStore != MetadataEmbedded && c.MetadataStore != MetadataDynamoDB:
 		return fmt.Errorf("metadata.store %q: must be embedded or dynamodb", c.MetadataStore)
 	case c.MetadataStore == MetadataDynamoDB && c.MetadataTable == "":

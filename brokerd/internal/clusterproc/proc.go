@@ -48,7 +48,7 @@ type run struct {
 }
 
 func newProc(c *Cluster, id int32, addr, dataDir string, stdout io.Writer) *Proc {
-	p := &Proc{c: c, id: id, addr: addr, dataDir: dataDir, tail: brokerproc.NewTailBuffer(64<<10, notePrefix)}
+	p := &Proc{c: c, id: id, addr: addr, dataDir: dataDir, tail: brokerproc.NewTailBuffer(256<<10, notePrefix)}
 	p.out = p.tail
 	if stdout != nil {
 		p.out = io.MultiWriter(p.tail, &prefixWriter{w: stdout, prefix: fmt.Sprintf("[broker %d] ", id)})

@@ -123,7 +123,7 @@ func (e *emulator) startMiniStack(ctx context.Context) error {
 		"S3_PERSIST=1", "S3_DATA_DIR="+filepath.Join(e.dir, "s3"),
 		"LAMBDA_WARM_TTL_SECONDS=60")
 	if e.out == nil {
-		e.out = brokerproc.NewTailBuffer(32<<10, "")
+		e.out = brokerproc.NewTailBuffer(6<<10, "")
 	}
 	cmd.Stdout, cmd.Stderr = e.out, e.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

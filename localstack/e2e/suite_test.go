@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,8 +200,10 @@ func (s *suite) tieredRead(t *testing.T) {
 	})
 	all := s.c.bootstrap()
 	produced, seq := map[string]int{}, 0
-	kcat(t, lines("t", tierRecords, &seq, produced), append([]string{"-P", "-b", all, "-t", tierTopic, "-K:", "-p", "0"}, kcatProduceArgs...)...)
-	segs := s.waitTiered(t, tierTopic, 0, 5*time.Minute)
+	// Small batches: a segment rolls between batches, and kcat would
+	// otherwise send the whole input as one batch of about 350 KB.
+	kcat(t, lines("t", tierRecords, &seq, produced), append([]string{"-P", "-b", all, "-t", tierTopic, "-K:", "-p", "0", "-X", "batch.size=2048"}, kcatProduceArgs...)...)
+	segs := s.waitTiered(t, tierTopic, 0, 90*time.Second)
 	out := kcat(t, "", "-C", "-b", all, "-t", tierTopic, "-o", "beginning", "-e", "-f", `%p %k=%s\n`)
 	checkConsumed(t, out, produced)
 	t.Logf("tiered: %d segments in s3://%s/%s/0/, local log from offset %d, all %d records read from offset 0",
@@ -224,7 +228,7 @@ func (s *suite) waitTiered(t *testing.T, topic string, p int32, timeout time.Dur
 		}
 		st.objects = n
 		if n == 0 {
-			return errors.New("no segment in the bucket yet")
+			return fmt.Errorf("no segment in the bucket yet (%d S3 requests through the proxy; leader metrics: %s)", s.proxy.forward.Load(), s.tierMetrics(topic))
 		}
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.ReplicaID = -1
@@ -251,6 +255,26 @@ func (s *suite) waitTiered(t *testing.T, topic string, p int32, timeout time.Dur
 		return nil
 	})
 	return st
+}
+
+// tierMetrics is what the brokers' /metrics say about tiering, for
+// failure messages.
+func (s *suite) tierMetrics(topic string) string {
+	var l []string
+	for _, br := range s.c.brokers {
+		resp, err := http.Get("http://" + br.admin + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "tier") && strings.Contains(line, topic) || strings.HasPrefix(line, "kafki_s3") {
+				l = append(l, fmt.Sprintf("broker %d: %s", br.id, line))
+			}
+		}
+	}
+	return strings.Join(l, "; ")
 }
 
 // countSegments lists the segment objects of topic-p in the tier bucket.

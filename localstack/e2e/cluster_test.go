@@ -56,7 +56,7 @@ func findBinaries(t *testing.T) binaries {
 	}
 	for what, p := range map[string]string{
 		"brokerd (make build)": b.brokerd, "kafki-triggers (make build)": b.triggers,
-		"the functions (make lambdas)": filepath.Join(b.lambdas, "dynamodb-sink", "bootstrap"),
+		"the functions (make lambdas)":  filepath.Join(b.lambdas, "dynamodb-sink", "bootstrap"),
 		"the CDK CLI (make infra-deps)": b.cdk,
 	} {
 		if _, err := os.Stat(p); err != nil {

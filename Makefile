@@ -40,7 +40,7 @@ dev-cluster: build
 # test installs what the suite needs on a fresh machine (kcat, moto_server,
 # Kafka's client jars for brokerd/compat, Kafka's broker jars for the Kafka
 # side of loadtest/compare), then runs it all.
-test: test-deps lambdas-deps compat-deps kafka-deps vet cyclo build lambdas unit race fuzz infra-test
+test: test-deps lambdas-deps compat-deps kafka-deps vet cyclo build lambdas unit race fuzz infra-test localstack-test-short
 	@echo "make test: all suites passed"
 
 test-deps:
@@ -234,3 +234,29 @@ localstack-destroy: infra-deps
 
 localstack-down:
 	localstack/emulator.sh down
+
+# ---- The end-to-end suite on local AWS emulators (localstack/e2e) ----
+# The whole stack with no AWS account: the CDK app deployed in emulator
+# mode with the CDK CLI onto MiniStack, then moto_server, each on a free
+# loopback port; three brokers configured from the stack's outputs; kcat;
+# a SIGKILLed leader; tiered reads from the emulator's S3; the trigger
+# declared in the app firing dynamodb-sink in MiniStack's Lambda; cdk
+# destroy checked. localstack-test-short is the part of `make test` (about
+# three minutes on 2 cores, one deployment per emulator); localstack-test
+# adds the failure cases (emulator stopped and restarted under load, a
+# failing function dead-lettered, S3 errors from a fault proxy);
+# localstack-bench adds the throughput run and appends the figures to
+# $(LOCALSTACK_REPORT). See localstack/README.md.
+LOCALSTACK_REPORT ?= $(BIN)/localstack-bench.txt
+LOCALSTACK_E2E    := KAFKI_BROKERD_BIN=$(BIN)/brokerd KAFKI_TRIGGERS_BIN=$(BIN)/kafki-triggers KAFKI_LAMBDAS_DIR=$(LAMBDAS_OUT)
+.PHONY: localstack-test-short localstack-test localstack-bench
+localstack-test-short: test-deps lambdas-deps infra-deps lambdas build
+	KAFKI_LOCALSTACK=short $(LOCALSTACK_E2E) $(GO) test -count=1 -timeout 20m ./localstack/e2e
+
+localstack-test: test-deps lambdas-deps infra-deps lambdas build
+	KAFKI_LOCALSTACK=long $(LOCALSTACK_E2E) $(GO) test -count=1 -v -timeout 40m ./localstack/e2e
+
+localstack-bench: test-deps lambdas-deps infra-deps lambdas build
+	@mkdir -p $(dir $(LOCALSTACK_REPORT))
+	KAFKI_LOCALSTACK=short KAFKI_LOCALSTACK_BENCH=1 KAFKI_LOCALSTACK_REPORT=$(LOCALSTACK_REPORT) $(LOCALSTACK_E2E) \
+	  $(GO) test -count=1 -v -timeout 30m ./localstack/e2e

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -37,7 +39,15 @@ import (
 //     the VPC, with the SASL secret slot ready.
 type Consumers struct {
 	constructs.Construct
-	Functions    map[string]awslambda.Function
+	Functions map[string]awslambda.Function
+	// Targets are where the functions write, by output name (SinkTable,
+	// RecorderTable, ArchiveBucket): each function's environment names
+	// its own, so a deployed function runs as built.
+	Targets map[string]*string
+	// Buckets are the targets that are buckets, Writers the roles that
+	// write objects into them (cdk-nag suppressions).
+	Buckets      []awss3.Bucket
+	Writers      []awsiam.Role
 	RunnerRole   awsiam.Role
 	RunnerPath   string // kafki-triggers binary; empty: not installed
 	RunnerConfig string // triggers.json (function ARNs as tokens)
@@ -46,7 +56,7 @@ type Consumers struct {
 // NewConsumers creates the functions and the runner's role, trusted by
 // brokerRole.
 func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole awsiam.IRole, net *Network) (*Consumers, error) {
-	cs := &Consumers{Construct: constructs.NewConstruct(scope, jsii.String(id)), Functions: map[string]awslambda.Function{}}
+	cs := &Consumers{Construct: constructs.NewConstruct(scope, jsii.String(id)), Functions: map[string]awslambda.Function{}, Targets: map[string]*string{}}
 	dir := c.Path(c.LambdaAssets)
 	for _, name := range c.Functions {
 		bootstrap := filepath.Join(dir, name, "bootstrap")
@@ -71,6 +81,7 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 			Role:         role,
 			LogGroup:     logs,
 			Description:  jsii.String("Kafki trigger function " + name),
+			Environment:  cs.target(c, name, role),
 		})
 		cs.Functions[name] = fn
 	}
@@ -128,6 +139,53 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 	out, _ := json.MarshalIndent(map[string]any{"triggers": entries}, "", "  ")
 	cs.RunnerConfig = string(out)
 	return cs, nil
+}
+
+// target creates what function name writes to, grants its role writes
+// there, and returns the environment that names it (the variables each
+// function's doc gives). Without it a deployed function would exit at
+// start for want of its table or bucket.
+func (cs *Consumers) target(c Config, name string, role awsiam.Role) *map[string]*string {
+	removal := awscdk.RemovalPolicy_DESTROY
+	if c.Retain {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	table := func(id string, sortKey bool) awsdynamodb.Table {
+		props := &awsdynamodb.TableProps{
+			PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: jsii.Bool(true),
+			},
+			RemovalPolicy: removal,
+		}
+		if sortKey {
+			props.SortKey = &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING}
+		}
+		t := awsdynamodb.NewTable(cs.Construct, jsii.String(id), props)
+		t.GrantWriteData(role)
+		cs.Targets[id] = t.TableName()
+		return t
+	}
+	switch name {
+	case "dynamodb-sink": // one item per record key (pk)
+		return &map[string]*string{"SINK_TABLE": table("SinkTable", false).TableName()}
+	case "recorder": // one item per batch (pk = recorder name, sk = start-topic-partition-offset)
+		return &map[string]*string{"RECORDER_TABLE": table("RecorderTable", true).TableName()}
+	case "s3-archiver":
+		b := awss3.NewBucket(cs.Construct, jsii.String("ArchiveBucket"), &awss3.BucketProps{
+			BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+			Encryption:        awss3.BucketEncryption_S3_MANAGED,
+			EnforceSSL:        jsii.Bool(true),
+			ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+			RemovalPolicy:     removal,
+		})
+		b.GrantPut(role, nil)
+		cs.Targets["ArchiveBucket"] = b.BucketName()
+		cs.Buckets, cs.Writers = append(cs.Buckets, b), append(cs.Writers, role)
+		return &map[string]*string{"ARCHIVE_BUCKET": b.BucketName()}
+	}
+	return nil
 }
 
 // BootstrapList is BootstrapServers as a list.

@@ -18,6 +18,14 @@ func Suppress(k *Kafki, c Config) {
 	}
 	s(k.Storage.Bucket, true,
 		"AwsSolutions-S1", "The tier bucket is written and read only by the broker role; S3 server access logs would add an object per request on the hot upload path. CloudTrail data events are the audit option.")
+	for _, b := range k.Consumers.Buckets {
+		s(b, true,
+			"AwsSolutions-S1", "The archive bucket is written only by the s3-archiver function's role, one object per batch; server access logs would double its requests. CloudTrail data events are the audit option.")
+	}
+	for _, r := range k.Consumers.Writers {
+		s(r, true,
+			"AwsSolutions-IAM5", "CDK's grantPut on the archive bucket: objects are named by topic, partition and first offset (bucket/*), and s3:Abort* lets the SDK abort its own multipart uploads.")
+	}
 	s(k.Brokers.Role, true,
 		"AwsSolutions-IAM5", "Wildcards are only: objects of the tier bucket (segment keys are not known in advance), EC2 Describe* and cloudwatch:PutMetricData (no resource-level permissions; the latter narrowed by a namespace condition), instance/* for attaching the broker's own interface (the instance id changes with every replacement), and CDK's asset-read grant (s3:GetObject*/List* on the asset bucket).",
 		"AwsSolutions-IAM4", "AmazonSSMManagedInstanceCore is AWS's maintained policy for Session Manager and Run Command, which infra/scripts/roll.sh uses to stop a broker cleanly.")

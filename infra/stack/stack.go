@@ -80,6 +80,15 @@ func (k *Kafki) outputs(c Config) {
 	for _, name := range c.Functions {
 		out("Function"+camel(name), "Lambda function "+name, k.Consumers.Functions[name].FunctionName())
 	}
+	for id, v := range k.Consumers.Targets {
+		out(id, "where a trigger function writes", v)
+	}
+	if c.Emulator {
+		// The declared triggers, as kafki-triggers --declare reads them:
+		// on EC2 the boot script writes them to /etc/kafki/triggers.json;
+		// host-process brokers get them from here.
+		out("Triggers", "kafki-triggers --declare file (declared triggers, function ARNs resolved)", jsii.String(k.Consumers.RunnerConfig))
+	}
 }
 
 func camel(s string) string {

@@ -489,3 +489,31 @@ func TestDashboardAndAlarmMetricsArePublished(t *testing.T) {
 		}
 	}
 }
+
+// Every function's environment names the table or bucket the stack made
+// for it (a function without its variable exits at start), and emulator
+// mode outputs the declared triggers for host-process runners.
+func TestFunctionsNameTheirTargetsAndEmulatorOutputsTriggers(t *testing.T) {
+	p, e := synth(t)
+	for _, s := range []synthed{p, e} {
+		for variable, target := range map[string]string{"SINK_TABLE": "SinkTable", "RECORDER_TABLE": "RecorderTable", "ARCHIVE_BUCKET": "ArchiveBucket"} {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
+				"Environment": map[string]any{"Variables": map[string]any{variable: assertions.Match_AnyValue()}},
+			})
+			if _, ok := s.json["Outputs"].(map[string]any)[target]; !ok {
+				t.Errorf("no %s output", target)
+			}
+		}
+	}
+	out, ok := e.json["Outputs"].(map[string]any)["Triggers"]
+	if !ok {
+		t.Fatal("emulator mode: no Triggers output")
+	}
+	b, _ := json.Marshal(out)
+	if !strings.Contains(string(b), "recorder-orders") {
+		t.Errorf("Triggers output lacks the declared trigger recorder-orders: %s", b)
+	}
+	if _, ok := p.json["Outputs"].(map[string]any)["Triggers"]; ok {
+		t.Error("production mode outputs Triggers; its brokers read them from their boot script")
+	}
+}

@@ -281,6 +281,10 @@ func (l *Log) TruncateTo(offset int64) error {
 	s.applyCut(c, l.now())
 	l.logEnd = newEnd
 	l.flushed = min(l.flushed, newEnd)
+	// Cleaned data beyond the cut is gone; what is appended after it is
+	// dirty. (The checkpoint file catches up at the next clean; a stale
+	// one is clamped into the log at Open.)
+	l.firstDirty = min(l.firstDirty, newEnd)
 	l.remoteEnd = min(l.remoteEnd, newEnd)
 
 	var errs []error

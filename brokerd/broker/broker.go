@@ -208,6 +208,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		go func() { defer b.wg.Done(); tm.RunTiering(ctx, cfg.TierSweepInterval) }()
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
+	// --- Log compaction (issue 16): see cleaner.go. ---
+	b.startCleaner(ctx)
+	// --- end of log compaction. ---
 	go func() {
 		defer b.wg.Done()
 		if err := b.server.Serve(ln); err != nil {

@@ -600,7 +600,7 @@ func (l *Log) recoverSwaps(names []string) error {
 	for _, name := range names {
 		if filepath.Ext(name) == cleanedSuffix {
 			if _, _, ok := parseBaseName(name); ok {
-				l.logger.Info("storage: discarding an unfinished compaction", "file", name)
+				l.logger.Warn("storage: discarding an unfinished compaction", "file", name)
 				l.removeFile(name)
 			}
 		}

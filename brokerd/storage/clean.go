@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/kafki/kafki/brokerd/batch"
@@ -164,12 +165,18 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanStats, error) 
 	upper := l.cleanableEndLocked(now)
 	dirty := l.firstDirtyLocked()
 	st.FirstDirty = dirty
-	var segs []*segment
+	// The pass works on views taken under the lock: the segments' fields
+	// may change under it (a truncation), which the swap then detects.
+	var segs []segView
 	for _, s := range l.segments {
 		if s.next > upper {
 			break
 		}
-		segs = append(segs, s)
+		v := segView{seg: s, base: s.base, size: s.size, next: s.next, log: s.log}
+		if s.base <= dirty && dirty < s.next {
+			v.index = offsetIndex{buf: slices.Clone(s.index.buf)}
+		}
+		segs = append(segs, v)
 	}
 	// The last batch of each producer the log knows is kept even when
 	// empty, so idempotent producer state survives cleaning.
@@ -213,6 +220,14 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanStats, error) 
 	return st, err
 }
 
+// segView is what a Clean pass knows of a segment, copied under the lock.
+type segView struct {
+	seg              *segment
+	base, size, next int64
+	log              File
+	index            offsetIndex // only for the segment holding the first dirty offset
+}
+
 // cleaning is the state of one Clean pass.
 type cleaning struct {
 	l      *Log
@@ -241,7 +256,7 @@ func (c *cleaning) throttle(n int) error {
 // before the batch that could overflow MaxKeys (never before the first
 // one, so each pass makes progress). It returns the map and the offset
 // after the last mapped batch.
-func (c *cleaning) buildMap(segs []*segment, dirty int64) (offsetMap, int64, error) {
+func (c *cleaning) buildMap(segs []segView, dirty int64) (offsetMap, int64, error) {
 	m := make(offsetMap)
 	end := dirty
 	for _, s := range segs {
@@ -294,8 +309,8 @@ func (c *cleaning) buildMap(segs []*segment, dirty int64) (offsetMap, int64, err
 // and positions within the index's 32 bits (Kafka's
 // groupSegmentsBySize). Merging keeps the segment count bounded as
 // compaction shrinks them.
-func groupSegments(segs []*segment, segmentBytes int64) [][]*segment {
-	var groups [][]*segment
+func groupSegments(segs []segView, segmentBytes int64) [][]segView {
+	var groups [][]segView
 	for i := 0; i < len(segs); {
 		j, size := i+1, segs[i].size
 		for j < len(segs) && size+segs[j].size <= min(segmentBytes, math.MaxUint32) &&
@@ -311,7 +326,7 @@ func groupSegments(segs []*segment, segmentBytes int64) [][]*segment {
 
 // cleanGroup writes the cleaned form of the segments g as .cleaned files
 // of g[0]'s base, then swaps them in.
-func (c *cleaning) cleanGroup(g []*segment, m offsetMap) error {
+func (c *cleaning) cleanGroup(g []segView, m offsetMap) error {
 	l := c.l
 	base, end := g[0].base, g[len(g)-1].next
 	out, changed, err := c.writeCleaned(g, m)
@@ -334,7 +349,7 @@ func (c *cleaning) cleanGroup(g []*segment, m offsetMap) error {
 // indexes to base.index.cleaned and base.timeindex.cleaned, all fsynced.
 // It returns the new segment's in-memory state (its file left closed)
 // and whether any byte differs from the input.
-func (c *cleaning) writeCleaned(g []*segment, m offsetMap) (*segment, bool, error) {
+func (c *cleaning) writeCleaned(g []segView, m offsetMap) (*segment, bool, error) {
 	l := c.l
 	base := g[0].base
 	path := segmentPath(l.dir, base, logSuffix) + cleanedSuffix
@@ -452,7 +467,7 @@ func (c *cleaning) writeCleaned(g []*segment, m offsetMap) (*segment, bool, erro
 // recoverSwaps redoes after a crash. It fails without changing anything
 // if g is no longer a run of closed segments of the log as it was
 // (retention, a truncation or Close came in between).
-func (l *Log) swap(g []*segment, out *segment, end int64) error {
+func (l *Log) swap(g []segView, out *segment, end int64) error {
 	base := g[0].base
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
@@ -469,7 +484,7 @@ func (l *Log) swap(g []*segment, out *segment, end int64) error {
 	}
 	for k, s := range g {
 		cur := l.segments[i+k]
-		if cur != s || cur.next != s.next || cur.size != s.size {
+		if cur != s.seg || cur.next != s.next || cur.size != s.size {
 			l.removeCleaned(base)
 			return nil
 		}

@@ -535,3 +535,156 @@ func TestCleanGarbageCleanerFilesAtOpen(t *testing.T) {
 	got, _ = readRecords(t, l)
 	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
 }
+
+// readRaw reads the log's batches from start to end, as a fetcher would.
+func readRaw(t *testing.T, l *Log) []byte {
+	t.Helper()
+	var out []byte
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+		b, err := l.Read(off, 1<<20, l.LogEndOffset())
+		if err != nil || len(b) == 0 {
+			t.Fatalf("Read(%d): %d bytes, %v", off, len(b), err)
+		}
+		out = append(out, b...)
+		hs := splitBatches(t, b)
+		off = hs[len(hs)-1].LastOffset() + 1
+	}
+	return out
+}
+
+// TestCleanLeaderAndFollowerAgree: a follower that replicated the
+// leader's batches and cleans its own copy returns the same bytes as the
+// leader for every offset; a follower that starts after the leader
+// cleaned replicates across the gaps and survives a restart.
+func TestCleanLeaderAndFollowerAgree(t *testing.T) {
+	clock := newClock()
+	o := compactTestOptions(clock)
+	leader := mustOpen(t, t.TempDir(), o)
+	defer leader.Close()
+	follower := mustOpen(t, t.TempDir(), o)
+	defer follower.Close()
+	m := model{}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for i := 0; i < 200; i++ {
+		res := appendKeyed(t, leader, m, []kv{krec(fmt.Sprintf("k%d", rng.IntN(7)), strp(fmt.Sprint(i)))}, clock.Ms(), batch.BuildOptions{Compression: batch.CompressionGzip})
+		b, err := leader.Read(res.BaseOffset, 1<<20, res.LastOffset+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := follower.AppendReplica(b, true); err != nil {
+			t.Fatalf("AppendReplica: %v", err)
+		}
+		if i%50 == 0 {
+			appendKeyed(t, leader, m, []kv{krec("k1", nil)}, clock.Ms(), batch.BuildOptions{})
+			b, _ := leader.Read(leader.LogEndOffset()-1, 1<<20, leader.LogEndOffset())
+			if _, err := follower.AppendReplica(b, true); err != nil {
+				t.Fatalf("AppendReplica: %v", err)
+			}
+		}
+	}
+	cleanAll(t, leader, CleanOptions{})
+	cleanAll(t, follower, CleanOptions{})
+	lb, fb := readRaw(t, leader), readRaw(t, follower)
+	if string(lb) != string(fb) {
+		t.Fatalf("leader and follower differ after cleaning: %d and %d bytes", len(lb), len(fb))
+	}
+	got, _ := readRecords(t, leader)
+	checkCompacted(t, m, got, leader.Cleanable().FirstDirty, false)
+
+	// A new follower fetches the cleaned log from its start.
+	dir := t.TempDir()
+	late := mustOpen(t, dir, o)
+	if _, err := late.AppendReplica(lb, true); err != nil {
+		t.Fatalf("AppendReplica of a compacted log: %v", err)
+	}
+	if late.LogEndOffset() != leader.LogEndOffset() || string(readRaw(t, late)) != string(lb) {
+		t.Fatalf("late follower: end %d, leader %d", late.LogEndOffset(), leader.LogEndOffset())
+	}
+	late.Close()
+	for _, f := range []string{recoveryPointFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late = mustOpen(t, dir, o)
+	defer late.Close()
+	if string(readRaw(t, late)) != string(lb) {
+		t.Fatal("late follower lost records at recovery: gaps taken for damage")
+	}
+	// A follower of a topic that is not compacted still refuses a gap.
+	o.Config.Compact = false
+	plainLog := mustOpen(t, t.TempDir(), o)
+	defer plainLog.Close()
+	if _, err := plainLog.AppendReplica(lb, true); !errors.Is(err, ErrOffsetMismatch) {
+		t.Fatalf("gap on a non-compacted follower: %v, want ErrOffsetMismatch", err)
+	}
+}
+
+// TestCleanConcurrentWithAppendsReadsAndMaintenance cleans while a
+// producer appends, a reader reads from the start, and maintenance runs
+// (run with -race).
+func TestCleanConcurrentWithAppendsReadsAndMaintenance(t *testing.T) {
+	clock := newClock()
+	o := compactTestOptions(clock)
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	m := model{}
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		for i := 0; i < 400; i++ {
+			recs := []kv{krec(fmt.Sprintf("k%d", i%9), strp(fmt.Sprint(i)))}
+			res, err := l.Append(keyedBatch(recs, clock.Ms(), batch.BuildOptions{}), AppendOptions{Sync: i%3 == 0})
+			if err != nil {
+				t.Errorf("Append: %v", err)
+				return
+			}
+			mu.Lock()
+			m[res.BaseOffset] = recs[0]
+			mu.Unlock()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+				b, err := l.Read(off, 4096, l.LogEndOffset())
+				if err != nil {
+					t.Errorf("Read(%d): %v", off, err)
+					return
+				}
+				if len(b) == 0 {
+					break
+				}
+				h, _ := batch.ParseHeader(b)
+				for len(b) > 0 {
+					h, _ = batch.ParseHeader(b)
+					b = b[h.Size():]
+				}
+				off = h.LastOffset() + 1
+			}
+		}
+	}()
+	for ctx.Err() == nil {
+		if _, err := l.Clean(context.Background(), CleanOptions{MaxKeys: 5}); err != nil {
+			t.Fatalf("Clean: %v", err)
+		}
+		if err := l.Maintain(); err != nil {
+			t.Fatalf("Maintain: %v", err)
+		}
+	}
+	wg.Wait()
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	cleanAll(t, l, CleanOptions{})
+	got, _ := readRecords(t, l)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+}

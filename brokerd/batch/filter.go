@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // DeleteHorizon returns the batch's delete horizon (KIP-534): once a log
@@ -42,10 +43,10 @@ type FilterResult struct {
 // Filter appends to dst the batch b (exactly one whole batch, described
 // by h) keeping only the records keep accepts, as Kafka's log cleaner
 // rewrites a batch: base offset, last offset delta, partition leader
-// epoch, producer id, epoch and base sequence, attributes (codec
-// included) and max timestamp are kept, so offsets do not move and an
-// idempotent producer's last sequence survives; the record count, length
-// and CRC are recomputed. Kept records are copied verbatim (their offset
+// epoch, producer id, epoch and base sequence and attributes (codec
+// included) are kept, so offsets do not move and an idempotent
+// producer's last sequence survives; the record count, length, CRC and
+// (for CreateTime) max timestamp are recomputed from the kept records. Kept records are copied verbatim (their offset
 // deltas are relative to the unchanged base offset).
 //
 // When keep accepts every record and no delete horizon is stamped, the
@@ -73,6 +74,7 @@ func Filter(dst, b []byte, h *Header, opts FilterOptions, keep func(r *Record) b
 	type span struct{ start, end int }
 	var spans []span
 	tombstones := 0
+	maxTs := int64(math.MinInt64)
 	var r Record
 	pos := 0
 	for i := int32(0); i < h.RecordCount; i++ {
@@ -88,6 +90,7 @@ func Filter(dst, b []byte, h *Header, opts FilterOptions, keep func(r *Record) b
 			if r.Value == nil {
 				tombstones++
 			}
+			maxTs = max(maxTs, h.BaseTimestamp+r.TimestampDelta)
 		}
 		pos += n
 	}
@@ -133,6 +136,11 @@ func Filter(dst, b []byte, h *Header, opts FilterOptions, keep func(r *Record) b
 	}
 	binary.BigEndian.PutUint16(hdr[offAttributes:], attrs)
 	binary.BigEndian.PutUint32(hdr[offRecordCount:], uint32(len(spans)))
+	if attrs&AttrLogAppendTime == 0 {
+		// The batch's max timestamp is that of its kept records, so a
+		// search for it (ListOffsets -3) finds one.
+		binary.BigEndian.PutUint64(hdr[offMaxTimestamp:], uint64(maxTs))
+	}
 	finish(hdr)
 	return dst, res, nil
 }

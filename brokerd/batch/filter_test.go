@@ -44,7 +44,7 @@ func TestFilterKeepsHeaderFieldsAndRecords(t *testing.T) {
 			}
 			if nh.BaseOffset != h.BaseOffset || nh.LastOffsetDelta != h.LastOffsetDelta || nh.ProducerID != 9 ||
 				nh.ProducerEpoch != 3 || nh.BaseSequence != 40 || nh.Compression() != c || nh.RecordCount != 4 ||
-				nh.MaxTimestamp != h.MaxTimestamp || nh.BaseTimestamp != h.BaseTimestamp {
+				nh.MaxTimestamp != h.BaseTimestamp+in[7].TimestampDelta || nh.BaseTimestamp != h.BaseTimestamp {
 				t.Fatalf("header %+v from %+v", nh, h)
 			}
 			got, err := Records(out, &nh, DecodeOptions{})

@@ -688,3 +688,86 @@ func TestCleanConcurrentWithAppendsReadsAndMaintenance(t *testing.T) {
 	got, _ := readRecords(t, l)
 	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
 }
+
+// TestCleanOffsetQueriesAndRetention: ListOffsets by timestamp and for the
+// max timestamp, OffsetForLeaderEpoch, AdvanceLogStart (DeleteRecords)
+// and retention of cleanup.policy=compact,delete keep working on a
+// compacted log.
+func TestCleanOffsetQueriesAndRetention(t *testing.T) {
+	clock := newClock()
+	o := compactTestOptions(clock)
+	o.Config.NoRetention = false // compact,delete
+	o.Config.RetentionMs = 10 * time.Hour
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	m := model{}
+	ts := map[int64]int64{}
+	var epoch2 int64
+	for i := 0; i < 240; i++ {
+		clock.Advance(time.Minute)
+		epoch := int32(1)
+		if i >= 120 {
+			epoch = 2
+		}
+		r := krec(fmt.Sprintf("k%d", i%6), strp(fmt.Sprint(i)))
+		res, err := l.Append(keyedBatch([]kv{r}, clock.Ms(), batch.BuildOptions{}), AppendOptions{Sync: true, LeaderEpoch: epoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 120 {
+			epoch2 = res.BaseOffset
+		}
+		m[res.BaseOffset], ts[res.BaseOffset] = r, clock.Ms()
+	}
+	cleanAll(t, l, CleanOptions{})
+	got, _ := readRecords(t, l)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	if len(got) >= len(m)/2 {
+		t.Fatalf("%d of %d records left: not compacted", len(got), len(m))
+	}
+	for off := int64(0); off < l.LogEndOffset(); off++ {
+		want := off
+		for _, ok := got[want]; !ok; _, ok = got[want] {
+			want++
+		}
+		gotOff, gotTs, found, err := l.OffsetForTimestamp(ts[off])
+		if err != nil || !found || gotOff != want || gotTs != ts[want] {
+			t.Fatalf("OffsetForTimestamp(ts of %d): %d@%d %v %v, want the next record %d@%d", off, gotOff, gotTs, found, err, want, ts[want])
+		}
+	}
+	if off, mts, found, err := l.MaxTimestamp(); err != nil || !found || off != l.LogEndOffset()-1 || mts != ts[off] {
+		t.Fatalf("MaxTimestamp: %d@%d %v %v", off, mts, found, err)
+	}
+	if e, end := l.EndOffsetForEpoch(1); e != 1 || end != epoch2 {
+		t.Fatalf("EndOffsetForEpoch(1) = %d, %d, want 1, %d", e, end, epoch2)
+	}
+	// DeleteRecords into a gap: the read at the new start returns the
+	// next batch.
+	var gap int64 = -1
+	for off := int64(1); off < epoch2; off++ {
+		if _, ok := got[off]; !ok {
+			gap = off
+			break
+		}
+	}
+	if gap < 0 {
+		t.Fatal("no gap below epoch 2")
+	}
+	if _, err := l.AdvanceLogStart(gap); err != nil {
+		t.Fatalf("AdvanceLogStart(%d): %v", gap, err)
+	}
+	if b, err := l.Read(gap, 1, l.LogEndOffset()); err != nil || len(b) == 0 {
+		t.Fatalf("Read at a log start inside a gap: %d bytes, %v", len(b), err)
+	}
+	// Retention (compact,delete) removes the oldest segments by time.
+	clock.Advance(10*time.Hour - 100*time.Minute)
+	before := l.NumSegments()
+	if err := l.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if l.NumSegments() >= before || l.LogStartOffset() <= gap {
+		t.Fatalf("retention with compact,delete: segments %d -> %d, log start %d", before, l.NumSegments(), l.LogStartOffset())
+	}
+	got, _ = readRecords(t, l)
+	checkCompacted(t, m, got, 0, false)
+}

@@ -132,7 +132,8 @@
 //     delete horizon (KIP-534: stamped as now+DeleteRetention the first
 //     time a clean keeps it) has passed.
 //   - Kept batches keep base offset, last offset delta, leader epoch,
-//     producer id, epoch and base sequence, codec and max timestamp;
+//     producer id, epoch and base sequence and codec (max timestamp is
+//     recomputed from the kept records);
 //     unchanged batches are copied byte for byte. The last batch of each
 //     producer the log knows is kept even when emptied (header only), so
 //     producer state rebuilt from the log keeps its sequence. Control

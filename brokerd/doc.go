@@ -94,6 +94,13 @@
 //     are counted by replication/isr's Keeper once persisted; lease
 //     renewal failures by lease.Lease.Renew, and the losses of the
 //     session by node/node.go's runSession. broker wires them.
+//   - Compaction (cleanup.policy=compact): package cleaner picks the
+//     dirtiest compacted partition of this broker (leader or follower:
+//     every replica cleans its own copy) and runs storage.Log.Clean
+//     (storage/clean.go: offset map, rewrite of closed segments, the
+//     crash-safe .cleaned/.swap swap that Open completes); the topic
+//     configs and the keyless-record check are topics/compaction.go;
+//     broker/cleaner.go wires it from the log.cleaner.* settings.
 //   - Consumer groups: server's group handlers call groups.Coordinator,
 //     whose state is the __consumer_offsets partition it leads
 //     (groups/log.go, through topics like any partition).

@@ -237,6 +237,9 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
 	b.runACLs(ctx)
 	b.runUsers(ctx, sopts.Users) // SASL (issue 12): sasl.go
+	// --- Log compaction (issue 16): see cleaner.go. ---
+	b.startCleaner(ctx)
+	// --- end of log compaction. ---
 	b.wg.Add(len(lns) - 1)
 	b.serveListeners()
 	if cfg.TriggersEnable {

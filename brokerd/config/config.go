@@ -124,6 +124,14 @@ type Config struct {
 
 	// SASL (issue 12): sasl.go.
 	SASLConfig
+
+	// Log compaction (issue 16): the background cleaner of topics with
+	// cleanup.policy=compact (package cleaner).
+	CleanerEnable              bool          // log.cleaner.enable
+	CleanerThreads             int           // log.cleaner.threads
+	CleanerDedupeBufferSize    int64         // log.cleaner.dedupe.buffer.size: offset map memory, bytes
+	CleanerIOMaxBytesPerSecond float64       // log.cleaner.io.max.bytes.per.second (0 = unlimited)
+	CleanerBackoff             time.Duration // log.cleaner.backoff (Kafka: .ms): sleep when nothing is cleanable
 }
 
 // Clustered reports whether this broker runs as a member of a cluster
@@ -192,7 +200,14 @@ func Default() Config {
 		DefaultReplicationFactor:      1,
 		OffsetsTopicReplicationFactor: 3,
 
-		SASLConfig: defaultSASL(),
+		SASLConfig:     defaultSASL(),
+		CleanerEnable:  true,
+		CleanerThreads: 1,
+		// Kafka's default is 128 MiB; Kafki's offset map is a Go map,
+		// which spends about twice Kafka's 24 bytes per key, so the same
+		// budget in keys costs more memory: the default is smaller.
+		CleanerDedupeBufferSize: 32 << 20,
+		CleanerBackoff:          15 * time.Second,
 	}
 }
 
@@ -301,6 +316,12 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Var(intValue[int32]{&c.ReplicaFetchMaxBytes}, "replica.fetch.max.bytes", "cluster: bytes per partition a follower fetch asks for")
 	fs.BoolVar(&c.TriggersEnable, "triggers.enable", c.TriggersEnable, "run the Lambda triggers of the metadata store in this broker (kafki triggers; AWS default config, AWS_ENDPOINT_URL honoured)")
 	fs.DurationVar(&c.MetadataPollInterval, "metadata.poll.interval", c.MetadataPollInterval, "cluster: how often the shared metadata version is read")
+	// Log compaction (issue 16).
+	fs.BoolVar(&c.CleanerEnable, "log.cleaner.enable", c.CleanerEnable, "run the log cleaner that compacts topics with cleanup.policy=compact")
+	fs.IntVar(&c.CleanerThreads, "log.cleaner.threads", c.CleanerThreads, "log cleaner goroutines (each cleans one partition at a time)")
+	fs.Int64Var(&c.CleanerDedupeBufferSize, "log.cleaner.dedupe.buffer.size", c.CleanerDedupeBufferSize, "memory of the cleaners' offset maps, bytes, shared by the threads (24 bytes per key); a partition with more dirty keys is cleaned in several passes")
+	fs.Float64Var(&c.CleanerIOMaxBytesPerSecond, "log.cleaner.io.max.bytes.per.second", c.CleanerIOMaxBytesPerSecond, "bytes per second the cleaners read plus write, all threads together (0 unlimited)")
+	fs.DurationVar(&c.CleanerBackoff, "log.cleaner.backoff", c.CleanerBackoff, "how long a cleaner sleeps when no partition is cleanable")
 	fs.Var(intValue[int16]{&c.DefaultReplicationFactor}, "default.replication.factor", "cluster: replication factor of auto-created topics and CreateTopics with -1")
 	fs.Var(intValue[int16]{&c.OffsetsTopicReplicationFactor}, "offsets.topic.replication.factor", "cluster: replication factor of __consumer_offsets (at most the live brokers when it is created)")
 	c.bindACL(fs)
@@ -310,7 +331,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 
 // Validate checks every setting and returns the first problem as one line.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateReplicaSelector, c.validateTier, c.validateOps, c.validateACL, c.validateListeners, c.validateSASL} {
+	for _, check := range []func() error{c.validateLog, c.validateGroups, c.validateCluster, c.validateReplicaSelector, c.validateTier, c.validateOps, c.validateACL, c.validateListeners, c.validateSASL, c.validateCleaner} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -562,4 +583,19 @@ func ParseTimestampType(s string) (TimestampType, error) {
 		return TimestampType(s), nil
 	}
 	return "", fmt.Errorf("must be CreateTime or LogAppendTime, not %q", s)
+}
+
+// validateCleaner checks the log cleaner's settings (Kafka's bounds).
+func (c *Config) validateCleaner() error {
+	switch {
+	case c.CleanerThreads < 1:
+		return fmt.Errorf("log.cleaner.threads %d: must be >= 1", c.CleanerThreads)
+	case c.CleanerDedupeBufferSize < 1<<10:
+		return fmt.Errorf("log.cleaner.dedupe.buffer.size %d: must be >= 1024", c.CleanerDedupeBufferSize)
+	case c.CleanerIOMaxBytesPerSecond < 0:
+		return fmt.Errorf("log.cleaner.io.max.bytes.per.second %v: must be >= 0", c.CleanerIOMaxBytesPerSecond)
+	case c.CleanerBackoff <= 0:
+		return fmt.Errorf("log.cleaner.backoff %v: must be > 0", c.CleanerBackoff)
+	}
+	return nil
 }

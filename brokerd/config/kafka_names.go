@@ -30,6 +30,7 @@ const (
 	KindShort   ConfigKind = "short"
 	KindLong    ConfigKind = "long"
 	KindList    ConfigKind = "list"
+	KindDouble  ConfigKind = "double"
 )
 
 // ParseBoolean parses a value of a boolean config as Kafki accepts it
@@ -115,6 +116,23 @@ var kafkaSettings = []kafkaSetting{
 	{"listeners", KindString, always(func(c *Config) string { return c.listenersString(false) })},
 	// Kafki has one cleanup policy, one ISR floor and never elects an
 	// unclean leader by default; Kafka's broker defaults say the same.
+	// Compaction (issue 16): the cleaner's broker settings, and the
+	// topic defaults behind delete.retention.ms, min/max.compaction.lag.ms
+	// and min.cleanable.dirty.ratio (Kafka's defaults; no flags).
+	{"log.cleaner.backoff.ms", KindLong, always(func(c *Config) string { return millis(c.CleanerBackoff) })},
+	{"log.cleaner.dedupe.buffer.size", KindLong, always(func(c *Config) string { return itoa(c.CleanerDedupeBufferSize) })},
+	{"log.cleaner.delete.retention.ms", KindLong, constant("86400000")},
+	{"log.cleaner.enable", KindBoolean, always(func(c *Config) string { return strconv.FormatBool(c.CleanerEnable) })},
+	{"log.cleaner.io.max.bytes.per.second", KindDouble, always(func(c *Config) string {
+		if c.CleanerIOMaxBytesPerSecond <= 0 {
+			return strconv.FormatFloat(math.MaxFloat64, 'E', -1, 64) // Kafka's "unlimited"
+		}
+		return strconv.FormatFloat(c.CleanerIOMaxBytesPerSecond, 'f', -1, 64)
+	})},
+	{"log.cleaner.max.compaction.lag.ms", KindLong, constant(itoa(int64(math.MaxInt64)))},
+	{"log.cleaner.min.cleanable.ratio", KindDouble, constant("0.5")},
+	{"log.cleaner.min.compaction.lag.ms", KindLong, constant("0")},
+	{"log.cleaner.threads", KindInt, always(func(c *Config) string { return itoa(c.CleanerThreads) })},
 	{"log.cleanup.policy", KindList, constant("delete")},
 	{"log.dirs", KindList, always(func(c *Config) string { return c.DataDir })},
 	// Kafki's 0 means "never by time"; Kafka says that with Long.MAX_VALUE

@@ -43,6 +43,7 @@ var configKinds = map[config.ConfigKind]kmsg.ConfigType{
 	config.KindShort:   kmsg.ConfigTypeShort,
 	config.KindLong:    kmsg.ConfigTypeLong,
 	config.KindList:    kmsg.ConfigTypeList,
+	config.KindDouble:  kmsg.ConfigTypeDouble,
 }
 
 func (s *Server) handleDescribeConfigs(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {

@@ -12,8 +12,11 @@
 //	00000000000000000000.snapshot   idempotent producer state before this offset
 //
 // plus "recovery-point" (an offset below which everything is fsynced),
-// "clean-shutdown" (present only between Close and the next Open) and
-// "log-start-offset" (the logical log start, see below).
+// "clean-shutdown" (present only between Close and the next Open),
+// "log-start-offset" (the logical log start, see below) and, once a
+// compacted log was cleaned, "cleaner-offset" (see Compaction). During a
+// clean, "<base>.log.cleaned" (and .index.cleaned, .timeindex.cleaned)
+// hold a segment's replacement and "<base>.swap" commits it.
 //
 // # Log start
 //
@@ -33,9 +36,13 @@
 // # Invariants
 //
 //   - The first segment's base <= LogStartOffset <= LogEndOffset.
-//   - Offsets are contiguous from LogStartOffset to LogEndOffset-1, and
-//     every segment's base offset is the previous segment's end. (Only
-//     damage found below the recovery point can leave a gap; Read skips it.)
+//   - Offsets increase strictly from batch to batch, and every segment's
+//     base offset is the previous segment's end. They are contiguous from
+//     LogStartOffset to LogEndOffset-1 except below the cleaner
+//     checkpoint's gap bound, where compaction removed records (and
+//     where a compacted follower copied its leader's gaps), and where
+//     damage found below the recovery point was cut. Read at an offset in
+//     a gap returns the next batch, as Kafka does.
 //   - Every byte of a segment up to its recorded size is a whole batch that
 //     passed validation; the log never exposes bytes of a failed write.
 //   - The offset index maps a batch's base offset to its position, one
@@ -106,11 +113,57 @@
 // segment once its seal is durable; SealedSegments lists them again (after
 // a restart, or a failed upload).
 //
+// # Compaction
+//
+// With Config.Compact (cleanup.policy=compact), Clean (clean.go; package
+// cleaner calls it) rewrites closed segments keeping the last record of
+// each key, as Kafka's LogCleaner does:
+//
+//   - Only segments that are closed, fsynced with their indexes (below
+//     the in-memory recovery point) and whose records are all older than
+//     MinCompactionLag are touched; the active segment never is.
+//   - A pass maps key MD5 -> last offset over the dirty section (from the
+//     first dirty offset, persisted in cleaner-offset), at most
+//     CleanOptions.MaxKeys keys, stopping at a batch boundary; then it
+//     rewrites every segment from the log start to the end of the mapped
+//     part, in groups that fit one segment (so segments merge as they
+//     shrink). A record is dropped when the map has a later offset for its
+//     key, when it has no key, or when it is a tombstone whose batch's
+//     delete horizon (KIP-534: stamped as now+DeleteRetention the first
+//     time a clean keeps it) has passed.
+//   - Kept batches keep base offset, last offset delta, leader epoch,
+//     producer id, epoch and base sequence and codec (max timestamp is
+//     recomputed from the kept records);
+//     unchanged batches are copied byte for byte. The last batch of each
+//     producer the log knows is kept even when emptied (header only), so
+//     producer state rebuilt from the log keeps its sequence. Control
+//     batches are kept.
+//   - Swap, per group: the .cleaned files are written and fsynced; the
+//     gap bound and the recovery point are made durable beyond the group;
+//     "<base>.swap" (end offset, CRC) is written atomically: the commit
+//     point. Then the group's other segments are deleted, the .cleaned
+//     files renamed over base's, the directory fsynced, the marker
+//     removed. Open first finishes any swap whose marker decodes (deletes
+//     the other segments in (base, end), renames what .cleaned files
+//     remain)
+//     and deletes every other .cleaned file and undecodable marker, so a
+//     crash anywhere leaves the old segments or the new ones, never both
+//     and never neither.
+//   - A pass works on views of the segments taken under the lock and
+//     checks, under both locks at each swap, that the group is still what
+//     it read (retention, a truncation or Close in between abandon it).
+//     Reads and appends continue during a pass, except during a swap's
+//     renames.
+//   - Recovery accepts offset gaps below the gap bound; an unreadable
+//     cleaner-offset makes it accept them everywhere (and the next clean
+//     start from the log start) rather than cut cleaned data.
+//
 // # Follower replicas
 //
 // A follower appends the leader's batches unchanged with AppendReplica
-// (offsets must continue the log: ErrOffsetMismatch otherwise; a trailing
-// partial batch is dropped), which updates producer state and the
+// (offsets must continue the log: ErrOffsetMismatch otherwise, except that
+// a compacted log accepts a batch that starts after a gap, raising the
+// gap bound first; a trailing partial batch is dropped), which updates producer state and the
 // leader-epoch history as Append does. TruncateTo cuts the log back at a
 // batch boundary (KIP-101): later segments are deleted, the cut segment
 // becomes active, and epochs, producer state, snapshots and the recovery

@@ -27,6 +27,8 @@ type Log struct {
 	// of removed segments, so an fsync running outside mu never races a
 	// Close of the same file. Lock order: syncMu before mu.
 	syncMu sync.Mutex
+	// cleanMu serializes Clean passes; lock order: cleanMu before syncMu.
+	cleanMu sync.Mutex
 
 	mu        sync.RWMutex
 	cfg       Config
@@ -54,6 +56,16 @@ type Log struct {
 	// segments below it. In memory only: after a restart nothing local is
 	// deleted until the uploader has reported again.
 	remoteEnd int64
+	// firstDirty is where the next Clean starts its offset map: below
+	// it, the log was cleaned (clamped into the log when used). gapBound
+	// is the end of the highest segment group a clean swapped in:
+	// recovery accepts offset gaps below it. Both are persisted in the
+	// cleaner checkpoint (clean.go).
+	firstDirty, gapBound int64
+	// tombstonesDue (ms, 0 none) is the earliest delete horizon of the
+	// tombstones the last clean kept: from then on a pass removes them
+	// even without new dirty data. In memory only.
+	tombstonesDue int64
 
 	chMu     sync.Mutex
 	changed  chan struct{} // nil until someone waits

@@ -79,9 +79,15 @@ func (s *segment) largestTimestamp() int64 {
 func (l *Log) retentionLocked(now time.Time) []*segment {
 	n := 0
 	limitBytes, limitAge := l.cfg.localLimits()
+	if l.cfg.NoRetention {
+		// cleanup.policy=compact alone: only the cleaner removes data.
+		limitBytes, limitAge = -1, -1
+	}
 	if limitAge >= 0 {
 		cutoff := now.Add(-limitAge).UnixMilli()
-		for n < len(l.segments) && !l.segments[n].empty() && l.segments[n].largestTimestamp() < cutoff {
+		// A closed segment the cleaner emptied holds nothing to keep.
+		for n < len(l.segments) && (n < len(l.segments)-1 && l.segments[n].empty() ||
+			!l.segments[n].empty() && l.segments[n].largestTimestamp() < cutoff) {
 			n++
 		}
 		if n == len(l.segments) {

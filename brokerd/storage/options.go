@@ -50,6 +50,30 @@ type Config struct {
 	// LocalRetentionMs (local.retention.ms): as RetentionMs, for the local
 	// copy. -2ms = same as RetentionMs.
 	LocalRetentionMs time.Duration
+
+	// Compaction (cleanup.policy and the cleaner's topic configs; see
+	// doc.go, Compaction).
+
+	// Compact (cleanup.policy contains compact): Clean keeps the last
+	// record of each key. Off, Clean does nothing.
+	Compact bool
+	// NoRetention (cleanup.policy lacks delete): retention.* never
+	// delete segments.
+	NoRetention bool
+	// DeleteRetention (delete.retention.ms): a tombstone is kept this
+	// long after the clean that first kept it (its batch's delete
+	// horizon, KIP-534), then removed.
+	DeleteRetention time.Duration
+	// MinCompactionLag (min.compaction.lag.ms): a segment holding a
+	// record newer than this is not cleaned (KIP-58).
+	MinCompactionLag time.Duration
+	// MaxCompactionLag (max.compaction.lag.ms): a log with a dirty
+	// record older than this is due for cleaning whatever its dirty
+	// ratio (KIP-354). 0 = no limit.
+	MaxCompactionLag time.Duration
+	// MinCleanableRatio (min.cleanable.dirty.ratio): the cleaner skips a
+	// log whose dirty ratio is below this unless it is due.
+	MinCleanableRatio float64
 }
 
 // SameAsRetention is the value of LocalRetentionBytes (and, in
@@ -84,6 +108,9 @@ func DefaultConfig() Config {
 		// Unused unless RemoteStorage is set.
 		LocalRetentionBytes: SameAsRetention,
 		LocalRetentionMs:    SameAsRetention * time.Millisecond,
+		// Unused unless Compact is set.
+		DeleteRetention:   24 * time.Hour,
+		MinCleanableRatio: 0.5,
 	}
 }
 

@@ -55,6 +55,15 @@ func (l *Log) recover() error {
 	if err != nil {
 		return fmt.Errorf("%w: list %s: %w", ErrStorage, l.dir, err)
 	}
+	// An interrupted compaction swap is finished (or an unfinished clean
+	// discarded) before anything looks at the segments.
+	if err := l.recoverSwaps(names); err != nil {
+		return err
+	}
+	if names, err = l.fs.ReadDir(l.dir); err != nil {
+		return fmt.Errorf("%w: list %s: %w", ErrStorage, l.dir, err)
+	}
+	l.readCleanerCheckpoint()
 	var bases, snaps []int64
 	indexFiles := map[int64][]string{}
 	clean := false
@@ -63,7 +72,7 @@ func (l *Log) recover() error {
 		case name == cleanShutdownFile:
 			clean = true
 			continue
-		case name == recoveryPointFile, name == logStartFile:
+		case name == recoveryPointFile, name == logStartFile, name == cleanerFile:
 			continue
 		case filepath.Ext(name) == tmpSuffix:
 			// An atomic write interrupted by a crash.
@@ -250,8 +259,12 @@ func (l *Log) loadTrusted(r int) error {
 			// (they were fsynced too) and leave an offset gap.
 			l.truncateSegment(s, valid, bad)
 		}
-		if s.next != next {
+		if s.next != next && next > l.gapBound {
 			l.logger.Warn("storage: sealed segment ends early, leaving an offset gap", "segment", s.base, "end", s.next, "next_segment", next)
+		}
+		if bad == nil && next <= l.gapBound {
+			// A cleaned segment: it ends where the next one starts.
+			s.next = max(s.next, next)
 		}
 		s.seal()
 		if err := s.writeIndexes(l.fs); err != nil {
@@ -273,6 +286,11 @@ func (l *Log) validateFrom(r int) error {
 		cut := bad != nil
 		if cut {
 			l.truncateSegment(s, valid, bad)
+		}
+		if i+1 < len(l.segments) && !cut && l.segments[i+1].base > s.next && l.segments[i+1].base <= l.gapBound {
+			// A cleaned segment whose last records were removed: the
+			// next one starts where it used to end.
+			s.next = l.segments[i+1].base
 		}
 		if i+1 < len(l.segments) && !cut && l.segments[i+1].base != s.next {
 			l.logger.Warn("storage: segment does not continue the log; deleting it and all later ones",
@@ -319,7 +337,9 @@ func (l *Log) scanSegment(s *segment, strict bool) (valid int64, bad, err error)
 			return pos, nil, err
 		}
 		switch {
-		case strict && h.BaseOffset != s.next:
+		case strict && h.BaseOffset != s.next && (h.BaseOffset < s.next || h.BaseOffset > l.gapBound):
+			// Offsets are contiguous except below the gap bound, where
+			// compaction removed records.
 			return pos, fmt.Errorf("batch base offset %d, expected %d", h.BaseOffset, s.next), nil
 		case h.BaseOffset < s.next || h.LastOffset()-s.base > 1<<32-1:
 			return pos, fmt.Errorf("batch offsets %d..%d out of order or beyond the segment (next %d)", h.BaseOffset, h.LastOffset(), s.next), nil

@@ -81,13 +81,28 @@ func (l *Log) AppendReplica(batches []byte, sync bool) (AppendResult, error) {
 		return res, nil
 	}
 	want := l.logEnd
+	gapTo := int64(-1)
 	for i := range bs {
 		h := &bs[i].h
 		if h.BaseOffset != want {
-			l.mu.Unlock()
-			return res, fmt.Errorf("%w: batch %d of %d starts at offset %d, log end is %d", ErrOffsetMismatch, i, len(bs), h.BaseOffset, want)
+			// A compacted leader's log has gaps: the batch after one
+			// starts beyond the offset asked for, as in Kafka.
+			if !l.cfg.Compact || h.BaseOffset < want {
+				l.mu.Unlock()
+				return res, fmt.Errorf("%w: batch %d of %d starts at offset %d, log end is %d", ErrOffsetMismatch, i, len(bs), h.BaseOffset, want)
+			}
+			gapTo = h.BaseOffset
 		}
 		want = h.LastOffset() + 1
+	}
+	if gapTo > l.gapBound {
+		// Recovery must accept the gap even in the active segment: the
+		// bound is durable before the batches after it are written.
+		l.gapBound = gapTo
+		if err := l.writeCleanerCheckpointLocked(); err != nil {
+			l.mu.Unlock()
+			return res, err
+		}
 	}
 
 	now := l.now()
@@ -281,6 +296,10 @@ func (l *Log) TruncateTo(offset int64) error {
 	s.applyCut(c, l.now())
 	l.logEnd = newEnd
 	l.flushed = min(l.flushed, newEnd)
+	// Cleaned data beyond the cut is gone; what is appended after it is
+	// dirty. (The checkpoint file catches up at the next clean; a stale
+	// one is clamped into the log at Open.)
+	l.firstDirty = min(l.firstDirty, newEnd)
 	l.remoteEnd = min(l.remoteEnd, newEnd)
 
 	var errs []error

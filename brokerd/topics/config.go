@@ -26,6 +26,11 @@ const (
 	KeyRemoteStorageEnable = "remote.storage.enable"
 	KeyLocalRetentionMs    = "local.retention.ms"
 	KeyLocalRetentionBytes = "local.retention.bytes"
+	// Compaction (issue 16; see compaction.go).
+	KeyDeleteRetentionMs      = "delete.retention.ms"
+	KeyMinCompactionLagMs     = "min.compaction.lag.ms"
+	KeyMaxCompactionLagMs     = "max.compaction.lag.ms"
+	KeyMinCleanableDirtyRatio = "min.cleanable.dirty.ratio"
 )
 
 // ConfigSource says where an effective value came from, as DescribeConfigs
@@ -202,17 +207,6 @@ var specs = map[string]keySpec{
 			return err
 		},
 	},
-	KeyCleanupPolicy: {
-		kind:   config.KindList,
-		broker: "log.cleanup.policy",
-		apply: func(s *Settings, v string) error {
-			if v != "delete" {
-				return fmt.Errorf("%q is not supported yet: Kafki topics use cleanup.policy=delete", v)
-			}
-			s.CleanupPolicy = v
-			return nil
-		},
-	},
 	KeyTimestampType: {
 		kind:   config.KindString,
 		broker: "log.message.timestamp.type",
@@ -267,6 +261,9 @@ func ValidateConfigs(defaults *config.Config, overrides map[string]string) error
 	if err != nil {
 		return err
 	}
+	if err := checkCompactedTiering(s); err != nil {
+		return err
+	}
 	return checkTiering(defaults, s)
 }
 
@@ -317,6 +314,9 @@ func resolve(defaults *config.Config, overrides map[string]string) (Settings, er
 	}
 	if l.LocalRetentionMs == -time.Millisecond && l.RetentionMs >= 0 {
 		return s, fmt.Errorf("%w: %s -1 (unlimited): must be <= %s %d", ErrInvalidConfig, KeyLocalRetentionMs, KeyRetentionMs, l.RetentionMs.Milliseconds())
+	}
+	if err := checkCompactionLags(s); err != nil {
+		return s, err
 	}
 	return s, nil
 }

@@ -35,7 +35,7 @@ func TestResolveOverridesAndRejections(t *testing.T) {
 		t.Fatalf("default max.message.bytes not applied: %d", s.MaxMessageBytes)
 	}
 	for k, v := range map[string]string{
-		"retention.ms": "soon", "segment.bytes": "3", "cleanup.policy": "compact",
+		"retention.ms": "soon", "segment.bytes": "3", "cleanup.policy": "compact,bogus",
 		"message.timestamp.type": "Now", "unknown.key": "1", "max.message.bytes": "-1",
 	} {
 		if _, err := resolve(&d, map[string]string{k: v}); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), k) {

@@ -459,6 +459,9 @@ func (m *Manager) AlterConfigs(ctx context.Context, name string, validateOnly bo
 	if err := checkTiering(m.opts.Defaults, s); err != nil {
 		return err
 	}
+	if err := checkCompactedTiering(s); err != nil {
+		return err
+	}
 	if validateOnly {
 		return nil
 	}

@@ -84,6 +84,11 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 	if h.IsTransactional() || h.IsControl() {
 		return res, ErrTransactional
 	}
+	if s.IsCompacted() {
+		if err := checkKeyed(records, &h, p.Topic, p.Index); err != nil {
+			return res, err
+		}
+	}
 	epoch, err := p.leaderEpochForAppend()
 	if err != nil {
 		return res, err

@@ -5,8 +5,8 @@ package e2e
 
 import (
 	"bufio"
-	crand "crypto/rand"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"

@@ -387,44 +387,11 @@ func (c *cleaning) writeCleaned(g []segView, m offsetMap) (*segment, bool, error
 			}
 			c.stats.BytesRead += int64(len(b))
 			start := len(buf)
-			if h.IsControl() {
-				buf = append(buf, b...)
-			} else {
-				expired := false
-				if hz, ok := h.DeleteHorizon(); ok && nowMs >= hz {
-					expired = true
-				}
-				var res batch.FilterResult
-				buf, res, err = batch.Filter(buf, b, &h, batch.FilterOptions{DeleteHorizon: horizon}, func(r *batch.Record) bool {
-					if r.Key == nil {
-						// Kafka drops keyless records of a compacted log:
-						// there is no key to keep a last value of.
-						return false
-					}
-					if r.Value == nil && expired {
-						return false
-					}
-					last, ok := m[md5.Sum(r.Key)]
-					return !ok || last <= h.BaseOffset+int64(r.OffsetDelta)
-				})
-				if err != nil {
-					return nil, false, fmt.Errorf("%w: clean: segment %d batch %d: %w", ErrStorage, s.base, h.BaseOffset, err)
-				}
-				c.stats.RecordsRemoved += int64(res.Removed)
-				if res.Tombstones > 0 {
-					if nh, err := batch.ParseHeader(buf[start:]); err == nil {
-						if hz, ok := nh.DeleteHorizon(); ok && (c.minHorizon == 0 || hz < c.minHorizon) {
-							c.minHorizon = hz
-						}
-					}
-				}
-				if res.Changed || res.Kept == 0 {
-					changed = true
-				}
-				if res.Kept == 0 && h.HasProducerID() && c.lastOf[h.ProducerID] == h.LastOffset() {
-					buf = batch.AppendEmpty(buf, b, &h)
-				}
+			var dirtied bool
+			if buf, dirtied, err = c.filterBatch(buf, b, &h, m, horizon, nowMs); err != nil {
+				return nil, false, fmt.Errorf("%w: clean: segment %d batch %d: %w", ErrStorage, s.base, h.BaseOffset, err)
 			}
+			changed = changed || dirtied
 			if len(buf) > start {
 				nh, err := batch.ParseHeader(buf[start:])
 				if err != nil {
@@ -460,6 +427,60 @@ func (c *cleaning) writeCleaned(g []segView, m offsetMap) (*segment, bool, error
 		return nil, false, err
 	}
 	return out, changed, nil
+}
+
+// filterBatch appends to buf what the clean keeps of batch b: control
+// batches whole; the records not superseded in m (nor keyless, nor
+// tombstones past their batch's delete horizon), stamping the horizon on
+// a batch that keeps a tombstone; and the header alone of a producer's
+// last batch when nothing else of it is left, so its sequence survives.
+// changed says whether the output differs from b.
+func (c *cleaning) filterBatch(buf, b []byte, h *batch.Header, m offsetMap, horizon, nowMs int64) ([]byte, bool, error) {
+	if h.IsControl() {
+		return append(buf, b...), false, nil
+	}
+	producerLast := h.HasProducerID() && c.lastOf[h.ProducerID] == h.LastOffset()
+	if h.RecordCount == 0 {
+		// An emptied producer batch (a previous clean's) stays only while
+		// it is still its producer's last.
+		if producerLast {
+			return append(buf, b...), false, nil
+		}
+		return buf, true, nil
+	}
+	hz, hasHorizon := h.DeleteHorizon()
+	expired := hasHorizon && nowMs >= hz
+	start := len(buf)
+	buf, res, err := batch.Filter(buf, b, h, batch.FilterOptions{DeleteHorizon: horizon}, func(r *batch.Record) bool {
+		if r.Key == nil {
+			// Kafka drops keyless records of a compacted log: there is
+			// no key to keep a last value of.
+			return false
+		}
+		if r.Value == nil && expired {
+			return false
+		}
+		last, ok := m[md5.Sum(r.Key)]
+		return !ok || last <= h.BaseOffset+int64(r.OffsetDelta)
+	})
+	if err != nil {
+		return buf[:start], false, err
+	}
+	c.stats.RecordsRemoved += int64(res.Removed)
+	if res.Tombstones > 0 {
+		if nh, err := batch.ParseHeader(buf[start:]); err == nil {
+			if hz, ok := nh.DeleteHorizon(); ok && (c.minHorizon == 0 || hz < c.minHorizon) {
+				c.minHorizon = hz
+			}
+		}
+	}
+	if res.Kept == 0 {
+		if producerLast {
+			buf = batch.AppendEmpty(buf, b, h)
+		}
+		return buf, true, nil
+	}
+	return buf, res.Changed, nil
 }
 
 // swap replaces the segments g by out, whose files are written as

@@ -133,7 +133,16 @@ func cleanAll(t *testing.T, l *Log, o CleanOptions) (passes int) {
 // one appended at its offset; below cleanedEnd no key appears twice and
 // superseded records are gone; every key's last record is present unless
 // it is a tombstone allowed to go (tombstonesGone).
-func checkCompacted(t *testing.T, all, got model, cleanedEnd int64, tombstonesGone bool) {
+// Tombstone expectations of checkCompacted.
+type tombstoneRule int
+
+const (
+	tombstonesKept tombstoneRule = iota // the last record of a key is present, tombstone or not
+	tombstonesAny                       // a last tombstone may be gone (checkTombstones decides)
+	tombstonesGone                      // a last tombstone below cleanedEnd must be gone
+)
+
+func checkCompacted(t *testing.T, all, got model, cleanedEnd int64, rule tombstoneRule) {
 	t.Helper()
 	last := map[string]int64{}
 	for o, r := range all {
@@ -152,10 +161,10 @@ func checkCompacted(t *testing.T, all, got model, cleanedEnd int64, tombstonesGo
 	}
 	for k, o := range last {
 		r := all[o]
-		if _, ok := got[o]; !ok && !(r.value == nil && tombstonesGone) {
+		if _, ok := got[o]; !ok && !(r.value == nil && rule != tombstonesKept) {
 			t.Fatalf("key %q: last record at %d lost", k, o)
 		}
-		if _, ok := got[o]; ok && r.value == nil && tombstonesGone && o < cleanedEnd {
+		if _, ok := got[o]; ok && r.value == nil && rule == tombstonesGone && o < cleanedEnd {
 			t.Fatalf("key %q: tombstone at %d kept past delete.retention.ms", k, o)
 		}
 	}
@@ -188,7 +197,7 @@ func TestCleanKeepsLastRecordPerKeyAndOffsets(t *testing.T) {
 		t.Fatalf("first dirty %d after cleaning, want the active segment's base %d", st.FirstDirty, activeBase)
 	}
 	got, _ := readRecords(t, l)
-	checkCompacted(t, m, got, st.FirstDirty, false)
+	checkCompacted(t, m, got, st.FirstDirty, tombstonesKept)
 	if l.Size() >= sizeBefore/2 {
 		t.Fatalf("size %d -> %d: nothing compacted", sizeBefore, l.Size())
 	}
@@ -202,7 +211,7 @@ func TestCleanKeepsLastRecordPerKeyAndOffsets(t *testing.T) {
 	activeBase = l.segments[len(l.segments)-1].base
 	st = l.Cleanable()
 	got, _ = readRecords(t, l)
-	checkCompacted(t, m, got, st.FirstDirty, false)
+	checkCompacted(t, m, got, st.FirstDirty, tombstonesKept)
 	// Active segment untouched: it still holds every record appended to it.
 	for off, r := range m {
 		if off >= activeBase {
@@ -245,7 +254,7 @@ func TestCleanKeepsLastRecordPerKeyAndOffsets(t *testing.T) {
 		if len(again) != len(got) || l.LogEndOffset() != end {
 			t.Fatalf("after reopen without %q: %d records, end %d; before %d records, end %d", lose, len(again), l.LogEndOffset(), len(got), end)
 		}
-		checkCompacted(t, m, again, 0, false)
+		checkCompacted(t, m, again, 0, tombstonesKept)
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +272,7 @@ func TestCleanMultiPassWithTinyOffsetMap(t *testing.T) {
 		t.Fatalf("%d passes with a 4-key map over 20 keys", passes)
 	}
 	got, _ := readRecords(t, l)
-	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesKept)
 	l.Close()
 }
 
@@ -283,7 +292,7 @@ func TestCleanTombstonesRemovedAfterDeleteRetention(t *testing.T) {
 	cleanAll(t, l, CleanOptions{})
 	got, _ := readRecords(t, l)
 	end := l.Cleanable().FirstDirty
-	checkCompacted(t, m, got, end, false)
+	checkCompacted(t, m, got, end, tombstonesKept)
 	tombs := 0
 	for _, r := range got {
 		if r.value == nil {
@@ -307,7 +316,7 @@ func TestCleanTombstonesRemovedAfterDeleteRetention(t *testing.T) {
 	if n := countTombstones(got); n != 0 {
 		t.Fatalf("%d tombstones after delete.retention.ms", n)
 	}
-	checkCompacted(t, m, got, end, true)
+	checkCompacted(t, m, got, end, tombstonesGone)
 	for o, r := range got {
 		if string(r.key) == "k01" || string(r.key) == "k02" {
 			t.Fatalf("deleted key %q still at offset %d", r.key, o)
@@ -348,7 +357,7 @@ func TestCleanKeepsProducerStateAndMetadata(t *testing.T) {
 	}
 	cleanAll(t, l, CleanOptions{})
 	got, hs := readRecords(t, l)
-	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesKept)
 	var kept *batch.Header
 	for i := range hs {
 		if hs[i].ProducerID == pid {
@@ -416,7 +425,7 @@ func TestCleanRespectsMinCompactionLag(t *testing.T) {
 	}
 	cleanAll(t, l, CleanOptions{})
 	got, _ = readRecords(t, l)
-	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesKept)
 	if len(got) == len(m) {
 		t.Fatal("nothing cleaned once past min.compaction.lag.ms")
 	}
@@ -482,7 +491,7 @@ func TestCleanInterruptedSwapRecovers(t *testing.T) {
 			l2 := mustOpen(t, dir, o)
 			defer l2.Close()
 			got, _ := readRecords(t, l2)
-			checkCompacted(t, m, got, 0, false)
+			checkCompacted(t, m, got, 0, tombstonesKept)
 			if left := append(segmentFiles(t, dir, cleanedSuffix), segmentFiles(t, dir, swapSuffix)...); len(left) > 0 {
 				t.Fatalf("leftover files after recovery: %v", left)
 			}
@@ -491,7 +500,7 @@ func TestCleanInterruptedSwapRecovers(t *testing.T) {
 			}
 			cleanAll(t, l2, CleanOptions{})
 			got, _ = readRecords(t, l2)
-			checkCompacted(t, m, got, l2.Cleanable().FirstDirty, false)
+			checkCompacted(t, m, got, l2.Cleanable().FirstDirty, tombstonesKept)
 		})
 	}
 }
@@ -533,7 +542,7 @@ func TestCleanGarbageCleanerFilesAtOpen(t *testing.T) {
 	}
 	cleanAll(t, l, CleanOptions{})
 	got, _ = readRecords(t, l)
-	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesKept)
 }
 
 // readRaw reads the log's batches from start to end, as a fetcher would.
@@ -589,7 +598,7 @@ func TestCleanLeaderAndFollowerAgree(t *testing.T) {
 		t.Fatalf("leader and follower differ after cleaning: %d and %d bytes", len(lb), len(fb))
 	}
 	got, _ := readRecords(t, leader)
-	checkCompacted(t, m, got, leader.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, leader.Cleanable().FirstDirty, tombstonesKept)
 
 	// A new follower fetches the cleaned log from its start.
 	dir := t.TempDir()
@@ -686,7 +695,7 @@ func TestCleanConcurrentWithAppendsReadsAndMaintenance(t *testing.T) {
 	}
 	cleanAll(t, l, CleanOptions{})
 	got, _ := readRecords(t, l)
-	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesKept)
 }
 
 // TestCleanOffsetQueriesAndRetention: ListOffsets by timestamp and for the
@@ -721,7 +730,7 @@ func TestCleanOffsetQueriesAndRetention(t *testing.T) {
 	}
 	cleanAll(t, l, CleanOptions{})
 	got, _ := readRecords(t, l)
-	checkCompacted(t, m, got, l.Cleanable().FirstDirty, false)
+	checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesKept)
 	if len(got) >= len(m)/2 {
 		t.Fatalf("%d of %d records left: not compacted", len(got), len(m))
 	}
@@ -769,5 +778,169 @@ func TestCleanOffsetQueriesAndRetention(t *testing.T) {
 		t.Fatalf("retention with compact,delete: segments %d -> %d, log start %d", before, l.NumSegments(), l.LogStartOffset())
 	}
 	got, _ = readRecords(t, l)
-	checkCompacted(t, m, got, 0, false)
+	checkCompacted(t, m, got, 0, tombstonesKept)
+}
+
+// TestCleanMaxCompactionLag: a dirty record older than
+// max.compaction.lag.ms makes the log due whatever its dirty ratio, and
+// rolls the active segment so the record can be cleaned.
+func TestCleanMaxCompactionLag(t *testing.T) {
+	clock := newClock()
+	o := compactTestOptions(clock)
+	o.Config.MaxCompactionLag = time.Hour
+	o.Config.SegmentBytes = 1 << 20 // nothing rolls by size
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	m := model{}
+	for i := 0; i < 20; i++ {
+		appendKeyed(t, l, m, []kv{krec("k", strp(fmt.Sprint(i)))}, clock.Ms(), batch.BuildOptions{})
+	}
+	if st := l.Cleanable(); st.Due || st.DirtyBytes != 0 {
+		t.Fatalf("fresh log: %+v", st)
+	}
+	clock.Advance(2 * time.Hour)
+	if err := l.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if l.NumSegments() != 2 {
+		t.Fatalf("%d segments after max.compaction.lag.ms: the active segment did not roll", l.NumSegments())
+	}
+	if st := l.Cleanable(); !st.Due {
+		t.Fatalf("not due with a dirty record older than max.compaction.lag.ms: %+v", st)
+	}
+	cleanAll(t, l, CleanOptions{})
+	if got, _ := readRecords(t, l); len(got) != 1 {
+		t.Fatalf("%d records after cleaning, want the last one", len(got))
+	}
+	if l.Cleanable().Due {
+		t.Fatal("still due after cleaning")
+	}
+}
+
+// TestCleanRandomHistories is a property test: random keyed histories
+// (tombstones, several codecs, idempotent and plain producers, random
+// batch sizes) are cleaned at random moments with random offset-map
+// sizes, the clock moving and the log sometimes reopened, and after every
+// step the log must match the model: every record read is the one
+// appended at its offset; below the first dirty offset no key has a
+// superseded record; every key's last record is present, a tombstone as
+// long as delete.retention.ms has not passed since the first clean that
+// kept it, and gone after a full clean once it has.
+func TestCleanRandomHistories(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			clock := newClock()
+			dir := t.TempDir()
+			o := compactTestOptions(clock)
+			o.Config.DeleteRetention = 30 * time.Minute
+			l := mustOpen(t, dir, o)
+			defer func() { l.Close() }()
+			m := model{}
+			keys := 3 + rng.IntN(20)
+			codecs := []batch.Compression{batch.CompressionNone, batch.CompressionGzip, batch.CompressionSnappy, batch.CompressionLZ4, batch.CompressionZstd}
+			seqs := map[int64]int32{}
+			// firstKept: when the first pass after a tombstone's offset
+			// became clean ran (its delete horizon's start).
+			firstKept := map[int64]time.Time{}
+			for step := 0; step < 60; step++ {
+				for b := 0; b < 1+rng.IntN(8); b++ {
+					var recs []kv
+					for r := 0; r < 1+rng.IntN(4); r++ {
+						k := fmt.Sprintf("k%02d", rng.IntN(keys))
+						if rng.IntN(8) == 0 {
+							recs = append(recs, krec(k, nil))
+						} else {
+							recs = append(recs, krec(k, strp(fmt.Sprintf("%d.%d.%d", step, b, r))))
+						}
+					}
+					bo := batch.BuildOptions{Compression: codecs[rng.IntN(len(codecs))]}
+					if pid := int64(1 + rng.IntN(3)); rng.IntN(2) == 0 {
+						bo.ProducerID, bo.ProducerEpoch, bo.BaseSequence = pid, 1, seqs[pid]
+						seqs[pid] += int32(len(recs))
+					}
+					appendKeyed(t, l, m, recs, clock.Ms(), bo)
+				}
+				clock.Advance(time.Duration(rng.IntN(10)) * time.Minute)
+				switch rng.IntN(4) {
+				case 0:
+					before := l.Cleanable().FirstDirty
+					if _, err := l.Clean(context.Background(), CleanOptions{MaxKeys: 1 + rng.IntN(keys+2)}); err != nil {
+						t.Fatal(err)
+					}
+					noteKept(l, m, before, clock.Now(), firstKept)
+				case 1:
+					before := l.Cleanable().FirstDirty
+					cleanAll(t, l, CleanOptions{MaxKeys: 1 + rng.IntN(keys+2)})
+					noteKept(l, m, before, clock.Now(), firstKept)
+				case 2:
+					if rng.IntN(3) == 0 {
+						l.Close()
+						l = mustOpen(t, dir, o)
+					}
+				}
+				got, _ := readRecords(t, l)
+				checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesAny)
+				checkTombstones(t, m, got, firstKept, clock.Now(), o.Config.DeleteRetention, false)
+			}
+			// A full clean after delete.retention.ms removes every
+			// tombstone below the active segment.
+			clock.Advance(time.Hour)
+			before := l.Cleanable().FirstDirty
+			cleanAll(t, l, CleanOptions{})
+			noteKept(l, m, before, clock.Now(), firstKept)
+			clock.Advance(time.Hour)
+			cleanAll(t, l, CleanOptions{})
+			got, _ := readRecords(t, l)
+			checkCompacted(t, m, got, l.Cleanable().FirstDirty, tombstonesGone)
+			checkTombstones(t, m, got, firstKept, clock.Now(), o.Config.DeleteRetention, true)
+			// Every idempotent producer continues where it was.
+			for pid, seq := range seqs {
+				if _, err := l.Append(keyedBatch([]kv{krec("k00", strp("again"))}, clock.Ms(),
+					batch.BuildOptions{ProducerID: pid, ProducerEpoch: 1, BaseSequence: seq}), AppendOptions{}); err != nil {
+					t.Fatalf("producer %d at sequence %d after cleaning: %v", pid, seq, err)
+				}
+			}
+		})
+	}
+}
+
+// noteKept records, for tombstones that a pass moved below the first
+// dirty offset, when that happened.
+func noteKept(l *Log, m model, before int64, now time.Time, firstKept map[int64]time.Time) {
+	after := l.Cleanable().FirstDirty
+	for off, r := range m {
+		if r.value == nil && off < after {
+			if _, ok := firstKept[off]; !ok {
+				firstKept[off] = now
+			}
+		}
+	}
+	_ = before
+}
+
+// checkTombstones: a key's last record that is a tombstone is present
+// until delete.retention.ms after it was first cleaned; with final, it
+// must be gone once that passed (in the cleaned part of the log).
+func checkTombstones(t *testing.T, all, got model, firstKept map[int64]time.Time, now time.Time, retention time.Duration, final bool) {
+	t.Helper()
+	last := map[string]int64{}
+	for o, r := range all {
+		if p, ok := last[string(r.key)]; !ok || o > p {
+			last[string(r.key)] = o
+		}
+	}
+	for k, o := range last {
+		if all[o].value != nil {
+			continue
+		}
+		_, present := got[o]
+		kept, cleaned := firstKept[o]
+		if !present && (!cleaned || now.Before(kept.Add(retention))) {
+			t.Fatalf("key %s: tombstone at %d removed before delete.retention.ms (first cleaned %v, now %v)", k, o, kept, now)
+		}
+		if final && present && cleaned && !now.Before(kept.Add(retention)) {
+			t.Fatalf("key %s: tombstone at %d still present %v after its first clean", k, o, now.Sub(kept))
+		}
+	}
 }

@@ -227,9 +227,17 @@ func (l *Log) Offline() error {
 
 func (l *Log) active() *segment { return l.segments[len(l.segments)-1] }
 
-// agedLocked reports whether seg is due for a roll by segment.ms.
+// agedLocked reports whether seg is due for a roll by segment.ms, or, in
+// a compacted log, by max.compaction.lag.ms (KIP-354: the active segment
+// is never cleaned, so it must close for its records to be compacted in
+// time).
 func (l *Log) agedLocked(seg *segment, now time.Time) bool {
-	return l.cfg.SegmentMs > 0 && !seg.empty() && now.Sub(seg.firstAppend) > l.cfg.SegmentMs
+	if seg.empty() {
+		return false
+	}
+	age := now.Sub(seg.firstAppend)
+	return l.cfg.SegmentMs > 0 && age > l.cfg.SegmentMs ||
+		l.cfg.Compact && l.cfg.MaxCompactionLag > 0 && age > l.cfg.MaxCompactionLag
 }
 
 // rollLocked seals the active segment and starts a new one at logEnd. The

@@ -113,7 +113,7 @@ func TestDecompressCorruptInput(t *testing.T) {
 }
 
 func TestDecompressXerialFraming(t *testing.T) {
-	header := appendXerialForTest(nil, nil)
+	header := appendXerial(nil, nil)
 	block := compressForTest(CompressionSnappy, false, []byte("hello"))
 	valid := binary.BigEndian.AppendUint32(bytes.Clone(header), uint32(len(block)))
 	valid = append(valid, block...)

@@ -122,7 +122,7 @@ func compressForTest(c Compression, xerial bool, raw []byte) []byte {
 		return buf.Bytes()
 	case CompressionSnappy:
 		if xerial {
-			return appendXerialForTest(nil, raw)
+			return appendXerial(nil, raw)
 		}
 		return snappy.Encode(nil, raw)
 	case CompressionLZ4:
@@ -137,23 +137,6 @@ func compressForTest(c Compression, xerial bool, raw []byte) []byte {
 		return enc.EncodeAll(raw, nil)
 	}
 	panic(fmt.Sprintf("batch.Build: unknown compression %v", c))
-}
-
-// appendXerialForTest frames raw as the Java client does: the xerial
-// header, then 32 KiB chunks, each a big-endian length and a snappy block.
-func appendXerialForTest(dst, raw []byte) []byte {
-	dst = append(dst, xerialMagic...)
-	dst = binary.BigEndian.AppendUint32(dst, 1) // version
-	dst = binary.BigEndian.AppendUint32(dst, 1) // minimum compatible version
-	const chunk = 32 << 10
-	for len(raw) > 0 {
-		n := min(chunk, len(raw))
-		block := snappy.Encode(nil, raw[:n])
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(block)))
-		dst = append(dst, block...)
-		raw = raw[n:]
-	}
-	return dst
 }
 
 func mustWrite(_ int, err error) { mustDo(err) }

@@ -2,6 +2,7 @@ package isr
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/kafki/kafki/brokerd/config"
 	"github.com/kafki/kafki/brokerd/meta"
 	"github.com/kafki/kafki/brokerd/topics"
+	"github.com/kafki/kafki/internal/poll"
 )
 
 const (
@@ -145,9 +147,16 @@ func TestExpandCountsFirstThenPersists(t *testing.T) {
 	if len(f.persisted) != 1 || f.persisted[0].Version != version+1 {
 		t.Fatalf("persisted %+v, want the state at version %d", f.persisted, version+1)
 	}
-	if e, s := f.expands.get(), f.shrinks.get(); e != 1 || s != 0 {
-		t.Fatalf("counted %d expansions and %d shrinks, want 1 and 0", e, s)
-	}
+	// Counted after the membership is told (Persisted signals done), so
+	// awaited, not read at once.
+	f.mu.Unlock()
+	poll.Must(t, 5*time.Second, "one expansion counted", func() error {
+		if e, s := f.expands.get(), f.shrinks.get(); e != 1 || s != 0 {
+			return fmt.Errorf("counted %d expansions and %d shrinks, want 1 and 0", e, s)
+		}
+		return nil
+	})
+	f.mu.Lock()
 }
 
 // A shrink is persisted while the leader still counts the follower, and

@@ -201,7 +201,12 @@ func parseRule(s string) (rule, string, error) {
 		}
 		return rule{}, "", fmt.Errorf("rule pattern %q: %v", pat, err)
 	}
-	r.full = regexp.MustCompile(`^(?:` + pat + `)$`)
+	// A pattern that compiles alone may not inside the anchors (a \Q
+	// with no \E quotes the closing parenthesis): refused, never a panic
+	// on a config value.
+	if r.full, err = regexp.Compile(`^(?:` + pat + `)$`); err != nil {
+		return rule{}, "", fmt.Errorf("rule pattern %q: cannot be matched whole: %v", pat, strings.ReplaceAll(err.Error(), "\n", " "))
+	}
 	if r.replacement, err = javaReplacement(repl, r.pattern); err != nil {
 		return rule{}, "", fmt.Errorf("rule replacement %q: %v", repl, err)
 	}

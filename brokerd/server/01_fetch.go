@@ -257,7 +257,7 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				l := part.Log()
 				hw := part.HighWatermark()
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, l.LogStartOffset()
-				if pref := s.preferredReadReplica(req, part, follower, rp.FetchOffset); pref >= 0 {
+				if pref := s.preferredReadReplica(rc, req, part, follower, rp.FetchOffset); pref >= 0 {
 					// KIP-392: no records, just where to fetch them.
 					sp.PreferredReadReplica = pref
 					final = true
@@ -349,14 +349,19 @@ func (s *Server) consumerRead(req *kmsg.FetchRequest, part *topics.Partition, ep
 // follower in the consumer's rack holding the offset, the most caught-up
 // one (the lowest id on a tie); -1 to serve it here, which is always the
 // case when this broker is in the consumer's rack or the selector is off.
-func (s *Server) preferredReadReplica(req *kmsg.FetchRequest, part *topics.Partition, follower bool, offset int64) int32 {
+func (s *Server) preferredReadReplica(rc *reqCtx, req *kmsg.FetchRequest, part *topics.Partition, follower bool, offset int64) int32 {
 	if follower || !s.opts.RackAwareReads || s.cluster == nil || req.Version < 11 || req.Rack == "" {
 		return -1
 	}
-	racks := map[int32]string{}
-	for _, b := range s.cluster.Brokers() {
-		racks[b.ID] = b.Rack
+	if rc.racks == nil {
+		// Once per request, not per partition and long-poll pass: the
+		// broker list is copied under the node's lock.
+		rc.racks = map[int32]string{}
+		for _, b := range s.cluster.Brokers() {
+			rc.racks[b.ID] = b.Rack
+		}
 	}
+	racks := rc.racks
 	if racks[s.cluster.Self()] == req.Rack {
 		return -1
 	}

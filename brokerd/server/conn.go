@@ -177,6 +177,9 @@ type reqCtx struct {
 	// authz is the request's authorization questions and answers
 	// (authorize.go); nil until a handler asks, so never with allow-all.
 	authz *authzBatch
+	// racks maps broker ids to racks, built by the first KIP-392 choice
+	// of a fetch (01_fetch.go); nil otherwise.
+	racks map[int32]string
 }
 
 // session is the connection's session.

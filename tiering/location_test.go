@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kafki/kafki/tiering/mototest"
 	"github.com/kafki/kafki/tiering/objstore"
 )
 
@@ -25,10 +24,7 @@ func TestCheckPrefix(t *testing.T) {
 // trailing "/" added, and lists only what is under it: two clusters can
 // share a bucket without seeing (or sweeping) each other's objects.
 func TestOpenS3Prefix(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	bucket := fmt.Sprintf("tiering-%d", bucketSeq.Add(1))
 	raw, err := objstore.NewS3(moto.Config, objstore.S3Options{Bucket: bucket, UsePathStyle: true})
 	if err != nil {

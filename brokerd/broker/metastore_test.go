@@ -31,10 +31,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Main(m, &moto)) }
 // data directory: a second broker with an empty disk sees the same topic,
 // with the same id.
 func TestDynamoDBMetadataStoreSurvivesTheDisk(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	table := fmt.Sprintf("kafki-broker-%d", time.Now().UnixNano())
 	dynamo := testbroker.WithConfig(func(c *config.Config) {
 		c.MetadataStore, c.MetadataTable, c.MetadataCreateTable = config.MetadataDynamoDB, table, true
@@ -99,10 +96,7 @@ func startExpectError(cfg config.Config) error {
 // taken) undoes what it did: the session lease is released, so the
 // broker's next start need not wait a lease duration for its own lease.
 func TestFailedStartReleasesWhatItTook(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

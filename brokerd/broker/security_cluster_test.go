@@ -27,7 +27,6 @@ import (
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/brokerd/internal/testcerts"
 	"github.com/kafki/kafki/internal/poll"
-	"github.com/kafki/kafki/tiering/mototest"
 )
 
 // lockedBuffer is a log sink safe for the broker's goroutines.
@@ -58,10 +57,7 @@ func (l *lockedBuffer) String() string {
 // everything back; bob, with no ACL, cannot produce and does not even
 // see the topic. No password is in any broker's log.
 func TestThreeBrokersSASLSSLWithACLs(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	table := fmt.Sprintf("kafki-sec-%d", time.Now().UnixNano())
 	dir := t.TempDir()
 	ca := testcerts.NewCA(t, dir, "cluster")

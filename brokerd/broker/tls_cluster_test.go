@@ -16,7 +16,6 @@ import (
 	"github.com/kafki/kafki/brokerd/internal/testbroker"
 	"github.com/kafki/kafki/brokerd/internal/testcerts"
 	"github.com/kafki/kafki/internal/poll"
-	"github.com/kafki/kafki/tiering/mototest"
 )
 
 // Three brokers replicate over an SSL inter-broker listener with mutual
@@ -25,10 +24,7 @@ import (
 // REPLICATION, where each broker's session is its own certificate's
 // principal; every write acknowledged with acks=all is read back.
 func TestThreeBrokersReplicateOverSSL(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	table := fmt.Sprintf("kafki-tls-%d", time.Now().UnixNano())
 	dir := t.TempDir()
 	ca := testcerts.NewCA(t, dir, "cluster")

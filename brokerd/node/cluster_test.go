@@ -57,10 +57,7 @@ func newClusterWith(t *testing.T, n int, opt func(*config.Config)) *cluster {
 // newClusterWithTable is newClusterWith on a given table (which may exist
 // already, holding what the test put there first).
 func newClusterWithTable(t *testing.T, n int, table string, opt func(*config.Config)) *cluster {
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	c := &cluster{t: t, table: table, brokers: map[int32]*broker.Broker{}, dirs: map[int32]string{}, opt: opt}
 	for id := int32(1); id <= int32(n); id++ {
 		c.dirs[id] = t.TempDir()

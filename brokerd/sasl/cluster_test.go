@@ -18,10 +18,7 @@ import (
 // deleted one is refused there as quickly.
 func TestUsersPropagateAcrossTheCluster(t *testing.T) {
 	moto := mototest.StartT(t)
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	table := fmt.Sprintf("kafki-sasl-%d", time.Now().UnixNano())
 	const pollInterval = 200 * time.Millisecond
 	clustered := func(id int32) testbroker.Option {

@@ -21,10 +21,7 @@ import (
 // the same topic is served meanwhile, on the same connection.
 func TestStalledObjectStoreDoesNotStallFetches(t *testing.T) {
 	moto := mototest.StartT(t)
-	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
-	t.Setenv("AWS_ACCESS_KEY_ID", mototest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", mototest.SecretAccessKey)
-	t.Setenv("AWS_REGION", mototest.Region)
+	moto.Env(t)
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	bucket := fmt.Sprintf("stall-%d", time.Now().UnixNano())
 	s3, err := objstore.NewS3(moto.Config, objstore.S3Options{Bucket: bucket, UsePathStyle: true})

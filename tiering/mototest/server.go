@@ -279,3 +279,13 @@ func (s *Server) Pause() error { return syscall.Kill(-s.cmd.Process.Pid, syscall
 
 // Resume continues a paused server with SIGCONT.
 func (s *Server) Resume() error { return syscall.Kill(-s.cmd.Process.Pid, syscall.SIGCONT) }
+
+// Env points the AWS SDK's default configuration at s for the rest of
+// t: the endpoint, the fake credentials and the region (what a broker
+// process or awsconfig.LoadDefaultConfig reads).
+func (s *Server) Env(t testing.TB) {
+	t.Setenv("AWS_ENDPOINT_URL", s.Endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretAccessKey)
+	t.Setenv("AWS_REGION", Region)
+}

@@ -165,8 +165,13 @@ func (s *shard) rejoin(g *group, m *member, spec *member, version int16, now tim
 
 // replaceStatic gives a returning static member (known group.instance.id,
 // no member id) a new member id in place of the old one. In a Stable
-// group with unchanged protocols it gets the current generation back
-// without a rebalance of the others (KIP-345).
+// group it gets the current generation back without a rebalance of the
+// others (KIP-345) unless its protocols would change the group's selected
+// protocol. As in Kafka, changed metadata bytes alone do not rebalance: a
+// restarted cooperative consumer always sends different owned partitions
+// and generation, and a rebalance for that would defeat static
+// membership. A leader that returns gets SkipAssignment and the member
+// list (KIP-814), so it can still notice a changed subscription itself.
 func (s *shard) replaceStatic(g *group, old *member, spec *member, version int16, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
 	s.failWaiters(old, ErrFencedInstanceID.Code)
 	m := *old
@@ -174,7 +179,6 @@ func (s *shard) replaceStatic(g *group, old *member, spec *member, version int16
 	m.clientID, m.host = spec.clientID, spec.host
 	m.sessionTimeout, m.rebalanceTimeout = spec.sessionTimeout, spec.rebalanceTimeout
 	m.deadline = now.Add(m.sessionTimeout)
-	changed := !sameProtocols(old.protocols, spec.protocols)
 	m.protocols = spec.protocols
 	delete(g.members, old.id)
 	g.members[m.id] = &m
@@ -182,6 +186,7 @@ func (s *shard) replaceStatic(g *group, old *member, spec *member, version int16
 	if g.leader == old.id {
 		g.leader = m.id
 	}
+	changed := g.selectProtocol() != g.protocol
 	s.c.log.Info("static member replaced", "group", g.id, "instance", m.instanceID, "old", old.id, "new", m.id)
 	if g.state == Stable && !changed {
 		if err := s.writeGroup(g, nil, now); err != nil {

@@ -169,6 +169,20 @@ func TestStaticMemberRestartKeepsAssignmentWithoutRebalance(t *testing.T) {
 	if code := e.c.Heartbeat(hb); code != ErrFencedInstanceID.Code {
 		t.Fatalf("old incarnation heartbeat: %d, want FENCED_INSTANCE_ID", code)
 	}
+
+	// A restarted cooperative consumer sends other metadata bytes for the
+	// same protocol (owned partitions, generation): still no rebalance, as
+	// the group's selected protocol does not change.
+	again := inst("i-b")
+	again.Protocols[0].Metadata = append([]byte{}, again.Protocols[0].Metadata...)
+	again.Protocols[0].Metadata = append(again.Protocols[0].Metadata, 0, 0, 0, 1)
+	nb2 := e.await(e.joinAsync(again))
+	if nb2.ErrorCode != 0 || nb2.Generation != gen {
+		t.Fatalf("static rejoin with new metadata: code %d gen %d, want 0 and %d", nb2.ErrorCode, nb2.Generation, gen)
+	}
+	if code := e.heartbeat("g", gen, a.MemberID); code != 0 {
+		t.Fatalf("other member heartbeat after metadata-only change: %d, want 0", code)
+	}
 }
 
 func TestLeaveGroupRebalancesTheRest(t *testing.T) {

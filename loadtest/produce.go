@@ -31,9 +31,14 @@ type sendBudget struct {
 	once      sync.Once
 }
 
-func newSendBudget(records int64) *sendBudget {
+// newSendBudget hands out records (0: unlimited). Without a warm-up the
+// budget measures from its first record: set later, the producers could
+// send a record "in the warm-up" before measure starts, one more than
+// --records asked for.
+func newSendBudget(records int64, warmup time.Duration) *sendBudget {
 	b := &sendBudget{limited: records > 0, exhausted: make(chan struct{})}
 	b.left.Store(records)
+	b.measuring.Store(warmup <= 0)
 	return b
 }
 

@@ -282,7 +282,7 @@ func (r *run) measure(ctx context.Context, budget *sendBudget, recs ...*Recorder
 }
 
 func (r *run) produce(ctx context.Context, rep *Report, start map[int32]int64) error {
-	budget := newSendBudget(r.cfg.Records)
+	budget := newSendBudget(r.cfg.Records, r.cfg.Warmup)
 	wait, err := r.producers(ctx, r.prod, budget, r.cfg.Rate, false)
 	if err != nil {
 		return err
@@ -334,7 +334,7 @@ func (r *run) e2e(ctx context.Context, rep *Report, start map[int32]int64) error
 	if err != nil {
 		return err
 	}
-	budget := newSendBudget(r.cfg.Records)
+	budget := newSendBudget(r.cfg.Records, r.cfg.Warmup)
 	waitProducers, err := r.producers(ctx, r.prod, budget, r.cfg.Rate, true)
 	if err != nil {
 		cancelConsumers()
@@ -370,8 +370,7 @@ func (r *run) e2e(ctx context.Context, rep *Report, start map[int32]int64) error
 func (r *run) consume(ctx context.Context, rep *Report) error {
 	stop := r.watch()
 	if r.cfg.Preload > 0 {
-		budget := newSendBudget(r.cfg.Preload)
-		budget.measuring.Store(true)
+		budget := newSendBudget(r.cfg.Preload, 0)
 		r.setPhase("preload")
 		wait, err := r.producers(ctx, r.prod, budget, 0, false)
 		if err != nil {

@@ -47,6 +47,12 @@ type Metrics struct {
 	// failed-authentication-total.
 	SASLSucceeded prometheus.Counter
 	SASLFailed    prometheus.Counter
+	// TLSHandshakeFailures counts connections closed because their TLS
+	// handshake failed (untrusted or expired certificate, plaintext on a
+	// TLS port, a client that sent nothing), by listener name. Kafka
+	// counts these in failed-authentication-total too; a separate series
+	// tells a certificate problem from a wrong password.
+	TLSHandshakeFailures *prometheus.CounterVec
 
 	mu     sync.Mutex
 	perAPI map[int16]*APIMetrics // guarded by mu
@@ -146,6 +152,11 @@ func New() *Metrics {
 	m.SASLSucceeded = saslAuth.WithLabelValues("succeeded")
 	m.SASLFailed = saslAuth.WithLabelValues("failed")
 	m.Registry.MustRegister(saslAuth)
+	m.TLSHandshakeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafki_tls_handshake_failures_total",
+		Help: "Connections closed because their TLS handshake failed (untrusted, expired or missing client certificate, a plaintext client on a TLS port, a client that sent nothing before the handshake timeout), by listener. Kafka counts these in failed-authentication-total.",
+	}, []string{"listener"})
+	m.Registry.MustRegister(m.TLSHandshakeFailures)
 	m.Registry.MustRegister(m.requests, m.errors, m.latency, m.NetBytesIn, m.NetBytesOut, m.Connections,
 		m.topicIn, m.topicRecs, m.topicOut, m.DynamoRequests,
 		renewals, m.ISRShrinks, m.ISRExpands, m.BrokerFenced,

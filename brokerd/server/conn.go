@@ -76,6 +76,7 @@ func (c *conn) serve() {
 			// a client that sent nothing: closed without a word, as a
 			// TLS server does (crypto/tls sent its alert, if any).
 			c.log.Info("TLS handshake failed", "listener", c.listener.Name, "err", err)
+			c.s.metrics.TLSHandshakeFailures.WithLabelValues(c.listener.Name).Inc()
 			return
 		}
 	}

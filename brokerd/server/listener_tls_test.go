@@ -59,6 +59,9 @@ func TestTLSHandshakeIsBounded(t *testing.T) {
 	poll.True(t, 5*time.Second, "no connection left", func() bool {
 		return testutil.ToFloat64(s.metrics.Connections) == 0
 	})
+	if n := testutil.ToFloat64(s.metrics.TLSHandshakeFailures.WithLabelValues("SSL")); n != 1 {
+		t.Fatalf("kafki_tls_handshake_failures_total{listener=SSL} = %v, want 1", n)
+	}
 }
 
 // A TLS client is served; the session knows the listener's protocol.

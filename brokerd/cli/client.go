@@ -31,7 +31,7 @@ func (c *connFlags) connect(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	extra, err := c.saslOpts() // users.go
+	extra, err := c.clientOpts() // security.go
 	if err != nil {
 		return nil, err
 	}

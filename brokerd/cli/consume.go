@@ -15,7 +15,8 @@ import (
 // consumeOptions is the validated consume command line.
 type consumeOptions struct {
 	topic       string
-	partition   int32 // -1: all partitions
+	security    []kgo.Opt // TLS and SASL (connFlags.clientOpts)
+	partition   int32     // -1: all partitions
 	start       startOffset
 	maxMessages int64         // 0: no limit
 	idleTimeout time.Duration // 0: wait forever
@@ -78,6 +79,9 @@ func runConsume(ctx context.Context, args []string, env Env) error {
 	o.sessionTimeout, o.commitInterval = *sessionTimeout, *commitInterval
 	seeds, err := conn.seeds()
 	if err != nil {
+		return err
+	}
+	if o.security, err = conn.clientOpts(); err != nil {
 		return err
 	}
 	return consume(ctx, seeds, conn.timeout, o, env.Stdout)
@@ -184,6 +188,7 @@ func consume(ctx context.Context, seeds []string, timeout time.Duration, o consu
 		kgo.RequestTimeoutOverhead(timeout),
 		kgo.ConsumeResetOffset(reset), // also where an out-of-range offset resets to
 	}
+	opts = append(opts, o.security...)
 	switch {
 	case o.group != "":
 		opts = append(opts, kgo.ConsumerGroup(o.group), kgo.ConsumeTopics(o.topic), kgo.AutoCommitMarks())
@@ -221,7 +226,7 @@ func consume(ctx context.Context, seeds []string, timeout time.Duration, o consu
 
 // checkConsumable verifies the topic, partition and group coordinator.
 func checkConsumable(ctx context.Context, seeds []string, timeout time.Duration, o consumeOptions) error {
-	s, err := connect(ctx, seeds, timeout)
+	s, err := connect(ctx, seeds, timeout, o.security...)
 	if err != nil {
 		return err
 	}

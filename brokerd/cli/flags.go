@@ -95,9 +95,11 @@ type connFlags struct {
 	// SASL (issue 12, users.go): log in with this mechanism as the user
 	// of a secret file; none when mechanism is empty.
 	saslMechanism, saslSecretFile string
+	// tls: how to reach an SSL or SASL_SSL listener (security.go).
+	tls tlsFlags
 }
 
-// register adds --bootstrap-server and --timeout to c. The bootstrap default
+// register adds --bootstrap-server, --timeout and the TLS and SASL flags to c. The bootstrap default
 // comes from the KAFKI_BOOTSTRAP_SERVER environment variable when it is set.
 func (f *connFlags) register(c *command, getenv func(string) string) {
 	def := defaultBootstrap
@@ -109,6 +111,7 @@ func (f *connFlags) register(c *command, getenv func(string) string) {
 	c.fs.DurationVar(&f.timeout, "timeout", defaultTimeout,
 		"How long to wait for the broker to answer before giving up (e.g. 500ms, 10s).")
 	f.registerSASL(c, getenv) // users.go
+	f.registerTLS(c, getenv)  // security.go
 }
 
 // seeds validates the flags and returns the bootstrap addresses.

@@ -30,7 +30,8 @@ const (
 // produceOptions is the validated produce command line.
 type produceOptions struct {
 	topic           string
-	keySep          []byte // nil: lines have no key
+	security        []kgo.Opt // TLS and SASL (connFlags.clientOpts)
+	keySep          []byte    // nil: lines have no key
 	headers         []kgo.RecordHeader
 	codec           kgo.CompressionCodec
 	acks            acksMode
@@ -77,6 +78,9 @@ func runProduce(ctx context.Context, args []string, env Env) error {
 	opts.verbose = *verbose
 	seeds, err := conn.seeds()
 	if err != nil {
+		return err
+	}
+	if opts.security, err = conn.clientOpts(); err != nil {
 		return err
 	}
 	return produce(ctx, seeds, conn.timeout, opts, env)
@@ -171,7 +175,7 @@ func produce(ctx context.Context, seeds []string, timeout time.Duration, o produ
 	if o.partition >= 0 {
 		popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
-	s, err := connect(ctx, seeds, timeout, popts...)
+	s, err := connect(ctx, seeds, timeout, append(popts, o.security...)...)
 	if err != nil {
 		return err
 	}

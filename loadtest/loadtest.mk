@@ -6,8 +6,9 @@
 #   make bench-compare   runs the side-by-side comparison (about 6 minutes;
 #                        Kafki's three-node setup needs moto_server:
 #                        pip install 'moto[server]')
-#   make bench-tls       produce throughput PLAINTEXT vs SSL (mTLS), one
-#                        broker, interleaved rounds (about 2 minutes)
+#   make bench-tls       produce and read-back throughput and produce p99,
+#                        PLAINTEXT vs SSL (mTLS) vs SASL_SSL (SCRAM-SHA-512),
+#                        one broker, interleaved rounds (about 4 minutes)
 #
 # The jars go to a cache outside the repository, separate from the one the
 # compatibility suite (brokerd/compat) uses.
@@ -49,5 +50,5 @@ BENCH_TLS_ROUNDS   ?= 4
 BENCH_TLS_DURATION ?= 8s
 .PHONY: bench-tls
 bench-tls: loadtest
-	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd
+	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd ./brokerd/cmd/kafki
 	sh loadtest/bench-tls.sh $(BIN) $(BENCH_TLS_ROUNDS) $(BENCH_TLS_DURATION)

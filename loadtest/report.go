@@ -62,6 +62,7 @@ type Settings struct {
 	FetchMaxBytes     int      `json:"fetch_max_bytes"`
 	FetchPartBytes    int      `json:"fetch_partition_bytes"`
 	SecurityProtocol  string   `json:"security_protocol"`
+	SASLMechanism     string   `json:"sasl_mechanism,omitempty"`
 }
 
 func settingsOf(c Config) Settings {
@@ -75,6 +76,9 @@ func settingsOf(c Config) Settings {
 		WarmupSec: c.Warmup.Seconds(), ReadBack: c.ReadBack,
 		FetchMaxBytes: c.FetchMaxBytes, FetchPartBytes: c.FetchPartitionBytes,
 		SecurityProtocol: c.Security.securityName(),
+	}
+	if c.Security.usesSASL() {
+		s.SASLMechanism = c.Security.mechanism()
 	}
 	if c.Workload == WorkloadConsume {
 		s.Preload = c.Preload

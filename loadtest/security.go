@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // Security is how the load test's clients connect: Kafka's
@@ -21,9 +24,19 @@ type Security struct {
 	// against (empty: the system roots); TLSCert and TLSKey a client
 	// certificate and its key for brokers that require one (mTLS).
 	TLSCA, TLSCert, TLSKey string
-	// SASL options (--sasl-mechanism, --sasl-username, --sasl-password)
-	// go here: saslOpts adds them to the clients.
+	// SASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, for
+	// SASL_PLAINTEXT and SASL_SSL; SASLUser logs in with SASLPassword,
+	// or with the password in SASLPasswordFile (which keeps it out of the
+	// process list and shell history).
+	SASLMechanism, SASLUser, SASLPassword, SASLPasswordFile string
 }
+
+// SASL mechanisms, as Kafka names them.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismScramSHA256 = "SCRAM-SHA-256"
+	MechanismScramSHA512 = "SCRAM-SHA-512"
+)
 
 // Security protocols, as Kafka names them.
 const (
@@ -38,6 +51,10 @@ func (s *Security) bind(fs *flag.FlagSet) {
 	fs.StringVar(&s.TLSCA, "tls-ca", "", "PEM CA bundle the brokers' certificates are verified against (default: the system roots)")
 	fs.StringVar(&s.TLSCert, "tls-cert", "", "PEM client certificate, for brokers requiring one (ssl.client.auth=required)")
 	fs.StringVar(&s.TLSKey, "tls-key", "", "PEM private key of --tls-cert (default: in the --tls-cert file)")
+	fs.StringVar(&s.SASLMechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, for SASL_PLAINTEXT and SASL_SSL (default SCRAM-SHA-512)")
+	fs.StringVar(&s.SASLUser, "sasl-username", "", "SASL user name")
+	fs.StringVar(&s.SASLPassword, "sasl-password", "", "SASL password (visible to other users of the machine: prefer --sasl-password-file)")
+	fs.StringVar(&s.SASLPasswordFile, "sasl-password-file", "", "file holding the SASL password (one line; a trailing newline is ignored)")
 }
 
 func (s Security) usesTLS() bool { return s.Protocol == ProtocolSSL || s.Protocol == ProtocolSASLSSL }
@@ -49,9 +66,7 @@ func (s Security) usesSASL() bool {
 // validate checks the options without reading files.
 func (s Security) validate() error {
 	switch s.Protocol {
-	case ProtocolPlaintext, ProtocolSSL:
-	case ProtocolSASLPlaintext, ProtocolSASLSSL:
-		return usagef("--security-protocol %s: SASL is not available in loadtest yet", s.Protocol)
+	case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
 	default:
 		return usagef("--security-protocol %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", s.Protocol)
 	}
@@ -61,7 +76,39 @@ func (s Security) validate() error {
 	case s.TLSKey != "" && s.TLSCert == "":
 		return usagef("--tls-key needs --tls-cert")
 	}
+	return s.validateSASL()
+}
+
+// validateSASL checks the --sasl-* flags against the protocol.
+func (s Security) validateSASL() error {
+	if !s.usesSASL() {
+		if s.SASLMechanism != "" || s.SASLUser != "" || s.SASLPassword != "" || s.SASLPasswordFile != "" {
+			return usagef("--sasl-* flags need --security-protocol SASL_PLAINTEXT or SASL_SSL (not %s)", s.Protocol)
+		}
+		return nil
+	}
+	switch s.mechanism() {
+	case MechanismPlain, MechanismScramSHA256, MechanismScramSHA512:
+	default:
+		return usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.SASLMechanism)
+	}
+	switch {
+	case s.SASLUser == "":
+		return usagef("--security-protocol %s needs --sasl-username", s.Protocol)
+	case s.SASLPassword != "" && s.SASLPasswordFile != "":
+		return usagef("--sasl-password and --sasl-password-file are mutually exclusive")
+	case s.SASLPassword == "" && s.SASLPasswordFile == "":
+		return usagef("--security-protocol %s needs --sasl-password or --sasl-password-file", s.Protocol)
+	}
 	return nil
+}
+
+// mechanism is --sasl-mechanism, upper-cased, SCRAM-SHA-512 when unset.
+func (s Security) mechanism() string {
+	if s.SASLMechanism == "" {
+		return MechanismScramSHA512
+	}
+	return strings.ToUpper(s.SASLMechanism)
 }
 
 // clientOpts are the kgo options of the protocol; they read the files.
@@ -74,12 +121,40 @@ func (s Security) clientOpts() ([]kgo.Opt, error) {
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
-	return append(opts, s.saslOpts()...), nil
+	if s.usesSASL() {
+		m, err := s.saslMechanism()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
 }
 
-// saslOpts are the SASL options of SASL_PLAINTEXT and SASL_SSL: none
-// until loadtest has --sasl-* flags (validate refuses those protocols).
-func (s Security) saslOpts() []kgo.Opt { return nil }
+// saslMechanism is the franz-go mechanism of SASL_PLAINTEXT and SASL_SSL;
+// it reads --sasl-password-file.
+func (s Security) saslMechanism() (sasl.Mechanism, error) {
+	pass := s.SASLPassword
+	if s.SASLPasswordFile != "" {
+		b, err := os.ReadFile(s.SASLPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--sasl-password-file: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+		if pass == "" {
+			return nil, fmt.Errorf("--sasl-password-file %s: empty", s.SASLPasswordFile)
+		}
+	}
+	switch s.mechanism() {
+	case MechanismPlain:
+		return plain.Auth{User: s.SASLUser, Pass: pass}.AsMechanism(), nil
+	case MechanismScramSHA256:
+		return scram.Auth{User: s.SASLUser, Pass: pass}.AsSha256Mechanism(), nil
+	case MechanismScramSHA512:
+		return scram.Auth{User: s.SASLUser, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.SASLMechanism)
+}
 
 func (s Security) tlsConfig() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}

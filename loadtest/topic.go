@@ -36,6 +36,10 @@ func connect(ctx context.Context, cfg Config) (*admin, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(err, kerr.SaslAuthenticationFailed) {
+			// The broker answered and refused: not a reachability problem.
+			return nil, fmt.Errorf("log in to %s as %q: %w", cfg.Bootstrap, cfg.Security.SASLUser, err)
+		}
 		return nil, fmt.Errorf("%w: %s within %s: %w", ErrUnreachable, cfg.Bootstrap, cfg.Timeout, err)
 	}
 	return a, nil

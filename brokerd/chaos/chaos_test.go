@@ -40,13 +40,11 @@ const (
 // logTail bounds how much of each broker's output a failure prints.
 const logTail = 16 << 10
 
+// TestChaos runs KAFKI_CHAOS_ROUNDS rounds (default 1) of every fault
+// over the security protocol KAFKI_CHAOS_SECURITY: PLAINTEXT (the
+// default) or SASL_SSL (brokers replicating over SASL_SSL, the
+// workload's clients on TLS and SCRAM-SHA-512).
 func TestChaos(t *testing.T) {
-	if brokerdErr != nil {
-		t.Fatal(brokerdErr)
-	}
-	if !motoAvailable() {
-		t.Skip("moto (python3 -m pip install 'moto[server]') not installed")
-	}
 	rounds := 1
 	if s := os.Getenv("KAFKI_CHAOS_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -55,20 +53,69 @@ func TestChaos(t *testing.T) {
 		}
 		rounds = n
 	}
+	run := chaosRun{rounds: rounds}
+	switch s := os.Getenv("KAFKI_CHAOS_SECURITY"); s {
+	case "", "PLAINTEXT":
+	case "SASL_SSL":
+		run.saslSSL = true
+	default:
+		t.Fatalf("KAFKI_CHAOS_SECURITY=%q: want PLAINTEXT or SASL_SSL", s)
+	}
+	runChaos(t, run)
+}
+
+// TestChaosSASLSSL is the short run of the normal suite on a secured
+// cluster: every broker's only listeners are SASL_SSL, the brokers
+// replicate as the inter-broker user, the workload logs in as a SCRAM
+// user. One round of two faults, a SIGKILLed leader and a SIGSTOPped
+// one, with the checker's usual guarantees: no acknowledged write lost
+// or retracted.
+func TestChaosSASLSSL(t *testing.T) {
+	runChaos(t, chaosRun{rounds: 1, saslSSL: true, short: true})
+}
+
+// chaosRun is what one chaos test runs.
+type chaosRun struct {
+	rounds int
+	// saslSSL secures the cluster (clusterproc.Security).
+	saslSSL bool
+	// short limits each round to faults (a) and (b).
+	short bool
+}
+
+func runChaos(t *testing.T, run chaosRun) {
+	if brokerdErr != nil {
+		t.Fatal(brokerdErr)
+	}
+	if !motoAvailable() {
+		t.Skip("moto (python3 -m pip install 'moto[server]') not installed")
+	}
+	rounds := run.rounds
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute+time.Duration(rounds)*3*time.Minute)
 	defer cancel()
 
 	// Network partitions need namespaces (root and iproute2); without
-	// them the other faults still run.
+	// them the other faults still run. The test certificates of a
+	// secured cluster name 127.0.0.1 only: no namespaces then.
 	netErr := clusterproc.NetNSAvailable()
-	if os.Getenv("KAFKI_CHAOS_NETNS") == "0" {
+	var sec *clusterproc.Security
+	switch {
+	case run.short:
+		netErr = errors.New("a short run")
+	case run.saslSSL:
+		netErr = errors.New("SASL_SSL: the test certificates name 127.0.0.1 only")
+	case os.Getenv("KAFKI_CHAOS_NETNS") == "0":
 		netErr = errors.New("KAFKI_CHAOS_NETNS=0")
 	}
-	if netErr != nil {
+	if run.saslSSL {
+		sec = clusterproc.NewSecurity(t, t.TempDir(), replicas)
+	}
+	if netErr != nil && !run.short {
 		t.Logf("network partitions (e) and (f) skipped: %v", netErr)
 	}
 	c, err := clusterproc.Start(ctx, clusterproc.Options{
 		NetNS:        netErr == nil,
+		Security:     sec,
 		Brokers:      replicas,
 		BrokerdPath:  brokerdBin,
 		SessionLease: sessionLease,
@@ -99,7 +146,8 @@ func TestChaos(t *testing.T) {
 	}
 	defer h.close()
 
-	if err := createTopic(ctx, c.Bootstrap()); err != nil {
+	tg := targetOf(c)
+	if err := createTopic(ctx, tg); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.waitHealthy(ctx); err != nil {
@@ -107,12 +155,12 @@ func TestChaos(t *testing.T) {
 	}
 
 	chk := checker.New()
-	wl, err := startWorkload(ctx, chk, c.Bootstrap())
+	wl, err := startWorkload(ctx, chk, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wl.close()
-	n := &nemesis{h: h, wl: wl, lease: sessionLease, netFaults: netErr == nil}
+	n := &nemesis{h: h, wl: wl, lease: sessionLease, netFaults: netErr == nil, short: run.short}
 	start := time.Now()
 	if err := n.waitWrites(ctx, start); err != nil {
 		t.Fatal(err)
@@ -130,13 +178,13 @@ func TestChaos(t *testing.T) {
 		time.Since(start).Round(time.Second), wl.writeErr.Load(), wl.readErrs.Load(), wl.resets.Load())
 	reportFailovers(t, rounds, n.samples)
 
-	hw, err := settle(ctx, h, chk, c.Bootstrap())
+	hw, err := settle(ctx, h, chk, tg)
 	if err != nil {
 		t.Errorf("settle: %v", err)
 	}
 	wl.stopReaders()
 	if hw != nil {
-		if err := finalReadCluster(ctx, chk, c.Bootstrap(), hw); err != nil {
+		if err := finalReadCluster(ctx, chk, tg, hw); err != nil {
 			t.Errorf("final read through the cluster: %v", err)
 		}
 	}
@@ -167,8 +215,8 @@ func TestChaos(t *testing.T) {
 
 // createTopic creates the topic, retrying while the cluster settles (a
 // create that timed out may have succeeded: TOPIC_ALREADY_EXISTS is fine).
-func createTopic(ctx context.Context, bootstrap []string) error {
-	cl, err := kgo.NewClient(clientOpts(bootstrap)...)
+func createTopic(ctx context.Context, tg target) error {
+	cl, err := kgo.NewClient(clientOpts(tg)...)
 	if err != nil {
 		return err
 	}
@@ -191,11 +239,11 @@ func createTopic(ctx context.Context, bootstrap []string) error {
 // healthy, writes one sentinel per partition with acks=all (once
 // acknowledged with a full ISR, every replica holds everything up to it),
 // waits for health again, and returns each partition's high watermark.
-func settle(ctx context.Context, h *harness, chk *checker.Checker, bootstrap []string) (map[int32]int64, error) {
+func settle(ctx context.Context, h *harness, chk *checker.Checker, tg target) (map[int32]int64, error) {
 	if err := h.waitHealthy(ctx); err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(producerOpts(bootstrap)...)
+	cl, err := kgo.NewClient(producerOpts(tg)...)
 	if err != nil {
 		return nil, err
 	}
@@ -249,13 +297,13 @@ func settle(ctx context.Context, h *harness, chk *checker.Checker, bootstrap []s
 
 // finalReadCluster reads every partition from offset 0 to its high
 // watermark through the cluster, as one consumer.
-func finalReadCluster(ctx context.Context, chk *checker.Checker, bootstrap []string, hw map[int32]int64) error {
+func finalReadCluster(ctx context.Context, chk *checker.Checker, tg target, hw map[int32]int64) error {
 	offsets := map[int32]kgo.Offset{}
 	next := map[int32]int64{}
 	for p := range int32(partitions) {
 		offsets[p] = kgo.NewOffset().At(0)
 	}
-	cl, err := kgo.NewClient(append(clientOpts(bootstrap),
+	cl, err := kgo.NewClient(append(clientOpts(tg),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
 		kgo.FetchMaxWait(200*time.Millisecond),
 	)...)

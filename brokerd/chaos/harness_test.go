@@ -46,7 +46,7 @@ type harness struct {
 func newHarness(t *testing.T, c *clusterproc.Cluster) (*harness, error) {
 	h := &harness{t: t, c: c, admins: map[int32]*kgo.Client{}, down: map[int32]bool{}}
 	for _, p := range c.Brokers() {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(p.Addr()), kgo.DialTimeout(dialTimeout))
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.Addr()), kgo.DialTimeout(dialTimeout)}, c.ClientOpts()...)...)
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("admin client of broker %d: %w", p.ID(), err)

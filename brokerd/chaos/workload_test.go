@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafki/kafki/brokerd/internal/checker"
+	"github.com/kafki/kafki/brokerd/internal/clusterproc"
 )
 
 // Client timeouts. A paused broker keeps its connections open and answers
@@ -34,24 +35,35 @@ const (
 	maxInFlight = 200
 )
 
+// target is how the test's clients reach the cluster: its bootstrap
+// servers and, for a secured cluster, the TLS and SASL options.
+type target struct {
+	seeds []string
+	sec   []kgo.Opt
+}
+
+func targetOf(c *clusterproc.Cluster) target {
+	return target{seeds: c.Bootstrap(), sec: c.ClientOpts()}
+}
+
 // clientOpts are the options every client of the test shares: short
 // dials and request bounds, and quick metadata refreshes so clients follow
 // leader changes at the pace of the faults.
-func clientOpts(bootstrap []string) []kgo.Opt {
-	return []kgo.Opt{
-		kgo.SeedBrokers(bootstrap...),
+func clientOpts(tg target) []kgo.Opt {
+	return append([]kgo.Opt{
+		kgo.SeedBrokers(tg.seeds...),
 		kgo.DialTimeout(dialTimeout),
 		kgo.RequestTimeoutOverhead(timeoutOverhead),
 		kgo.MetadataMinAge(100 * time.Millisecond),
 		kgo.MetadataMaxAge(2 * time.Second),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
-	}
+	}, tg.sec...)
 }
 
 // producerOpts: idempotent (kgo's default), acks=all, partition chosen by
 // the test so Sent names it.
-func producerOpts(bootstrap []string) []kgo.Opt {
-	return append(clientOpts(bootstrap),
+func producerOpts(tg target) []kgo.Opt {
+	return append(clientOpts(tg),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProduceRequestTimeout(produceTimeout),
@@ -142,10 +154,10 @@ type workload struct {
 	clients []*kgo.Client
 }
 
-func startWorkload(ctx context.Context, chk *checker.Checker, bootstrap []string) (*workload, error) {
+func startWorkload(ctx context.Context, chk *checker.Checker, tg target) (*workload, error) {
 	w := &workload{chk: chk, acks: &ackLog{}, stopWrite: make(chan struct{})}
 	for i := range writers {
-		cl, err := kgo.NewClient(producerOpts(bootstrap)...)
+		cl, err := kgo.NewClient(producerOpts(tg)...)
 		if err != nil {
 			w.close()
 			return nil, fmt.Errorf("writer %d: %w", i, err)
@@ -161,7 +173,7 @@ func startWorkload(ctx context.Context, chk *checker.Checker, bootstrap []string
 		for p := range int32(partitions) {
 			offsets[p] = kgo.NewOffset().At(0)
 		}
-		cl, err := kgo.NewClient(append(clientOpts(bootstrap),
+		cl, err := kgo.NewClient(append(clientOpts(tg),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.FetchMaxWait(200*time.Millisecond),

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kafki/kafki/brokerd/acl"
 	"github.com/kafki/kafki/brokerd/auth"
@@ -29,22 +30,34 @@ import (
 // On PLAINTEXT every connection is User:ANONYMOUS, so the principal under
 // test is also the one that manages ACLs (ALLOW ALTER on the cluster,
 // bootstrapped into the store before the broker starts, as an operator
-// would with super.users once SASL gives principals). clientFor is the
-// seam for other principals: with SASL it returns a client logged in as
-// the principal.
+// would with super.users). TestACLMatrixSCRAM runs the same matrix for
+// User:alice, logged in with SCRAM-SHA-512 over SASL_PLAINTEXT, while
+// User:ANONYMOUS on the PLAINTEXT listener manages the ACLs: principals
+// from SASL feed the authorizer exactly like PLAINTEXT's (and mTLS's,
+// tested in brokerd/broker).
 
 const anonymous = "User:ANONYMOUS"
 
 // clientFor returns a client of the broker at addr authenticated as
-// principal; only User:ANONYMOUS (PLAINTEXT) until SASL lands.
-func clientFor(t *testing.T, addr, principal string, opts ...kgo.Opt) *kgo.Client {
+// principal: User:ANONYMOUS on a PLAINTEXT listener, or, with lg, User:<lg.user>
+// logged in with SCRAM-SHA-512 on the SASL_PLAINTEXT listener lg.addr.
+func clientFor(t *testing.T, addr, principal string, lg *scramLogin, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	if principal != anonymous {
-		t.Fatalf("no way yet to connect as %s (PLAINTEXT connections are %s)", principal, anonymous)
+	base := []kgo.Opt{kgo.DisableIdempotentWrite(), kgo.RecordDeliveryTimeout(5 * time.Second),
+		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}
+	switch {
+	case lg != nil && principal == "User:"+lg.user:
+		addr = lg.addr
+		base = append(base, kgo.SASL(scram.Auth{User: lg.user, Pass: lg.pass}.AsSha512Mechanism()))
+	case principal != anonymous:
+		t.Fatalf("no way to connect as %s (PLAINTEXT connections are %s)", principal, anonymous)
 	}
-	return newClient(t, addr, append([]kgo.Opt{kgo.DisableIdempotentWrite(), kgo.RecordDeliveryTimeout(5 * time.Second),
-		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second)}, opts...)...)
+	return newClient(t, addr, append(base, opts...)...)
 }
+
+// scramLogin is a SCRAM user of the broker and its SASL_PLAINTEXT
+// listener.
+type scramLogin struct{ addr, user, pass string }
 
 // startACLBroker starts a single broker with ACLs on, its store holding
 // bootstrap first.
@@ -79,16 +92,36 @@ type aclEnv struct {
 	b   *broker.Broker
 	who string
 	adm *kadm.Client // the ACL manager's
+	// login is who's SCRAM login; nil when who is User:ANONYMOUS.
+	login *scramLogin
 }
 
 func newACLEnv(t *testing.T, who string) *aclEnv {
 	b := startACLBroker(t, nil, aclAdmin(anonymous))
-	return &aclEnv{t: t, b: b, who: who, adm: kadm.NewClient(clientFor(t, b.Addr(), anonymous))}
+	return &aclEnv{t: t, b: b, who: who, adm: kadm.NewClient(clientFor(t, b.Addr(), anonymous, nil))}
+}
+
+// newSCRAMACLEnv is newACLEnv for User:<user>, a SCRAM user created (by
+// the ACL manager, User:ANONYMOUS on PLAINTEXT) before the test, who
+// logs in on the broker's SASL_PLAINTEXT listener.
+func newSCRAMACLEnv(t *testing.T, user string) *aclEnv {
+	b := startACLBroker(t, func(c *config.Config) {
+		c.Listen = config.Default().Listen // listeners replaces it
+		c.Listeners = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
+		c.FailedAuthDelay = time.Millisecond
+	}, aclAdmin(anonymous))
+	lg := &scramLogin{addr: b.ListenerAddr("SASL_PLAINTEXT"), user: user, pass: user + "-Pass-5d1f"}
+	adm := kadm.NewClient(clientFor(t, b.ListenerAddr("PLAINTEXT"), anonymous, nil))
+	res, err := adm.AlterUserSCRAMs(ctxT(t), nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: lg.pass}})
+	if err != nil || res.Error() != nil {
+		t.Fatalf("create SCRAM user %s: %v %v", user, err, res.Error())
+	}
+	return &aclEnv{t: t, b: b, who: "User:" + user, adm: adm, login: lg}
 }
 
 // client is a fresh client of the principal under test (fresh, so no
 // metadata cached under other ACLs).
-func (e *aclEnv) client() *kgo.Client { return clientFor(e.t, e.b.Addr(), e.who) }
+func (e *aclEnv) client() *kgo.Client { return clientFor(e.t, e.b.Addr(), e.who, e.login) }
 
 // request sends req straight to the broker (node 1), as the principal.
 func (e *aclEnv) request(req kmsg.Request) kmsg.Response {
@@ -177,8 +210,15 @@ func codeOf(err error) int16 {
 	return -1
 }
 
-func TestACLMatrix(t *testing.T) {
-	e := newACLEnv(t, anonymous)
+func TestACLMatrix(t *testing.T) { aclMatrix(t, newACLEnv(t, anonymous)) }
+
+// The same matrix for a SCRAM principal: every ALLOW is granted to
+// User:alice and every answer comes to her SASL connections, so a login
+// whose principal did not reach the authorizer (or reached it as
+// User:ANONYMOUS, who holds only ALTER on the cluster) fails the test.
+func TestACLMatrixSCRAM(t *testing.T) { aclMatrix(t, newSCRAMACLEnv(t, "alice")) }
+
+func aclMatrix(t *testing.T, e *aclEnv) {
 	who := e.who
 	e.createTopics("m-produce", "m-fetch", "m-meta", "m-delete", "m-configs", "m-commit")
 	e.with(func() {
@@ -570,7 +610,7 @@ func TestACLAPIsSecurityDisabled(t *testing.T) {
 // everyone, and closes to all but those its first ACL names.
 func TestACLAllowEveryoneIfNoACLFound(t *testing.T) {
 	b := startACLBroker(t, func(c *config.Config) { c.AllowEveryoneIfNoACLFound = true })
-	e := &aclEnv{t: t, b: b, who: anonymous, adm: kadm.NewClient(clientFor(t, b.Addr(), anonymous))}
+	e := &aclEnv{t: t, b: b, who: anonymous, adm: kadm.NewClient(clientFor(t, b.Addr(), anonymous, nil))}
 	createTopic(t, e.client(), "open", 1, nil) // CREATE: the cluster has no ACLs
 	if err := e.produce("open"); err != nil {
 		t.Fatalf("produce to a topic without ACLs: %v", err)

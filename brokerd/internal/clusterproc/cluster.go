@@ -68,6 +68,11 @@ type Options struct {
 	// bridge address 10.X.0.1; a given Endpoint must be reachable from
 	// the namespaces. Needs Linux, root and iproute2 (NetNSAvailable).
 	NetNS bool
+	// Security, when set, runs the brokers with SASL_SSL listeners (a
+	// client one and an inter-broker one) instead of one PLAINTEXT
+	// listener; see Security and NewSecurity. Not with NetNS: the test
+	// certificates name 127.0.0.1 only.
+	Security *Security
 	// Stdout receives every broker's output, each line prefixed with
 	// "[broker <id>] ". Nil keeps it only in each broker's tail buffer
 	// (Proc.Logs), which is filled either way.
@@ -152,7 +157,7 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 		for _, id := range ids {
 			addrs = append(addrs, c.net.brokerAddr(id))
 		}
-	} else if addrs, err = brokerproc.FreeLoopbackAddrs(opt.Brokers); err != nil {
+	} else if addrs, err = brokerproc.FreeLoopbackAddrs(opt.Brokers * c.portsPerBroker()); err != nil {
 		return nil, fmt.Errorf("clusterproc: %w", err)
 	}
 	var stdout io.Writer
@@ -165,6 +170,9 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("clusterproc: broker %d data directory: %w", id, err)
 		}
 		p := newProc(c, id, addrs[i], dir, stdout)
+		if opt.Security != nil {
+			p.interAddr = addrs[opt.Brokers+i]
+		}
 		if c.net != nil {
 			p.netns = c.net.ns(id)
 		}
@@ -184,7 +192,21 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if opt.Security != nil {
+		if err := c.createClientUser(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// portsPerBroker is how many loopback ports a broker listens on: its
+// client listener, and the inter-broker one of a secured cluster.
+func (c *Cluster) portsPerBroker() int {
+	if c.opt.Security != nil {
+		return 2
+	}
+	return 1
 }
 
 func (o *Options) validate() error {
@@ -206,6 +228,14 @@ func (o *Options) validate() error {
 	}
 	if o.SessionLease < 0 {
 		return fmt.Errorf("clusterproc: SessionLease must not be negative, got %s", o.SessionLease)
+	}
+	if o.Security != nil {
+		if o.NetNS {
+			return errors.New("clusterproc: Security and NetNS together are not supported (the test certificates name 127.0.0.1 only)")
+		}
+		if err := o.Security.validate(o.Brokers); err != nil {
+			return err
+		}
 	}
 	for _, kv := range o.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -301,7 +331,6 @@ func (c *Cluster) env(p *Proc) []string {
 	}
 	env = append(env,
 		"KAFKI_NODE_ID="+strconv.Itoa(int(p.id)),
-		"KAFKI_LISTEN="+p.addr,
 		"KAFKI_DATA_DIR="+p.dataDir,
 		"KAFKI_METADATA_STORE=dynamodb",
 		"KAFKI_METADATA_TABLE="+c.table,
@@ -316,6 +345,12 @@ func (c *Cluster) env(p *Proc) []string {
 		// Every goroutine in a crash or a DumpGoroutines.
 		"GOTRACEBACK=all",
 	)
+	// A broker refuses listen together with listeners.
+	if c.opt.Security != nil {
+		env = append(env, c.opt.Security.env(p)...)
+	} else {
+		env = append(env, "KAFKI_LISTEN="+p.addr)
+	}
 	if len(c.opt.Racks) > 0 {
 		env = append(env, "KAFKI_BROKER_RACK="+c.opt.Racks[int(p.id-1)%len(c.opt.Racks)])
 	}

@@ -28,6 +28,7 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(t.TempDir(), "no-such-brokerd")
+	sec := NewSecurity(t, t.TempDir(), 3)
 	for _, tc := range []struct {
 		name  string
 		opt   Options
@@ -38,6 +39,9 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		{"not executable", Options{Brokers: 3, BrokerdPath: notExec}, []string{notExec, "not an executable"}},
 		{"no brokers", Options{Brokers: 0, BrokerdPath: os.Args[0]}, []string{"Brokers must be at least 1"}},
 		{"bad env", Options{Brokers: 1, BrokerdPath: os.Args[0], Env: []string{"KAFKI_X"}}, []string{`"KAFKI_X" is not KEY=value`}},
+		{"security in namespaces", Options{Brokers: 1, BrokerdPath: os.Args[0], NetNS: true, Security: sec}, []string{"Security and NetNS", "127.0.0.1"}},
+		{"security short of keystores", Options{Brokers: 4, BrokerdPath: os.Args[0], Security: sec}, []string{"no keystore for broker 4"}},
+		{"security without users", Options{Brokers: 1, BrokerdPath: os.Args[0], Security: &Security{CAFile: sec.CAFile, CA: sec.CA}}, []string{"NewSecurity"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Start(context.Background(), tc.opt)

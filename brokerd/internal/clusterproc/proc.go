@@ -28,13 +28,16 @@ const pollInterval = 20 * time.Millisecond
 // Proc is one broker of a Cluster: a fixed node id, address and data
 // directory, and at most one running process at a time.
 type Proc struct {
-	c       *Cluster
-	id      int32
-	addr    string
-	dataDir string
-	tail    *brokerproc.TailBuffer
-	out     io.Writer // where the process's stdout and stderr go
-	netns   string    // network namespace the broker runs in; "" for the host's
+	c    *Cluster
+	id   int32
+	addr string
+	// interAddr is the inter-broker listener of a secured cluster
+	// (Options.Security); "" otherwise.
+	interAddr string
+	dataDir   string
+	tail      *brokerproc.TailBuffer
+	out       io.Writer // where the process's stdout and stderr go
+	netns     string    // network namespace the broker runs in; "" for the host's
 
 	mu  sync.Mutex
 	run *run // the latest run; nil before the first start
@@ -61,6 +64,10 @@ func (p *Proc) ID() int32 { return p.id }
 
 // Addr is the broker's Kafka listener, host:port. It never changes.
 func (p *Proc) Addr() string { return p.addr }
+
+// InterBrokerAddr is the inter-broker listener of a secured cluster
+// (Options.Security), "" otherwise. It never changes.
+func (p *Proc) InterBrokerAddr() string { return p.interAddr }
 
 // DataDir is the broker's data directory. It never changes.
 func (p *Proc) DataDir() string { return p.dataDir }
@@ -252,12 +259,15 @@ func (p *Proc) startFirst(ctx context.Context) error {
 		if err == nil || p.netns != "" || attempt == startAttempts || !strings.Contains(p.tail.String(), "address already in use") {
 			return err
 		}
-		addrs, perr := brokerproc.FreeLoopbackAddrs(1)
+		addrs, perr := brokerproc.FreeLoopbackAddrs(p.c.portsPerBroker())
 		if perr != nil {
 			return errors.Join(err, perr)
 		}
 		old := p.addr
 		p.addr = addrs[0] // no one else reads addr before Start returns
+		if p.interAddr != "" {
+			p.interAddr = addrs[1]
+		}
 		p.tail.Reset()
 		p.note("port %s was taken; retrying on %s", old, p.addr)
 	}

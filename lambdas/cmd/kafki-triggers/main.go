@@ -46,6 +46,11 @@ func run(args []string) error {
 	instance := fs.String("instance", "", "this runner's name in trigger statuses (default host:pid)")
 	declare := fs.String("declare", "", `JSON file {"triggers": [definition, ...]}: create those that do not exist yet, then run (a deployment's declared triggers)`)
 	level := fs.String("log.level", "info", "debug, info, warn or error")
+	var sec triggers.Security
+	fs.StringVar(&sec.Protocol, "security.protocol", os.Getenv("KAFKI_SECURITY_PROTOCOL"), "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL (env KAFKI_SECURITY_PROTOCOL)")
+	fs.StringVar(&sec.Mechanism, "sasl.mechanism", os.Getenv("KAFKI_SASL_MECHANISM"), "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env KAFKI_SASL_MECHANISM)")
+	fs.StringVar(&sec.SecretFile, "sasl.secret.file", os.Getenv("KAFKI_SASL_SECRET_FILE"), `JSON file {"username": ..., "password": ...} (the Secrets Manager layout) to log in as (env KAFKI_SASL_SECRET_FILE)`)
+	fs.StringVar(&sec.CAFile, "ssl.truststore.location", os.Getenv("KAFKI_SSL_TRUSTSTORE_LOCATION"), "PEM CA bundle the brokers' certificates chain to (env KAFKI_SSL_TRUSTSTORE_LOCATION; default: the system's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +59,10 @@ func run(args []string) error {
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	clientOpts, err := sec.ClientOpts()
+	if err != nil {
+		return err
+	}
 	brokers := strings.Split(*bootstrap, ",")
 	if *admin == "" {
 		host, _, err := net.SplitHostPort(brokers[0])
@@ -73,6 +82,7 @@ func run(args []string) error {
 		Store: &triggers.Client{Base: *admin}, Brokers: brokers, Lambda: lc, S3: s3c,
 		Registerer: reg, Log: log, Instance: *instance, PollInterval: *poll,
 		Backoff: triggers.Backoff{Base: *retryBase, Max: *retryMax}, SessionTimeout: *session,
+		ClientOpts: clientOpts,
 	}
 	if *esm {
 		opts.ESM = &triggers.ESMSource{Client: lc, Brokers: brokers}
@@ -101,7 +111,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	log.Info("kafki-triggers started", "bootstrap", *bootstrap, "admin", *admin)
+	log.Info("kafki-triggers started", "bootstrap", *bootstrap, "admin", *admin, "security.protocol", sec.Protocol)
 	return r.Run(ctx)
 }
 

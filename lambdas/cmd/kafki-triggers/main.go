@@ -34,6 +34,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "grant" {
+		return runGrant(args[1:])
+	}
 	fs := flag.NewFlagSet("kafki-triggers", flag.ContinueOnError)
 	bootstrap := fs.String("bootstrap-server", envOr("KAFKI_BOOTSTRAP_SERVER", "localhost:9092"), "Kafka bootstrap servers, comma-separated")
 	admin := fs.String("admin", os.Getenv("KAFKI_ADMIN"), "broker admin endpoint holding the trigger definitions (default http://<first bootstrap host>:9644)")
@@ -46,11 +49,7 @@ func run(args []string) error {
 	instance := fs.String("instance", "", "this runner's name in trigger statuses (default host:pid)")
 	declare := fs.String("declare", "", `JSON file {"triggers": [definition, ...]}: create those that do not exist yet, then run (a deployment's declared triggers)`)
 	level := fs.String("log.level", "info", "debug, info, warn or error")
-	var sec triggers.Security
-	fs.StringVar(&sec.Protocol, "security.protocol", os.Getenv("KAFKI_SECURITY_PROTOCOL"), "PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL (env KAFKI_SECURITY_PROTOCOL)")
-	fs.StringVar(&sec.Mechanism, "sasl.mechanism", os.Getenv("KAFKI_SASL_MECHANISM"), "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env KAFKI_SASL_MECHANISM)")
-	fs.StringVar(&sec.SecretFile, "sasl.secret.file", os.Getenv("KAFKI_SASL_SECRET_FILE"), `JSON file {"username": ..., "password": ...} (the Secrets Manager layout) to log in as (env KAFKI_SASL_SECRET_FILE)`)
-	fs.StringVar(&sec.CAFile, "ssl.truststore.location", os.Getenv("KAFKI_SSL_TRUSTSTORE_LOCATION"), "PEM CA bundle the brokers' certificates chain to (env KAFKI_SSL_TRUSTSTORE_LOCATION; default: the system's)")
+	sec := securityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -151,7 +151,7 @@ func triggersSecurityEnv(b BrokerBoot) string {
 		return ""
 	}
 	return "KAFKI_SECURITY_PROTOCOL=SASL_SSL\nKAFKI_SASL_MECHANISM=SCRAM-SHA-512\n" +
-		"KAFKI_SASL_SECRET_FILE=" + ConsumerFile + "\nKAFKI_SSL_TRUSTSTORE_LOCATION=" + CAFile + "\n"
+		"KAFKI_SASL_SECRET_FILE=" + ConsumerFile + "\nKAFKI_SSL_TRUSTSTORE_LOCATION=" + ConsumerCAFile + "\n"
 }
 
 // PrometheusMetrics are the broker metrics the CloudWatch agent publishes
@@ -367,7 +367,7 @@ cat > /etc/systemd/system/kafki-triggers.service <<'EOF'
 touch %[8]s && chown kafki-triggers %[8]s
 `, BinDir, EtcDir, b.TriggerRole, b.Region, b.Bootstrap, b.TriggersJSON, TriggersUnit(), TriggersLog, MetricsPort, triggersSecurityEnv(b))
 		if b.Secure != nil {
-			w("fetch %q . %s kafki-triggers\n", b.Secure.Consumer, ConsumerFile)
+			w("fetch %q . %s kafki-triggers\nfetch %q .certificate %s kafki-triggers\n", b.Secure.Consumer, ConsumerFile, b.Secure.RootCA, ConsumerCAFile)
 		}
 	}
 

@@ -37,7 +37,8 @@ const (
 	BrokerKeyFile   = TLSDir + "/broker.key"
 	CAFile          = TLSDir + "/ca.pem"
 	InterBrokerFile = EtcDir + "/interbroker.json"
-	ConsumerFile    = EtcDir + "/consumer.json" // kafki-triggers' login
+	ConsumerFile    = EtcDir + "/consumer.json"   // kafki-triggers' login
+	ConsumerCAFile  = EtcDir + "/consumer-ca.pem" // kafki-triggers' copy of the CA (TLSDir is the broker's)
 )
 
 // Security is the stack's secrets and the certificate custom resource:

@@ -38,7 +38,7 @@ func TestSecureBrokersServeSASLSSLListenersWithACLs(t *testing.T) {
 		`KAFKI_SUPER_USERS=User:kafki-broker\n`,
 		// kafki-triggers on the brokers logs in like the Lambda service.
 		`KAFKI_BOOTSTRAP_SERVER=bootstrap.kafki.internal:9093\n`,
-		`KAFKI_SECURITY_PROTOCOL=SASL_SSL\nKAFKI_SASL_MECHANISM=SCRAM-SHA-512\nKAFKI_SASL_SECRET_FILE=/etc/kafki/consumer.json\nKAFKI_SSL_TRUSTSTORE_LOCATION=/etc/kafki/tls/ca.pem\n`,
+		`KAFKI_SECURITY_PROTOCOL=SASL_SSL\nKAFKI_SASL_MECHANISM=SCRAM-SHA-512\nKAFKI_SASL_SECRET_FILE=/etc/kafki/consumer.json\nKAFKI_SSL_TRUSTSTORE_LOCATION=/etc/kafki/consumer-ca.pem\n`,
 		// the consumers' user and its ACLs, on the loopback listener as the brokers' user
 		`kafki users create --bootstrap-server 127.0.0.1:9092 --sasl-mechanism SCRAM-SHA-512 --sasl-secret-file /etc/kafki/interbroker.json`,
 		`--user kafki-consumer --password-file \"$PWFILE\" --mechanism SCRAM-SHA-512`,
@@ -57,7 +57,7 @@ func TestSecureBrokersServeSASLSSLListenersWithACLs(t *testing.T) {
 	// Every secret is in a 0600 file of its service user before brokerd starts.
 	start := strings.Index(ud, "systemctl enable --now kafki.service")
 	for _, f := range []struct{ file, owner string }{
-		{BrokerCertFile, "kafki"}, {BrokerKeyFile, "kafki"}, {CAFile, "kafki"}, {InterBrokerFile, "kafki"}, {ConsumerFile, "kafki-triggers"},
+		{BrokerCertFile, "kafki"}, {BrokerKeyFile, "kafki"}, {CAFile, "kafki"}, {InterBrokerFile, "kafki"}, {ConsumerFile, "kafki-triggers"}, {ConsumerCAFile, "kafki-triggers"},
 	} {
 		i := strings.Index(ud, " "+f.file+" "+f.owner+`\n`)
 		if i < 0 || i > start {

@@ -105,6 +105,19 @@ type Config struct {
 	// Security is SecuritySASLSSL or SecurityPlaintext; emulator mode is
 	// always plaintext (its brokers are host processes on loopback).
 	Security string
+	// CertGeneration re-issues the broker certificate from the same CA
+	// when raised; CAGeneration makes a new CA (and certificate) under a
+	// new secret prefix when raised (infra/README.md, Rotation).
+	CertGeneration int
+	CAGeneration   int
+}
+
+// TLSPrefix is the name prefix of the certificates' secrets.
+func (c Config) TLSPrefix() string {
+	if c.CAGeneration > 1 {
+		return fmt.Sprintf("%s/tls-%d", c.StackName, c.CAGeneration)
+	}
+	return c.StackName + "/tls"
 }
 
 // Secure reports whether the brokers serve SASL_SSL with ACLs.
@@ -154,6 +167,8 @@ func Defaults() Config {
 		TriggerRunner:           "build/brokerd-linux-amd64/kafki-triggers",
 		TriggersVia:             TriggersRunner,
 		Security:                SecuritySASLSSL,
+		CertGeneration:          1,
+		CAGeneration:            1,
 	}
 }
 
@@ -163,7 +178,7 @@ var ContextKeys = []string{
 	"retentionDays", "shutdownTimeout", "vpcId", "vpcCidr", "natGateways",
 	"clientCidr", "zoneName", "deletionProtection", "retain", "schema",
 	"brokerdDir", "lambdaAssets", "functions", "triggerRunner", "triggersVia",
-	"triggers", "alarmEmail", "security",
+	"triggers", "alarmEmail", "security", "certGeneration", "caGeneration",
 }
 
 // FromContext builds a Config from context values (strings as the CLI
@@ -217,6 +232,8 @@ func FromContext(root string, get func(key string) any) (Config, error) {
 	}
 	str("alarmEmail", &c.AlarmEmail)
 	str("security", &c.Security)
+	integer("certGeneration", &c.CertGeneration)
+	integer("caGeneration", &c.CAGeneration)
 	c.Security = strings.ToLower(c.Security)
 	if c.Emulator {
 		// The emulator's brokers are host processes on loopback that the
@@ -308,6 +325,8 @@ func (c Config) Validate() error {
 		return errors.New("-c clientCidr=0.0.0.0/0: a private cluster's listener is not for the whole Internet; name your clients' network")
 	case c.Security != SecuritySASLSSL && c.Security != SecurityPlaintext:
 		return fmt.Errorf("-c security=%q: sasl_ssl or plaintext", c.Security)
+	case c.CertGeneration < 1 || c.CAGeneration < 1:
+		return fmt.Errorf("-c certGeneration=%d, caGeneration=%d: 1 or more", c.CertGeneration, c.CAGeneration)
 	case c.NatGateways < 1 || c.NatGateways > 3:
 		return fmt.Errorf("-c natGateways=%d: between 1 and 3 (instances reach CloudWatch, SSM and EC2 through NAT)", c.NatGateways)
 	case !zoneRE.MatchString(c.ZoneName):

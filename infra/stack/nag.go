@@ -36,7 +36,7 @@ func Suppress(k *Kafki, c Config) {
 	}
 	if sec.CertsRole != nil {
 		s(sec.CertsRole, true,
-			"AwsSolutions-IAM5", "The broker-certs custom resource creates its secrets by name under <stack>/tls/ (secret:<stack>/tls/*): their ARNs end in a random suffix Secrets Manager picks at creation, so no narrower ARN exists before; and logs:PutLogEvents on its own log group's streams.")
+			"AwsSolutions-IAM5", "The broker-certs custom resource creates its secrets by name under <stack>/tls or <stack>/tls-<generation> (secret:<stack>/tls*): their ARNs end in a random suffix Secrets Manager picks at creation, so no narrower ARN exists before, and after a CA generation change it deletes the previous prefix's; and logs:PutLogEvents on its own log group's streams.")
 	}
 	s(k.Observability.Alarms, true,
 		"AwsSolutions-SNS2", "Alarm notifications carry alarm names and states only; SSE with a customer key would also need a key policy for CloudWatch.")

@@ -96,14 +96,14 @@ func NewSecurity(scope constructs.Construct, id string, c Config, b *Brokers) *S
 	}
 
 	stack := awscdk.Stack_Of(s.Construct)
-	prefix := c.StackName + "/tls"
+	prefix := c.TLSPrefix()
 	dir := filepath.Join(c.Path(c.LambdaAssets), CertsFunction)
 	logs := awslogs.NewLogGroup(s.Construct, jsii.String("CertsLogs"), &awslogs.LogGroupProps{
 		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	s.CertsRole = awsiam.NewRole(s.Construct, jsii.String("CertsRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Kafki broker-certs custom resource: the secrets under " + prefix + "/ and its log group"),
+		Description: jsii.String("Kafki broker-certs custom resource: the secrets under " + c.StackName + "/tls* and its log group"),
 	})
 	logs.GrantWrite(s.CertsRole)
 	s.CertsRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -112,7 +112,10 @@ func NewSecurity(scope constructs.Construct, id string, c Config, b *Brokers) *S
 			"secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource"),
 		Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
-			ResourceName: jsii.String(prefix + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			// every generation's prefix (<stack>/tls, <stack>/tls-<n>):
+			// after a CA generation change CloudFormation deletes the
+			// previous prefix's secrets through the same function.
+			ResourceName: jsii.String(c.StackName + "/tls*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		})},
 	}))
 	s.CertsFunction = awslambda.NewFunction(s.Construct, jsii.String("CertsFunction"), &awslambda.FunctionProps{
@@ -130,7 +133,7 @@ func NewSecurity(scope constructs.Construct, id string, c Config, b *Brokers) *S
 	s.Certs = awscdk.NewCustomResource(s.Construct, jsii.String("BrokerCerts"), &awscdk.CustomResourceProps{
 		ServiceToken: s.CertsFunction.FunctionArn(),
 		ResourceType: jsii.String("Custom::KafkiBrokerCerts"),
-		Properties:   &map[string]any{"Prefix": prefix, "Names": names},
+		Properties:   &map[string]any{"Prefix": prefix, "Names": names, "Generation": fmt.Sprint(c.CertGeneration)},
 	})
 	s.BrokerTLSArn = s.Certs.GetAttString(jsii.String("BrokerSecretArn"))
 	s.RootCAArn = s.Certs.GetAttString(jsii.String("RootCASecretArn"))

@@ -26,6 +26,9 @@ const (
 const (
 	PropPrefix = "Prefix" // secret name prefix, e.g. Kafki/tls
 	PropNames  = "Names"  // the brokers' DNS names and the bootstrap name
+	// PropGeneration re-issues the broker certificate (from the same CA)
+	// when it changes, names or not: the stack's -c certGeneration.
+	PropGeneration = "Generation"
 )
 
 // Attributes returned to CloudFormation (Fn::GetAtt).
@@ -60,7 +63,8 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) (string, map[string]
 		return "", nil, err
 	}
 	if ev.RequestType == cfn.RequestUpdate && ev.PhysicalResourceID == prefix {
-		data, err := h.update(ctx, prefix, names)
+		reissue := fmt.Sprint(ev.OldResourceProperties[PropGeneration]) != fmt.Sprint(ev.ResourceProperties[PropGeneration])
+		data, err := h.update(ctx, prefix, names, reissue)
 		return prefix, data, err
 	}
 	// Create, or an update to a new prefix: CloudFormation deletes the
@@ -143,9 +147,10 @@ func (h *Handler) issue(ctx context.Context, prefix string, names []string, ca A
 }
 
 // update keeps everything when the names are those of the stored broker
-// certificate, and re-issues the broker certificate from the stored CA
-// when they differ; without a stored CA it starts over.
-func (h *Handler) update(ctx context.Context, prefix string, names []string) (map[string]any, error) {
+// certificate (and reissue is false), and re-issues the broker
+// certificate from the stored CA otherwise; without a stored CA it
+// starts over.
+func (h *Handler) update(ctx context.Context, prefix string, names []string, reissue bool) (map[string]any, error) {
 	var caM, brokerM Material
 	if err := h.get(ctx, prefix+"/"+CASecret, &caM); err != nil {
 		if isNotFound(err) {
@@ -164,7 +169,7 @@ func (h *Handler) update(ctx context.Context, prefix string, names []string) (ma
 	if err != nil {
 		return nil, fmt.Errorf("secret %s/%s: %w", prefix, BrokerSecret, err)
 	}
-	if sameNames(have, names) {
+	if !reissue && sameNames(have, names) {
 		data := map[string]any{}
 		for _, n := range []struct{ name, attr string }{{CASecret, AttrCASecretArn}, {BrokerSecret, AttrBrokerSecretArn}, {RootCASecret, AttrRootCASecretArn}} {
 			arn, err := h.arn(ctx, prefix+"/"+n.name)

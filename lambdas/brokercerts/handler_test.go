@@ -155,6 +155,19 @@ func TestCreateUpdateDeleteAgainstSecretsManager(t *testing.T) {
 		t.Error("the broker certificate was not re-issued")
 	}
 
+	// A new generation: re-issued with the same names, same CA.
+	ev := event(cfn.RequestUpdate, "KafkiTest/tls", more)
+	ev.OldResourceProperties = map[string]any{PropGeneration: "1"}
+	ev.ResourceProperties[PropGeneration] = "2"
+	if _, _, err := h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	broker3 := secret(t, sm, "KafkiTest/tls/broker")
+	if broker3 == broker2 || secret(t, sm, "KafkiTest/tls/ca") != ca {
+		t.Error("a new generation did not re-issue the broker certificate from the same CA")
+	}
+	verify(t, broker3, root, more)
+
 	// Delete removes all three; a second delete (CloudFormation retries) is fine.
 	for range 2 {
 		if _, _, err := h.Handle(ctx, cfn.Event{RequestType: cfn.RequestDelete, PhysicalResourceID: "KafkiTest/tls"}); err != nil {

@@ -99,6 +99,10 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 	// entry is a trigger definition as kafki-triggers --declare reads it
 	// (lambdas/triggers.Definition; omitted fields take AWS's defaults),
 	// positioned like the ESM alternative below.
+	type access struct {
+		Type string `json:"Type"`
+		URI  string `json:"URI"`
+	}
 	type entry struct {
 		ID               string   `json:"id"`
 		Function         string   `json:"function"`
@@ -107,6 +111,16 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 		StartingPosition string   `json:"starting_position"`
 		BatchSize        int      `json:"batch_size"`
 		Enabled          bool     `json:"enabled"`
+		// The secrets the trigger logs in with, as the ESM alternative
+		// names them (the runner's own login comes from the same ones).
+		SourceAccess []access `json:"source_access_configurations,omitempty"`
+	}
+	var sourceAccess []access
+	if c.Secure() {
+		sourceAccess = []access{
+			{Type: "SASL_SCRAM_512_AUTH", URI: *sec.Consumer.SecretArn()},
+			{Type: "SERVER_ROOT_CA_CERTIFICATE", URI: *sec.RootCAArn},
+		}
 	}
 	var entries []entry
 	for _, t := range c.Triggers {
@@ -137,6 +151,7 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 		entries = append(entries, entry{
 			ID: t.Function + "-" + t.Topic, Function: *fn.FunctionArn(), Topics: []string{t.Topic},
 			GroupID: t.Group, StartingPosition: "TRIM_HORIZON", BatchSize: 100, Enabled: true,
+			SourceAccess: sourceAccess,
 		})
 	}
 	if c.TriggersVia == TriggersRunner && !c.Emulator {

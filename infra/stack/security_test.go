@@ -236,6 +236,27 @@ func TestSecretsAreReadableOnlyByWhoNeedsThem(t *testing.T) {
 	}
 }
 
+// The runner's trigger definitions name the same secrets as the ESM
+// alternative's source access configurations.
+func TestRunnerDefinitionsNameTheirSourceAccess(t *testing.T) {
+	ud := userData(t, mustProd(t), 1)
+	i := strings.Index(ud, "source_access_configurations")
+	if i < 0 {
+		t.Fatal("triggers.json has no source access configurations")
+	}
+	rest := ud[i:]
+	scram, ca := strings.Index(rest, `SASL_SCRAM_512_AUTH`), strings.Index(rest, `SERVER_ROOT_CA_CERTIFICATE`)
+	if scram < 0 || ca < 0 {
+		t.Fatalf("source access types missing: %.400s", rest)
+	}
+	if !strings.Contains(rest[scram:ca], "ConsumerCredentials") || !strings.Contains(rest[ca:], "RootCASecretArn") {
+		t.Errorf("source access URIs are not the consumers' login and the root CA: %.600s", rest)
+	}
+	if strings.Contains(userData(t, plainSynth(t), 1), "source_access_configurations") {
+		t.Error("plaintext definitions name source access configurations")
+	}
+}
+
 func mustProd(t *testing.T) synthed { p, _ := synth(t); return p }
 
 func TestEventSourceMappingLogsInWithSCRAMAndTheRootCA(t *testing.T) {

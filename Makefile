@@ -214,11 +214,13 @@ deploy: infra-deps brokerd-linux
 INFRA_TMP := $(CURDIR)/build/infra-test
 infra-test: infra-deps brokerd-linux
 	cd infra && test -z "$$(gofmt -l $$(git ls-files '*.go'))" && $(GO) vet ./... && $(GO) test -count=1 ./...
-	@rm -rf $(INFRA_TMP) && for f in dynamodb-sink recorder s3-archiver; do \
+	@rm -rf $(INFRA_TMP) && for f in broker-certs dynamodb-sink recorder s3-archiver; do \
 	  mkdir -p $(INFRA_TMP)/lambdas/$$f && printf '#!/bin/sh\n' > $(INFRA_TMP)/lambdas/$$f/bootstrap; done
 	$(CDK) synth -q -o $(INFRA_TMP)/prod -c lambdaAssets=$(INFRA_TMP)/lambdas -c triggers=orders=recorder
+	$(CDK) synth -q -o $(INFRA_TMP)/esm -c lambdaAssets=$(INFRA_TMP)/lambdas -c triggers=orders=recorder -c triggersVia=esm
+	$(CDK) synth -q -o $(INFRA_TMP)/plaintext -c lambdaAssets=$(INFRA_TMP)/lambdas -c triggers=orders=recorder -c security=plaintext
 	$(CDK) synth -q -o $(INFRA_TMP)/emulator -c lambdaAssets=$(INFRA_TMP)/lambdas -c emulator=true
-	cfn-lint $(INFRA_TMP)/prod/Kafki.template.json $(INFRA_TMP)/emulator/Kafki.template.json $(CFN_LINT_FLAGS)
+	cfn-lint $(INFRA_TMP)/prod/Kafki.template.json $(INFRA_TMP)/esm/Kafki.template.json $(INFRA_TMP)/plaintext/Kafki.template.json $(INFRA_TMP)/emulator/Kafki.template.json $(CFN_LINT_FLAGS)
 	@echo "infra-test: passed"
 
 # Kafki on a local AWS emulator (localstack/README.md): MiniStack from PyPI

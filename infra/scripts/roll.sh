@@ -70,7 +70,8 @@ summary() { # $1: broker to avoid asking
     [ "$n" = "$1" ] && continue
     inst=$(instance_of "${GROUP[$n]}")
     [ "$inst" = None ] && continue
-    run_on "$inst" "/opt/kafki/bin/kafki cluster describe --include-internal --bootstrap-server 127.0.0.1:9092 | tail -1" && return
+    # With -c security=sasl_ssl the loopback listener wants the brokers' own login.
+    run_on "$inst" "[ -f /etc/kafki/interbroker.json ] && export KAFKI_SASL_MECHANISM=SCRAM-SHA-512 KAFKI_SASL_SECRET_FILE=/etc/kafki/interbroker.json; /opt/kafki/bin/kafki cluster describe --include-internal --bootstrap-server 127.0.0.1:9092 | tail -1" && return
   done
 }
 

@@ -41,6 +41,10 @@ type BrokerBoot struct {
 	TriggerRole  string
 	TriggersJSON string
 	Bootstrap    string
+	// Name is the broker's DNS name; Secure, when set, makes the broker
+	// serve SASL_SSL (-c security=sasl_ssl).
+	Name   string
+	Secure *SecureBoot
 }
 
 // BrokerEnv is brokerd's environment: every setting by its Kafka name
@@ -53,21 +57,26 @@ func BrokerEnv(b BrokerBoot) string {
 		// Consumers that set client.rack to their AZ read from the
 		// replica in it (KIP-392) and pay no cross-AZ transfer.
 		"KAFKI_REPLICA_SELECTOR_CLASS=org.apache.kafka.common.replica.RackAwareReplicaSelector",
-		fmt.Sprintf("KAFKI_LISTEN=0.0.0.0:%d", ClientPort),
-		"KAFKI_ADVERTISED_LISTENER=" + b.Advertised,
-		"KAFKI_CLUSTER_ID=" + b.Cluster,
-		"KAFKI_DATA_DIR=" + DataDir,
+	}
+	if b.Secure != nil {
+		lines = append(lines, SecureEnv(b)...)
+	} else {
+		lines = append(lines, fmt.Sprintf("KAFKI_LISTEN=0.0.0.0:%d", ClientPort), "KAFKI_ADVERTISED_LISTENER="+b.Advertised)
+	}
+	lines = append(lines,
+		"KAFKI_CLUSTER_ID="+b.Cluster,
+		"KAFKI_DATA_DIR="+DataDir,
 		"KAFKI_METADATA_STORE=dynamodb",
-		"KAFKI_METADATA_TABLE=" + b.Table,
-		"KAFKI_TIER_S3_BUCKET=" + b.Bucket,
+		"KAFKI_METADATA_TABLE="+b.Table,
+		"KAFKI_TIER_S3_BUCKET="+b.Bucket,
 		fmt.Sprintf("KAFKI_METRICS_LISTEN=127.0.0.1:%d", MetricsPort),
 		"KAFKI_LOG_FORMAT=json",
 		fmt.Sprintf("KAFKI_LOG_RETENTION=%dh", 24*b.RetentionDays),
 		fmt.Sprintf("KAFKI_DEFAULT_REPLICATION_FACTOR=%d", b.Replication),
 		fmt.Sprintf("KAFKI_OFFSETS_TOPIC_REPLICATION_FACTOR=%d", b.Replication),
-		"KAFKI_SHUTDOWN_TIMEOUT=" + b.Shutdown.String(),
-		"AWS_REGION=" + b.Region,
-	}
+		"KAFKI_SHUTDOWN_TIMEOUT="+b.Shutdown.String(),
+		"AWS_REGION="+b.Region,
+	)
 	return strings.Join(lines, "\n") + "\n"
 }
 
@@ -132,6 +141,17 @@ StandardError=append:%[3]s
 [Install]
 WantedBy=multi-user.target
 `, EtcDir, BinDir, TriggersLog)
+}
+
+// triggersSecurityEnv is kafki-triggers' login (sasl_ssl): SCRAM-SHA-512
+// as the consumers' user, the brokers' certificates checked against the
+// stack's CA.
+func triggersSecurityEnv(b BrokerBoot) string {
+	if b.Secure == nil {
+		return ""
+	}
+	return "KAFKI_SECURITY_PROTOCOL=SASL_SSL\nKAFKI_SASL_MECHANISM=SCRAM-SHA-512\n" +
+		"KAFKI_SASL_SECRET_FILE=" + ConsumerFile + "\nKAFKI_SSL_TRUSTSTORE_LOCATION=" + ConsumerCAFile + "\n"
 }
 
 // PrometheusMetrics are the broker metrics the CloudWatch agent publishes
@@ -254,7 +274,7 @@ AZ=$(md placement/availability-zone)
 INSTANCE=$(md instance-id)
 echo "kafki broker %d in $AZ on $INSTANCE"
 
-dnf install -y -q amazon-cloudwatch-agent xfsprogs logrotate
+dnf install -y -q amazon-cloudwatch-agent xfsprogs logrotate jq
 `, b.Region, b.ENI, b.NodeID)
 
 	// The hot-log disk.
@@ -318,6 +338,12 @@ cat > %[5]s/prometheus.yaml <<'EOF'
 cat > %[9]s <<'EOF'
 %[10]sEOF
 `, DataMount, DataDir, BinDir, LogDir, EtcDir, BrokerEnv(b), BrokerUnit(b.Shutdown), PrometheusConfig(b), AgentConfig, AgentConfigJSON(b))
+	if b.Secure != nil {
+		s.WriteString(secretFetchScript(b))
+		if b.TriggerRole == "" && len(b.Secure.Topics) > 0 {
+			w("install -m 0755 /tmp/kafki-assets/kafki-triggers %s/\n", BinDir)
+		}
+	}
 
 	if b.TriggerRole != "" {
 		w(`id kafki-triggers >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin kafki-triggers
@@ -332,20 +358,26 @@ cat > %[2]s/triggers.env <<'EOF'
 KAFKI_BOOTSTRAP_SERVER=%[5]s
 KAFKI_ADMIN=http://127.0.0.1:%[9]d
 AWS_REGION=%[4]s
-EOF
+%[10]sEOF
 cat > %[2]s/triggers.json <<'EOF'
 %[6]s
 EOF
 cat > /etc/systemd/system/kafki-triggers.service <<'EOF'
 %[7]sEOF
 touch %[8]s && chown kafki-triggers %[8]s
-`, BinDir, EtcDir, b.TriggerRole, b.Region, b.Bootstrap, b.TriggersJSON, TriggersUnit(), TriggersLog, MetricsPort)
+`, BinDir, EtcDir, b.TriggerRole, b.Region, b.Bootstrap, b.TriggersJSON, TriggersUnit(), TriggersLog, MetricsPort, triggersSecurityEnv(b))
+		if b.Secure != nil {
+			w("fetch %q . %s kafki-triggers\nfetch %q .certificate %s kafki-triggers\n", b.Secure.Consumer, ConsumerFile, b.Secure.RootCA, ConsumerCAFile)
+		}
 	}
 
 	w(`touch %[1]s && chown kafki:kafki %[1]s
 systemctl daemon-reload
 systemctl enable --now kafki.service
 `, BrokerLog)
+	if b.Secure != nil {
+		s.WriteString(usersScript(b))
+	}
 	if b.TriggerRole != "" {
 		w("systemctl enable --now kafki-triggers.service\n")
 	}

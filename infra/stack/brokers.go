@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -25,17 +24,18 @@ import (
 // and refills its empty disk from the leaders and the tier.
 //
 // Role is the instance role: its table, its bucket, its log groups,
-// metrics in its namespaces, its SASL secret, and attaching its own
-// interfaces. In emulator mode only Role and the log groups exist.
+// metrics in its namespaces, its secrets (see Security), and attaching
+// its own interfaces. In emulator mode only Role, the log groups and the
+// two login secrets exist.
 type Brokers struct {
 	constructs.Construct
 	Role        awsiam.Role
 	BrokerLogs  awslogs.LogGroup
 	MetricsLogs awslogs.LogGroup
-	SaslSecret  awssecretsmanager.Secret
+	Security    *Security
 	Groups      []awsautoscaling.AutoScalingGroup
 	Names       []string // broker-<id>.<zone>
-	Bootstrap   string   // bootstrap.<zone>:9092
+	Bootstrap   string   // bootstrap.<zone>:<client listener port>
 }
 
 // BrokerName is broker id's DNS name.
@@ -48,15 +48,18 @@ func BootstrapServers(c Config) string {
 		if id > 1 {
 			s += ","
 		}
-		s += fmt.Sprintf("%s:%d", BrokerName(c, id), ClientPort)
+		s += fmt.Sprintf("%s:%d", BrokerName(c, id), c.ClientListenerPort())
 	}
 	return s
 }
 
-// NewBrokers creates the role, the log groups and the SASL secret slot.
+// BootstrapHost is the name every broker's address is behind.
+func BootstrapHost(c Config) string { return "bootstrap." + c.ZoneName }
+
+// NewBrokers creates the role, the log groups and the secrets.
 func NewBrokers(scope constructs.Construct, id string, c Config, st *Storage) *Brokers {
 	b := &Brokers{Construct: constructs.NewConstruct(scope, jsii.String(id))}
-	b.Bootstrap = fmt.Sprintf("bootstrap.%s:%d", c.ZoneName, ClientPort)
+	b.Bootstrap = fmt.Sprintf("%s:%d", BootstrapHost(c), c.ClientListenerPort())
 	for i := 1; i <= c.Brokers; i++ {
 		b.Names = append(b.Names, BrokerName(c, i))
 	}
@@ -103,17 +106,8 @@ func NewBrokers(scope constructs.Construct, id string, c Config, st *Storage) *B
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
 		Resources: &[]*string{b.BrokerLogs.LogGroupArn(), b.MetricsLogs.LogGroupArn()},
 	}))
-	// The slot for SASL credentials (the security issue): the broker does
-	// not speak SASL yet, so nothing reads it today; the role may.
-	b.SaslSecret = awssecretsmanager.NewSecret(b.Construct, jsii.String("SaslCredentials"), &awssecretsmanager.SecretProps{
-		Description: jsii.String("Kafki SASL/SCRAM admin credentials (reserved until the broker serves SASL_SSL on 9093)"),
-		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-			SecretStringTemplate: jsii.String(`{"username":"kafki-admin"}`),
-			GenerateStringKey:    jsii.String("password"),
-			ExcludePunctuation:   jsii.Bool(true),
-		},
-	})
-	b.SaslSecret.GrantRead(b.Role, nil)
+	b.Security = NewSecurity(b.Construct, "security", c, b)
+	b.Security.grantBrokers(b.Role)
 	return b
 }
 
@@ -136,13 +130,21 @@ func (b *Brokers) Fleet(c Config, st *Storage, net *Network, cons *Consumers) er
 
 	assets := map[string]awss3assets.Asset{}
 	names := []string{"brokerd", "kafki"}
-	if cons.RunnerPath != "" {
+	// kafki-triggers: the runner (runner mode), and the ACL grant of the
+	// consumers' user at boot (sasl_ssl with triggers, either mode).
+	grant := c.Secure() && len(c.Triggers) > 0
+	if grant && cons.RunnerPath == "" {
+		if _, err := os.Stat(c.Path(c.TriggerRunner)); err != nil {
+			return fmt.Errorf("kafki-triggers %s: not found; -c security=sasl_ssl grants the triggers' ACLs with it at boot (make brokerd-linux)", c.Path(c.TriggerRunner))
+		}
+	}
+	if cons.RunnerPath != "" || grant {
 		names = append(names, "kafki-triggers")
 	}
 	for _, n := range names {
 		path := filepath.Join(binDir, n)
 		if n == "kafki-triggers" {
-			path = cons.RunnerPath
+			path = c.Path(c.TriggerRunner)
 		}
 		a := awss3assets.NewAsset(b.Construct, jsii.String("Asset-"+n), &awss3assets.AssetProps{Path: jsii.String(path)})
 		a.GrantRead(b.Role)
@@ -180,12 +182,16 @@ func (b *Brokers) Fleet(c Config, st *Storage, net *Network, cons *Consumers) er
 
 		boot := BrokerBoot{
 			NodeID: id, Cluster: c.StackName,
-			Advertised: fmt.Sprintf("%s:%d", BrokerName(c, id), ClientPort),
+			Advertised: fmt.Sprintf("%s:%d", BrokerName(c, id), c.ClientListenerPort()),
+			Name:       BrokerName(c, id),
 			ENI:        *eni.Ref(), Region: *stack.Region(),
 			Table: *st.Table.TableName(), Bucket: *st.Bucket.BucketName(),
 			Storage: c.Storage, RetentionDays: c.RetentionDays, Replication: c.ReplicationFactor(),
 			Shutdown: c.ShutdownTimeout, BrokerLogs: *b.BrokerLogs.LogGroupName(), MetricsLogs: *b.MetricsLogs.LogGroupName(),
 			Bootstrap: b.Bootstrap,
+		}
+		if c.Secure() {
+			boot.Secure = b.Security.boot(c)
 		}
 		if cons.RunnerPath != "" {
 			boot.TriggerRole, boot.TriggersJSON = *cons.RunnerRole.RoleArn(), cons.RunnerConfig

@@ -30,15 +30,28 @@ const (
 	TriggersESM = "esm"
 )
 
+// Security modes (-c security=...).
+const (
+	// SecuritySASLSSL (the default): clients on SASL_SSL (SCRAM) port
+	// SecurePort, brokers to each other on SASL_SSL port InterBrokerPort,
+	// on-host tools on SASL_PLAINTEXT 127.0.0.1:ClientPort, ACLs on.
+	SecuritySASLSSL = "sasl_ssl"
+	// SecurityPlaintext: one PLAINTEXT listener on ClientPort for clients
+	// and replication, no authentication (emulator mode always).
+	SecurityPlaintext = "plaintext"
+)
+
 // Ports of the broker's listeners and its metrics endpoint.
 const (
-	// ClientPort is the PLAINTEXT listener: clients and, today, the
-	// brokers' replica fetchers (Kafki has one listener).
+	// ClientPort is the PLAINTEXT listener of -c security=plaintext
+	// (clients and replica fetchers); with sasl_ssl it is the loopback
+	// SASL_PLAINTEXT listener for tools on the broker's own host.
 	ClientPort = 9092
-	// SecurePort is reserved for the SASL_SSL client listener of the
-	// security issue; the broker does not serve it yet, so no security
-	// group opens it.
+	// SecurePort is the SASL_SSL client listener (-c security=sasl_ssl).
 	SecurePort = 9093
+	// InterBrokerPort is the SASL_SSL inter-broker listener, open only to
+	// the brokers' security group.
+	InterBrokerPort = 9094
 	// MetricsPort is the Prometheus endpoint, bound to loopback: only the
 	// CloudWatch agent on the same host reads it.
 	MetricsPort = 9644
@@ -88,6 +101,35 @@ type Config struct {
 	Triggers      []Trigger
 
 	AlarmEmail string
+
+	// Security is SecuritySASLSSL or SecurityPlaintext; emulator mode is
+	// always plaintext (its brokers are host processes on loopback).
+	Security string
+	// CertGeneration re-issues the broker certificate from the same CA
+	// when raised; CAGeneration makes a new CA (and certificate) under a
+	// new secret prefix when raised (infra/README.md, Rotation).
+	CertGeneration int
+	CAGeneration   int
+}
+
+// TLSPrefix is the name prefix of the certificates' secrets.
+func (c Config) TLSPrefix() string {
+	if c.CAGeneration > 1 {
+		return fmt.Sprintf("%s/tls-%d", c.StackName, c.CAGeneration)
+	}
+	return c.StackName + "/tls"
+}
+
+// Secure reports whether the brokers serve SASL_SSL with ACLs.
+func (c Config) Secure() bool { return c.Security == SecuritySASLSSL && !c.Emulator }
+
+// ClientListenerPort is the port clients are told: SecurePort when
+// secure, else ClientPort.
+func (c Config) ClientListenerPort() int {
+	if c.Secure() {
+		return SecurePort
+	}
+	return ClientPort
 }
 
 // Trigger is one consumer group that feeds a topic to a function.
@@ -124,6 +166,9 @@ func Defaults() Config {
 		Functions:               []string{"dynamodb-sink", "s3-archiver", "recorder"},
 		TriggerRunner:           "build/brokerd-linux-amd64/kafki-triggers",
 		TriggersVia:             TriggersRunner,
+		Security:                SecuritySASLSSL,
+		CertGeneration:          1,
+		CAGeneration:            1,
 	}
 }
 
@@ -133,7 +178,7 @@ var ContextKeys = []string{
 	"retentionDays", "shutdownTimeout", "vpcId", "vpcCidr", "natGateways",
 	"clientCidr", "zoneName", "deletionProtection", "retain", "schema",
 	"brokerdDir", "lambdaAssets", "functions", "triggerRunner", "triggersVia",
-	"triggers", "alarmEmail",
+	"triggers", "alarmEmail", "security", "certGeneration", "caGeneration",
 }
 
 // FromContext builds a Config from context values (strings as the CLI
@@ -186,6 +231,15 @@ func FromContext(root string, get func(key string) any) (Config, error) {
 		c.Triggers = ts
 	}
 	str("alarmEmail", &c.AlarmEmail)
+	str("security", &c.Security)
+	integer("certGeneration", &c.CertGeneration)
+	integer("caGeneration", &c.CAGeneration)
+	c.Security = strings.ToLower(c.Security)
+	if c.Emulator {
+		// The emulator's brokers are host processes on loopback that the
+		// suite configures itself: no certificates, no SASL.
+		c.Security = SecurityPlaintext
+	}
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
@@ -268,7 +322,11 @@ func (c Config) Validate() error {
 	case c.ClientCidr != "" && !cidrRE.MatchString(c.ClientCidr):
 		return fmt.Errorf("-c clientCidr=%q: not an IPv4 CIDR", c.ClientCidr)
 	case c.ClientCidr == "0.0.0.0/0":
-		return errors.New("-c clientCidr=0.0.0.0/0: the listener has no TLS or authentication yet; name your clients' network")
+		return errors.New("-c clientCidr=0.0.0.0/0: a private cluster's listener is not for the whole Internet; name your clients' network")
+	case c.Security != SecuritySASLSSL && c.Security != SecurityPlaintext:
+		return fmt.Errorf("-c security=%q: sasl_ssl or plaintext", c.Security)
+	case c.CertGeneration < 1 || c.CAGeneration < 1:
+		return fmt.Errorf("-c certGeneration=%d, caGeneration=%d: 1 or more", c.CertGeneration, c.CAGeneration)
 	case c.NatGateways < 1 || c.NatGateways > 3:
 		return fmt.Errorf("-c natGateways=%d: between 1 and 3 (instances reach CloudWatch, SSM and EC2 through NAT)", c.NatGateways)
 	case !zoneRE.MatchString(c.ZoneName):

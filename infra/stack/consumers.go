@@ -33,10 +33,14 @@ import (
 //     isolation the systemd unit already gives (its own user, its own
 //     role).
 //   - esm: AWS's SelfManagedKafkaEventSource on each function, polling
-//     the brokers from the private subnets. The Lambda service needs
-//     SASL/SCRAM or mTLS for a production source; until the broker
-//     serves them (the security issue) this runs unauthenticated inside
-//     the VPC, with the SASL secret slot ready.
+//     the brokers from the private subnets. With -c security=sasl_ssl it
+//     logs in with SASL_SCRAM_512_AUTH (the consumers' secret) and checks
+//     the brokers against SERVER_ROOT_CA_CERTIFICATE (the stack's CA);
+//     the function's role may read exactly those two secrets.
+//
+// With sasl_ssl, kafki-triggers logs in the same way (SCRAM-SHA-512 as
+// the consumers' user, the CA file from the root-CA secret), and its role
+// may read the same two secrets.
 type Consumers struct {
 	constructs.Construct
 	Functions map[string]awslambda.Function
@@ -55,7 +59,7 @@ type Consumers struct {
 
 // NewConsumers creates the functions and the runner's role, trusted by
 // brokerRole.
-func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole awsiam.IRole, net *Network) (*Consumers, error) {
+func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole awsiam.IRole, net *Network, sec *Security) (*Consumers, error) {
 	cs := &Consumers{Construct: constructs.NewConstruct(scope, jsii.String(id)), Functions: map[string]awslambda.Function{}, Targets: map[string]*string{}}
 	dir := c.Path(c.LambdaAssets)
 	for _, name := range c.Functions {
@@ -91,9 +95,14 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 		Description: jsii.String("kafki-triggers: invoke the declared trigger functions only"),
 	})
 	cs.RunnerRole.GrantAssumeRole(brokerRole)
+	sec.GrantConsumer(cs.RunnerRole, "ConsumerLogin")
 	// entry is a trigger definition as kafki-triggers --declare reads it
 	// (lambdas/triggers.Definition; omitted fields take AWS's defaults),
 	// positioned like the ESM alternative below.
+	type access struct {
+		Type string `json:"Type"`
+		URI  string `json:"URI"`
+	}
 	type entry struct {
 		ID               string   `json:"id"`
 		Function         string   `json:"function"`
@@ -102,12 +111,22 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 		StartingPosition string   `json:"starting_position"`
 		BatchSize        int      `json:"batch_size"`
 		Enabled          bool     `json:"enabled"`
+		// The secrets the trigger logs in with, as the ESM alternative
+		// names them (the runner's own login comes from the same ones).
+		SourceAccess []access `json:"source_access_configurations,omitempty"`
+	}
+	var sourceAccess []access
+	if c.Secure() {
+		sourceAccess = []access{
+			{Type: "SASL_SCRAM_512_AUTH", URI: *sec.Consumer.SecretArn()},
+			{Type: "SERVER_ROOT_CA_CERTIFICATE", URI: *sec.RootCAArn},
+		}
 	}
 	var entries []entry
 	for _, t := range c.Triggers {
 		fn := cs.Functions[t.Function]
 		if c.TriggersVia == TriggersESM && net != nil {
-			fn.AddEventSource(awslambdaeventsources.NewSelfManagedKafkaEventSource(&awslambdaeventsources.SelfManagedKafkaEventSourceProps{
+			props := &awslambdaeventsources.SelfManagedKafkaEventSourceProps{
 				BootstrapServers: jsii.Strings(BootstrapList(c)...),
 				Topic:            jsii.String(t.Topic),
 				ConsumerGroupId:  jsii.String(t.Group),
@@ -116,13 +135,23 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 				Vpc:              net.Vpc,
 				VpcSubnets:       &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 				SecurityGroup:    net.Clients,
-			}))
+			}
+			if c.Secure() {
+				// SASL_SCRAM_512_AUTH and SERVER_ROOT_CA_CERTIFICATE
+				// source access configurations.
+				props.AuthenticationMethod = awslambdaeventsources.AuthenticationMethod_SASL_SCRAM_512_AUTH
+				props.Secret = sec.Consumer
+				props.RootCACertificate = sec.RootCA
+				sec.GrantConsumer(fn.Role(), "KafkaEventSourceLogin")
+			}
+			fn.AddEventSource(awslambdaeventsources.NewSelfManagedKafkaEventSource(props))
 			continue
 		}
 		fn.GrantInvoke(cs.RunnerRole)
 		entries = append(entries, entry{
 			ID: t.Function + "-" + t.Topic, Function: *fn.FunctionArn(), Topics: []string{t.Topic},
 			GroupID: t.Group, StartingPosition: "TRIM_HORIZON", BatchSize: 100, Enabled: true,
+			SourceAccess: sourceAccess,
 		})
 	}
 	if c.TriggersVia == TriggersRunner && !c.Emulator {
@@ -192,7 +221,7 @@ func (cs *Consumers) target(c Config, name string, role awsiam.Role) *map[string
 func BootstrapList(c Config) []string {
 	var l []string
 	for id := 1; id <= c.Brokers; id++ {
-		l = append(l, fmt.Sprintf("%s:%d", BrokerName(c, id), ClientPort))
+		l = append(l, fmt.Sprintf("%s:%d", BrokerName(c, id), c.ClientListenerPort()))
 	}
 	return l
 }

@@ -29,8 +29,15 @@ func Suppress(k *Kafki, c Config) {
 	s(k.Brokers.Role, true,
 		"AwsSolutions-IAM5", "Wildcards are only: objects of the tier bucket (segment keys are not known in advance), EC2 Describe* and cloudwatch:PutMetricData (no resource-level permissions; the latter narrowed by a namespace condition), instance/* for attaching the broker's own interface (the instance id changes with every replacement), and CDK's asset-read grant (s3:GetObject*/List* on the asset bucket).",
 		"AwsSolutions-IAM4", "AmazonSSMManagedInstanceCore is AWS's maintained policy for Session Manager and Run Command, which infra/scripts/roll.sh uses to stop a broker cleanly.")
-	s(k.Brokers.SaslSecret, true,
-		"AwsSolutions-SMG4", "A slot for SASL credentials the broker does not read yet (the security issue); rotation needs the broker to accept a second SCRAM credential first.")
+	sec := k.Brokers.Security
+	for _, secret := range []any{sec.InterBroker, sec.Consumer} {
+		s(secret, true,
+			"AwsSolutions-SMG4", "A SCRAM login: automatic rotation would change the password under running brokers and consumers, which hold one credential per user; rotation is a documented rolling procedure (infra/README.md, Rotation).")
+	}
+	if sec.CertsRole != nil {
+		s(sec.CertsRole, true,
+			"AwsSolutions-IAM5", "The broker-certs custom resource creates its secrets by name under <stack>/tls or <stack>/tls-<generation> (secret:<stack>/tls*): their ARNs end in a random suffix Secrets Manager picks at creation, so no narrower ARN exists before, and after a CA generation change it deletes the previous prefix's; and logs:PutLogEvents on its own log group's streams.")
+	}
 	s(k.Observability.Alarms, true,
 		"AwsSolutions-SNS2", "Alarm notifications carry alarm names and states only; SSE with a customer key would also need a key policy for CloudWatch.")
 	for _, fn := range k.Consumers.Functions {

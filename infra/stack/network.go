@@ -10,11 +10,14 @@ import (
 // Network is the VPC the brokers and their clients live in, and the two
 // security groups that say who may talk to whom:
 //
-//   - Brokers: the brokers' own group. The client listener (ClientPort)
-//     is open to the Clients group, to the brokers themselves (replica
-//     fetchers use the same listener today) and to -c clientCidr if
-//     given; nothing else. Egress: HTTPS (AWS APIs through the gateway
-//     endpoints or the NAT) and ClientPort to other brokers.
+//   - Brokers: the brokers' own group. With -c security=sasl_ssl the
+//     client listener (SecurePort, SASL_SSL) is open to the Clients group,
+//     to the brokers themselves (kafki-triggers runs on them) and to
+//     -c clientCidr if given; the inter-broker listener (InterBrokerPort,
+//     SASL_SSL) only to the brokers; the loopback listener (ClientPort)
+//     to nobody. With plaintext, ClientPort serves both clients and
+//     replica fetchers. Egress: HTTPS (AWS APIs through the gateway
+//     endpoints or the NAT) and the broker ports to other brokers.
 //   - Clients: a group to put producers, consumers, the trigger runner's
 //     event-source alternative and your own services in.
 //
@@ -71,16 +74,24 @@ func NewNetwork(scope constructs.Construct, id string, c Config) *Network {
 	})
 	n.Brokers = awsec2.NewSecurityGroup(n.Construct, jsii.String("Brokers"), &awsec2.SecurityGroupProps{
 		Vpc:              n.Vpc,
-		Description:      jsii.String("Kafki brokers: client listener from clients and brokers only"),
+		Description:      jsii.String("Kafki brokers: client listener from clients and brokers only"), // unchanged: a new description replaces the group
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	kafka := awsec2.Port_Tcp(jsii.Number(ClientPort))
+	kafka := awsec2.Port_Tcp(jsii.Number(float64(c.ClientListenerPort())))
 	n.Brokers.AddIngressRule(n.Clients, kafka, jsii.String("Kafka clients"), nil)
-	n.Brokers.AddIngressRule(n.Brokers, kafka, jsii.String("replica fetchers of other brokers"), nil)
 	if c.ClientCidr != "" {
 		n.Brokers.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(c.ClientCidr)), kafka, jsii.String("Kafka clients by CIDR (-c clientCidr)"), nil)
 	}
-	n.Brokers.AddEgressRule(n.Brokers, kafka, jsii.String("replica fetchers to other brokers"), nil)
+	if c.Secure() {
+		inter := awsec2.Port_Tcp(jsii.Number(InterBrokerPort))
+		n.Brokers.AddIngressRule(n.Brokers, kafka, jsii.String("kafki-triggers on the broker instances (SASL_SSL client listener)"), nil)
+		n.Brokers.AddIngressRule(n.Brokers, inter, jsii.String("replica fetchers and controller traffic of other brokers (SASL_SSL inter-broker listener)"), nil)
+		n.Brokers.AddEgressRule(n.Brokers, kafka, jsii.String("kafki-triggers to the client listener of other brokers"), nil)
+		n.Brokers.AddEgressRule(n.Brokers, inter, jsii.String("replica fetchers to the inter-broker listener of other brokers"), nil)
+	} else {
+		n.Brokers.AddIngressRule(n.Brokers, kafka, jsii.String("replica fetchers of other brokers"), nil)
+		n.Brokers.AddEgressRule(n.Brokers, kafka, jsii.String("replica fetchers to other brokers"), nil)
+	}
 	n.Brokers.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("AWS APIs (S3, DynamoDB, CloudWatch, SSM, EC2) and package repositories over HTTPS"), nil)
 	return n
 }

@@ -32,11 +32,14 @@ func New(app constructs.Construct, c Config, props *awscdk.StackProps) (*Kafki, 
 		props = &awscdk.StackProps{}
 	}
 	if props.Description == nil {
-		mode := fmt.Sprintf("%d brokers (%s, %s)", c.Brokers, c.InstanceType, c.Storage)
+		mode := fmt.Sprintf("%d brokers (%s, %s, %s)", c.Brokers, c.InstanceType, c.Storage, c.Security)
 		if c.Emulator {
 			mode = "emulator mode: table, bucket, roles, functions, secret, dashboard; no EC2"
 		}
 		props.Description = jsii.String("Kafki, a Kafka-compatible commit log: " + mode)
+	}
+	if err := certsAsset(c); err != nil {
+		return nil, err
 	}
 	k := &Kafki{Stack: awscdk.NewStack(app, jsii.String(c.StackName), props)}
 	k.Storage = NewStorage(k.Stack, "storage", c, schema)
@@ -44,7 +47,7 @@ func New(app constructs.Construct, c Config, props *awscdk.StackProps) (*Kafki, 
 		k.Network = NewNetwork(k.Stack, "network", c)
 	}
 	k.Brokers = NewBrokers(k.Stack, "brokers", c, k.Storage)
-	if k.Consumers, err = NewConsumers(k.Stack, "consumers", c, k.Brokers.Role, k.Network); err != nil {
+	if k.Consumers, err = NewConsumers(k.Stack, "consumers", c, k.Brokers.Role, k.Network, k.Brokers.Security); err != nil {
 		return nil, err
 	}
 	if !c.Emulator {
@@ -72,7 +75,13 @@ func (k *Kafki) outputs(c Config) {
 	}
 	out("MetadataTable", "--metadata.table", k.Storage.Table.TableName())
 	out("TierBucket", "--tier.s3.bucket", k.Storage.Bucket.BucketName())
-	out("SaslSecret", "SASL credentials slot (not used by the broker yet)", k.Brokers.SaslSecret.SecretArn())
+	sec := k.Brokers.Security
+	out("InterBrokerSecret", "the brokers' own SCRAM login {username, password} (super user; on-host tools)", sec.InterBroker.SecretArn())
+	out("ConsumerSecret", "the Lambda consumers' SCRAM login {username, password} (SASL_SCRAM_512_AUTH)", sec.Consumer.SecretArn())
+	if sec.Certs != nil {
+		out("RootCASecret", "the brokers' CA {certificate} (SERVER_ROOT_CA_CERTIFICATE; clients' ssl.truststore)", sec.RootCAArn)
+		out("SecurityProtocol", "clients connect with", jsii.String("SASL_SSL (SCRAM-SHA-512 or SCRAM-SHA-256)"))
+	}
 	out("BrokerRole", "the brokers' role", k.Brokers.Role.RoleArn())
 	out("DashboardUrl", "CloudWatch dashboard", awscdk.Fn_Sub(jsii.String(
 		"https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Name}"),

@@ -31,7 +31,7 @@ func root(t *testing.T) string {
 // functions' bootstrap files, the trigger runner, brokerd and kafki.
 func assets(t *testing.T, dir string) (lambdas, brokerd string) {
 	lambdas, brokerd = filepath.Join(dir, "lambdas"), filepath.Join(dir, "brokerd")
-	for _, f := range []string{"dynamodb-sink/bootstrap", "s3-archiver/bootstrap", "recorder/bootstrap"} {
+	for _, f := range []string{"dynamodb-sink/bootstrap", "s3-archiver/bootstrap", "recorder/bootstrap", "broker-certs/bootstrap"} {
 		write(t, filepath.Join(lambdas, f))
 	}
 	for _, f := range []string{"brokerd", "kafki", "kafki-triggers"} {
@@ -56,10 +56,11 @@ type synthed struct {
 }
 
 var (
-	once      sync.Once
-	prod, emu synthed
-	synthErr  error
-	assetDir  string
+	once       sync.Once
+	prod, emu  synthed
+	plain, esm synthed // -c security=plaintext; -c triggersVia=esm
+	synthErr   error
+	assetDir   string
 )
 
 // synth builds the production and the emulator stacks once for all tests
@@ -103,6 +104,12 @@ func synth(t *testing.T) (synthed, synthed) {
 		prod = build(map[string]string{"stackName": "KafkiTest", "triggers": "orders=recorder"})
 		if synthErr == nil {
 			emu = build(map[string]string{"stackName": "KafkiEmu", "emulator": "true", "triggers": "orders=recorder"})
+		}
+		if synthErr == nil {
+			plain = build(map[string]string{"stackName": "KafkiPlain", "security": "plaintext", "triggers": "orders=recorder"})
+		}
+		if synthErr == nil {
+			esm = build(map[string]string{"stackName": "KafkiEsm", "triggersVia": "esm", "triggers": "orders=recorder"})
 		}
 	})
 	if synthErr != nil {
@@ -211,7 +218,7 @@ func TestBrokersSpreadOverThreeAZsWithDistinctIdentities(t *testing.T) {
 		for n := 1; n <= 3; n++ {
 			if strings.Contains(ud, fmt.Sprintf("KAFKI_NODE_ID=%d\\n", n)) {
 				ids[fmt.Sprint(n)] = true
-				if !strings.Contains(ud, fmt.Sprintf("KAFKI_ADVERTISED_LISTENER=broker-%d.kafki.internal:9092", n)) {
+				if !strings.Contains(ud, fmt.Sprintf("KAFKI_ADVERTISED_LISTENERS=CLIENT://broker-%[1]d.kafki.internal:9093,REPLICATION://broker-%[1]d.kafki.internal:9094,LOCAL://127.0.0.1:9092\\n", n)) {
 					t.Errorf("broker %d does not advertise its own name", n)
 				}
 			}
@@ -277,31 +284,67 @@ func list(a any) []string {
 	return nil
 }
 
-func TestSecurityGroupsOpenOnlyTheClientListener(t *testing.T) {
-	p, _ := synth(t)
-	check := func(where string, r map[string]any) {
+// ingress lists every ingress rule of s as port -> sources (the security
+// group's logical id, or the CIDR).
+func ingress(t *testing.T, s synthed) map[int][]string {
+	t.Helper()
+	out := map[int][]string{}
+	add := func(where string, r map[string]any) {
 		if r["CidrIp"] == "0.0.0.0/0" || r["CidrIpv6"] == "::/0" {
 			t.Errorf("%s: ingress from anywhere: %v", where, r)
 		}
-		if fmt.Sprint(r["FromPort"]) != fmt.Sprint(ClientPort) || fmt.Sprint(r["ToPort"]) != fmt.Sprint(ClientPort) || r["IpProtocol"] != "tcp" {
-			t.Errorf("%s: ingress other than tcp/%d: %v", where, ClientPort, r)
+		if r["IpProtocol"] != "tcp" || fmt.Sprint(r["FromPort"]) != fmt.Sprint(r["ToPort"]) {
+			t.Errorf("%s: not a single tcp port: %v", where, r)
 		}
+		var port int
+		fmt.Sscan(fmt.Sprint(r["FromPort"]), &port)
+		src := fmt.Sprint(r["CidrIp"])
+		if g, ok := r["SourceSecurityGroupId"].(map[string]any); ok {
+			src = fmt.Sprint(g["Fn::GetAtt"].([]any)[0])
+		}
+		out[port] = append(out[port], src)
 	}
-	n := 0
-	for id, sg := range resources(p, "AWS::EC2::SecurityGroup") {
+	for id, sg := range resources(s, "AWS::EC2::SecurityGroup") {
 		for _, r := range anyList(sg["SecurityGroupIngress"]) {
-			check(id, r.(map[string]any))
-			n++
+			add(id, r.(map[string]any))
 		}
 	}
-	for id, r := range resources(p, "AWS::EC2::SecurityGroupIngress") {
-		check(id, r)
-		n++
+	for id, r := range resources(s, "AWS::EC2::SecurityGroupIngress") {
+		add(id, r)
 	}
-	if n != 2 {
-		t.Errorf("%d ingress rules, want 2 (clients and brokers to the client listener)", n)
+	return out
+}
+
+func TestSecurityGroupsOpenOnlyTheListenersTheyShould(t *testing.T) {
+	p, _ := synth(t)
+	in := ingress(t, p)
+	isBrokers := func(src string) bool { return strings.HasPrefix(src, "networkBrokers") }
+	isClients := func(src string) bool { return strings.HasPrefix(src, "networkClients") }
+	if len(in) != 2 || len(in[SecurePort]) != 2 || len(in[InterBrokerPort]) != 1 {
+		t.Fatalf("ingress %v: want %d from clients and brokers, %d from brokers only", in, SecurePort, InterBrokerPort)
+	}
+	if !isBrokers(in[InterBrokerPort][0]) {
+		t.Errorf("inter-broker listener open to %s, want the brokers' group only", in[InterBrokerPort][0])
+	}
+	var c, b bool
+	for _, src := range in[SecurePort] {
+		c, b = c || isClients(src), b || isBrokers(src)
+	}
+	if !c || !b {
+		t.Errorf("client listener open to %v, want the clients' and the brokers' groups", in[SecurePort])
+	}
+	if _, open := in[ClientPort]; open {
+		t.Errorf("the loopback listener's port %d is open in a security group", ClientPort)
+	}
+	// Plaintext: one listener for clients and replication.
+	pl := ingress(t, plainSynth(t))
+	if len(pl) != 1 || len(pl[ClientPort]) != 2 {
+		t.Errorf("plaintext ingress %v, want tcp/%d from clients and brokers only", pl, ClientPort)
 	}
 }
+
+func plainSynth(t *testing.T) synthed { synth(t); return plain }
+func esmSynth(t *testing.T) synthed   { synth(t); return esm }
 
 func anyList(v any) []any { l, _ := v.([]any); return l }
 
@@ -377,7 +420,8 @@ func TestContextErrorsAreOneLine(t *testing.T) {
 		"instanceType=m7g.large": "Graviton",
 		"instanceType=m7i.large,storage=instance": "no instance store",
 		"vpcId=vpc-1":             "not a VPC id",
-		"clientCidr=0.0.0.0/0":    "no TLS",
+		"clientCidr=0.0.0.0/0":    "whole Internet",
+		"security=tls":            "sasl_ssl or plaintext",
 		"triggers=orders=nosuch":  "not one of",
 		"retentionDays=0":         "retentionDays",
 		"shutdownTimeout=forever": "duration",

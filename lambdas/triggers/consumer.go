@@ -82,6 +82,7 @@ func startConsumer(ctx context.Context, r *Runner, t Trigger) (*triggerConsumer,
 		kgo.OnPartitionsRevoked(tc.revoked),
 		kgo.OnPartitionsLost(tc.revoked),
 	}
+	opts = append(opts, r.clientOpts...)
 	tc.cl, err = kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("trigger %s: kafka client: %w", t.ID, err)

@@ -69,6 +69,27 @@ type Definition struct {
 	// Source is "kafki" (kafki triggers create) or "lambda-esm" (picked
 	// up from the Lambda API).
 	Source string `json:"source,omitempty"`
+	// SourceAccessConfigurations are an event source mapping's, as AWS
+	// names them: the secrets the consumer logs in with
+	// (SASL_SCRAM_512_AUTH, SERVER_ROOT_CA_CERTIFICATE, ...). They record
+	// what a mapping of the same trigger would use; kafki-triggers itself
+	// logs in with its own --security.protocol, --sasl.* and
+	// --ssl.truststore.location (the CDK stack writes both from the same
+	// secrets).
+	SourceAccessConfigurations []SourceAccess `json:"source_access_configurations,omitempty"`
+}
+
+// SourceAccess is one of Lambda's source access configurations.
+type SourceAccess struct {
+	Type string `json:"Type"`
+	URI  string `json:"URI"`
+}
+
+// sourceAccessTypes are the types a self-managed Kafka mapping takes.
+var sourceAccessTypes = map[string]bool{
+	"BASIC_AUTH": true, "SASL_SCRAM_256_AUTH": true, "SASL_SCRAM_512_AUTH": true,
+	"CLIENT_CERTIFICATE_TLS_AUTH": true, "SERVER_ROOT_CA_CERTIFICATE": true,
+	"VPC_SUBNET": true, "VPC_SECURITY_GROUP": true,
 }
 
 // Millis is a duration stored as integer milliseconds.
@@ -161,6 +182,11 @@ func (d *Definition) Validate() error {
 	for i, f := range d.Filters {
 		if _, err := ParsePattern(f); err != nil {
 			return bad("filter %d: %v", i+1, err)
+		}
+	}
+	for _, a := range d.SourceAccessConfigurations {
+		if !sourceAccessTypes[a.Type] || strings.TrimSpace(a.URI) == "" {
+			return bad("source access configuration %q %q: a self-managed Kafka type (SASL_SCRAM_512_AUTH, SERVER_ROOT_CA_CERTIFICATE, ...) and a URI", a.Type, a.URI)
 		}
 	}
 	return nil

@@ -107,6 +107,11 @@ func FromESM(m types.EventSourceMappingConfiguration, brokers []string) (Trigger
 			}
 		}
 	}
+	for _, a := range m.SourceAccessConfigurations {
+		if a.URI != nil {
+			d.SourceAccessConfigurations = append(d.SourceAccessConfigurations, SourceAccess{Type: string(a.Type), URI: *a.URI})
+		}
+	}
 	d.Enabled = m.State == nil || (*m.State != "Disabled" && *m.State != "Disabling")
 	var version int64 = 1
 	if m.LastModified != nil {

@@ -1,6 +1,7 @@
 package triggers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,10 @@ func TestFromESM(t *testing.T) {
 		SelfManagedKafkaEventSourceConfig: &types.SelfManagedKafkaEventSourceConfig{ConsumerGroupId: aws.String("orders-sink")},
 		DestinationConfig:                 &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("kafka://orders-dlq")}},
 		FilterCriteria:                    &types.FilterCriteria{Filters: []types.Filter{{Pattern: aws.String(`{"value":{"kind":["order"]}}`)}}},
+		SourceAccessConfigurations: []types.SourceAccessConfiguration{
+			{Type: types.SourceAccessTypeSaslScram512Auth, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:login-AbCdEf")},
+			{Type: types.SourceAccessTypeServerRootCaCertificate, URI: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:ca-AbCdEf")},
+		},
 	}
 	tr, ok := FromESM(m, []string{"kafki:9092"})
 	if !ok {
@@ -28,6 +33,22 @@ func TestFromESM(t *testing.T) {
 		d.StartingPosition != TrimHorizon || d.OnFailure != "kafka://orders-dlq" || len(d.Filters) != 1 || !d.Enabled ||
 		d.Source != SourceESM || tr.Version != mod.UnixMilli() || d.Function != *m.FunctionArn {
 		t.Fatalf("converted %+v", tr)
+	}
+	if len(d.SourceAccessConfigurations) != 2 || d.SourceAccessConfigurations[0].Type != "SASL_SCRAM_512_AUTH" ||
+		d.SourceAccessConfigurations[1].Type != "SERVER_ROOT_CA_CERTIFICATE" || !strings.HasSuffix(d.SourceAccessConfigurations[1].URI, ":secret:ca-AbCdEf") {
+		t.Fatalf("source access configurations %+v", d.SourceAccessConfigurations)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("converted definition: %v", err)
+	}
+	bad := d
+	bad.SourceAccessConfigurations = []SourceAccess{{Type: "KERBEROS", URI: "x"}}
+	if err := bad.Validate(); err == nil {
+		t.Error("an unknown source access type validated")
+	}
+	bad.SourceAccessConfigurations = []SourceAccess{{Type: "SASL_SCRAM_512_AUTH"}}
+	if err := bad.Validate(); err == nil {
+		t.Error("a source access configuration without URI validated")
 	}
 	if _, ok := FromESM(m, []string{"other:9092"}); ok {
 		t.Fatal("mapping of another cluster picked up")

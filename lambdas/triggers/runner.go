@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Options configure a Runner.
@@ -39,6 +40,9 @@ type Options struct {
 	// SessionTimeout of the consumer groups (default 10s): how long a
 	// dead runner's partitions wait before another runner takes them.
 	SessionTimeout time.Duration
+	// ClientOpts are added to every trigger's Kafka client: TLS and the
+	// SASL login (Security.ClientOpts).
+	ClientOpts []kgo.Opt
 }
 
 // Runner runs every enabled trigger of a Store. It is a pure Kafka client:
@@ -56,6 +60,7 @@ type Runner struct {
 	poll           time.Duration
 	backoff        Backoff
 	sessionTimeout time.Duration
+	clientOpts     []kgo.Opt
 }
 
 // New checks opts and returns a runner.
@@ -67,7 +72,7 @@ func New(opts Options) (*Runner, error) {
 		store: opts.Store, brokers: opts.Brokers, bootstrap: strings.Join(opts.Brokers, ","),
 		lambda: opts.Lambda, s3: opts.S3, esm: opts.ESM, metrics: newMetrics(opts.Registerer),
 		log: opts.Log, instance: opts.Instance, poll: opts.PollInterval, backoff: opts.Backoff,
-		sessionTimeout: opts.SessionTimeout,
+		sessionTimeout: opts.SessionTimeout, clientOpts: opts.ClientOpts,
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)

@@ -34,6 +34,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "grant" {
+		return runGrant(args[1:])
+	}
 	fs := flag.NewFlagSet("kafki-triggers", flag.ContinueOnError)
 	bootstrap := fs.String("bootstrap-server", envOr("KAFKI_BOOTSTRAP_SERVER", "localhost:9092"), "Kafka bootstrap servers, comma-separated")
 	admin := fs.String("admin", os.Getenv("KAFKI_ADMIN"), "broker admin endpoint holding the trigger definitions (default http://<first bootstrap host>:9644)")
@@ -46,6 +49,7 @@ func run(args []string) error {
 	instance := fs.String("instance", "", "this runner's name in trigger statuses (default host:pid)")
 	declare := fs.String("declare", "", `JSON file {"triggers": [definition, ...]}: create those that do not exist yet, then run (a deployment's declared triggers)`)
 	level := fs.String("log.level", "info", "debug, info, warn or error")
+	sec := securityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +58,10 @@ func run(args []string) error {
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	clientOpts, err := sec.ClientOpts()
+	if err != nil {
+		return err
+	}
 	brokers := strings.Split(*bootstrap, ",")
 	if *admin == "" {
 		host, _, err := net.SplitHostPort(brokers[0])
@@ -73,6 +81,7 @@ func run(args []string) error {
 		Store: &triggers.Client{Base: *admin}, Brokers: brokers, Lambda: lc, S3: s3c,
 		Registerer: reg, Log: log, Instance: *instance, PollInterval: *poll,
 		Backoff: triggers.Backoff{Base: *retryBase, Max: *retryMax}, SessionTimeout: *session,
+		ClientOpts: clientOpts,
 	}
 	if *esm {
 		opts.ESM = &triggers.ESMSource{Client: lc, Brokers: brokers}
@@ -101,7 +110,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	log.Info("kafki-triggers started", "bootstrap", *bootstrap, "admin", *admin)
+	log.Info("kafki-triggers started", "bootstrap", *bootstrap, "admin", *admin, "security.protocol", sec.Protocol)
 	return r.Run(ctx)
 }
 

@@ -5,8 +5,9 @@
 #
 #   - Java 17+ (Kafka 4.x tools need it) and Maven, as Debian packages when
 #     missing (apt-get, with sudo when not root);
-#   - org.apache.kafka:kafka-tools and kafka-clients (kafka.version in
-#     pom.xml) with their runtime dependencies, through mvn into ~/.m2;
+#   - org.apache.kafka:kafka-tools, kafka-clients and Kafka Connect's
+#     connect-runtime, connect-file, connect-mirror and connect-mirror-client
+#     (kafka.version in pom.xml) with their runtime dependencies, through mvn into ~/.m2;
 #   - their classpath, one line, into
 #     ${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-VERSION/classpath
 #     (outside the repository), which compat's tests read.
@@ -73,10 +74,13 @@ if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:build-classpath \
 	echo "compat-deps: mvn failed fetching Apache Kafka $version (log above, kept in $cache/mvn.log)" >&2
 	exit 1
 fi
-# The classpath must name at least the tools and the client.
-grep -q "kafka-tools-$version.jar" "$cpfile.tmp" && grep -q "kafka-clients-$version.jar" "$cpfile.tmp" || {
-	echo "compat-deps: mvn wrote no usable classpath to $cpfile.tmp" >&2
-	exit 1
-}
+# The classpath must name at least the tools, the client and Connect's
+# runtime, FileStream and MirrorMaker 2 jars.
+for jar in kafka-tools kafka-clients connect-runtime connect-file connect-mirror connect-mirror-client; do
+	grep -q "$jar-$version.jar" "$cpfile.tmp" || {
+		echo "compat-deps: mvn wrote no $jar-$version.jar to the classpath in $cpfile.tmp" >&2
+		exit 1
+	}
+done
 mv "$cpfile.tmp" "$cpfile"
 echo "compat-deps: classpath in $cpfile"

@@ -85,7 +85,12 @@ func (k *kafka) startJVM(t *testing.T, name, main string, args ...string) *jvm {
 			j.proc.Terminate(stopTimeout)
 		}
 		if t.Failed() {
-			t.Logf("%s log, last lines:\n%s", name, tail(j.log(), 60))
+			// The whole log outlives the test's directory.
+			keep := filepath.Join(os.TempDir(), fmt.Sprintf("kafki-compat-%s-%d.log", name, os.Getpid()))
+			if err := os.WriteFile(keep, []byte(j.log()), 0o644); err != nil {
+				keep = err.Error()
+			}
+			t.Logf("%s log (all of it in %s), last lines:\n%s", name, keep, tail(j.log(), 60))
 		}
 	})
 	return j

@@ -1,0 +1,535 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafki/kafki/internal/poll"
+	"github.com/kafki/kafki/loadtest/compare"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// mirrorTopic is a topic the MirrorMaker 2 test creates on Kafka.
+type mirrorTopic struct {
+	name       string
+	partitions int32
+	configs    map[string]*string // non-default, as MM2 must carry them over
+}
+
+var mirrorTopics = []mirrorTopic{
+	{"mm-orders", 3, nil},
+	{"mm-events", 4, map[string]*string{"retention.ms": kadm.StringPtr("3600000")}},
+	{"mm-users", 2, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}},
+}
+
+// The consumer group the test moves from Kafka to Kafki: drained on
+// mm-orders, halfway through mm-events.
+const mirrorGroup = "app"
+
+// kafkaServerLibs is the directory of Apache Kafka's broker jars (make
+// kafka-deps), from KAFKI_KAFKA_LIBS or its default place.
+func kafkaServerLibs(t *testing.T) string {
+	t.Helper()
+	libs := os.Getenv(compare.KafkaLibsEnv)
+	if libs == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		libs = filepath.Join(home, ".cache", "kafki", "kafka-server-4.3.1", "libs")
+	}
+	if _, err := os.Stat(filepath.Join(libs, "kafka_2.13-4.3.1.jar")); err != nil {
+		t.Fatalf("no Apache Kafka broker jars in %s (%v): run `make kafka-deps` or set %s", libs, err, compare.KafkaLibsEnv)
+	}
+	return libs
+}
+
+// startKafka starts a one-node Apache Kafka 4.3 (KRaft) on loopback, as
+// loadtest/compare does, stopped at cleanup.
+func startKafka(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	kc, err := compare.StartKafka(ctx, compare.KafkaOptions{
+		LibDir: kafkaServerLibs(t), JVMOpts: []string{"-Xmx512M", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"},
+		Nodes: 1, Fsync: compare.FsyncPageCache, Timeout: 90 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("start Apache Kafka: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := kc.Stop(30 * time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+	return kc.Bootstrap()
+}
+
+func kgoClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// TestMirrorMaker2FromKafka migrates three topics and a consumer group
+// from a real Apache Kafka 4.3 KRaft node into Kafki with MirrorMaker 2
+// (connect-mirror's MirrorMaker driver, an mm2.properties as README's
+// "Migrating from Kafka" shows, IdentityReplicationPolicy so topics keep
+// their names):
+//
+//   - every record arrives in the partition it had, at the offset it had,
+//     with its key, value and timestamp; the topics' partition counts and
+//     non-default configs are carried over;
+//   - the group's committed offsets are translated
+//     (MirrorCheckpointConnector, sync.group.offsets.enabled): never past
+//     Kafka's (a gap would lose records), and exactly Kafka's where the
+//     group had drained its partitions, the usual cut-over (MM2 translates
+//     the offset right after its newest offset sync exactly, an older one
+//     to the last sync it kept before it: the step back grows with the
+//     distance to the newest sync);
+//   - a consumer of that group on Kafki then continues: it reads every
+//     record past Kafka's committed offsets once, and before them only the
+//     records of MM2's at-least-once window (its offset translation steps
+//     back to the last offset sync), which the test measures and logs.
+//
+// KAFKI_MM2_BENCH_RECORDS=N (make mm2-bench) mirrors N more 1 KiB records
+// once the migration is checked and logs the throughput.
+func TestMirrorMaker2FromKafka(t *testing.T) {
+	k := kafkaTools(t)
+	kafkaAddr := startKafka(t)
+	b := startBroker(t, "--group.initial.rebalance.delay=0s")
+	ctx := t.Context()
+	src := kgoClient(t, kgo.SeedBrokers(kafkaAddr))
+	dst := kgoClient(t, kgo.SeedBrokers(b.Addr()))
+	srcAdm, dstAdm := kadm.NewClient(src), kadm.NewClient(dst)
+
+	for _, mt := range mirrorTopics {
+		if _, err := srcAdm.CreateTopic(ctx, mt.partitions, 1, mt.configs, mt.name); err != nil {
+			t.Fatalf("create %s on Kafka: %v", mt.name, err)
+		}
+	}
+	produceMirror(t, kafkaAddr, 0, 2000)
+
+	dir := t.TempDir()
+	props := filepath.Join(dir, "mm2.properties")
+	writeProperties(t, props, mm2Properties(kafkaAddr, b.Bootstrap()))
+	mm := k.startJVM(t, "mirror-maker", mirrorMaker2, props)
+	waitMirrored(t, srcAdm, dstAdm, mm)
+
+	// The producers go on while MM2 runs; the group consumes on Kafka.
+	produceMirror(t, kafkaAddr, 2000, 3000)
+	kafkaCommitted := consumeOnKafka(t, kafkaAddr)
+	kafkiCommitted := waitTranslated(t, dstAdm, kafkaCommitted, mm)
+	// The producers go on once the consumers moved to Kafki.
+	produceMirror(t, kafkaAddr, 3000, 3500)
+	waitMirrored(t, srcAdm, dstAdm, mm)
+	checkRecords(t, kafkaAddr, b.Addr())
+	checkTopics(t, srcAdm, dstAdm)
+
+	window := continueOnKafki(t, b.Addr(), kafkaCommitted, kafkiCommitted)
+	t.Logf("MM2's at-least-once window: %d records re-read on Kafki, all on mm-events (left mid-log); none on the drained mm-orders", window)
+
+	if errs := mm.errors(); len(errs) > 0 {
+		t.Errorf("MirrorMaker logged errors:\n%s", strings.Join(errs, "\n"))
+	}
+	if n, _ := strconv.Atoi(os.Getenv("KAFKI_MM2_BENCH_RECORDS")); n > 0 {
+		benchMirror(t, kafkaAddr, srcAdm, dstAdm, mm, n)
+	}
+}
+
+// mm2Properties is the MirrorMaker 2 configuration of README's
+// "Migrating from Kafka", with intervals shortened for the test.
+func mm2Properties(kafka, kafki string) map[string]string {
+	return map[string]string{
+		"clusters":                 "kafka, kafki",
+		"kafka.bootstrap.servers":  kafka,
+		"kafki.bootstrap.servers":  kafki,
+		"kafka->kafki.enabled":     "true",
+		"kafka->kafki.topics":      "mm-.*",
+		"kafka->kafki.groups":      mirrorGroup,
+		"kafki->kafka.enabled":     "false",
+		"replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
+		// One node each side: the broker's default replication factor.
+		"replication.factor":                    "-1",
+		"checkpoints.topic.replication.factor":  "-1",
+		"heartbeats.topic.replication.factor":   "-1",
+		"offset-syncs.topic.replication.factor": "-1",
+		"offset.storage.replication.factor":     "-1",
+		"status.storage.replication.factor":     "-1",
+		"config.storage.replication.factor":     "-1",
+		"sync.group.offsets.enabled":            "true",
+		"sync.group.offsets.interval.seconds":   "1",
+		"emit.checkpoints.interval.seconds":     "1",
+		"refresh.topics.interval.seconds":       "5",
+		"refresh.groups.interval.seconds":       "2",
+		"offset.flush.interval.ms":              "1000",
+		// Emit an offset sync for every record, so that a group's offset
+		// translates with the least step back MM2 allows.
+		"offset.lag.max":                      "0",
+		"dedicated.mode.enable.internal.rest": "false",
+	}
+}
+
+// mirrorValue is the value of record i of topic's partition p.
+func mirrorValue(topic string, p int32, i int) string {
+	return fmt.Sprintf("%s/%d/%d", topic, p, i)
+}
+
+// produceMirror writes records [from, to) to every partition of every
+// topic, keyed key-i (mm-users: unique keys, so compaction keeps all).
+func produceMirror(t *testing.T, addr string, from, to int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for _, mt := range mirrorTopics {
+		for p := range mt.partitions {
+			for i := from; i < to; i++ {
+				key := "key-" + strconv.Itoa(i%50)
+				if mt.name == "mm-users" {
+					key = fmt.Sprintf("user-%d-%d", p, i)
+				}
+				recs = append(recs, &kgo.Record{Topic: mt.name, Partition: p, Key: []byte(key), Value: []byte(mirrorValue(mt.name, p, i))})
+			}
+		}
+	}
+	produceManual(t, addr, recs)
+}
+
+// produceManual produces recs to their set partitions.
+func produceManual(t *testing.T, addr string, recs []*kgo.Record) {
+	t.Helper()
+	cl := kgoClient(t, kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond))
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	cl.Close()
+}
+
+// waitMirrored waits until every partition of the topics has the same
+// end offset on Kafki as on Kafka.
+func waitMirrored(t *testing.T, srcAdm, dstAdm *kadm.Client, mm *jvm) {
+	t.Helper()
+	names := mirrorTopicNames()
+	want, err := srcAdm.ListEndOffsets(t.Context(), names...)
+	if err != nil {
+		t.Fatalf("Kafka end offsets: %v", err)
+	}
+	poll.Must(t, connectTimeout, "mirrored end offsets", func() error {
+		if mm.proc.Done() {
+			t.Fatalf("MirrorMaker exited: %v", mm.proc.Err())
+		}
+		got, err := dstAdm.ListEndOffsets(t.Context(), names...)
+		if err != nil {
+			return err
+		}
+		var behind []string
+		want.Each(func(w kadm.ListedOffset) {
+			g, ok := got.Lookup(w.Topic, w.Partition)
+			if !ok || g.Err != nil || g.Offset != w.Offset {
+				behind = append(behind, fmt.Sprintf("%s-%d %d/%d", w.Topic, w.Partition, g.Offset, w.Offset))
+			}
+		})
+		if len(behind) > 0 {
+			return fmt.Errorf("behind: %s", strings.Join(behind, ", "))
+		}
+		return nil
+	})
+}
+
+func mirrorTopicNames() []string {
+	var names []string
+	for _, mt := range mirrorTopics {
+		names = append(names, mt.name)
+	}
+	return names
+}
+
+// consumeOnKafka runs the group on Kafka as an application would: it
+// consumes mm-orders to its end and mm-events halfway (1,500 of each
+// partition's 3,000 records), commits what it processed once and leaves. It
+// returns the committed offsets, read back from Kafka.
+func consumeOnKafka(t *testing.T, kafkaAddr string) kadm.OffsetResponses {
+	t.Helper()
+	cl := kgoClient(t, kgo.SeedBrokers(kafkaAddr), kgo.ConsumerGroup(mirrorGroup),
+		kgo.ConsumeTopics("mm-orders", "mm-events"), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(16<<10))
+	limit := map[string]int64{"mm-orders": 3000, "mm-events": 1500}
+	done := map[string]int64{} // topic/partition -> next offset to process
+	need := 3*3000 + 4*1500
+	ctx, cancel := context.WithTimeout(t.Context(), groupTimeout)
+	defer cancel()
+	processed := 0
+	var commit []*kgo.Record
+	for processed < need {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("group %s on Kafka processed %d of %d records: %v", mirrorGroup, processed, need, ctx.Err())
+		}
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("consume on Kafka: %v", err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= limit[r.Topic] {
+				return
+			}
+			commit = append(commit, r)
+			done[fmt.Sprintf("%s/%d", r.Topic, r.Partition)] = r.Offset + 1
+			processed++
+		})
+	}
+	// One commit, as on close: MM2's first checkpoint of the group is then
+	// of its final offsets, and the window measured is MM2's alone, not
+	// that of a checkpoint of an earlier commit.
+	if err := cl.CommitRecords(ctx, commit...); err != nil {
+		t.Fatalf("commit on Kafka: %v", err)
+	}
+	cl.Close() // leaves the group, which MM2 needs inactive on Kafki
+	offs, err := kadm.NewClient(kgoClient(t, kgo.SeedBrokers(kafkaAddr))).FetchOffsets(t.Context(), mirrorGroup)
+	if err != nil {
+		t.Fatalf("fetch %s's offsets on Kafka: %v", mirrorGroup, err)
+	}
+	n := 0
+	offs.Each(func(o kadm.OffsetResponse) {
+		n++
+		if want := done[fmt.Sprintf("%s/%d", o.Topic, o.Partition)]; o.At != want {
+			t.Fatalf("Kafka has %s at %d for %s-%d, the consumer committed %d", mirrorGroup, o.At, o.Topic, o.Partition, want)
+		}
+	})
+	if n != 3+4 {
+		t.Fatalf("Kafka has %s offsets for %d partitions, want 7", mirrorGroup, n)
+	}
+	return offs
+}
+
+// readAll reads every record of the topics from addr, per partition.
+func readAll(t *testing.T, addr string) map[string][]*kgo.Record {
+	t.Helper()
+	cl := kgoClient(t, kgo.SeedBrokers(addr), kgo.ConsumeTopics(mirrorTopicNames()...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ends, err := kadm.NewClient(cl).ListEndOffsets(t.Context(), mirrorTopicNames()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	ends.Each(func(o kadm.ListedOffset) { want += int(o.Offset) })
+	out := map[string][]*kgo.Record{}
+	ctx, cancel := context.WithTimeout(t.Context(), groupTimeout)
+	defer cancel()
+	for n := 0; n < want; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records from %s", n, want, addr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			k := fmt.Sprintf("%s-%d", r.Topic, r.Partition)
+			out[k] = append(out[k], r)
+			n++
+		})
+	}
+	return out
+}
+
+// checkRecords compares every record on Kafki with Kafka's.
+func checkRecords(t *testing.T, kafkaAddr, kafkiAddr string) {
+	t.Helper()
+	want, got := readAll(t, kafkaAddr), readAll(t, kafkiAddr)
+	total := 0
+	for tp, ws := range want {
+		gs := got[tp]
+		if len(gs) != len(ws) {
+			t.Fatalf("%s: %d records on Kafki, %d on Kafka", tp, len(gs), len(ws))
+		}
+		for i, w := range ws {
+			g := gs[i]
+			if g.Offset != w.Offset || !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || !g.Timestamp.Equal(w.Timestamp) {
+				t.Fatalf("%s record %d: Kafki has offset %d key %q value %q at %v; Kafka offset %d key %q value %q at %v",
+					tp, i, g.Offset, g.Key, g.Value, g.Timestamp, w.Offset, w.Key, w.Value, w.Timestamp)
+			}
+		}
+		total += len(ws)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Kafki has records in %d partitions, Kafka in %d", len(got), len(want))
+	}
+	t.Logf("%d records in %d partitions mirrored with their partitions, offsets, keys, values and timestamps", total, len(want))
+}
+
+// checkTopics compares partition counts and the non-default configs.
+func checkTopics(t *testing.T, srcAdm, dstAdm *kadm.Client) {
+	t.Helper()
+	got, err := dstAdm.ListTopics(t.Context(), mirrorTopicNames()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcs, err := dstAdm.DescribeTopicConfigs(t.Context(), mirrorTopicNames()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range mirrorTopics {
+		if n := len(got[mt.name].Partitions); n != int(mt.partitions) {
+			t.Errorf("%s has %d partitions on Kafki, %d on Kafka", mt.name, n, mt.partitions)
+		}
+		rc, err := rcs.On(mt.name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key, val := range mt.configs {
+			var have string
+			for _, c := range rc.Configs {
+				if c.Key == key {
+					have = c.MaybeValue()
+				}
+			}
+			if have != *val {
+				t.Errorf("%s on Kafki has %s=%q, Kafka %q", mt.name, key, have, *val)
+			}
+		}
+	}
+}
+
+// waitTranslated waits until Kafki holds the group's offsets for every
+// partition Kafka does (MM2's checkpoints, applied to the group), and
+// checks none is past Kafka's and the drained mm-orders ones are exact.
+func waitTranslated(t *testing.T, dstAdm *kadm.Client, kafka kadm.OffsetResponses, mm *jvm) kadm.OffsetResponses {
+	t.Helper()
+	var got kadm.OffsetResponses
+	poll.Must(t, connectTimeout, "translated group offsets", func() error {
+		if mm.proc.Done() {
+			t.Fatalf("MirrorMaker exited: %v", mm.proc.Err())
+		}
+		var err error
+		if got, err = dstAdm.FetchOffsets(t.Context(), mirrorGroup); err != nil {
+			return err
+		}
+		var missing []string
+		kafka.Each(func(o kadm.OffsetResponse) {
+			g, ok := got.Lookup(o.Topic, o.Partition)
+			// The drained partitions must come out exact; MM2 may first
+			// write a checkpoint that steps back and then the exact one.
+			switch {
+			case !ok:
+				missing = append(missing, fmt.Sprintf("%s-%d none (Kafka %d)", o.Topic, o.Partition, o.At))
+			case o.Topic == "mm-orders" && g.At != o.At:
+				missing = append(missing, fmt.Sprintf("%s-%d %d (Kafka %d)", o.Topic, o.Partition, g.At, o.At))
+			}
+		})
+		if len(missing) > 0 {
+			return fmt.Errorf("no or not yet exact offsets on Kafki: %s", strings.Join(missing, ", "))
+		}
+		return nil
+	})
+	kafka.Each(func(o kadm.OffsetResponse) {
+		g, _ := got.Lookup(o.Topic, o.Partition)
+		t.Logf("%s %s-%d: committed %d on Kafka, translated to %d on Kafki", mirrorGroup, o.Topic, o.Partition, o.At, g.At)
+		if g.At > o.At || g.At < 0 {
+			t.Errorf("%s-%d translated to %d, past Kafka's %d: records %d to %d would never be read on Kafki", o.Topic, o.Partition, g.At, o.At, o.At, g.At-1)
+		}
+	})
+	return got
+}
+
+// continueOnKafki consumes as the group on Kafki from its translated
+// offsets to the ends and checks that it reads each record once, from
+// the translated offset on: the records before Kafka's committed offset
+// are the re-read window, whose size it returns.
+func continueOnKafki(t *testing.T, kafkiAddr string, kafka, kafki kadm.OffsetResponses) int {
+	t.Helper()
+	cl := kgoClient(t, kgo.SeedBrokers(kafkiAddr), kgo.ConsumerGroup(mirrorGroup),
+		kgo.ConsumeTopics("mm-orders", "mm-events"), kgo.DisableAutoCommit(),
+		// No committed offset would mean a gap or a full replay: fail.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.SessionTimeout(6*time.Second))
+	ends, err := kadm.NewClient(cl).ListEndOffsets(t.Context(), "mm-orders", "mm-events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]int64{}
+	want := 0
+	kafki.Each(func(o kadm.OffsetResponse) {
+		next[fmt.Sprintf("%s-%d", o.Topic, o.Partition)] = o.At
+		e, _ := ends.Lookup(o.Topic, o.Partition)
+		want += int(e.Offset - o.At)
+	})
+	window := 0
+	ctx, cancel := context.WithTimeout(t.Context(), groupTimeout)
+	defer cancel()
+	for n := 0; n < want; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("group %s on Kafki read %d of the %d records past its offsets", mirrorGroup, n, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			tp := fmt.Sprintf("%s-%d", r.Topic, r.Partition)
+			if r.Offset != next[tp] {
+				t.Fatalf("group %s on Kafki read %s offset %d, want %d (gap or duplicate)", mirrorGroup, tp, r.Offset, next[tp])
+			}
+			next[tp]++
+			if want := mirrorValue(r.Topic, r.Partition, int(r.Offset)); string(r.Value) != want {
+				t.Fatalf("%s offset %d has %q, want %q", tp, r.Offset, r.Value, want)
+			}
+			if k, _ := kafka.Lookup(r.Topic, r.Partition); r.Offset < k.At {
+				window++
+			}
+			n++
+		})
+	}
+	return window
+}
+
+// benchMirror produces n 1 KiB records to a fresh 3-partition topic on
+// Kafka while MM2 runs, and logs how fast they arrive on Kafki: from the
+// first record's arrival to the last's (the JVM warm-up and the topic's
+// discovery, refresh.topics.interval.seconds, are not counted).
+func benchMirror(t *testing.T, kafkaAddr string, srcAdm, dstAdm *kadm.Client, mm *jvm, n int) {
+	t.Helper()
+	const topic, size = "mm-bench", 1024
+	if _, err := srcAdm.CreateTopic(t.Context(), 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	// The topic must be mirrored (created on Kafki) before the clock runs.
+	produceManual(t, kafkaAddr, []*kgo.Record{{Topic: topic, Partition: 0, Value: []byte("first")}})
+	waitEnd(t, dstAdm, mm, topic, 1, 30*time.Second)
+	val := bytes.Repeat([]byte("x"), size)
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Key: []byte(strconv.Itoa(i)), Value: val})
+	}
+	start := time.Now()
+	produceManual(t, kafkaAddr, recs)
+	produced := time.Since(start)
+	waitEnd(t, dstAdm, mm, topic, int64(n)+1, 5*time.Minute)
+	took := time.Since(start)
+	rate := float64(n) / took.Seconds()
+	t.Logf("MM2 benchmark: %d records of %d B from Kafka into Kafki in %v (produced into Kafka in %v): %.0f records/s, %.1f MB/s",
+		n, size, took.Round(time.Millisecond), produced.Round(time.Millisecond), rate, rate*size/1e6)
+}
+
+// waitEnd waits until topic's partitions on Kafki hold total records.
+func waitEnd(t *testing.T, adm *kadm.Client, mm *jvm, topic string, total int64, timeout time.Duration) {
+	t.Helper()
+	poll.Must(t, timeout, topic+" on Kafki", func() error {
+		if mm.proc.Done() {
+			t.Fatalf("MirrorMaker exited: %v", mm.proc.Err())
+		}
+		ends, err := adm.ListEndOffsets(t.Context(), topic)
+		if err != nil {
+			return err
+		}
+		var sum int64
+		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+		if sum != total {
+			return fmt.Errorf("%d of %d records", sum, total)
+		}
+		return nil
+	})
+}

@@ -15,7 +15,7 @@ rest=${KAFKI_CONNECT_REST_PORT:-8083}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pom=$here/pom.xml
 version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")
-cpfile=${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-$version/classpath
+cpfile=${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-$version/classpath-$(sha256sum "$pom" | cut -c1-12)
 [[ -s $cpfile ]] || { echo "connect: no Kafka classpath in $cpfile (make compat-deps)" >&2; exit 1; }
 
 mkdir -p "$data/broker" "$data/files"

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafki/kafki/brokerd/cli"
 	"github.com/kafki/kafki/internal/poll"
 	"github.com/kafki/kafki/loadtest/compare"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -125,6 +126,7 @@ func TestMirrorMaker2FromKafka(t *testing.T) {
 		}
 	}
 	produceMirror(t, kafkaAddr, 0, 2000)
+	checkMigratePlan(t, kafkaAddr)
 	// The application already runs on Kafka when MM2 starts: MM2's
 	// checkpoint task then reads the offset syncs as they come, which it
 	// keeps denser than those it finds written before it started.
@@ -630,4 +632,53 @@ func waitEnd(t *testing.T, adm *kadm.Client, mm *jvm, topic string, total int64,
 		}
 		return nil
 	})
+}
+
+// checkMigratePlan runs `kafki migrate plan` against the Kafka node: one
+// row per topic with its partitions, replication factor and exactly the
+// configs set on it, and a create command per topic.
+func checkMigratePlan(t *testing.T, kafkaAddr string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(t.Context(), []string{"migrate", "plan", "--source", kafkaAddr}, cli.Env{Stdout: &stdout, Stderr: &stderr})
+	if code != cli.ExitOK {
+		t.Fatalf("kafki migrate plan exited %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("kafki migrate plan --source %s:\n%s", kafkaAddr, out)
+	rows := map[string][]string{}
+	for _, l := range lines(out) {
+		if f := strings.Fields(l); len(f) >= 6 && strings.HasPrefix(f[0], "mm-") {
+			rows[f[0]] = f
+		}
+	}
+	if !strings.HasPrefix(out, "Source cluster ") || !strings.Contains(out, " 1 brokers, 3 topics, 9 partitions, 9 replicas, ") {
+		t.Errorf("plan's summary line is wrong:\n%s", out)
+	}
+	for _, mt := range mirrorTopics {
+		f, ok := rows[mt.name]
+		if !ok {
+			t.Errorf("plan has no row for %s", mt.name)
+			continue
+		}
+		want := "-"
+		var cfgs []string
+		for k, v := range mt.configs {
+			cfgs = append(cfgs, k+"="+*v)
+		}
+		if len(cfgs) > 0 {
+			want = strings.Join(cfgs, ",")
+		}
+		// TOPIC PARTITIONS REPLICATION SIZE(2 fields) CONFIGS
+		if f[1] != strconv.Itoa(int(mt.partitions)) || f[2] != "1" || f[5] != want {
+			t.Errorf("plan row %q, want %d partitions, replication 1, configs %s", strings.Join(f, " "), mt.partitions, want)
+		}
+		create := "kafki topics create --topic " + mt.name + " --partitions " + strconv.Itoa(int(mt.partitions)) + " --replication-factor 1"
+		if !strings.Contains(out, create) {
+			t.Errorf("plan has no %q", create)
+		}
+	}
+	if strings.Contains(out, "__consumer_offsets") {
+		t.Errorf("plan lists internal topics without --include-internal:\n%s", out)
+	}
 }

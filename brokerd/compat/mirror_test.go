@@ -92,7 +92,7 @@ func kgoClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 // their names):
 //
 //   - every record arrives in the partition it had, at the offset it had,
-//     with its key, value and timestamp; the topics' partition counts and
+//     with its key, value, header and timestamp; the topics' partition counts and
 //     non-default configs are carried over;
 //   - the group's committed offsets are translated
 //     (MirrorCheckpointConnector, sync.group.offsets.enabled): never past
@@ -209,7 +209,8 @@ func produceMirror(t *testing.T, addr string, from, to int) {
 				if mt.name == "mm-users" {
 					key = fmt.Sprintf("user-%d-%d", p, i)
 				}
-				recs = append(recs, &kgo.Record{Topic: mt.name, Partition: p, Key: []byte(key), Value: []byte(mirrorValue(mt.name, p, i))})
+				recs = append(recs, &kgo.Record{Topic: mt.name, Partition: p, Key: []byte(key), Value: []byte(mirrorValue(mt.name, p, i)),
+					Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(strconv.Itoa(i))}}})
 			}
 		}
 	}
@@ -377,6 +378,9 @@ func checkRecords(t *testing.T, kafkaAddr, kafkiAddr string) {
 		}
 		for i, w := range ws {
 			g := gs[i]
+			if len(g.Headers) != len(w.Headers) || (len(w.Headers) == 1 && (g.Headers[0].Key != w.Headers[0].Key || !bytes.Equal(g.Headers[0].Value, w.Headers[0].Value))) {
+				t.Fatalf("%s record %d: Kafki has headers %v, Kafka %v", tp, i, g.Headers, w.Headers)
+			}
 			if g.Offset != w.Offset || !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || !g.Timestamp.Equal(w.Timestamp) {
 				t.Fatalf("%s record %d: Kafki has offset %d key %q value %q at %v; Kafka offset %d key %q value %q at %v",
 					tp, i, g.Offset, g.Key, g.Value, g.Timestamp, w.Offset, w.Key, w.Value, w.Timestamp)
@@ -387,7 +391,7 @@ func checkRecords(t *testing.T, kafkaAddr, kafkiAddr string) {
 	if len(got) != len(want) {
 		t.Fatalf("Kafki has records in %d partitions, Kafka in %d", len(got), len(want))
 	}
-	t.Logf("%d records in %d partitions mirrored with their partitions, offsets, keys, values and timestamps", total, len(want))
+	t.Logf("%d records in %d partitions mirrored with their partitions, offsets, keys, values, headers and timestamps", total, len(want))
 }
 
 // checkTopics compares partition counts and the non-default configs.

@@ -97,6 +97,7 @@ Commands:
                     Manage Lambda triggers (see lambdas/README.md).
   users create|list|delete
                     Manage SCRAM users (SASL), like kafka-configs.sh --entity-type users.
+  migrate plan      List what moving a Kafka cluster into Kafki takes: topics, partitions, configs.
   version           Print kafki's version.
 
 Every command that talks to a broker takes --bootstrap-server host:port
@@ -182,6 +183,7 @@ var commandGroups = []commandGroup{
 		{"enable", runTriggersEnable(true)}, {"disable", runTriggersEnable(false)},
 	}},
 	{"users", usersHelp, []subcommand{{"create", runUsersCreate}, {"list", runUsersList}, {"delete", runUsersDelete}}},
+	{"migrate", migrateHelp, []subcommand{{"plan", runMigratePlan}}},
 }
 
 // dispatch runs the subcommand args names. It returns the command's name

@@ -5,10 +5,12 @@
 #
 #   - Java 17+ (Kafka 4.x tools need it) and Maven, as Debian packages when
 #     missing (apt-get, with sudo when not root);
-#   - org.apache.kafka:kafka-tools and kafka-clients (kafka.version in
-#     pom.xml) with their runtime dependencies, through mvn into ~/.m2;
+#   - org.apache.kafka:kafka-tools, kafka-clients and Kafka Connect's
+#     connect-runtime, connect-file, connect-mirror and connect-mirror-client
+#     (kafka.version in pom.xml) with their runtime dependencies, through mvn into ~/.m2;
 #   - their classpath, one line, into
-#     ${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-VERSION/classpath
+#     ${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-VERSION/classpath-HASH
+#     (HASH: the first 12 hex digits of pom.xml's SHA-256)
 #     (outside the repository), which compat's tests read.
 #
 # Idempotent and quick once done: nothing is fetched while the classpath file
@@ -23,7 +25,10 @@ if [[ -z $version ]]; then
 	exit 1
 fi
 cache=${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-$version
-cpfile=$cache/classpath
+# Named by pom.xml's content: worktrees or branches whose pom.xml lists
+# other artifacts of the same Kafka version keep classpaths of their own
+# in the shared cache instead of overwriting each other's.
+cpfile=$cache/classpath-$(sha256sum "$pom" | cut -c1-12)
 
 # java_ok: a java on PATH whose major version is at least 17.
 java_ok() {
@@ -53,7 +58,7 @@ command -v mvn >/dev/null 2>&1 || apt_install maven
 command -v mvn >/dev/null 2>&1 || { echo "compat-deps: Maven is required and could not be installed" >&2; exit 1; }
 
 cached() {
-	[[ -s $cpfile && $cpfile -nt $pom ]] || return 1
+	[[ -s $cpfile ]] || return 1
 	local jar jars
 	IFS=: read -r -a jars <"$cpfile"
 	for jar in "${jars[@]}"; do
@@ -64,19 +69,26 @@ if cached; then
 	exit 0
 fi
 
-echo "compat-deps: fetching Apache Kafka $version tools and client jars (mvn)"
+echo "compat-deps: fetching Apache Kafka $version tools, client and Connect jars (mvn)"
 mkdir -p "$cache"
+# Written under a name of this run, then renamed: two runs at once never
+# leave a half-written classpath.
+tmp=$cpfile.tmp.$$
+log=$cpfile.mvn.log
 # mvn's own output goes to a log, shown only when it fails.
 if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:build-classpath \
-	-DincludeScope=runtime -Dmdep.outputFile="$cpfile.tmp" >"$cache/mvn.log" 2>&1; then
-	cat "$cache/mvn.log" >&2
-	echo "compat-deps: mvn failed fetching Apache Kafka $version (log above, kept in $cache/mvn.log)" >&2
+	-DincludeScope=runtime -Dmdep.outputFile="$tmp" >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "compat-deps: mvn failed fetching Apache Kafka $version (log above, kept in $log)" >&2
 	exit 1
 fi
-# The classpath must name at least the tools and the client.
-grep -q "kafka-tools-$version.jar" "$cpfile.tmp" && grep -q "kafka-clients-$version.jar" "$cpfile.tmp" || {
-	echo "compat-deps: mvn wrote no usable classpath to $cpfile.tmp" >&2
-	exit 1
-}
-mv "$cpfile.tmp" "$cpfile"
+# The classpath must name at least the tools, the client and Connect's
+# runtime, FileStream and MirrorMaker 2 jars.
+for jar in kafka-tools kafka-clients connect-runtime connect-file connect-mirror connect-mirror-client; do
+	grep -q "$jar-$version.jar" "$tmp" || {
+		echo "compat-deps: mvn wrote no $jar-$version.jar to the classpath in $tmp" >&2
+		exit 1
+	}
+done
+mv "$tmp" "$cpfile"
 echo "compat-deps: classpath in $cpfile"

@@ -3,6 +3,8 @@ package compat
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,7 +257,10 @@ func classpathFile() (string, error) {
 		}
 		cache = filepath.Join(dir, "kafki")
 	}
-	return filepath.Join(cache, "kafka-"+strings.TrimSpace(version), "classpath"), nil
+	// deps.sh names the file by pom.xml's content (its SHA-256, 12 hex
+	// digits), so that poms of other branches do not overwrite it.
+	sum := sha256.Sum256(pom)
+	return filepath.Join(cache, "kafka-"+strings.TrimSpace(version), "classpath-"+hex.EncodeToString(sum[:])[:12]), nil
 }
 
 // Kafka 4.x main classes of the scripts in Kafka's bin/.

@@ -2,16 +2,16 @@ package loadtest
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
+	kgosasl "github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/kafki/kafki/brokerd/sasl"
+	"github.com/kafki/kafki/brokerd/tlsconf"
 )
 
 // Security is how the load test's clients connect: Kafka's
@@ -30,13 +30,6 @@ type Security struct {
 	// process list and shell history).
 	SASLMechanism, SASLUser, SASLPassword, SASLPasswordFile string
 }
-
-// SASL mechanisms, as Kafka names them.
-const (
-	MechanismPlain       = "PLAIN"
-	MechanismScramSHA256 = "SCRAM-SHA-256"
-	MechanismScramSHA512 = "SCRAM-SHA-512"
-)
 
 // Security protocols, as Kafka names them.
 const (
@@ -88,7 +81,7 @@ func (s Security) validateSASL() error {
 		return nil
 	}
 	switch s.mechanism() {
-	case MechanismPlain, MechanismScramSHA256, MechanismScramSHA512:
+	case sasl.Plain, sasl.ScramSHA256, sasl.ScramSHA512:
 	default:
 		return usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.SASLMechanism)
 	}
@@ -106,7 +99,7 @@ func (s Security) validateSASL() error {
 // mechanism is --sasl-mechanism, upper-cased, SCRAM-SHA-512 when unset.
 func (s Security) mechanism() string {
 	if s.SASLMechanism == "" {
-		return MechanismScramSHA512
+		return sasl.ScramSHA512
 	}
 	return strings.ToUpper(s.SASLMechanism)
 }
@@ -133,7 +126,7 @@ func (s Security) clientOpts() ([]kgo.Opt, error) {
 
 // saslMechanism is the franz-go mechanism of SASL_PLAINTEXT and SASL_SSL;
 // it reads --sasl-password-file.
-func (s Security) saslMechanism() (sasl.Mechanism, error) {
+func (s Security) saslMechanism() (kgosasl.Mechanism, error) {
 	pass := s.SASLPassword
 	if s.SASLPasswordFile != "" {
 		b, err := os.ReadFile(s.SASLPasswordFile)
@@ -145,41 +138,21 @@ func (s Security) saslMechanism() (sasl.Mechanism, error) {
 			return nil, fmt.Errorf("--sasl-password-file %s: empty", s.SASLPasswordFile)
 		}
 	}
-	switch s.mechanism() {
-	case MechanismPlain:
-		return plain.Auth{User: s.SASLUser, Pass: pass}.AsMechanism(), nil
-	case MechanismScramSHA256:
-		return scram.Auth{User: s.SASLUser, Pass: pass}.AsSha256Mechanism(), nil
-	case MechanismScramSHA512:
-		return scram.Auth{User: s.SASLUser, Pass: pass}.AsSha512Mechanism(), nil
+	m, err := sasl.Secret{Username: s.SASLUser, Password: pass}.KgoMechanism(s.mechanism())
+	if err != nil {
+		return nil, fmt.Errorf("--sasl-mechanism: %w", err)
 	}
-	return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.SASLMechanism)
+	return m, nil
 }
 
+// tlsConfig loads the --tls-* files with the broker's own loader
+// (package tlsconf): the same PEM rules, TLS 1.2 or later.
 func (s Security) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.TLSCA != "" {
-		b, err := os.ReadFile(s.TLSCA)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("--tls-ca %s: no PEM CERTIFICATE in it", s.TLSCA)
-		}
+	st, err := tlsconf.Open(tlsconf.Files{Cert: s.TLSCert, Key: s.TLSKey, CA: s.TLSCA}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
 	}
-	if s.TLSCert != "" {
-		key := s.TLSKey
-		if key == "" {
-			key = s.TLSCert
-		}
-		cert, err := tls.LoadX509KeyPair(s.TLSCert, key)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return st.ClientConfig(), nil
 }
 
 // connOpts are the options every client of the run starts with: where

@@ -65,17 +65,7 @@ func loadtestSASLArgs(t *testing.T, p *pki, b *broker.Broker, user, pass string)
 func TestLoadtestOverSASLSSL(t *testing.T) {
 	p := newPKI(t)
 	b := saslSSLBroker(t, p, "loader", "loader-Pass-3b9e")
-	cfg, err := loadtest.ParseArgs(append(loadtestSASLArgs(t, p, b, "loader", "loader-Pass-3b9e"), "--read-back"), nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := loadtest.Run(t.Context(), cfg, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Produce == nil || rep.Produce.Records != 2000 || rep.BrokerRecords != 2000 {
-		t.Fatalf("report %+v", rep)
-	}
+	rep := runLoadtest(t, append(loadtestSASLArgs(t, p, b, "loader", "loader-Pass-3b9e"), "--read-back")...)
 	if rep.Consume == nil || rep.Consume.Records != 2000 {
 		t.Fatalf("read back %+v, want 2000 records", rep.Consume)
 	}

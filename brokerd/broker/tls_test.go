@@ -403,9 +403,16 @@ func kcatRun(t *testing.T, stdin string, args ...string) string {
 func TestLoadtestOverTLS(t *testing.T) {
 	p := newPKI(t)
 	b, _ := tlsBroker(t, p)
-	cfg, err := loadtest.ParseArgs([]string{"produce", "--bootstrap=" + b.ListenerAddr("SSL"),
-		"--security-protocol=SSL", "--tls-ca=" + p.ca.File, "--tls-cert=" + p.client.CertFile, "--tls-key=" + p.client.KeyFile,
-		"--records=2000", "--duration=0", "--warmup=0", "--json=", "--svg=", "--progress=0"}, nil, io.Discard)
+	runLoadtest(t, "produce", "--bootstrap="+b.ListenerAddr("SSL"),
+		"--security-protocol=SSL", "--tls-ca="+p.ca.File, "--tls-cert="+p.client.CertFile, "--tls-key="+p.client.KeyFile,
+		"--records=2000", "--duration=0", "--warmup=0", "--json=", "--svg=", "--progress=0")
+}
+
+// runLoadtest runs the load generator with args and checks that every
+// one of its --records=2000 was acknowledged and is held by the broker.
+func runLoadtest(t *testing.T, args ...string) *loadtest.Report {
+	t.Helper()
+	cfg, err := loadtest.ParseArgs(args, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,4 +423,5 @@ func TestLoadtestOverTLS(t *testing.T) {
 	if rep.Produce == nil || rep.Produce.Records != 2000 || rep.BrokerRecords != 2000 {
 		t.Fatalf("report %+v", rep)
 	}
+	return rep
 }

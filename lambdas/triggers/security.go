@@ -1,18 +1,14 @@
 package triggers
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kafki/kafki/brokerd/sasl"
+	"github.com/kafki/kafki/brokerd/tlsconf"
 )
 
 // Security is how the runner reaches the cluster, under the Kafka client
@@ -49,19 +45,13 @@ func (s Security) ClientOpts() ([]kgo.Opt, error) {
 	}
 	var opts []kgo.Opt
 	if useTLS {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if s.CAFile != "" {
-			pem, err := os.ReadFile(s.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("ssl.truststore.location: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ssl.truststore.location %s: no PEM certificate", s.CAFile)
-			}
-			cfg.RootCAs = pool
+		// The broker's own loader: the same PEM rules, TLS 1.2 or later,
+		// and a CA bundle re-read when the file is rotated.
+		st, err := tlsconf.Open(tlsconf.Files{CA: s.CAFile}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("ssl.truststore.location: %w", err)
 		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
+		opts = append(opts, kgo.DialTLSConfig(st.ClientConfig()))
 	} else if s.CAFile != "" {
 		return nil, fmt.Errorf("ssl.truststore.location: security.protocol %s has no TLS", proto)
 	}
@@ -74,43 +64,17 @@ func (s Security) ClientOpts() ([]kgo.Opt, error) {
 	if s.SecretFile == "" {
 		return nil, fmt.Errorf("security.protocol %s: needs the SASL secret file", proto)
 	}
-	user, pass, err := readLogin(s.SecretFile)
+	mech := strings.ToUpper(strings.TrimSpace(s.Mechanism))
+	if mech == sasl.Plain && !useTLS {
+		return nil, errors.New("sasl.mechanism PLAIN sends the password as it is: use SASL_SSL")
+	}
+	sec, err := sasl.ReadSecret(s.SecretFile) // never quotes the file
 	if err != nil {
 		return nil, err
 	}
-	var m sasl.Mechanism
-	switch strings.ToUpper(strings.TrimSpace(s.Mechanism)) {
-	case "SCRAM-SHA-512":
-		m = scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
-	case "SCRAM-SHA-256":
-		m = scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()
-	case "PLAIN":
-		if !useTLS {
-			return nil, errors.New("sasl.mechanism PLAIN sends the password as it is: use SASL_SSL")
-		}
-		m = plain.Auth{User: user, Pass: pass}.AsMechanism()
-	default:
-		return nil, fmt.Errorf("sasl.mechanism %q: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism)
+	m, err := sec.KgoMechanism(mech)
+	if err != nil {
+		return nil, fmt.Errorf("sasl.mechanism: %w", err)
 	}
 	return append(opts, kgo.SASL(m)), nil
-}
-
-// readLogin reads {"username": ..., "password": ...}.
-func readLogin(path string) (user, pass string, err error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return "", "", fmt.Errorf("sasl secret file: %w", err)
-	}
-	var sec struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
-	if err := json.Unmarshal(raw, &sec); err != nil {
-		// Not the decoder's message: it may quote the file.
-		return "", "", fmt.Errorf("sasl secret file %s: not JSON {\"username\": ..., \"password\": ...}", path)
-	}
-	if sec.Username == "" || sec.Password == "" {
-		return "", "", fmt.Errorf("sasl secret file %s: username and password are required", path)
-	}
-	return sec.Username, sec.Password, nil
 }

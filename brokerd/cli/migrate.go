@@ -47,6 +47,7 @@ func runMigratePlan(ctx context.Context, args []string, env Env) error {
 	c.fs.DurationVar(&conn.timeout, "timeout", defaultTimeout,
 		"How long to wait for the source cluster to answer before giving up (e.g. 500ms, 10s).")
 	conn.registerSASL(c, env.Getenv) // users.go
+	conn.registerTLS(c, env.Getenv)  // security.go: a source cluster on SSL or SASL_SSL
 	includeInternal := c.fs.Bool("include-internal", false, "Also plan internal topics such as __consumer_offsets.")
 	if err := c.parse(args, env.Stdout); err != nil {
 		return err

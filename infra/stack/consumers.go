@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -63,30 +62,16 @@ func NewConsumers(scope constructs.Construct, id string, c Config, brokerRole aw
 	cs := &Consumers{Construct: constructs.NewConstruct(scope, jsii.String(id)), Functions: map[string]awslambda.Function{}, Targets: map[string]*string{}}
 	dir := c.Path(c.LambdaAssets)
 	for _, name := range c.Functions {
-		bootstrap := filepath.Join(dir, name, "bootstrap")
-		if _, err := os.Stat(bootstrap); err != nil {
-			return nil, fmt.Errorf("lambda asset %s: not found; run `make lambdas` or give -c lambdaAssets=DIR", bootstrap)
+		if err := checkAsset(filepath.Join(dir, name), ""); err != nil {
+			return nil, err
 		}
-		logs := awslogs.NewLogGroup(cs.Construct, jsii.String(name+"-logs"), &awslogs.LogGroupProps{
-			Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-		})
-		role := awsiam.NewRole(cs.Construct, jsii.String(name+"-role"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			Description: jsii.String("Kafki function " + name + ": its own log group only"),
-		})
-		logs.GrantWrite(role)
-		fn := awslambda.NewFunction(cs.Construct, jsii.String(name), &awslambda.FunctionProps{
-			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_X86_64(),
-			Handler:      jsii.String("bootstrap"),
-			Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(dir, name)), nil),
-			MemorySize:   jsii.Number(256),
-			Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
-			Role:         role,
-			LogGroup:     logs,
-			Description:  jsii.String("Kafki trigger function " + name),
-			Environment:  cs.target(c, name, role),
-		})
+		fn, _ := goFunction{
+			logsID: name + "-logs", roleID: name + "-role", fnID: name,
+			asset:           filepath.Join(dir, name),
+			roleDescription: "Kafki function " + name + ": its own log group only",
+			description:     "Kafki trigger function " + name,
+			environment:     func(role awsiam.Role) *map[string]*string { return cs.target(c, name, role) },
+		}.add(cs.Construct)
 		cs.Functions[name] = fn
 	}
 

@@ -2,14 +2,12 @@ package stack
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -98,14 +96,12 @@ func NewSecurity(scope constructs.Construct, id string, c Config, b *Brokers) *S
 	stack := awscdk.Stack_Of(s.Construct)
 	prefix := c.TLSPrefix()
 	dir := filepath.Join(c.Path(c.LambdaAssets), CertsFunction)
-	logs := awslogs.NewLogGroup(s.Construct, jsii.String("CertsLogs"), &awslogs.LogGroupProps{
-		Retention: awslogs.RetentionDays_ONE_MONTH, RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
-	s.CertsRole = awsiam.NewRole(s.Construct, jsii.String("CertsRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Kafki broker-certs custom resource: the secrets under " + c.StackName + "/tls* and its log group"),
-	})
-	logs.GrantWrite(s.CertsRole)
+	s.CertsFunction, s.CertsRole = goFunction{
+		logsID: "CertsLogs", roleID: "CertsRole", fnID: "CertsFunction",
+		asset:           dir,
+		roleDescription: "Kafki broker-certs custom resource: the secrets under " + c.StackName + "/tls* and its log group",
+		description:     "Kafki broker-certs: CA and broker certificate in Secrets Manager (CloudFormation custom resource)",
+	}.add(s.Construct)
 	s.CertsRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("TLSSecrets"),
 		Actions: jsii.Strings("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue",
@@ -118,17 +114,6 @@ func NewSecurity(scope constructs.Construct, id string, c Config, b *Brokers) *S
 			ResourceName: jsii.String(c.StackName + "/tls*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		})},
 	}))
-	s.CertsFunction = awslambda.NewFunction(s.Construct, jsii.String("CertsFunction"), &awslambda.FunctionProps{
-		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture: awslambda.Architecture_X86_64(),
-		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(dir), nil),
-		MemorySize:   jsii.Number(256),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
-		Role:         s.CertsRole,
-		LogGroup:     logs,
-		Description:  jsii.String("Kafki broker-certs: CA and broker certificate in Secrets Manager (CloudFormation custom resource)"),
-	})
 	names := CertNames(c)
 	s.Certs = awscdk.NewCustomResource(s.Construct, jsii.String("BrokerCerts"), &awscdk.CustomResourceProps{
 		ServiceToken: s.CertsFunction.FunctionArn(),
@@ -148,11 +133,7 @@ func certsAsset(c Config) error {
 	if !c.Secure() {
 		return nil
 	}
-	p := filepath.Join(c.Path(c.LambdaAssets), CertsFunction, "bootstrap")
-	if _, err := os.Stat(p); err != nil {
-		return fmt.Errorf("lambda asset %s: not found; run `make lambdas` or give -c lambdaAssets=DIR (-c security=sasl_ssl needs it)", p)
-	}
-	return nil
+	return checkAsset(filepath.Join(c.Path(c.LambdaAssets), CertsFunction), " (-c security=sasl_ssl needs it)")
 }
 
 // grantBrokers lets the brokers read their secrets: the two logins (the

@@ -182,11 +182,21 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanStats, error) 
 	// empty, so idempotent producer state survives cleaning.
 	lastOf := make(map[int64]int64, len(l.producers))
 	for pid, e := range l.producers {
-		lastOf[pid] = e.newest().lastOffset
+		if e.n > 0 {
+			lastOf[pid] = e.newest().lastOffset
+		}
 	}
 	tombstonesDue := l.tombstonesDue > 0 && now.UnixMilli() >= l.tombstonesDue
+	txnData := l.txnData
 	l.mu.RUnlock()
 	if !cfg.Compact || len(segs) == 0 || dirty >= upper && !tombstonesDue {
+		return st, nil
+	}
+	if txnData {
+		// The cleaner does not know transactions (Kafka's keeps a marker
+		// until its transaction's records are gone, never removes records
+		// of open transactions, and drops aborted ones). A log with
+		// transactional data is not cleaned (see doc.go).
 		return st, nil
 	}
 
@@ -194,7 +204,9 @@ func (l *Log) Clean(ctx context.Context, opts CleanOptions) (CleanStats, error) 
 	m, mapEnd := offsetMap{}, upper
 	if dirty < upper {
 		var err error
-		if m, mapEnd, err = c.buildMap(segs, dirty); err != nil {
+		if m, mapEnd, err = c.buildMap(segs, dirty); errors.Is(err, errTxnData) {
+			return st, nil
+		} else if err != nil {
 			return st, err
 		}
 	}
@@ -278,6 +290,10 @@ func (c *cleaning) buildMap(segs []segView, dirty int64) (offsetMap, int64, erro
 			}
 			if h.LastOffset() < dirty {
 				continue
+			}
+			if h.IsTransactional() || h.IsControl() {
+				c.l.markTxnData()
+				return nil, 0, errTxnData
 			}
 			if len(m) > 0 && len(m)+int(h.RecordCount) > c.opts.MaxKeys {
 				return m, end, nil
@@ -671,4 +687,17 @@ func (l *Log) writeCleanerCheckpointLocked() error {
 	binary.BigEndian.PutUint64(b[12:], uint64(l.gapBound))
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	return writeFileAtomic(l.fs, l.dir, cleanerFile, b)
+}
+
+// errTxnData stops a Clean pass that found a transactional or control
+// batch: such logs are not cleaned.
+var errTxnData = errors.New("storage: log has transactional data")
+
+func (l *Log) markTxnData() {
+	l.mu.Lock()
+	if !l.txnData {
+		l.logger.Warn("storage: log has transactional data; compaction is disabled for it", "dir", l.dir)
+	}
+	l.txnData = true
+	l.mu.Unlock()
 }

@@ -10,6 +10,7 @@
 //	00000000000000000000.index      8-byte entries: relative offset, position
 //	00000000000000000000.timeindex  12-byte entries: timestamp, relative offset
 //	00000000000000000000.snapshot   idempotent producer state before this offset
+//	00000000000000000000.txnindex   aborted transactions whose marker is here
 //
 // plus "recovery-point" (an offset below which everything is fsynced),
 // "clean-shutdown" (present only between Close and the next Open),
@@ -102,6 +103,30 @@
 // sequence 0. A producer the log does not know (new, expired after
 // Options.ProducerExpiration, or lost with deleted segments) is accepted
 // at any sequence, as Kafka has done since 2.5 (KIP-360).
+//
+// # Transactions
+//
+// Transactional batches (attribute bit) open a transaction of their
+// producer in the partition; a control batch (a COMMIT or ABORT marker,
+// written by the broker, batch.BuildMarker) closes it. Producer state
+// keeps each open transaction's first offset (snapshot format KPS2; KPS1
+// snapshots are still read); FirstUnstableOffset is the smallest, and
+// the last stable offset is min(it, high watermark). A producer with an
+// open transaction never expires. A marker of an older epoch fails with
+// ErrInvalidProducerEpoch; a marker of a newer epoch (KIP-890 part 2)
+// starts that epoch; a non-transactional batch of a producer inside a
+// transaction fails with ErrInvalidTxnState.
+//
+// Each ABORT marker that closes a transaction adds an AbortedTxn to its
+// segment's list (Kafka's .txnindex entry: producer id, first offset,
+// marker offset, LSO after the abort), written as <base>.txnindex at
+// seal; AbortedTxns answers the aborted transactions overlapping a fetch
+// range. Recovery loads the files of trusted segments (missing = empty)
+// and rebuilds the lists of validated segments holding markers, and of
+// trusted segments with a damaged file, by replaying producer state
+// from a snapshot at or before the first of them. TruncateTo drops
+// entries of cut markers. Compaction refuses a log with transactional
+// data (Clean does nothing for it).
 //
 // # Tiered storage
 //

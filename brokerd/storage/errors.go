@@ -34,4 +34,7 @@ var (
 	// batch does not follow the previous one). The follower's position
 	// and the leader's answer disagree; the caller re-fetches or truncates.
 	ErrOffsetMismatch = errors.New("storage: replica batch offset mismatch")
+	// ErrInvalidTxnState: a non-transactional batch from a producer with
+	// an open transaction in the partition (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("storage: invalid transaction state")
 )

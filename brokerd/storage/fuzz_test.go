@@ -59,7 +59,7 @@ func FuzzRecover(f *testing.F) {
 // survives an encode/decode round trip unchanged.
 func FuzzSnapshot(f *testing.F) {
 	p := producers{}
-	p.update(hdr(1, 0, 0, 2, 0))
+	p.update(hdr(1, 0, 0, 2, 0), 0)
 	f.Add(encodeSnapshot(p))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		q, err := decodeSnapshot(data)

@@ -34,10 +34,17 @@ type Log struct {
 	cfg       Config
 	segments  []*segment // sorted by base; the last is active; never empty while open
 	producers producers
-	epochs    epochCache // leader-epoch history
-	logStart  int64
-	logEnd    int64
-	size      int64 // sum of segment sizes
+	// txnData: a transactional or control batch was appended or found
+	// since Open (the cleaner refuses such logs, see clean.go).
+	txnData bool
+	// rebuildTxnFrom is, during recovery only, the base of the first
+	// segment whose aborted-transactions list must be rebuilt by the
+	// producer-state replay (math.MaxInt64: none).
+	rebuildTxnFrom int64
+	epochs         epochCache // leader-epoch history
+	logStart       int64
+	logEnd         int64
+	size           int64 // sum of segment sizes
 	// unflushed counts bytes appended since the last fsync began.
 	unflushed int64
 	// flushed is the in-memory recovery point: every batch below it, and
@@ -114,6 +121,10 @@ func (l *Log) Append(b []byte, opts AppendOptions) (AppendResult, error) {
 	if h.Size() != len(b) || h.LastOffsetDelta < 0 {
 		return res, fmt.Errorf("%w: %d bytes, header says %d, last offset delta %d", ErrInvalidBatch, len(b), h.Size(), h.LastOffsetDelta)
 	}
+	ctrl, err := controlType(b, &h)
+	if err != nil {
+		return res, err
+	}
 
 	l.mu.Lock()
 	if err := l.writableLocked(); err != nil {
@@ -162,7 +173,7 @@ func (l *Log) Append(b []byte, opts AppendOptions) (AppendResult, error) {
 		return res, err
 	}
 	seg.track(&h, pos, len(b), l.cfg.IndexIntervalBytes, now)
-	l.producers.update(&h)
+	l.applyProducerLocked(seg, &h, ctrl, true)
 	if l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset) {
 		// Rare (once per leadership). If the checkpoint cannot be
 		// written, remove it: the next open rebuilds the history from

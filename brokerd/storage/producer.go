@@ -19,13 +19,26 @@ type batchMeta struct {
 }
 
 // producerEntry is the state of one idempotent producer.
-// Invariant: 1 <= n <= producerWindow; batches[(head+n-1)%window] is the
-// newest batch.
+// Invariant: 0 <= n <= producerWindow (0 only after a transaction marker
+// bumped the epoch, KIP-890); batches[(head+n-1)%window] is the newest
+// batch.
 type producerEntry struct {
 	epoch         int16
 	batches       [producerWindow]batchMeta
 	head, n       int
 	lastTimestamp int64 // max timestamp of the newest batch (expiration)
+	// ongoing: a transaction of this producer is open in this partition
+	// (a transactional batch since the last marker); txnFirst is the
+	// offset of its first batch. They pin the last stable offset.
+	ongoing  bool
+	txnFirst int64
+}
+
+// txnEnd is a transaction a marker completed.
+type txnEnd struct {
+	producerID  int64
+	first, last int64 // first batch, the marker
+	abort       bool
 }
 
 func (e *producerEntry) newest() *batchMeta {
@@ -63,7 +76,22 @@ func (p producers) check(h *batch.Header) (*batchMeta, error) {
 		return nil, nil
 	}
 	e := p[h.ProducerID]
-	if e == nil || e.n == 0 {
+	if e == nil {
+		return nil, nil
+	}
+	if h.IsControl() {
+		if h.ProducerEpoch < e.epoch {
+			return nil, fmt.Errorf("%w: marker for producer %d epoch %d, current %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+		}
+		return nil, nil
+	}
+	if e.ongoing && !h.IsTransactional() && h.ProducerEpoch == e.epoch {
+		return nil, fmt.Errorf("%w: producer %d has an open transaction, batch is not transactional", ErrInvalidTxnState, h.ProducerID)
+	}
+	if e.n == 0 {
+		if h.ProducerEpoch < e.epoch {
+			return nil, fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+		}
 		return nil, nil
 	}
 	switch {
@@ -89,28 +117,65 @@ func (p producers) check(h *batch.Header) (*batchMeta, error) {
 }
 
 // update records an appended batch, live or replayed from the log. A new
-// epoch resets the producer's window.
-func (p producers) update(h *batch.Header) {
+// epoch resets the producer's window (an open transaction stays open:
+// only a marker ends it). For a control batch, ctrl is its marker type;
+// update then reports the transaction it completed, if one was open.
+func (p producers) update(h *batch.Header, ctrl batch.ControlType) (txnEnd, bool) {
 	if h.ProducerID < 0 {
-		return
+		return txnEnd{}, false
 	}
 	e := p[h.ProducerID]
 	if e == nil {
 		e = &producerEntry{epoch: h.ProducerEpoch}
 		p[h.ProducerID] = e
 	}
+	if h.IsControl() {
+		return e.endTxn(h, ctrl)
+	}
 	if h.ProducerEpoch != e.epoch {
-		*e = producerEntry{epoch: h.ProducerEpoch}
+		*e = producerEntry{epoch: h.ProducerEpoch, ongoing: e.ongoing, txnFirst: e.txnFirst}
 	}
 	e.add(batchMeta{firstSeq: h.BaseSequence, lastSeq: h.LastSequence(), firstOffset: h.BaseOffset, lastOffset: h.LastOffset()})
 	e.lastTimestamp = h.MaxTimestamp
+	if h.IsTransactional() && !e.ongoing {
+		e.ongoing, e.txnFirst = true, h.BaseOffset
+	}
+	return txnEnd{}, false
+}
+
+// endTxn applies a marker: the open transaction, if any, ends. A marker
+// with a newer epoch (KIP-890 part 2 bumps it at every commit or abort)
+// starts that epoch with an empty window: the next batch starts at
+// sequence 0.
+func (e *producerEntry) endTxn(h *batch.Header, ctrl batch.ControlType) (txnEnd, bool) {
+	end := txnEnd{producerID: h.ProducerID, first: e.txnFirst, last: h.BaseOffset, abort: ctrl == batch.ControlAbort}
+	was := e.ongoing
+	if h.ProducerEpoch > e.epoch {
+		*e = producerEntry{epoch: h.ProducerEpoch}
+	}
+	e.ongoing, e.txnFirst = false, 0
+	e.lastTimestamp = max(e.lastTimestamp, h.MaxTimestamp)
+	return end, was
+}
+
+// firstUnstable returns the smallest first offset of an open transaction.
+func (p producers) firstUnstable() (int64, bool) {
+	first, ok := int64(math.MaxInt64), false
+	for _, e := range p {
+		if e.ongoing && e.txnFirst < first {
+			first, ok = e.txnFirst, true
+		}
+	}
+	return first, ok
 }
 
 // expire forgets producers whose newest batch is older than cutoff (ms).
 func (p producers) expire(cutoff int64) int {
 	n := 0
 	for id, e := range p {
-		if e.lastTimestamp < cutoff {
+		// A producer with an open transaction is kept: forgetting it
+		// would release the last stable offset past uncommitted data.
+		if e.lastTimestamp < cutoff && !e.ongoing {
 			delete(p, id)
 			n++
 		}

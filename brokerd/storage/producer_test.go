@@ -193,9 +193,9 @@ func TestProducerExpiration(t *testing.T) {
 func TestSnapshotCodec(t *testing.T) {
 	p := producers{}
 	for i := int32(0); i < 8; i++ {
-		p.update(hdr(3, 1, i*2, 1, int64(i*2)))
+		p.update(hdr(3, 1, i*2, 1, int64(i*2)), 0)
 	}
-	p.update(hdr(4, 0, 0, 0, 100))
+	p.update(hdr(4, 0, 0, 0, 100), 0)
 	b := encodeSnapshot(p)
 	q, err := decodeSnapshot(b)
 	if err != nil {

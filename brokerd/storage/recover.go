@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/kafki/kafki/brokerd/batch"
 )
 
 // Open opens the log in dir, creating dir if missing, and recovers it:
@@ -35,6 +38,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		onSealed:           opts.OnSealed,
 		cfg:                opts.Config,
 		producers:          make(producers),
+		rebuildTxnFrom:     math.MaxInt64,
 	}
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create %s: %w", ErrStorage, dir, err)
@@ -86,7 +90,7 @@ func (l *Log) recover() error {
 		switch suf {
 		case logSuffix:
 			bases = append(bases, base)
-		case indexSuffix, timeIndexSuffix:
+		case indexSuffix, timeIndexSuffix, txnIndexSuffix:
 			indexFiles[base] = append(indexFiles[base], name)
 		case snapshotSuffix:
 			snaps = append(snaps, base)
@@ -156,6 +160,7 @@ func (l *Log) recover() error {
 	if err := l.restoreProducers(snaps); err != nil {
 		return err
 	}
+	l.rebuildTxnFrom = math.MaxInt64
 	if err := l.loadEpochs(); err != nil {
 		return err
 	}
@@ -194,11 +199,23 @@ func (l *Log) readRecoveryPoint(haveSegments bool) int64 {
 // Producer state follows the segments, not the logical log start: batches
 // below a start inside the first segment are still on disk and still
 // replayed, as Kafka rebuilds from its segments.
+//
+// When recovery found segments whose aborted-transactions lists must be
+// rebuilt (rebuildTxnFrom, see validateFrom and loadTrusted), the replay
+// starts no later than the first of them, so that each abort marker is
+// replayed with the producer state that gives its transaction's first
+// offset, and those lists are rebuilt from the replay.
 func (l *Log) restoreProducers(snaps []int64) error {
 	from := l.segments[0].base
+	limit := min(l.logEnd, l.rebuildTxnFrom)
+	for _, s := range l.segments {
+		if s.base >= l.rebuildTxnFrom {
+			s.aborted = nil
+		}
+	}
 	for i := len(snaps) - 1; i >= 0; i-- {
 		off := snaps[i]
-		if off > l.logEnd || off < from {
+		if off > limit || off < from {
 			continue
 		}
 		b, err := readWholeFile(l.fs, filepath.Join(l.dir, snapshotName(off)))
@@ -221,7 +238,7 @@ func (l *Log) restoreProducers(snaps []int64) error {
 		}
 		sc := newScanner(s.log, pos, s.size, false)
 		for {
-			h, _, err := sc.next()
+			h, b, err := sc.next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -229,11 +246,23 @@ func (l *Log) restoreProducers(snaps []int64) error {
 				return fmt.Errorf("%w: replay producer state from segment %d: %w", ErrStorage, s.base, err)
 			}
 			if h.BaseOffset >= from {
-				l.producers.update(&h)
+				l.replayProducerLocked(s, &h, b)
 			}
 		}
 	}
 	return nil
+}
+
+// replayProducerLocked applies one replayed batch of s to producer state.
+// A control batch that is not a readable marker (the log never writes
+// one) changes nothing and is logged.
+func (l *Log) replayProducerLocked(s *segment, h *batch.Header, b []byte) {
+	ctrl, err := controlType(b, h)
+	if err != nil {
+		l.logger.Warn("storage: unreadable control batch ignored by producer state", "offset", h.BaseOffset, "err", err)
+		return
+	}
+	l.applyProducerLocked(s, h, ctrl, s.base >= l.rebuildTxnFrom)
 }
 
 // loadTrusted prepares segments [0, r), which precede the recovery point:
@@ -242,6 +271,10 @@ func (l *Log) loadTrusted(r int) error {
 	for i := 0; i < r; i++ {
 		s := l.segments[i]
 		s.next = l.segments[i+1].base
+		if terr := s.loadTxnIndex(l.fs); terr != nil {
+			l.logger.Warn("storage: rebuilding aborted-transactions index of sealed segment", "segment", s.base, "reason", terr)
+			l.rebuildTxnFrom = min(l.rebuildTxnFrom, s.base)
+		}
 		ierr := s.loadIndexes(l.fs)
 		if ierr != nil {
 			l.logger.Warn("storage: rebuilding index of sealed segment", "segment", s.base, "reason", ierr)
@@ -345,6 +378,14 @@ func (l *Log) scanSegment(s *segment, strict bool) (valid int64, bad, err error)
 			return pos, fmt.Errorf("batch offsets %d..%d out of order or beyond the segment (next %d)", h.BaseOffset, h.LastOffset(), s.next), nil
 		}
 		s.track(&h, pos, len(b), interval, s.lastModified)
+		if h.IsTransactional() || h.IsControl() {
+			l.txnData = true
+			if strict && h.IsControl() {
+				// The validated segments' aborted lists come from the
+				// producer-state replay (restoreProducers).
+				l.rebuildTxnFrom = min(l.rebuildTxnFrom, s.base)
+			}
+		}
 	}
 }
 

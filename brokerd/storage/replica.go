@@ -28,8 +28,9 @@ const (
 
 // replicaBatch is one whole batch of an AppendReplica input.
 type replicaBatch struct {
-	h   batch.Header
-	pos int // position in the input
+	h    batch.Header
+	pos  int               // position in the input
+	ctrl batch.ControlType // marker type of a control batch
 }
 
 // AppendReplica appends batches as a follower copies them from its
@@ -133,7 +134,7 @@ func (l *Log) AppendReplica(batches []byte, sync bool) (AppendResult, error) {
 		for i := from; i < to; i++ {
 			h := &bs[i].h
 			seg.track(h, pos+int64(bs[i].pos-start), h.Size(), l.cfg.IndexIntervalBytes, now)
-			l.producers.update(h)
+			l.applyProducerLocked(seg, h, bs[i].ctrl, true)
 			if l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset) {
 				epochsChanged = true
 			}
@@ -197,7 +198,11 @@ func parseReplicaBatches(b []byte) ([]replicaBatch, error) {
 		if err := batch.CheckCRC(rest, &h); err != nil {
 			return nil, fmt.Errorf("%w: batch at offset %d: %w", ErrInvalidBatch, h.BaseOffset, err)
 		}
-		out = append(out, replicaBatch{h: h, pos: p})
+		ctrl, err := controlType(rest[:h.Size()], &h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, replicaBatch{h: h, pos: p, ctrl: ctrl})
 		p += h.Size()
 	}
 	return out, nil
@@ -319,9 +324,11 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	// Index files of a segment that is active again are stale; recovery
 	// never reads an active segment's, and the next seal rewrites them.
-	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		l.removeFile(filepath.Base(segmentPath(l.dir, s.base, suf)))
 	}
+	// Aborted transactions whose marker was cut are gone with it.
+	s.aborted = slices.DeleteFunc(s.aborted, func(a AbortedTxn) bool { return a.LastOffset >= newEnd })
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		errs = append(errs, fmt.Errorf("%w: fsync dir: %w", ErrStorage, err))
 	}

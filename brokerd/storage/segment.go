@@ -60,6 +60,9 @@ type segment struct {
 
 	index  offsetIndex
 	tindex timeIndex
+	// aborted lists the aborted transactions whose ABORT marker is in
+	// this segment, by marker offset (written as .txnindex at seal).
+	aborted []AbortedTxn
 
 	maxTs        int64 // largest batch max timestamp, -1 if none
 	firstTs      int64 // max timestamp of the first batch, -1 if none
@@ -150,6 +153,9 @@ func (s *segment) writeIndexes(fsys FS) error {
 	if err := writeWholeFile(fsys, segmentPath(s.dir, s.base, indexSuffix), s.index.buf); err != nil {
 		return err
 	}
+	if err := s.writeTxnIndex(fsys); err != nil {
+		return err
+	}
 	return writeWholeFile(fsys, segmentPath(s.dir, s.base, timeIndexSuffix), s.tindex.buf)
 }
 
@@ -213,7 +219,7 @@ func (s *segment) resetIndexes() {
 // an error.
 func (s *segment) remove(fsys FS) error {
 	err := s.log.Close()
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, snapshotSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix, snapshotSuffix} {
 		if rerr := fsys.Remove(segmentPath(s.dir, s.base, suf)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 			err = rerr
 		}

@@ -43,6 +43,7 @@ type Broker struct {
 	store   meta.Store
 	topics  *topics.Manager
 	groups  *groups.Coordinator
+	txn     *txnService // nil in a cluster (see txn.go)
 	server  *server.Server
 	metrics *metrics.Metrics
 	tier    *tiering.Tier    // nil when tiering is off
@@ -131,6 +132,16 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	}
 	b.groups = gc
 	undo.push(gc.Shutdown)
+	if !cfg.Clustered() {
+		// Transactions (issue 17): single node only so far (txn.go).
+		b.txn = newTxnService(tm, cfg.TransactionStatePartitions, cfg.TransactionMaxTimeout, cfg.FlushOnAck, log.With("component", "txn"))
+		undo.push(b.txn.c.Close)
+		if tm.Topic(topics.TxnStateTopic) != nil {
+			if err := b.txn.Ensure(); err != nil {
+				return nil, fmt.Errorf("load transactions: %w", err)
+			}
+		}
+	}
 
 	// Bind first: the cluster registration needs the advertised
 	// addresses, and the server needs the cluster membership.
@@ -235,6 +246,10 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		go func() { defer b.wg.Done(); tm.RunTiering(ctx, cfg.TierSweepInterval) }()
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
+	if b.txn != nil {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.txn.run(ctx, cfg.TransactionAbortInterval) }()
+	}
 	b.runACLs(ctx)
 	b.runUsers(ctx, sopts.Users) // SASL (issue 12): sasl.go
 	// --- Log compaction (issue 16): see cleaner.go. ---
@@ -258,7 +273,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 // configuration, and its components.
 func (b *Broker) serverOptions(adv string, cl server.Cluster, a auth.Authorizer) server.Options {
 	cfg := &b.cfg
-	return server.Options{
+	o := server.Options{
 		NodeID: cfg.NodeID, ClusterID: cfg.ClusterID, AdvertisedAddr: adv,
 		AutoCreateTopics: cfg.AutoCreateTopics, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		MaxRequestBytes: cfg.MaxRequestBytes, FlushOnAck: cfg.FlushOnAck, DataDir: cfg.DataDir,
@@ -270,6 +285,10 @@ func (b *Broker) serverOptions(adv string, cl server.Cluster, a auth.Authorizer)
 		Topics:        b.topics, Groups: b.groups, Cluster: cl, Authorizer: a,
 		Metrics: b.metrics, Log: b.log,
 	}
+	if b.txn != nil {
+		o.Txn = b.txn
+	}
+	return o
 }
 
 // advertisedAddr is the address clients are told to connect to: the
@@ -415,6 +434,9 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	b.cancel()
 	b.wg.Wait()
+	if b.txn != nil {
+		b.txn.c.Close()
+	}
 	b.groups.Shutdown()
 	err := b.topics.Close()
 	b.closeTier()

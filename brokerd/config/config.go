@@ -62,6 +62,13 @@ type Config struct {
 
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
 
+	// Transactions (Kafka's transaction.* settings).
+	TransactionStatePartitions int32         // transaction.state.log.num.partitions
+	TransactionMaxTimeout      time.Duration // transaction.max.timeout (Kafka: .ms)
+	// TransactionAbortInterval is transaction.abort.timed.out.transaction.cleanup.interval
+	// (Kafka: .ms): how often the coordinator aborts expired transactions.
+	TransactionAbortInterval time.Duration
+
 	// Consumer groups (Kafka's group.* and offsets.* settings).
 	OffsetsTopicPartitions        int32         // offsets.topic.num.partitions
 	GroupMinSessionTimeout        time.Duration // group.min.session.timeout (Kafka: .ms)
@@ -173,6 +180,9 @@ func Default() Config {
 		RetentionCheckInterval: 5 * time.Minute,
 
 		OffsetsTopicPartitions:        50,
+		TransactionStatePartitions:    50,
+		TransactionMaxTimeout:         15 * time.Minute,
+		TransactionAbortInterval:      10 * time.Second,
 		GroupMinSessionTimeout:        6 * time.Second,
 		GroupMaxSessionTimeout:        30 * time.Minute,
 		GroupInitialRebalanceDelay:    3 * time.Second,
@@ -286,6 +296,9 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Int64Var(&c.FlushBytes, "log.flush.interval.bytes", c.FlushBytes, "fsync a partition once this many bytes are unflushed (0 off)")
 	fs.BoolVar(&c.FlushOnAck, "log.flush.on.ack", c.FlushOnAck, "fsync before acknowledging acks=all produce requests")
 	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention and age-based roll run; log maintenance (which also does interval flushes and finishes rolled segments) runs at the smallest of this, 5s and log.flush.interval")
+	fs.Var(intValue[int32]{&c.TransactionStatePartitions}, "transaction.state.log.num.partitions", "partitions of __transaction_state when the broker creates it (an existing topic keeps its count)")
+	fs.DurationVar(&c.TransactionMaxTimeout, "transaction.max.timeout", c.TransactionMaxTimeout, "longest transaction timeout a transactional producer may ask for")
+	fs.DurationVar(&c.TransactionAbortInterval, "transaction.abort.timed.out.transaction.cleanup.interval", c.TransactionAbortInterval, "how often the transaction coordinator aborts transactions past their timeout")
 	fs.Var(intValue[int32]{&c.OffsetsTopicPartitions}, "offsets.topic.num.partitions", "partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count)")
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group.min.session.timeout", c.GroupMinSessionTimeout, "smallest session timeout a consumer group member may ask for")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group.max.session.timeout", c.GroupMaxSessionTimeout, "largest session timeout a consumer group member may ask for")
@@ -381,6 +394,10 @@ func (c *Config) validateLog() error {
 // offsets.
 func (c *Config) validateGroups() error {
 	switch {
+	case c.TransactionStatePartitions < 1 || c.TransactionStatePartitions > c.MaxPartitions:
+		return fmt.Errorf("transaction.state.log.num.partitions %d: must be in [1, max.partitions.per.topic %d]", c.TransactionStatePartitions, c.MaxPartitions)
+	case c.TransactionMaxTimeout <= 0 || c.TransactionAbortInterval <= 0:
+		return fmt.Errorf("transaction.max.timeout %v and transaction.abort.timed.out.transaction.cleanup.interval %v: must be > 0", c.TransactionMaxTimeout, c.TransactionAbortInterval)
 	case c.OffsetsTopicPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions %d: must be >= 1", c.OffsetsTopicPartitions)
 	case c.OffsetsTopicPartitions > c.MaxPartitions:

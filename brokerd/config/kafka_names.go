@@ -187,6 +187,9 @@ var kafkaSettings = []kafkaSetting{
 		}
 		return c.SSL.PrincipalMappingRules
 	})},
+	{"transaction.abort.timed.out.transaction.cleanup.interval.ms", KindInt, always(func(c *Config) string { return millis(c.TransactionAbortInterval) })},
+	{"transaction.max.timeout.ms", KindInt, always(func(c *Config) string { return millis(c.TransactionMaxTimeout) })},
+	{"transaction.state.log.num.partitions", KindInt, always(func(c *Config) string { return itoa(c.TransactionStatePartitions) })},
 	{"unclean.leader.election.enable", KindBoolean, constant("false")},
 }
 

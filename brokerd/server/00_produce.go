@@ -51,10 +51,10 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return s.produceAllErr(rc, req, resp, kerr.InvalidRequiredAcks.Code)
 	}
-	if req.TransactionID != nil {
-		// No transaction coordinator yet: a transactional producer cannot
-		// have a valid transactional state here. (Kafka first asks for
-		// WRITE on the transactional id, with the same error.)
+	if req.TransactionID != nil && (s.txn == nil || !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(*req.TransactionID))) {
+		// In a cluster there is no transaction coordinator yet: a
+		// transactional producer cannot have a valid transactional
+		// state here. (Kafka first asks for WRITE on the id.)
 		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
 	}
 	authz := s.produceAuthz(ctx, rc, req)
@@ -99,7 +99,13 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 						break
 					}
 				}
-				res, err := part.Append(p.Records, sync)
+				if req.TransactionID != nil {
+					if code := s.verifyTxnProduce(*req.TransactionID, txnHeaderOf(p.Records), name, p.Partition); code != 0 {
+						rp.ErrorCode = rc.errCode(code)
+						break
+					}
+				}
+				res, err := part.AppendWith(p.Records, topics.AppendOptions{Sync: sync, Transactional: req.TransactionID != nil})
 				if err != nil {
 					rp.ErrorCode = rc.errCode(errorCode(err))
 					rp.ErrorMessage = errMsg(err)
@@ -183,4 +189,15 @@ func (s *Server) produceAllErr(rc *reqCtx, req *kmsg.ProduceRequest, resp *kmsg.
 		return nil
 	}
 	return resp
+}
+
+// txnHeaderOf reads what transaction verification needs of a produce
+// record set's first batch; an unparseable one is not transactional (the
+// append then refuses it with the batch's own error).
+func txnHeaderOf(records []byte) produceTxnHeader {
+	h, err := batch.ParseHeader(records)
+	if err != nil {
+		return produceTxnHeader{}
+	}
+	return produceTxnHeader{transactional: h.IsTransactional() && !h.IsControl(), pid: h.ProducerID, epoch: h.ProducerEpoch}
 }

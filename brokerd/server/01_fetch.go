@@ -57,6 +57,7 @@ import (
 
 	"github.com/kafki/kafki/brokerd/auth"
 	"github.com/kafki/kafki/brokerd/meta"
+	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -256,7 +257,13 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				}
 				l := part.Log()
 				hw := part.HighWatermark()
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, l.LogStartOffset()
+				lso := l.LastStableOffset(hw)
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, lso, l.LogStartOffset()
+				// read_committed reads up to the last stable offset.
+				upper := hw
+				if req.IsolationLevel == 1 {
+					upper = lso
+				}
 				if pref := s.preferredReadReplica(rc, req, part, follower, rp.FetchOffset); pref >= 0 {
 					// KIP-392: no records, just where to fetch them.
 					sp.PreferredReadReplica = pref
@@ -282,7 +289,7 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 					data, remote, err = part.ReadRemote(ctx, rp.FetchOffset, limit)
 				}
 				if !remote {
-					data, err = l.ReadWith(rp.FetchOffset, limit, hw, rc.allocRead)
+					data, err = l.ReadWith(rp.FetchOffset, limit, upper, rc.allocRead)
 				}
 				if s.topics.Tier() != nil && !follower {
 					sp.LogStartOffset = part.LogStartOffset(ctx)
@@ -304,6 +311,9 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 				}
 				if data != nil {
 					sp.RecordBatches = data
+					if req.IsolationLevel == 1 {
+						sp.AbortedTransactions = abortedTxns(l, rp.FetchOffset, upper)
+					}
 				}
 				n += len(data)
 				budget -= len(data)
@@ -375,4 +385,18 @@ func (s *Server) preferredReadReplica(rc *reqCtx, req *kmsg.FetchRequest, part *
 		}
 	}
 	return best
+}
+
+// abortedTxns lists the aborted transactions a read_committed client
+// needs for records of [from, upper): it drops their records. Kafka sends
+// an empty list rather than null when there are none.
+func abortedTxns(l *storage.Log, from, upper int64) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	as := l.AbortedTxns(from, upper)
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(as))
+	for _, a := range as {
+		t := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		t.ProducerID, t.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, t)
+	}
+	return out
 }

@@ -58,7 +58,7 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 			case leaderErr != nil:
 				rp.ErrorCode = rc.errCode(errorCode(leaderErr))
 			default:
-				s.listOffset(ctx, rc, part, p.Timestamp, &rp)
+				s.listOffset(ctx, rc, part, p.Timestamp, req.IsolationLevel == 1, &rp)
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -69,12 +69,17 @@ func (s *Server) handleListOffsets(ctx context.Context, rc *reqCtx, r kmsg.Reque
 
 // listOffset answers one partition of the request, which this broker
 // leads, for timestamp ts.
-func (s *Server) listOffset(ctx context.Context, rc *reqCtx, part *topics.Partition, ts int64, rp *kmsg.ListOffsetsResponseTopicPartition) {
+// With readCommitted (isolation level 1) the latest offset is the last
+// stable offset, as Kafka answers.
+func (s *Server) listOffset(ctx context.Context, rc *reqCtx, part *topics.Partition, ts int64, readCommitted bool, rp *kmsg.ListOffsetsResponseTopicPartition) {
 	l := part.Log()
 	_, _, rp.LeaderEpoch = part.Role()
 	switch ts {
 	case -1:
 		rp.Offset = part.HighWatermark()
+		if readCommitted {
+			rp.Offset = l.LastStableOffset(rp.Offset)
+		}
 	case -2:
 		rp.Offset = part.LogStartOffset(ctx)
 	case -4:

@@ -6,10 +6,11 @@ package server
 // partition of __consumer_offsets (this broker on a single node); the first
 // lookup creates __consumer_offsets, as in Kafka, and while that
 // partition has no leader the answer is COORDINATOR_NOT_AVAILABLE, which
-// clients retry. There
-// is no transaction coordinator yet, so transactional ids (type 1) get
-// COORDINATOR_NOT_AVAILABLE with a message saying so. An empty group id is
-// INVALID_REQUEST, as in Kafka.
+// clients retry. Transactional ids (type 1) are coordinated by this
+// broker on a single node (the first lookup creates __transaction_state);
+// in a cluster, which has no transaction coordinator yet, they get
+// COORDINATOR_NOT_AVAILABLE with a message saying so. An empty group id
+// or transactional id is INVALID_REQUEST, as in Kafka.
 //
 // Authorization, as Kafka: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED
 // otherwise) or on the transactional id
@@ -76,9 +77,18 @@ func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.R
 			c.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
 		case !rc.allowedAt(authz, i):
 			c.ErrorCode = rc.errCode(kerr.GroupAuthorizationFailed.Code)
-		case req.CoordinatorType == 1:
+		case req.CoordinatorType == 1 && k == "":
+			c.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
+			c.ErrorMessage = kmsg.StringPtr("empty transactional id")
+		case req.CoordinatorType == 1 && s.txn == nil:
 			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
-			c.ErrorMessage = kmsg.StringPtr("Kafki has no transaction coordinator yet")
+			c.ErrorMessage = kmsg.StringPtr("Kafki has no transaction coordinator in a cluster yet")
+		case req.CoordinatorType == 1:
+			if _, code := s.txnCoordinator(rc); code != 0 {
+				c.ErrorCode = rc.errCode(code)
+				break
+			}
+			c.NodeID, c.Host, c.Port = s.opts.NodeID, rc.conn.listener.Host, rc.conn.listener.Port
 		case req.CoordinatorType != 0:
 			c.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
 			c.ErrorMessage = kmsg.StringPtr("unknown coordinator type")

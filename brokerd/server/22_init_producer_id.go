@@ -6,10 +6,11 @@ package server
 // epoch 0. A v3+ request that names its current id and epoch (KIP-360,
 // after an error the producer cannot otherwise recover from) gets the same
 // id with the epoch bumped, or a fresh id when the epoch is exhausted; the
-// log then requires sequence 0 from the new epoch. Transactions need a
-// transaction coordinator Kafki does not have yet: a transactional id gets
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal
-// rather than retrying forever.
+// log then requires sequence 0 from the new epoch. A transactional id is
+// served by the transaction coordinator (txn.go: epoch bump, fencing of
+// the previous holder, transaction.max.timeout.ms); in a cluster, which
+// has none yet, it gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which
+// clients treat as fatal rather than retrying forever.
 //
 // Authorization, as Kafka: an idempotent producer needs IDEMPOTENT_WRITE on
 // the cluster or WRITE on some topic (KIP-679), else
@@ -34,10 +35,14 @@ func (s *Server) handleInitProducerID(ctx context.Context, rc *reqCtx, r kmsg.Re
 	req := r.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	if req.TransactionalID != nil {
-		// Whether or not WRITE on the id is allowed, there is no
-		// transaction coordinator to give it a producer id.
+	if req.TransactionalID != nil && s.txn == nil {
+		// In a cluster there is no transaction coordinator yet;
+		// clients treat this error as fatal rather than retrying.
 		resp.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
+		return resp
+	}
+	if req.TransactionalID != nil {
+		s.initTransactional(ctx, rc, req, resp)
 		return resp
 	}
 	if !rc.authorize(ctx, auth.OpIdempotentWrite, auth.Cluster()) && !rc.authorizeByType(ctx, auth.OpWrite, auth.ResourceTopic) {

@@ -389,7 +389,6 @@ func aclMatrix(t *testing.T, e *aclEnv) {
 				return e.request(req).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode
 			},
 			denied: kerr.TransactionalIDAuthorizationFailed,
-			okCode: kerr.CoordinatorNotAvailable.Code, // authorized; Kafki has no transaction coordinator yet
 		},
 		{
 			name: "Cluster IDEMPOTENT_WRITE: InitProducerId",

@@ -61,6 +61,9 @@ type Options struct {
 	// Groups coordinates consumer groups; nil: the group APIs answer
 	// COORDINATOR_NOT_AVAILABLE.
 	Groups *groups.Coordinator
+	// Txn is the transaction coordinator; nil: transactional ids are
+	// refused.
+	Txn Txn
 	// Cluster is the broker's cluster membership; nil on a single node.
 	Cluster Cluster
 	// Authorizer decides every request's actions; nil allows everything
@@ -84,6 +87,7 @@ type Server struct {
 	opts    Options
 	topics  *topics.Manager
 	groups  *groups.Coordinator // nil: group APIs answer COORDINATOR_NOT_AVAILABLE
+	txn     Txn                 // nil: transactional ids are refused
 	cluster Cluster             // nil on a single node
 	authz   auth.Authorizer
 	// allowAll is set when authz is auth.AllowAll: handlers then ask
@@ -133,7 +137,7 @@ func New(o Options) (*Server, error) {
 		o.TopicConfigs = func(map[string]string) []topics.ConfigEntry { return nil }
 	}
 	s := &Server{
-		opts: o, topics: o.Topics, groups: o.Groups, cluster: o.Cluster, authz: o.Authorizer,
+		opts: o, topics: o.Topics, groups: o.Groups, txn: o.Txn, cluster: o.Cluster, authz: o.Authorizer,
 		log: o.Log, metrics: o.Metrics, host: host, port: int32(p),
 		conns: map[*conn]struct{}{}, byKey: map[int16]api{},
 	}

@@ -10,9 +10,13 @@ import (
 // coordinator writes it, clients only read it.
 const OffsetsTopic = "__consumer_offsets"
 
+// TxnStateTopic holds the transaction coordinator's state (Kafka's
+// __transaction_state); only the coordinator writes it.
+const TxnStateTopic = "__transaction_state"
+
 // IsInternal reports whether name is a topic the broker owns: shown with
 // is_internal in Metadata, never created or deleted by clients.
-func IsInternal(name string) bool { return name == OffsetsTopic }
+func IsInternal(name string) bool { return name == OffsetsTopic || name == TxnStateTopic }
 
 func errInternal(name string) error {
 	return fmt.Errorf("%w: %q is reserved for the broker's internal use", ErrInvalidName, name)

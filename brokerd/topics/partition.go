@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/config"
@@ -15,9 +16,10 @@ import (
 var (
 	// ErrMessageTooLarge: a batch exceeds max.message.bytes (MESSAGE_TOO_LARGE).
 	ErrMessageTooLarge = errors.New("record batch larger than max.message.bytes")
-	// ErrTransactional: transactional and control batches need the
-	// transaction coordinator, which Kafki does not have yet (INVALID_RECORD).
-	ErrTransactional = errors.New("transactional record batches are not supported yet")
+	// ErrTransactional: a client's control batch, or a transactional
+	// batch the caller did not verify with the transaction coordinator
+	// (INVALID_RECORD).
+	ErrTransactional = errors.New("a control batch, or a transactional batch outside a verified transaction")
 )
 
 // Partition is one partition of a topic on this broker. Safe for
@@ -60,6 +62,44 @@ var ErrBatchCount = errors.New("a produce request must carry exactly one record 
 // a duplicate: the original may have been acknowledged with acks=1,
 // unsynced.
 func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
+	return p.AppendWith(records, AppendOptions{Sync: sync})
+}
+
+// AppendOptions modify AppendWith.
+type AppendOptions struct {
+	// Sync fsyncs before returning.
+	Sync bool
+	// Transactional accepts a transactional batch: the caller verified
+	// with the transaction coordinator that the producer's transaction
+	// includes this partition (KIP-890 part 1). Control batches are
+	// never accepted from clients (AppendMarker writes them).
+	Transactional bool
+}
+
+// AppendMarker appends a transaction marker (COMMIT or ABORT) for
+// producer pid at epoch, as the leader does on WriteTxnMarkers, and
+// returns its offset.
+func (p *Partition) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32, sync bool) (int64, error) {
+	t := batch.ControlAbort
+	if commit {
+		t = batch.ControlCommit
+	}
+	leaderEpoch, err := p.leaderEpochForAppend()
+	if err != nil {
+		return -1, err
+	}
+	b := batch.BuildMarker(pid, epoch, t, coordinatorEpoch, time.Now().UnixMilli())
+	r, err := p.log.Append(b, storage.AppendOptions{LeaderEpoch: leaderEpoch, Sync: sync})
+	if err != nil {
+		return -1, fmt.Errorf("append marker to %s-%d: %w", p.Topic, p.Index, err)
+	}
+	p.appended()
+	return r.BaseOffset, nil
+}
+
+// AppendWith is Append with options.
+func (p *Partition) AppendWith(records []byte, opts AppendOptions) (AppendResult, error) {
+	sync := opts.Sync
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1}
 	s := p.settings.Load()
 	h, err := batch.ParseHeader(records)
@@ -81,7 +121,7 @@ func (p *Partition) Append(records []byte, sync bool) (AppendResult, error) {
 	if h, err = batch.Validate(records, batch.ValidateOptions{}); err != nil {
 		return res, err
 	}
-	if h.IsTransactional() || h.IsControl() {
+	if h.IsControl() || h.IsTransactional() && !opts.Transactional {
 		return res, ErrTransactional
 	}
 	if s.IsCompacted() {

@@ -1,0 +1,302 @@
+package server
+
+// Transactions (issue 17), single node: the handlers of AddPartitionsToTxn
+// (key 24), EndTxn (key 26), DescribeTransactions (65) and
+// ListTransactions (66), and the transactional side of InitProducerId,
+// FindCoordinator and Produce. The coordinator is package txn's; Txn
+// gives it with its state opened on demand (__transaction_state is
+// created on first use, as in Kafka).
+//
+//   - AddPartitionsToTxn v0-v5: v0-v3 name one transaction (clients); v4+
+//     batch transactions and may be verify-only (KIP-890 part 1, as a
+//     partition leader asks its coordinator). A partition of an unknown
+//     topic is UNKNOWN_TOPIC_OR_PARTITION and, as in Kafka, the others of
+//     the request then answer OPERATION_NOT_ATTEMPTED.
+//   - EndTxn v0-v4: transaction version 1. v5 (KIP-890 part 2, the epoch
+//     bump per transaction) is not advertised, nor is the
+//     transaction.version feature, so clients run version 1.
+//   - Produce with a transactional id: each partition's batch must be
+//     transactional and its partition in the producer's open transaction,
+//     checked with the coordinator before the append (KIP-890 part 1's
+//     verification); otherwise INVALID_TXN_STATE (or the coordinator's
+//     PRODUCER_FENCED / INVALID_PRODUCER_EPOCH), and nothing is written.
+//     A transactional batch without a transactional id is INVALID_RECORD.
+//
+// Authorization, as Kafka: WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and for AddPartitionsToTxn
+// WRITE on each topic (TOPIC_AUTHORIZATION_FAILED); DESCRIBE on the id for
+// DescribeTransactions; ListTransactions lists the ids the caller may
+// describe.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/auth"
+	"github.com/kafki/kafki/brokerd/txn"
+)
+
+// Txn is the transaction coordinator with its state opened on demand.
+type Txn interface {
+	Coordinator() *txn.Coordinator
+	// Ensure opens __transaction_state (creating it) and loads it.
+	Ensure() error
+}
+
+const (
+	addPartitionsToTxnMin   = 0
+	addPartitionsToTxnMax   = 5
+	endTxnMin               = 0
+	endTxnMax               = 4
+	describeTransactionsMin = 0
+	describeTransactionsMax = 0
+	listTransactionsMin     = 0
+	listTransactionsMax     = 1
+)
+
+// txnCoordinator returns the coordinator, its state loaded, or the error
+// code to answer.
+func (s *Server) txnCoordinator(rc *reqCtx) (*txn.Coordinator, int16) {
+	if s.txn == nil {
+		return nil, kerr.CoordinatorNotAvailable.Code
+	}
+	if err := s.txn.Ensure(); err != nil {
+		rc.conn.log.Error("transaction state unavailable", "err", err)
+		return nil, kerr.CoordinatorNotAvailable.Code
+	}
+	return s.txn.Coordinator(), 0
+}
+
+// initTransactional answers InitProducerId for a transactional id.
+func (s *Server) initTransactional(ctx context.Context, rc *reqCtx, req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) {
+	id := *req.TransactionalID
+	if !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(id)) {
+		resp.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
+		return
+	}
+	c, code := s.txnCoordinator(rc)
+	if code != 0 {
+		resp.ErrorCode = rc.errCode(code)
+		return
+	}
+	pid, epoch, err := c.InitProducerID(ctx, id, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch)
+	if err != nil {
+		resp.ErrorCode = rc.errCode(errorCode(err))
+		return
+	}
+	resp.ProducerID, resp.ProducerEpoch = pid, epoch
+}
+
+func (s *Server) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.AddPartitionsToTxnRequest)
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	txns := req.Transactions
+	if req.Version < 4 {
+		one := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		one.TransactionalID, one.ProducerID, one.ProducerEpoch = req.TransactionalID, req.ProducerID, req.ProducerEpoch
+		for _, t := range req.Topics {
+			one.Topics = append(one.Topics, kmsg.AddPartitionsToTxnRequestTransactionTopic{Topic: t.Topic, Partitions: t.Partitions})
+		}
+		txns = []kmsg.AddPartitionsToTxnRequestTransaction{one}
+	}
+	c, code := s.txnCoordinator(rc)
+	for i := range txns {
+		res := s.addPartitionsOne(ctx, rc, c, code, &txns[i])
+		if req.Version < 4 {
+			for _, t := range res.Topics {
+				rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rt.Partitions = append(rt.Partitions, kmsg.AddPartitionsToTxnResponseTopicPartition{Partition: p.Partition, ErrorCode: p.ErrorCode})
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+			break
+		}
+		resp.Transactions = append(resp.Transactions, res)
+	}
+	return resp
+}
+
+// addPartitionsOne serves one transaction of AddPartitionsToTxn; code is
+// the coordinator's unavailability, if any.
+func (s *Server) addPartitionsOne(ctx context.Context, rc *reqCtx, c *txn.Coordinator, code int16, t *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+	res := kmsg.NewAddPartitionsToTxnResponseTransaction()
+	res.TransactionalID = t.TransactionalID
+	codes := make([][]int16, len(t.Topics))
+	var parts []txn.Partition
+	failed := false
+	if code == 0 && !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(t.TransactionalID)) {
+		code = kerr.TransactionalIDAuthorizationFailed.Code
+	}
+	for i, tp := range t.Topics {
+		codes[i] = make([]int16, len(tp.Partitions))
+		allowed := code == 0 && rc.authorize(ctx, auth.OpWrite, auth.Topic(tp.Topic))
+		for j, p := range tp.Partitions {
+			switch {
+			case code != 0:
+				codes[i][j] = code
+			case !allowed:
+				codes[i][j], failed = kerr.TopicAuthorizationFailed.Code, true
+			case s.topics.Partition(tp.Topic, p) == nil:
+				codes[i][j], failed = kerr.UnknownTopicOrPartition.Code, true
+			default:
+				parts = append(parts, txn.Partition{Topic: tp.Topic, Partition: p})
+			}
+		}
+	}
+	if code == 0 {
+		code = s.applyAddPartitions(ctx, c, t, parts, failed)
+		for i := range codes {
+			for j := range codes[i] {
+				if codes[i][j] == 0 {
+					codes[i][j] = code
+				}
+			}
+		}
+	}
+	for i, tp := range t.Topics {
+		rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+		rt.Topic = tp.Topic
+		for j, p := range tp.Partitions {
+			rt.Partitions = append(rt.Partitions, kmsg.AddPartitionsToTxnResponseTransactionTopicPartition{Partition: p, ErrorCode: rc.errCode(codes[i][j])})
+		}
+		res.Topics = append(res.Topics, rt)
+	}
+	return res
+}
+
+// applyAddPartitions adds (or, verify-only, checks) the valid partitions
+// of one transaction; with another partition of the request failed,
+// nothing is added, as in Kafka.
+func (s *Server) applyAddPartitions(ctx context.Context, c *txn.Coordinator, t *kmsg.AddPartitionsToTxnRequestTransaction, parts []txn.Partition, failed bool) int16 {
+	switch {
+	case failed:
+		return kerr.OperationNotAttempted.Code
+	case t.VerifyOnly:
+		return errorCode(c.Verify(t.TransactionalID, t.ProducerID, t.ProducerEpoch, parts))
+	default:
+		return errorCode(c.AddPartitions(ctx, t.TransactionalID, t.ProducerID, t.ProducerEpoch, parts))
+	}
+}
+
+func (s *Server) handleEndTxn(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.EndTxnRequest)
+	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(req.TransactionalID)) {
+		resp.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
+		return resp
+	}
+	c, code := s.txnCoordinator(rc)
+	if code != 0 {
+		resp.ErrorCode = rc.errCode(code)
+		return resp
+	}
+	pid, epoch, err := c.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit, 1)
+	if err != nil {
+		resp.ErrorCode = rc.errCode(errorCode(err))
+		return resp
+	}
+	resp.ProducerID, resp.ProducerEpoch = pid, epoch
+	return resp
+}
+
+// verifyTxnProduce checks a transactional producer's batch for one
+// partition before it is appended; it returns the error code to answer.
+func (s *Server) verifyTxnProduce(id string, h produceTxnHeader, topic string, partition int32) int16 {
+	if !h.transactional {
+		return kerr.InvalidTxnState.Code
+	}
+	if s.txn == nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	if err := s.txn.Ensure(); err != nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return errorCode(s.txn.Coordinator().Verify(id, h.pid, h.epoch, []txn.Partition{{Topic: topic, Partition: partition}}))
+}
+
+// produceTxnHeader is what verifyTxnProduce needs of a batch header.
+type produceTxnHeader struct {
+	transactional bool
+	pid           int64
+	epoch         int16
+}
+
+func (s *Server) handleDescribeTransactions(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.DescribeTransactionsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
+	c, code := s.txnCoordinator(rc)
+	for _, id := range req.TransactionalIDs {
+		st := kmsg.NewDescribeTransactionsResponseTransactionState()
+		st.TransactionalID, st.ProducerID, st.ProducerEpoch = id, -1, -1
+		switch {
+		case !rc.authorize(ctx, auth.OpDescribe, auth.TransactionalID(id)):
+			st.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
+		case code != 0:
+			st.ErrorCode = rc.errCode(code)
+		default:
+			m, err := c.Describe(id)
+			if err != nil {
+				st.ErrorCode = rc.errCode(errorCode(err))
+				break
+			}
+			describeTxn(&st, m)
+		}
+		resp.TransactionStates = append(resp.TransactionStates, st)
+	}
+	return resp
+}
+
+func describeTxn(st *kmsg.DescribeTransactionsResponseTransactionState, m txn.Metadata) {
+	st.State = m.State.String()
+	st.TimeoutMillis = m.TimeoutMs
+	st.StartTimestamp = m.StartMs
+	st.ProducerID, st.ProducerEpoch = m.ProducerID, m.Epoch
+	for _, p := range m.Partitions {
+		n := len(st.Topics)
+		if n == 0 || st.Topics[n-1].Topic != p.Topic {
+			t := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
+			t.Topic = p.Topic
+			st.Topics = append(st.Topics, t)
+			n++
+		}
+		st.Topics[n-1].Partitions = append(st.Topics[n-1].Partitions, p.Partition)
+	}
+}
+
+func (s *Server) handleListTransactions(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
+	req := r.(*kmsg.ListTransactionsRequest)
+	resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
+	c, code := s.txnCoordinator(rc)
+	if code != 0 {
+		resp.ErrorCode = rc.errCode(code)
+		return resp
+	}
+	states := map[string]bool{}
+	for _, st := range req.StateFilters {
+		states[st] = true
+	}
+	pids := map[int64]bool{}
+	for _, p := range req.ProducerIDFilters {
+		pids[p] = true
+	}
+	nowMs := time.Now().UnixMilli()
+	for _, m := range c.List() {
+		switch {
+		case len(states) > 0 && !states[m.State.String()]:
+		case len(pids) > 0 && !pids[m.ProducerID]:
+		case req.DurationFilterMillis >= 0 && req.Version >= 1 && (m.StartMs < 0 || nowMs-m.StartMs < req.DurationFilterMillis):
+		case !rc.authorize(ctx, auth.OpDescribe, auth.TransactionalID(m.ID)):
+		default:
+			t := kmsg.NewListTransactionsResponseTransactionState()
+			t.TransactionalID, t.ProducerID, t.TransactionState = m.ID, m.ProducerID, m.State.String()
+			resp.TransactionStates = append(resp.TransactionStates, t)
+		}
+	}
+	return resp
+}

@@ -59,6 +59,12 @@ func (t *Tier) ReadRemote(ctx context.Context, tp remote.TopicPartition, offset 
 	return t.reader.Read(ctx, tp, offset, maxBytes)
 }
 
+// TxnIndexes visits the aborted-transactions indexes of tp's remote
+// segments from the one holding from (see fetch.Reader.TxnIndexes).
+func (t *Tier) TxnIndexes(ctx context.Context, tp remote.TopicPartition, from int64, visit func(fetch.TxnIndex) bool) error {
+	return t.reader.TxnIndexes(ctx, tp, from, visit)
+}
+
 // RemoteBounds returns the remote tier's first offset and the offset
 // after its last; ok is false when it holds nothing for tp.
 func (t *Tier) RemoteBounds(ctx context.Context, tp remote.TopicPartition) (start, end int64, ok bool, err error) {

@@ -56,8 +56,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafki/kafki/brokerd/auth"
+	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/meta"
-	"github.com/kafki/kafki/brokerd/storage"
 	"github.com/kafki/kafki/brokerd/topics"
 )
 
@@ -309,12 +309,14 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 					// first batch of the whole response.
 					data = nil
 				}
-				if data != nil {
-					sp.RecordBatches = data
-					if req.IsolationLevel == 1 {
-						sp.AbortedTransactions = abortedTxns(l, rp.FetchOffset, upper)
+				if data != nil && req.IsolationLevel == 1 {
+					if sp.AbortedTransactions, err = abortedTxns(ctx, part, rp.FetchOffset, data); err != nil {
+						sp.ErrorCode = rc.errCode(kerr.KafkaStorageError.Code)
+						final = true
+						break
 					}
 				}
+				sp.RecordBatches = data
 				n += len(data)
 				budget -= len(data)
 			}
@@ -388,15 +390,34 @@ func (s *Server) preferredReadReplica(rc *reqCtx, req *kmsg.FetchRequest, part *
 }
 
 // abortedTxns lists the aborted transactions a read_committed client
-// needs for records of [from, upper): it drops their records. Kafka sends
-// an empty list rather than null when there are none.
-func abortedTxns(l *storage.Log, from, upper int64) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
-	as := l.AbortedTxns(from, upper)
+// needs for the records of data, read from offset from: it drops their
+// records. Kafka sends an empty list rather than null when there are
+// none.
+func abortedTxns(ctx context.Context, part *topics.Partition, from int64, data []byte) ([]kmsg.FetchResponseTopicPartitionAbortedTransaction, error) {
+	as, err := part.AbortedTxns(ctx, from, recordsEnd(from, data))
+	if err != nil {
+		return nil, err
+	}
 	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(as))
 	for _, a := range as {
 		t := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
 		t.ProducerID, t.FirstOffset = a.ProducerID, a.FirstOffset
 		out = append(out, t)
 	}
-	return out
+	return out, nil
+}
+
+// recordsEnd is the offset after the last whole batch of data (the log's
+// own bytes, so headers parse); from when there is none.
+func recordsEnd(from int64, data []byte) int64 {
+	end := from
+	for len(data) > 0 {
+		h, err := batch.ParseHeader(data)
+		if err != nil || h.Size() > len(data) {
+			break
+		}
+		end = h.LastOffset() + 1
+		data = data[h.Size():]
+	}
+	return end
 }

@@ -20,6 +20,9 @@ type SealedSegment struct {
 	TimeIndexPath          string
 	// SnapshotPath is the producer snapshot as of NextOffset.
 	SnapshotPath string
+	// TxnIndexPath is the aborted-transactions index; the file exists
+	// only when an ABORT marker is in the segment.
+	TxnIndexPath string
 }
 
 func (l *Log) sealedSegment(s *segment) SealedSegment {
@@ -29,6 +32,7 @@ func (l *Log) sealedSegment(s *segment) SealedSegment {
 		IndexPath:     segmentPath(l.dir, s.base, indexSuffix),
 		TimeIndexPath: segmentPath(l.dir, s.base, timeIndexSuffix),
 		SnapshotPath:  segmentPath(l.dir, s.next, snapshotSuffix),
+		TxnIndexPath:  segmentPath(l.dir, s.base, txnIndexSuffix),
 	}
 }
 

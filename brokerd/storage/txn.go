@@ -170,6 +170,16 @@ func encodeTxnIndex(entries []AbortedTxn) []byte {
 	return b
 }
 
+// ParseTxnIndex parses the .txnindex of a segment holding offsets [base,
+// next) (next <= base: unknown, unbounded), as uploaded to the remote
+// tier; bytes from there are untrusted, so every entry is checked.
+func ParseTxnIndex(b []byte, base, next int64) ([]AbortedTxn, error) {
+	if next <= base {
+		next = math.MaxInt64
+	}
+	return decodeTxnIndex(b, base, next)
+}
+
 // decodeTxnIndex parses a .txnindex of a segment holding offsets [base,
 // next), checking every entry's marker lies in it.
 func decodeTxnIndex(b []byte, base, next int64) ([]AbortedTxn, error) {

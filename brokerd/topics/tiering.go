@@ -153,9 +153,20 @@ func (m *Manager) uploadPartition(ctx context.Context, p *Partition, epoch int32
 	if ok {
 		p.log.MarkUploaded(end)
 	}
+	// Only what is committed and stable goes up, as Kafka's remote log
+	// manager copies below the last stable offset: a segment above the
+	// high watermark could still be truncated by a leader change (and
+	// the remote tier would then hold records the partition lost), and
+	// one holding an open transaction's records would have its ABORT
+	// marker, and so its aborted-transactions index entry, in a later
+	// segment only.
+	stable := p.log.LastStableOffset(p.HighWatermark())
 	for _, s := range p.log.SealedSegments() {
 		if s.NextOffset <= p.log.RemoteEnd() {
 			continue
+		}
+		if s.NextOffset > stable {
+			break
 		}
 		_, err := m.tier.OnSegmentSealed(ctx, upload.Sealed{
 			TP:            p.tp(),
@@ -164,6 +175,7 @@ func (m *Manager) uploadPartition(ctx context.Context, p *Partition, epoch int32
 			IndexPath:     existing(s.IndexPath),
 			TimeIndexPath: existing(s.TimeIndexPath),
 			SnapshotPath:  existing(s.SnapshotPath),
+			TxnIndexPath:  existing(s.TxnIndexPath),
 			LeaderEpochs:  p.log.LeaderEpochsUpTo(s.NextOffset),
 		})
 		if err != nil && !errors.Is(err, remote.ErrNoProgress) {
@@ -411,4 +423,50 @@ func (p *Partition) OffsetForTimestamp(ctx context.Context, ts int64) (offset, t
 	// The index pointed at data the read did not cover: fall back to the
 	// local log, which holds everything newer.
 	return p.log.OffsetForTimestamp(ts)
+}
+
+// AbortedTxns returns the aborted transactions a read_committed fetch of
+// [from, upper) needs: those whose first offset is below upper and whose
+// ABORT marker is at or after from, from the remote tier's indexes for
+// offsets below the local log start and from the local log's. A remote
+// segment's index entries carry the last stable offset after each abort:
+// once one reaches upper no transaction open before upper can end later,
+// so the walk stops there instead of reading every later index (as
+// Kafka's collectAbortedTransactions does).
+func (p *Partition) AbortedTxns(ctx context.Context, from, upper int64) ([]storage.AbortedTxn, error) {
+	t := p.mgr.tier
+	if t == nil || from >= p.log.LogStartOffset() {
+		return p.log.AbortedTxns(from, upper), nil
+	}
+	var out []storage.AbortedTxn
+	complete, remoteEnd := false, from
+	var perr error
+	err := t.TxnIndexes(ctx, p.tp(), from, func(x fetch.TxnIndex) bool {
+		entries, err := storage.ParseTxnIndex(x.Data, x.BaseOffset, x.LastOffset+1)
+		if err != nil {
+			perr = fmt.Errorf("%w: remote segment at %d: %w", fetch.ErrCorrupt, x.BaseOffset, err)
+			return false
+		}
+		for _, a := range entries {
+			if a.LastOffset >= from && a.FirstOffset < upper {
+				out = append(out, a)
+			}
+			complete = complete || a.LastStableOffset >= upper
+		}
+		remoteEnd = x.LastOffset + 1
+		return !complete
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+	}
+	if !complete {
+		// Later markers are in the local log, at or after remoteEnd
+		// (local segments below it, kept by local retention, repeat
+		// what the remote walk saw).
+		out = append(out, p.log.AbortedTxns(max(from, remoteEnd), upper)...)
+	}
+	return out, nil
 }

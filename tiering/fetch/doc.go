@@ -1,6 +1,8 @@
 // Package fetch serves reads from the remote tier: Reader.Read returns
 // whole v2 batches from the remote segment holding an offset, and
-// Reader.OffsetForTimestamp answers ListOffsets by timestamp.
+// Reader.OffsetForTimestamp answers ListOffsets by timestamp, and
+// Reader.TxnIndexes gives the remote segments' aborted-transactions
+// indexes to a read_committed fetch.
 //
 // # How a read works
 //

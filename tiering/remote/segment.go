@@ -98,6 +98,9 @@ const (
 	KindTimeIndex    Kind = "timeindex"
 	KindSnapshot     Kind = "snapshot"
 	KindLeaderEpochs Kind = "epochs"
+	// KindTxnIndex is the aborted-transactions index (Kafka's
+	// .txnindex), present only for a segment with an ABORT marker.
+	KindTxnIndex Kind = "txnindex"
 )
 
 // Object is one uploaded file of a segment.

@@ -30,6 +30,7 @@ type Sealed struct {
 	IndexPath     string
 	TimeIndexPath string
 	SnapshotPath  string
+	TxnIndexPath  string
 	// LeaderEpochs is the partition's leader-epoch history (checkpoint
 	// bytes) as of the segment's end; stored as its own object.
 	LeaderEpochs []byte
@@ -83,6 +84,7 @@ func (u *Uploader) Upload(ctx context.Context, s Sealed) (remote.Segment, error)
 		{kind: remote.KindIndex, path: s.IndexPath},
 		{kind: remote.KindTimeIndex, path: s.TimeIndexPath},
 		{kind: remote.KindSnapshot, path: s.SnapshotPath},
+		{kind: remote.KindTxnIndex, path: s.TxnIndexPath},
 	} {
 		if src.path != "" {
 			sources = append(sources, src)

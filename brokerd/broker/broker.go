@@ -286,7 +286,7 @@ func (b *Broker) serverOptions(adv string, cl server.Cluster, a auth.Authorizer)
 		Metrics: b.metrics, Log: b.log,
 	}
 	if b.txn != nil {
-		o.Txn = b.txn
+		o.Txn, o.TransactionVersion = b.txn, cfg.TransactionVersion
 	}
 	return o
 }

@@ -68,6 +68,12 @@ type Config struct {
 	// TransactionAbortInterval is transaction.abort.timed.out.transaction.cleanup.interval
 	// (Kafka: .ms): how often the coordinator aborts expired transactions.
 	TransactionAbortInterval time.Duration
+	// TransactionVersion is the transaction.version feature the broker
+	// finalizes (Kafka sets it with kafka-features.sh): 2 is KIP-890
+	// part 2 (the epoch bumped at every commit or abort, partitions
+	// added by the produce itself), 1 the protocol before it. Clients
+	// choose by it; the request versions then decide per request.
+	TransactionVersion int16
 
 	// Consumer groups (Kafka's group.* and offsets.* settings).
 	OffsetsTopicPartitions        int32         // offsets.topic.num.partitions
@@ -183,6 +189,7 @@ func Default() Config {
 		TransactionStatePartitions:    50,
 		TransactionMaxTimeout:         15 * time.Minute,
 		TransactionAbortInterval:      10 * time.Second,
+		TransactionVersion:            2,
 		GroupMinSessionTimeout:        6 * time.Second,
 		GroupMaxSessionTimeout:        30 * time.Minute,
 		GroupInitialRebalanceDelay:    3 * time.Second,
@@ -299,6 +306,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.Var(intValue[int32]{&c.TransactionStatePartitions}, "transaction.state.log.num.partitions", "partitions of __transaction_state when the broker creates it (an existing topic keeps its count)")
 	fs.DurationVar(&c.TransactionMaxTimeout, "transaction.max.timeout", c.TransactionMaxTimeout, "longest transaction timeout a transactional producer may ask for")
 	fs.DurationVar(&c.TransactionAbortInterval, "transaction.abort.timed.out.transaction.cleanup.interval", c.TransactionAbortInterval, "how often the transaction coordinator aborts transactions past their timeout")
+	fs.Var(intValue[int16]{&c.TransactionVersion}, "transaction.version", "the transaction.version feature clients are offered: 2 (KIP-890 part 2: an epoch per transaction, partitions added by produce) or 1")
 	fs.Var(intValue[int32]{&c.OffsetsTopicPartitions}, "offsets.topic.num.partitions", "partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count)")
 	fs.DurationVar(&c.GroupMinSessionTimeout, "group.min.session.timeout", c.GroupMinSessionTimeout, "smallest session timeout a consumer group member may ask for")
 	fs.DurationVar(&c.GroupMaxSessionTimeout, "group.max.session.timeout", c.GroupMaxSessionTimeout, "largest session timeout a consumer group member may ask for")
@@ -398,6 +406,8 @@ func (c *Config) validateGroups() error {
 		return fmt.Errorf("transaction.state.log.num.partitions %d: must be in [1, max.partitions.per.topic %d]", c.TransactionStatePartitions, c.MaxPartitions)
 	case c.TransactionMaxTimeout <= 0 || c.TransactionAbortInterval <= 0:
 		return fmt.Errorf("transaction.max.timeout %v and transaction.abort.timed.out.transaction.cleanup.interval %v: must be > 0", c.TransactionMaxTimeout, c.TransactionAbortInterval)
+	case c.TransactionVersion != 1 && c.TransactionVersion != 2:
+		return fmt.Errorf("transaction.version %d: must be 1 or 2", c.TransactionVersion)
 	case c.OffsetsTopicPartitions < 1:
 		return fmt.Errorf("offsets.topic.num.partitions %d: must be >= 1", c.OffsetsTopicPartitions)
 	case c.OffsetsTopicPartitions > c.MaxPartitions:

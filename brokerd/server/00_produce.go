@@ -100,7 +100,7 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 					}
 				}
 				if req.TransactionID != nil {
-					if code := s.verifyTxnProduce(*req.TransactionID, txnHeaderOf(p.Records), name, p.Partition); code != 0 {
+					if code := s.verifyTxnProduce(ctx, req.Version, *req.TransactionID, txnHeaderOf(p.Records), name, p.Partition); code != 0 {
 						rp.ErrorCode = rc.errCode(code)
 						break
 					}

@@ -47,7 +47,7 @@ func (s *Server) apis() []api {
 		{key: 21, min: deleteRecordsMin, max: deleteRecordsMax, handle: s.handleDeleteRecords},
 		{key: 22, min: initProducerIDMin, max: initProducerIDMax, handle: s.handleInitProducerID},
 		{key: 24, min: addPartitionsToTxnMin, max: addPartitionsToTxnMax, handle: s.handleAddPartitionsToTxn},
-		{key: 26, min: endTxnMin, max: endTxnMax, handle: s.handleEndTxn},
+		{key: 26, min: endTxnMin, max: s.endTxnMax(), handle: s.handleEndTxn},
 		{key: 65, min: describeTransactionsMin, max: describeTransactionsMax, handle: s.handleDescribeTransactions},
 		{key: 66, min: listTransactionsMin, max: listTransactionsMax, handle: s.handleListTransactions},
 		{key: 32, min: describeConfigsMin, max: describeConfigsMax, handle: s.handleDescribeConfigs},

@@ -64,6 +64,10 @@ type Options struct {
 	// Txn is the transaction coordinator; nil: transactional ids are
 	// refused.
 	Txn Txn
+	// TransactionVersion is the transaction.version feature offered to
+	// clients with Txn (config.Config.TransactionVersion): 2 advertises
+	// EndTxn v5 and adds a transactional produce's partition itself.
+	TransactionVersion int16
 	// Cluster is the broker's cluster membership; nil on a single node.
 	Cluster Cluster
 	// Authorizer decides every request's actions; nil allows everything

@@ -12,14 +12,19 @@ package server
 //     partition leader asks its coordinator). A partition of an unknown
 //     topic is UNKNOWN_TOPIC_OR_PARTITION and, as in Kafka, the others of
 //     the request then answer OPERATION_NOT_ATTEMPTED.
-//   - EndTxn v0-v4: transaction version 1. v5 (KIP-890 part 2, the epoch
-//     bump per transaction) is not advertised, nor is the
-//     transaction.version feature, so clients run version 1.
+//   - EndTxn v0-v5: v5 is transaction version 2 (KIP-890 part 2: every
+//     commit or abort bumps the producer epoch, which the response
+//     returns, so a late write of a finished transaction is fenced). It
+//     is advertised, with the transaction.version feature at 2 in
+//     ApiVersions, unless the broker runs with transaction.version=1.
 //   - Produce with a transactional id: each partition's batch must be
-//     transactional and its partition in the producer's open transaction,
-//     checked with the coordinator before the append (KIP-890 part 1's
-//     verification); otherwise INVALID_TXN_STATE (or the coordinator's
-//     PRODUCER_FENCED / INVALID_PRODUCER_EPOCH), and nothing is written.
+//     transactional. Produce v12+ under transaction version 2 adds its
+//     partition to the producer's transaction at the coordinator;
+//     older produces must name a partition already in the open
+//     transaction (KIP-890 part 1's verification). Both are decided
+//     before the append; a refusal is INVALID_TXN_STATE (or the
+//     coordinator's PRODUCER_FENCED / INVALID_PRODUCER_EPOCH /
+//     CONCURRENT_TRANSACTIONS), and nothing is written.
 //     A transactional batch without a transactional id is INVALID_RECORD.
 //
 // Authorization, as Kafka: WRITE on the transactional id
@@ -30,6 +35,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,12 +56,20 @@ const (
 	addPartitionsToTxnMin   = 0
 	addPartitionsToTxnMax   = 5
 	endTxnMin               = 0
-	endTxnMax               = 4
 	describeTransactionsMin = 0
 	describeTransactionsMax = 0
 	listTransactionsMin     = 0
 	listTransactionsMax     = 1
 )
+
+// endTxnMax is 5 (KIP-890 part 2) when the broker offers transaction
+// version 2, else 4.
+func (s *Server) endTxnMax() int16 {
+	if s.opts.TransactionVersion >= txn.TV2 {
+		return 5
+	}
+	return 4
+}
 
 // txnCoordinator returns the coordinator, its state loaded, or the error
 // code to answer.
@@ -196,7 +210,13 @@ func (s *Server) handleEndTxn(ctx context.Context, rc *reqCtx, r kmsg.Request) k
 		resp.ErrorCode = rc.errCode(code)
 		return resp
 	}
-	pid, epoch, err := c.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit, 1)
+	// The request version decides, as in Kafka: v5+ is sent only by a
+	// client using transaction version 2.
+	tv := int16(1)
+	if req.Version >= 5 {
+		tv = txn.TV2
+	}
+	pid, epoch, err := c.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit, tv)
 	if err != nil {
 		resp.ErrorCode = rc.errCode(errorCode(err))
 		return resp
@@ -207,7 +227,11 @@ func (s *Server) handleEndTxn(ctx context.Context, rc *reqCtx, r kmsg.Request) k
 
 // verifyTxnProduce checks a transactional producer's batch for one
 // partition before it is appended; it returns the error code to answer.
-func (s *Server) verifyTxnProduce(id string, h produceTxnHeader, topic string, partition int32) int16 {
+// A Produce v12+ under transaction version 2 adds the partition to the
+// producer's transaction (KIP-890 part 2: such clients send no
+// AddPartitionsToTxn), starting one if none is open; older requests must
+// name a partition already added (part 1's verification).
+func (s *Server) verifyTxnProduce(ctx context.Context, version int16, id string, h produceTxnHeader, topic string, partition int32) int16 {
 	if !h.transactional {
 		return kerr.InvalidTxnState.Code
 	}
@@ -217,8 +241,36 @@ func (s *Server) verifyTxnProduce(id string, h produceTxnHeader, topic string, p
 	if err := s.txn.Ensure(); err != nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	return errorCode(s.txn.Coordinator().Verify(id, h.pid, h.epoch, []txn.Partition{{Topic: topic, Partition: partition}}))
+	parts := []txn.Partition{{Topic: topic, Partition: partition}}
+	c := s.txn.Coordinator()
+	if version < 12 || s.opts.TransactionVersion < txn.TV2 {
+		return errorCode(c.Verify(id, h.pid, h.epoch, parts))
+	}
+	// A version 2 client produces right after its EndTxn answer, often
+	// while the previous transaction's markers are still being written
+	// (CONCURRENT_TRANSACTIONS). As Kafka's add.partitions.to.txn.retry.*
+	// settings, the broker retries briefly rather than bouncing it to the
+	// client, which would wait for a metadata refresh first.
+	deadline := time.Now().Add(addPartitionsRetryMax)
+	for {
+		err := c.AddPartitions(ctx, id, h.pid, h.epoch, parts)
+		if !errors.Is(err, kerr.ConcurrentTransactions) || time.Now().Add(addPartitionsRetryBackoff).After(deadline) {
+			return errorCode(err)
+		}
+		select {
+		case <-ctx.Done():
+			return errorCode(err)
+		case <-time.After(addPartitionsRetryBackoff):
+		}
+	}
 }
+
+// Kafka's add.partitions.to.txn.retry.backoff.ms and
+// add.partitions.to.txn.retry.backoff.max.ms defaults.
+const (
+	addPartitionsRetryBackoff = 20 * time.Millisecond
+	addPartitionsRetryMax     = 100 * time.Millisecond
+)
 
 // produceTxnHeader is what verifyTxnProduce needs of a batch header.
 type produceTxnHeader struct {

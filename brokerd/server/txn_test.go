@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/config"
@@ -72,7 +73,15 @@ func consumeValues(t *testing.T, addr, topic string, iso kgo.IsolationLevel, sto
 // committed records, once each, in order; a read_uncommitted one sees
 // the aborted ones too.
 func TestTxnCommitAbortReadCommitted(t *testing.T) {
-	b := testbroker.StartBroker(t, testbroker.WithConfig(txnConfig))
+	for _, tv := range []int16{1, 2} {
+		t.Run(fmt.Sprintf("transaction.version=%d", tv), func(t *testing.T) {
+			testTxnCommitAbortReadCommitted(t, tv)
+		})
+	}
+}
+
+func testTxnCommitAbortReadCommitted(t *testing.T, tv int16) {
+	b := testbroker.StartBroker(t, testbroker.WithConfig(txnConfig), testbroker.WithConfig(func(c *config.Config) { c.TransactionVersion = tv }))
 	const topic = "txn-rc"
 	admin := txnClient(t, b.Addr())
 	createTxnTopic(t, admin, topic, 2)
@@ -108,6 +117,15 @@ func TestTxnCommitAbortReadCommitted(t *testing.T) {
 			t.Fatalf("round %d: end (commit %v): %v", round, commit, err)
 		}
 	}
+	// The client chose the protocol the broker offered: under version 2
+	// every EndTxn bumped the epoch (KIP-890 part 2), under 1 none did.
+	wantEpoch := int16(0)
+	if tv == 2 {
+		wantEpoch = rounds
+	}
+	if m := describeTxn(t, admin, "rc-producer"); m.ProducerEpoch != wantEpoch || m.State != "CompleteCommit" {
+		t.Fatalf("transaction.version %d: after %d transactions the id is %s at epoch %d, want CompleteCommit at %d", tv, rounds, m.State, m.ProducerEpoch, wantEpoch)
+	}
 	got := consumeValues(t, b.Addr(), topic, kgo.ReadCommitted(), "stop")
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("read_committed saw\n%v\nwant\n%v", got, want)
@@ -115,6 +133,30 @@ func TestTxnCommitAbortReadCommitted(t *testing.T) {
 	if un := consumeValues(t, b.Addr(), topic, kgo.ReadUncommitted(), "stop"); fmt.Sprint(un) != fmt.Sprint(all) {
 		t.Fatalf("read_uncommitted saw\n%v\nwant\n%v", un, all)
 	}
+}
+
+// describeTxn is DescribeTransactions of one id, awaiting the end of a
+// completion in flight.
+func describeTxn(t *testing.T, cl *kgo.Client, id string) kmsg.DescribeTransactionsResponseTransactionState {
+	t.Helper()
+	var st kmsg.DescribeTransactionsResponseTransactionState
+	poll.Must(t, 10*time.Second, "transaction of "+id+" completed", func() error {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err != nil {
+			return err
+		}
+		st = resp.TransactionStates[0]
+		if err := kerr.ErrorForCode(st.ErrorCode); err != nil {
+			return err
+		}
+		if strings.HasPrefix(st.State, "Prepare") {
+			return fmt.Errorf("state %s", st.State)
+		}
+		return nil
+	})
+	return st
 }
 
 // TestTxnLastStableOffset: while a transaction is open, ListOffsets and
@@ -278,6 +320,11 @@ func TestTxnBadInput(t *testing.T) {
 		t.Fatal(err, td.Error())
 	}
 	topicID := td[topic].ID
+	// Produce v11: a client of transaction version 1, whose partitions
+	// must have been added (v12+ under version 2 adds them itself).
+	maxV := kversion.Stable()
+	maxV.SetMaxKeyVersion(int16(kmsg.Produce), 11)
+	v11 := txnClient(t, b.Addr(), kgo.MaxVersions(maxV))
 	// produce sends a transactional batch, with the transactional id or
 	// without.
 	produce := func(partition int32, withID bool) int16 {
@@ -289,7 +336,7 @@ func TestTxnBadInput(t *testing.T) {
 			req.TransactionID = kmsg.StringPtr(id)
 		}
 		req.Topics = []kmsg.ProduceRequestTopic{{Topic: topic, TopicID: topicID, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: partition, Records: rec}}}}
-		resp, err := req.RequestWith(ctx, cl)
+		resp, err := req.RequestWith(ctx, v11)
 		if err != nil {
 			t.Fatal(err)
 		}

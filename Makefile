@@ -15,7 +15,7 @@ FUZZTIME  ?= 15s
 # it runs about 1,700, and every target finds more new coverage.
 FUZZMINIMIZETIME ?= 200x
 
-.PHONY: all build run dev-cluster test test-deps vet cyclo unit race fuzz e2e bench bench-go bench-e2e clean chaos infra-deps infra-test brokerd-linux synth deploy
+.PHONY: all build run dev-cluster test test-deps vet cyclo unit race fuzz e2e bench bench-go bench-e2e bench-compaction clean chaos infra-deps infra-test brokerd-linux synth deploy
 
 all: build
 
@@ -116,6 +116,13 @@ bench: bench-go bench-e2e
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./brokerd/batch ./brokerd/storage ./brokerd/server ./brokerd/groups
+
+# Compaction (issue 16): cleaning throughput, and a compacted topic under
+# a fixed-rate overwrite churn with the cleaner on and off (produce
+# latency, bytes on disk each second). About 70 s.
+bench-compaction:
+	$(GO) test -run '^$$' -bench 'Clean$$' -benchtime 3x ./brokerd/storage
+	$(GO) test -run '^$$' -bench CompactedChurn -benchtime 1x ./brokerd/cleaner
 
 BENCH_E2E_OUT   ?= $(BIN)/bench-e2e
 BENCH_E2E_SIZES ?= 100 1024

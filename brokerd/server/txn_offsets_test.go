@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -251,4 +252,244 @@ func TestTxnOffsetCommitWire(t *testing.T) {
 		p.end(t, cl, true)
 		awaitStableOffset(t, cl, g, topic, 0, 4)
 	})
+}
+
+// eosWorker is one member of a consume-transform-produce group: a
+// kgo.GroupTransactSession copying every record of in to the same
+// partition of out, committing its input offsets in the transaction. A
+// session whose End fails (no error of End is retryable) is closed and
+// replaced by a new one with the same transactional id, which fences
+// whatever the old one left open, as an application would.
+type eosWorker struct {
+	stop func()
+	done chan struct{}
+}
+
+func startEOSWorker(t *testing.T, addr string, n int, group, in, out string) *eosWorker {
+	t.Helper()
+	pollCtx, stop := context.WithCancel(context.Background())
+	w := &eosWorker{stop: stop, done: make(chan struct{})}
+	opts := append(memberOpts(group, in),
+		kgo.SeedBrokers(addr),
+		kgo.TransactionalID(fmt.Sprintf("%s-worker-%d", group, n)),
+		kgo.TransactionTimeout(10*time.Second),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	)
+	t.Cleanup(w.Stop)
+	go func() {
+		defer close(w.done)
+		for pollCtx.Err() == nil {
+			s, err := kgo.NewGroupTransactSession(opts...)
+			if err != nil {
+				t.Errorf("worker %d: %v", n, err)
+				return
+			}
+			runEOSSession(pollCtx, t, n, s, out)
+			s.Close()
+		}
+	}()
+	return w
+}
+
+// runEOSSession transforms until pollCtx ends or the session fails.
+func runEOSSession(pollCtx context.Context, t *testing.T, n int, s *kgo.GroupTransactSession, out string) {
+	for {
+		fs := s.PollFetches(pollCtx)
+		if pollCtx.Err() != nil {
+			return // no transaction is open: Begin comes next
+		}
+		if err := s.Begin(); err != nil {
+			t.Logf("worker %d: begin: %v", n, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		fs.EachRecord(func(r *kgo.Record) {
+			s.Produce(ctx, &kgo.Record{Topic: out, Partition: r.Partition, Value: r.Value, Headers: []kgo.RecordHeader{{Key: "worker", Value: fmt.Append(nil, n)}}}, nil)
+		})
+		_, err := s.End(ctx, kgo.TryCommit)
+		cancel()
+		if err != nil {
+			t.Logf("worker %d: end: %v; starting a new session", n, err)
+			return
+		}
+	}
+}
+
+// Stop ends the worker between two transactions and waits for it.
+func (w *eosWorker) Stop() {
+	w.stop()
+	<-w.done
+}
+
+// committedTotal is the sum of group's visible committed offsets of
+// topic.
+func committedTotal(t *testing.T, adm *kadm.Client, group, topic string) int64 {
+	offs, err := adm.FetchOffsets(context.Background(), group)
+	if err != nil || offs.Error() != nil {
+		return -1
+	}
+	var n int64
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.At > 0 {
+			n += o.At
+		}
+	})
+	return n
+}
+
+// TestTxnGroupTransactSession: franz-go's consume-transform-produce
+// (GroupTransactSession) between two topics of 4 partitions, through
+// rebalances (a second and a third member join, the first leaves) while
+// records flow: read_committed, the output holds every input record
+// exactly once.
+func TestTxnGroupTransactSession(t *testing.T) { testGroupTransactSession(t, false) }
+
+// TestTxnGroupTransactSessionRestart is the same with the broker
+// restarted on its data in the middle: transactions open at the restart
+// abort, and their input is copied again by a later one, once.
+func TestTxnGroupTransactSessionRestart(t *testing.T) { testGroupTransactSession(t, true) }
+
+// eosRecords is how many records the input gets; the producer keeps at
+// most eosWindow of them ahead of the group's commits, so records are
+// flowing whenever the membership changes.
+const eosRecords, eosWindow = 4000, 200
+
+func testGroupTransactSession(t *testing.T, restart bool) {
+	dir := t.TempDir()
+	b := testbroker.StartBroker(t, testbroker.WithConfig(txnGroupConfig), testbroker.WithDataDir(dir))
+	addr := b.Addr()
+	const in, out, group, parts = "eos-in", "eos-out", "eos-group", 4
+	admCl := txnClient(t, addr)
+	createTxnTopic(t, admCl, in, parts)
+	createTxnTopic(t, admCl, out, parts)
+	adm := kadm.NewClient(newClient(t, addr))
+	progress := func(what string, want int64) {
+		t.Helper()
+		poll.True(t, 60*time.Second, fmt.Sprintf("%s: %d input records committed", what, want), func() bool {
+			return committedTotal(t, adm, group, in) >= want
+		})
+	}
+	produced := make(chan error, 1)
+	prod := newClient(t, addr, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	go func() { produced <- producePaced(t, prod, adm, group, in) }()
+
+	w1 := startEOSWorker(t, addr, 1, group, in, out)
+	progress("one member", eosRecords/8)
+	w2 := startEOSWorker(t, addr, 2, group, in, out)
+	progress("second member joined", 3*eosRecords/8)
+	w3 := startEOSWorker(t, addr, 3, group, in, out)
+	progress("third member joined", 5*eosRecords/8)
+	w1.Stop()
+	if restart {
+		progress("first member left", 6*eosRecords/8)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if err := b.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		testbroker.StartBroker(t, testbroker.WithConfig(txnGroupConfig), testbroker.WithDataDir(dir),
+			testbroker.WithConfig(func(c *config.Config) { c.Listen = addr }))
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	progress("all", eosRecords)
+	w2.Stop()
+	w3.Stop()
+	if got := committedTotal(t, adm, group, in); got != eosRecords {
+		t.Fatalf("committed %d input records, produced %d", got, eosRecords)
+	}
+	byWorker := readExactlyOnce(t, addr, out, parts)
+	for w := 1; w <= 3; w++ {
+		if byWorker[w] == 0 {
+			t.Errorf("worker %d copied nothing (by worker: %v): the group did not rebalance onto it", w, byWorker)
+		}
+	}
+}
+
+// producePaced produces eosRecords values v-0.. to topic, in batches,
+// each once the group has committed all but eosWindow of the records
+// before it.
+func producePaced(t *testing.T, cl *kgo.Client, adm *kadm.Client, group, topic string) error {
+	const batch = 20
+	for i := 0; i < eosRecords; i += batch {
+		err := poll.Within(context.Background(), 60*time.Second, "the group catching up", func() error {
+			if c := committedTotal(t, adm, group, topic); c < int64(i-eosWindow) {
+				return fmt.Errorf("%d committed, %d produced", c, i)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var rs []*kgo.Record
+		for j := i; j < i+batch; j++ {
+			rs = append(rs, &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "v-%d", j)})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = cl.ProduceSync(ctx, rs...).FirstErr()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("produce v-%d..: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// readExactlyOnce reads out read_committed up to a plain record closing
+// each partition, checks that it holds v-0..v-(eosRecords-1) once each,
+// and returns how many each worker copied.
+func readExactlyOnce(t *testing.T, addr, out string, parts int32) map[int]int {
+	t.Helper()
+	// read_committed reaches a partition's closing record only once
+	// every transaction before it has ended.
+	closer := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := int32(0); p < parts; p++ {
+		if err := closer.ProduceSync(ctxT(t), &kgo.Record{Topic: out, Partition: p, Value: []byte("stop")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := newClient(t, addr, kgo.ConsumeTopics(out), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	counts := map[string]int{}
+	byWorker := map[int]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for stops := int32(0); stops < parts; {
+		fs := rd.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %d of %d partitions done, %d values", out, stops, parts, len(counts))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) == "stop" {
+				stops++
+				return
+			}
+			counts[string(r.Value)]++
+			for _, h := range r.Headers {
+				if h.Key == "worker" {
+					var w int
+					fmt.Sscan(string(h.Value), &w)
+					byWorker[w]++
+				}
+			}
+		})
+	}
+	var missing, dup []string
+	for i := 0; i < eosRecords; i++ {
+		v := fmt.Sprintf("v-%d", i)
+		switch counts[v] {
+		case 1:
+		case 0:
+			missing = append(missing, v)
+		default:
+			dup = append(dup, v)
+		}
+		delete(counts, v)
+	}
+	if len(missing) > 0 || len(dup) > 0 || len(counts) > 0 {
+		t.Fatalf("output: %d missing (%.10v), %d duplicated (%.10v), %d unexpected", len(missing), missing, len(dup), dup, len(counts))
+	}
+	return byWorker
 }

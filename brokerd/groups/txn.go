@@ -47,15 +47,36 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) *kmsg.Tx
 			resp.Topics = append(resp.Topics, rt)
 		}
 	}()
-	code := c.txnOffsetCommit(req, codes)
-	if code != 0 {
-		for i := range codes {
-			for j := range codes[i] {
+	if code := c.txnOffsetCommit(req, codes); code != 0 {
+		fillCodes(codes, code)
+	}
+	return resp
+}
+
+// checkTxnCommitter checks a consumer's commit (KIP-447, v3+): it must
+// still be a member of the group's current generation, as OffsetCommit's.
+// One without member fields (a producer committing for a group it does
+// not belong to, or v0-v2) is not checked, as in Kafka.
+func checkTxnCommitter(g *group, req *kmsg.TxnOffsetCommitRequest, now time.Time) int16 {
+	if req.Version < 3 || req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil {
+		return 0
+	}
+	if g == nil {
+		g = newGroup(req.Group, now) // generation 0, no members
+	}
+	_, code := g.checkCommitter(req.MemberID, req.InstanceID, req.Generation)
+	return code
+}
+
+// fillCodes sets code on every partition not refused already.
+func fillCodes(codes [][]int16, code int16) {
+	for i := range codes {
+		for j := range codes[i] {
+			if codes[i][j] == 0 {
 				codes[i][j] = code
 			}
 		}
 	}
-	return resp
 }
 
 // txnOffsetCommit fills codes per partition, or returns the code of the
@@ -71,18 +92,8 @@ func (c *Coordinator) txnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, codes []
 	defer s.mu.Unlock()
 	now := c.clock.Now()
 	g := s.groups[req.Group]
-	if req.Version >= 3 && (req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil) {
-		// A consumer's commit (KIP-447): it must still be a member of
-		// the group's current generation. One without these fields
-		// (a producer committing for a group it does not belong to, or
-		// v0-v2) is not checked, as in Kafka.
-		check := g
-		if check == nil {
-			check = newGroup(req.Group, now)
-		}
-		if _, code := check.checkCommitter(req.MemberID, req.InstanceID, req.Generation); code != 0 {
-			return code
-		}
+	if code := checkTxnCommitter(g, req, now); code != 0 {
+		return code
 	}
 	type valid struct {
 		t tp
@@ -123,14 +134,7 @@ func (c *Coordinator) txnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, codes []
 	s.seq++
 	if err != nil {
 		c.log.Warn("transactional offset commit not persisted", "group", req.Group, "producer.id", req.ProducerID, "err", err)
-		code := appendErrCode(err)
-		for i := range codes {
-			for j := range codes[i] {
-				if codes[i][j] == 0 {
-					codes[i][j] = code
-				}
-			}
-		}
+		fillCodes(codes, appendErrCode(err))
 		return 0
 	}
 	if g == nil {

@@ -493,3 +493,44 @@ func readExactlyOnce(t *testing.T, addr, out string, parts int32) map[int]int {
 	}
 	return byWorker
 }
+
+// TestTxnOffsetsACL: AddOffsetsToTxn needs WRITE on the transactional id
+// and READ on the group; TxnOffsetCommit READ on each topic too, as in
+// Kafka. Denied requests get the error of the first check that fails.
+func TestTxnOffsetsACL(t *testing.T) {
+	e := newACLEnv(t, anonymous)
+	const id, group, topic = "tx-offsets", "g-txn", "t-txn"
+	idACL := kadm.NewACLs().Allow(e.who).AllowHosts("*").TransactionalIDs(id).ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpWrite)
+	addOffsets := func() int16 {
+		req := kmsg.NewPtrAddOffsetsToTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = id, 1, 0, group
+		return e.request(req).(*kmsg.AddOffsetsToTxnResponse).ErrorCode
+	}
+	commit := func() int16 {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = id, group, 1, 0
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rt.Partitions = []kmsg.TxnOffsetCommitRequestTopicPartition{kmsg.NewTxnOffsetCommitRequestTopicPartition()}
+		req.Topics = append(req.Topics, rt)
+		return e.request(req).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	want := func(what string, got int16, want *kerr.Error) {
+		t.Helper()
+		if got != want.Code {
+			t.Fatalf("%s: %v, want %s", what, kerr.ErrorForCode(got), want.Message)
+		}
+	}
+	want("AddOffsetsToTxn without ACLs", addOffsets(), kerr.TransactionalIDAuthorizationFailed)
+	want("TxnOffsetCommit without ACLs", commit(), kerr.TransactionalIDAuthorizationFailed)
+	e.grant(idACL)
+	want("AddOffsetsToTxn without READ on the group", addOffsets(), kerr.GroupAuthorizationFailed)
+	want("TxnOffsetCommit without READ on the group", commit(), kerr.GroupAuthorizationFailed)
+	e.grant(groupACL(e.who, group, kadm.OpRead))
+	want("TxnOffsetCommit without READ on the topic", commit(), kerr.TopicAuthorizationFailed)
+	e.grant(topicACL(e.who, kadm.ACLPatternLiteral, []string{topic}, kadm.OpRead))
+	// Authorized: the transaction coordinator answers (the id has no
+	// producer).
+	want("AddOffsetsToTxn authorized", addOffsets(), kerr.InvalidProducerIDMapping)
+	want("TxnOffsetCommit authorized", commit(), kerr.InvalidProducerIDMapping)
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafki/kafki/brokerd/storage"
 )
 
 // txnCommit sends a TxnOffsetCommit v3 of one partition for producer pid
@@ -194,5 +196,83 @@ func TestTxnOffsetsHoldGroup(t *testing.T) {
 	e.wantOffset("after reload", "g", 0, 10, false)
 	if err := e.c.DeleteGroup("g"); err != nil {
 		t.Fatalf("DeleteGroup once committed: %v", err)
+	}
+}
+
+// A clustered coordinator's per-partition load (SetLeadership) finds the
+// pending offsets as Load does; losing the partition drops them with the
+// groups, and the next leader's load has them again.
+func TestTxnOffsetsClusteredLoad(t *testing.T) {
+	e := newEnv(t, testConfig())
+	if code := e.txnCommit("g", 7, -1, "", "t", 0, 10); code != 0 {
+		t.Fatalf("txn commit: %d", code)
+	}
+	p := PartitionFor("g", 3)
+	e.c = e.clustered()
+	e.c.SetLeadership(p, true)
+	e.wantOffset("pending after the leader's load", "g", 0, -1, true)
+	e.c.SetLeadership(p, false)
+	if err := e.c.WriteTxnMarker(context.Background(), p, 7, 0, true, 0); !errors.Is(err, ErrNotCoordinator) {
+		t.Fatalf("marker on a partition not led: %v, want NOT_COORDINATOR", err)
+	}
+	e.c.SetLeadership(p, true)
+	e.wantOffset("pending after leading again", "g", 0, -1, true)
+	e.marker("g", 7, true)
+	e.wantOffset("committed", "g", 0, 10, false)
+	e.c.SetLeadership(p, false)
+	e.c.SetLeadership(p, true)
+	e.wantOffset("committed after leading again", "g", 0, 10, false)
+}
+
+// On the real segmented log: the producer's batches and its marker are
+// stored as Kafka's (transactional, then a control batch), snapshots
+// keep the open transaction's segment, and a reopened log reloads the
+// pending offsets, then the committed ones.
+func TestTxnOffsetsOnSegmentedLog(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *storage.Log {
+		l, err := storage.Open(dir, storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	e := newEnv(t, testConfig())
+	e.logs = []Log{storageLog{l}}
+	e.restart()
+	if code := e.txnCommit("g", 7, -1, "", "t", 0, 10); code != 0 {
+		t.Fatalf("txn commit: %d", code)
+	}
+	if code := e.txnCommit("g", 7, -1, "", "t", 1, 11); code != 0 {
+		t.Fatalf("second txn commit of the producer: %d", code)
+	}
+	for i := 0; i < 5*e.cfg.SnapshotMinRecords; i++ {
+		if code := e.commit("other", -1, "", "t", int32(i%3), int64(i%900)); code != 0 {
+			t.Fatalf("commit %d: %d", i, code)
+		}
+	}
+	if l.FirstUnstableOffset() != 0 || l.LogStartOffset() != 0 {
+		t.Fatalf("first unstable %d, log start %d: the open transaction's batch was dropped", l.FirstUnstableOffset(), l.LogStartOffset())
+	}
+	reopen := func() {
+		t.Helper()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		l = open()
+		e.logs = []Log{storageLog{l}}
+		e.restart()
+	}
+	reopen()
+	e.wantOffset("pending after reopening", "g", 0, -1, true)
+	e.wantOffset("pending after reopening", "g", 1, -1, true)
+	e.marker("g", 7, true)
+	reopen()
+	defer l.Close()
+	e.wantOffset("committed after reopening", "g", 0, 10, false)
+	e.wantOffset("committed after reopening", "g", 1, 11, false)
+	if got, end := l.FirstUnstableOffset(), l.LogEndOffset(); got != end {
+		t.Fatalf("first unstable %d after the commit, want the end %d", got, end)
 	}
 }

@@ -98,10 +98,11 @@
 // Load replays the same way: a transactional batch is pending for its
 // producer until a control batch of that producer follows; one with no
 // marker yet stays pending (the coordinator, reloading its state, writes
-// the marker again). The caller verifies with the transaction coordinator
-// that the group's partition is in the producer's open transaction
-// before the commit (KIP-890 part 1), so no pending offsets are written
-// that no marker will end.
+// the marker again). TxnOffsetCommit verifies with the transaction
+// coordinator that the group's partition is in the producer's open
+// transaction (KIP-890 part 1), under the shard's lock, so no pending
+// offsets are written that no marker will end: a marker of the producer
+// cannot fall between the check and the write.
 //
 // At the COMMIT the pending offsets replace the committed ones whatever
 // was committed in between (Kafka keeps a plain commit written after the

@@ -22,14 +22,19 @@ type openTxn struct {
 	groups map[string]struct{}
 }
 
-// TxnOffsetCommit handles a TxnOffsetCommit request whose producer the
-// caller has verified with the transaction coordinator: the group's
-// offsets partition is in the producer's open transaction (KIP-890 part
-// 1). The valid partitions are appended as one transactional batch of
-// the producer and kept pending: OffsetFetch does not see them until the
-// transaction's COMMIT marker (WriteTxnMarker) and an ABORT drops them.
-// From v3 the member fields are checked as OffsetCommit's.
-func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse {
+// TxnOffsetCommit handles a TxnOffsetCommit request. verify asks the
+// transaction coordinator whether the group's offsets partition is in
+// the producer's open transaction (KIP-890 part 1) and returns the error
+// code to answer if not; it runs under the shard's lock, before anything
+// else, so that no marker of the producer can be applied between the
+// check and the write (a marker takes the lock too): an offset commit
+// racing its transaction's end either lands before the marker, in the
+// transaction, or is refused. verify must not call back into the
+// coordinator. The valid partitions are appended as one transactional
+// batch of the producer and kept pending: OffsetFetch does not see them
+// until the transaction's COMMIT marker (WriteTxnMarker) and an ABORT
+// drops them. From v3 the member fields are checked as OffsetCommit's.
+func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, verify func() int16) *kmsg.TxnOffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	codes := make([][]int16, len(req.Topics))
 	for i, t := range req.Topics {
@@ -47,7 +52,7 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) *kmsg.Tx
 			resp.Topics = append(resp.Topics, rt)
 		}
 	}()
-	if code := c.txnOffsetCommit(req, codes); code != 0 {
+	if code := c.txnOffsetCommit(req, verify, codes); code != 0 {
 		fillCodes(codes, code)
 	}
 	return resp
@@ -81,7 +86,7 @@ func fillCodes(codes [][]int16, code int16) {
 
 // txnOffsetCommit fills codes per partition, or returns the code of the
 // whole request.
-func (c *Coordinator) txnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, codes [][]int16) int16 {
+func (c *Coordinator) txnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, verify func() int16, codes [][]int16) int16 {
 	if req.Group == "" {
 		return ErrInvalidGroupID.Code
 	}
@@ -90,6 +95,9 @@ func (c *Coordinator) txnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, codes []
 		return code
 	}
 	defer s.mu.Unlock()
+	if code := verify(); code != 0 {
+		return code
+	}
 	now := c.clock.Now()
 	g := s.groups[req.Group]
 	if code := checkTxnCommitter(g, req, now); code != 0 {

@@ -25,7 +25,7 @@ func (e *env) txnCommit(group string, pid int64, gen int32, member, topic string
 	p.Partition, p.Offset = part, off
 	t.Partitions = append(t.Partitions, p)
 	r.Topics = append(r.Topics, t)
-	return e.c.TxnOffsetCommit(r).Topics[0].Partitions[0].ErrorCode
+	return e.c.TxnOffsetCommit(r, func() int16 { return 0 }).Topics[0].Partitions[0].ErrorCode
 }
 
 // marker ends producer pid's transaction on group's offsets partition.
@@ -275,4 +275,27 @@ func TestTxnOffsetsOnSegmentedLog(t *testing.T) {
 	if got, end := l.FirstUnstableOffset(), l.LogEndOffset(); got != end {
 		t.Fatalf("first unstable %d after the commit, want the end %d", got, end)
 	}
+}
+
+// A commit the transaction coordinator refuses writes nothing and keeps
+// nothing pending; the check runs before the member checks, as Kafka's.
+func TestTxnOffsetsVerifyRefused(t *testing.T) {
+	e := newEnv(t, testConfig())
+	lg := e.logs[PartitionFor("g", 3)].(*memLog)
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Version = 3
+	r.TransactionalID, r.Group, r.ProducerID, r.Generation, r.MemberID = "tx", "g", 7, 3, "someone"
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "t"
+	rt.Partitions = []kmsg.TxnOffsetCommitRequestTopicPartition{kmsg.NewTxnOffsetCommitRequestTopicPartition()}
+	r.Topics = append(r.Topics, rt)
+	const invalidTxnState = 48
+	resp := e.c.TxnOffsetCommit(r, func() int16 { return invalidTxnState })
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != invalidTxnState {
+		t.Fatalf("code %d, want the verifier's", code)
+	}
+	if end := lg.End(); end != 0 {
+		t.Fatalf("log end %d after a refused commit", end)
+	}
+	e.wantOffset("after a refused commit", "g", 0, -1, false)
 }

@@ -124,10 +124,20 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.R
 		req.Topics = kept
 	}
 	if len(req.Topics) > 0 {
-		if code := s.verifyTxnOffsets(ctx, rc, req); code != 0 {
+		c, code := s.txnCoordinator(rc)
+		var p txn.Partition
+		if code == 0 {
+			p, code = s.offsetsPartition(ctx, rc, req.Group)
+		}
+		if code != 0 {
 			txnOffsetCommitAll(rc, resp, req.Topics, code)
 		} else {
-			got := s.groups.TxnOffsetCommit(req)
+			// The group coordinator asks under its shard's lock (see
+			// groups.Coordinator.TxnOffsetCommit).
+			verify := func() int16 {
+				return errorCode(c.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p}))
+			}
+			got := s.groups.TxnOffsetCommit(req, verify)
 			for _, t := range got.Topics {
 				for _, p := range t.Partitions {
 					rc.errCode(p.ErrorCode)
@@ -137,23 +147,6 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.R
 		}
 	}
 	return txnOffsetCommitAll(rc, resp, denied, kerr.TopicAuthorizationFailed.Code)
-}
-
-// verifyTxnOffsets checks with the transaction coordinator that the
-// group's offsets partition is in the producer's open transaction.
-func (s *Server) verifyTxnOffsets(ctx context.Context, rc *reqCtx, req *kmsg.TxnOffsetCommitRequest) int16 {
-	c, code := s.txnCoordinator(rc)
-	if code != 0 {
-		return code
-	}
-	p, code := s.offsetsPartition(ctx, rc, req.Group)
-	if code != 0 {
-		return code
-	}
-	if !s.groups.Owns(req.Group) {
-		return kerr.NotCoordinator.Code
-	}
-	return errorCode(c.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p}))
 }
 
 // txnOffsetCommitAll answers every partition of ts with code, in resp.

@@ -17,7 +17,10 @@
 // replicas and ISR, producers and consumers carry on across a SIGKILLed
 // leader, and a group's committed offsets survive the death of its
 // coordinator. acls_test.go adds, lists and removes ACLs with kafka-acls
-// against a broker with Kafka's authorizer class configured.
+// against a broker with Kafka's authorizer class configured. txn_test.go
+// runs Kafka's TransactionalMessageCopier (consume-transform-produce with
+// sendOffsetsToTransaction and random aborts) and reads its output
+// read_committed.
 //
 // The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
 // broker from the kafka_2.13 jar), so they state Kafka's behaviour, not

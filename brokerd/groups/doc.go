@@ -84,6 +84,50 @@
 // appended. Compaction would need a cleaner thread, segment rewriting and
 // swap logic in storage for the same bound.
 //
+// # Transactional offsets
+//
+// TxnOffsetCommit (a transactional producer committing its consumer's
+// offsets, KIP-98/KIP-447) appends the offsets as a transactional batch
+// of the producer (its id and epoch set, no sequence) and keeps them in
+// the group as that producer's pending offsets: OffsetFetch does not
+// return them (it reports the partition unstable, for require_stable),
+// until the transaction's marker on the partition. The transaction
+// coordinator ends the transaction through WriteTxnMarker, which appends
+// the COMMIT or ABORT control batch and, under the same shard lock,
+// makes the producer's pending offsets the groups' offsets or drops them.
+// Load replays the same way: a transactional batch is pending for its
+// producer until a control batch of that producer follows; one with no
+// marker yet stays pending (the coordinator, reloading its state, writes
+// the marker again). TxnOffsetCommit verifies with the transaction
+// coordinator that the group's partition is in the producer's open
+// transaction (KIP-890 part 1), under the shard's lock, so no pending
+// offsets are written that no marker will end: a marker of the producer
+// cannot fall between the check and the write.
+//
+// At the COMMIT the pending offsets replace the committed ones whatever
+// was committed in between (Kafka keeps a plain commit written after the
+// transactional one instead); a group mixing both for one partition
+// inside a transaction is not a pattern any client uses.
+//
+// Invariants added:
+//
+//   - The producer ids with pending offsets in a shard's groups are
+//     exactly those whose transactional batches in the log have no
+//     marker after them (memory is a replay of the log). A
+//     TxnOffsetCommit is written and committed under the shard's lock
+//     (unlike OffsetCommit), and WriteTxnMarker takes it too, so no
+//     marker falls between a commit's write and its pending offsets.
+//   - A snapshot never drops the first batch of an open transaction: it
+//     deletes only the segments before the oldest such batch (or its own
+//     start, whichever is lower). The kept tail replays to the same state
+//     before the snapshot rewrites every live key, so the pending offsets
+//     survive and nothing is applied early. The tail is not counted
+//     against the snapshot bound; transactions' timeouts bound it.
+//   - DeleteGroups answers NON_EMPTY_GROUP for a group a transaction
+//     holds pending offsets of, and expiry skips it: the COMMIT would
+//     otherwise find no group for them. OffsetDelete removes the visible
+//     offset only; a pending one still applies at the COMMIT.
+//
 // # Expiry
 //
 // ExpireOffsets removes (with tombstones) the offsets of topics that no

@@ -62,7 +62,7 @@ func (s *Server) apis() []api {
 	// Transactional consumer offsets (txn_offsets.go).
 	t = append(t,
 		api{key: 25, min: addOffsetsToTxnMin, max: addOffsetsToTxnMax, handle: s.handleAddOffsetsToTxn},
-		api{key: 28, min: txnOffsetCommitMin, max: txnOffsetCommitMax, handle: s.handleTxnOffsetCommit},
+		api{key: 28, min: txnOffsetCommitMin, max: s.txnOffsetCommitMax(), handle: s.handleTxnOffsetCommit},
 	)
 	// Kafka ACLs (acls.go; SECURITY_DISABLED without an ACL authorizer).
 	t = append(t,

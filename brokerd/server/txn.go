@@ -246,14 +246,21 @@ func (s *Server) verifyTxnProduce(ctx context.Context, version int16, id string,
 	if version < 12 || s.opts.TransactionVersion < txn.TV2 {
 		return errorCode(c.Verify(id, h.pid, h.epoch, parts))
 	}
-	// A version 2 client produces right after its EndTxn answer, often
-	// while the previous transaction's markers are still being written
-	// (CONCURRENT_TRANSACTIONS). As Kafka's add.partitions.to.txn.retry.*
-	// settings, the broker retries briefly rather than bouncing it to the
-	// client, which would wait for a metadata refresh first.
+	return addImplicitly(ctx, c, id, h.pid, h.epoch, parts)
+}
+
+// addImplicitly adds parts to the transaction of id for a transaction
+// version 2 request that carries the add itself (Produce v12+,
+// TxnOffsetCommit v5+). Such a client sends right after its EndTxn
+// answer, often while the previous transaction's markers are still being
+// written (CONCURRENT_TRANSACTIONS). As Kafka's
+// add.partitions.to.txn.retry.* settings, the broker retries briefly
+// rather than bouncing it to the client, which would wait for a metadata
+// refresh first.
+func addImplicitly(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, parts []txn.Partition) int16 {
 	deadline := time.Now().Add(addPartitionsRetryMax)
 	for {
-		err := c.AddPartitions(ctx, id, h.pid, h.epoch, parts)
+		err := c.AddPartitions(ctx, id, pid, epoch, parts)
 		if !errors.Is(err, kerr.ConcurrentTransactions) || time.Now().Add(addPartitionsRetryBackoff).After(deadline) {
 			return errorCode(err)
 		}

@@ -7,16 +7,16 @@ package server
 //     __consumer_offsets to the producer's transaction, as
 //     AddPartitionsToTxn adds a topic's (the first use creates
 //     __consumer_offsets, as FindCoordinator does).
-//   - TxnOffsetCommit v0-v4: v3+ carry the consumer's member id,
+//   - TxnOffsetCommit v0-v5: v3+ carry the consumer's member id,
 //     generation and instance id (KIP-447), checked against the group as
 //     OffsetCommit's (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
-//     FENCED_INSTANCE_ID). v5+ belong to transaction version 2, which
-//     folds AddOffsetsToTxn into TxnOffsetCommit; as EndTxn v5 is not
-//     served, clients run version 1 and send v4 at most (the Java client's
-//     LAST_STABLE_VERSION_BEFORE_TRANSACTION_V2, franz-go's AddOffsetsToTxn
-//     path). Before the group coordinator writes anything, the producer is
-//     verified with the transaction coordinator (KIP-890 part 1): the
-//     group's offsets partition must be in its open transaction, else
+//     FENCED_INSTANCE_ID). v5 belongs to transaction version 2, which
+//     folds AddOffsetsToTxn into TxnOffsetCommit: it adds the group's
+//     partition to the transaction itself (served when the broker offers
+//     transaction version 2). Before the group coordinator writes
+//     anything, an older request's producer is verified with the
+//     transaction coordinator (KIP-890 part 1): the group's offsets
+//     partition must be in its open transaction, else
 //     INVALID_TXN_STATE (or the coordinator's PRODUCER_FENCED /
 //     INVALID_PRODUCER_EPOCH / INVALID_PRODUCER_ID_MAPPING). The offsets
 //     then stay pending (package groups) until the transaction's marker.
@@ -43,8 +43,16 @@ const (
 	addOffsetsToTxnMin = 0
 	addOffsetsToTxnMax = 4
 	txnOffsetCommitMin = 0
-	txnOffsetCommitMax = 4
 )
+
+// txnOffsetCommitMax is 5 (transaction version 2: the request adds the
+// group's partition itself) when the broker offers that version, else 4.
+func (s *Server) txnOffsetCommitMax() int16 {
+	if s.opts.TransactionVersion >= txn.TV2 {
+		return 5
+	}
+	return 4
+}
 
 func (s *Server) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, r kmsg.Request) kmsg.Response {
 	req := r.(*kmsg.AddOffsetsToTxnRequest)
@@ -135,6 +143,10 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.R
 			// The group coordinator asks under its shard's lock (see
 			// groups.Coordinator.TxnOffsetCommit).
 			verify := func() int16 {
+				if req.Version >= 5 {
+					// Transaction version 2: no AddOffsetsToTxn came.
+					return addImplicitly(ctx, c, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p})
+				}
 				return errorCode(c.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p}))
 			}
 			got := s.groups.TxnOffsetCommit(req, verify)

@@ -168,9 +168,12 @@ func joinAlone(t *testing.T, cl *kgo.Client, group string) (string, int32) {
 // visible at its commit and never after an abort; while pending,
 // OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT and
 // without it the previous offset. Out-of-protocol commits are refused
-// with Kafka's errors and change nothing.
+// with Kafka's errors and change nothing. The broker offers transaction
+// version 1, whose clients send AddOffsetsToTxn (under version 2,
+// TxnOffsetCommit v5 adds the group itself: the GroupTransactSession
+// test runs franz-go that way).
 func TestTxnOffsetCommitWire(t *testing.T) {
-	b := startGroupBroker(t, testbroker.WithConfig(txnConfig))
+	b := startGroupBroker(t, testbroker.WithConfig(txnConfig), testbroker.WithConfig(func(c *config.Config) { c.TransactionVersion = 1 }))
 	const topic, group = "txo", "txo-group"
 	cl := txnClient(t, b.Addr())
 	createTxnTopic(t, cl, topic, 2)

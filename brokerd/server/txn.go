@@ -1,25 +1,34 @@
 package server
 
-// Transactions (issue 17), single node: the handlers of AddPartitionsToTxn
-// (key 24), EndTxn (key 26), DescribeTransactions (65) and
-// ListTransactions (66), and the transactional side of InitProducerId,
-// FindCoordinator and Produce. The coordinator is package txn's; Txn
-// gives it with its state opened on demand (__transaction_state is
-// created on first use, as in Kafka).
+// Transactions (issue 17): the handlers of AddPartitionsToTxn (key 24),
+// EndTxn (key 26), DescribeTransactions (65) and ListTransactions (66),
+// and the transactional side of InitProducerId, FindCoordinator and
+// Produce. The coordinator is package txn's; Txn gives it with its state
+// opened on demand (__transaction_state is created on first use, as in
+// Kafka). In a cluster this broker coordinates the ids of the partitions
+// of __transaction_state it leads; a request for any other id answers
+// NOT_COORDINATOR (the coordinator's own check), and the client looks the
+// coordinator up again. WriteTxnMarkers (27) is in its own file.
 //
 //   - AddPartitionsToTxn v0-v5: v0-v3 name one transaction (clients); v4+
 //     batch transactions and may be verify-only (KIP-890 part 1, as a
-//     partition leader asks its coordinator). A partition of an unknown
-//     topic is UNKNOWN_TOPIC_OR_PARTITION and, as in Kafka, the others of
-//     the request then answer OPERATION_NOT_ATTEMPTED.
+//     partition leader asks its coordinator; brokers only, so, as in
+//     Kafka, v4+ needs CLUSTER_ACTION on the cluster rather than WRITE on
+//     the ids and topics, whose producer the partition leader checked). A
+//     partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION and, as
+//     in Kafka, the others of the request then answer
+//     OPERATION_NOT_ATTEMPTED.
 //   - EndTxn v0-v4: transaction version 1. v5 (KIP-890 part 2, the epoch
 //     bump per transaction) is not advertised, nor is the
 //     transaction.version feature, so clients run version 1.
 //   - Produce with a transactional id: each partition's batch must be
 //     transactional and its partition in the producer's open transaction,
 //     checked with the coordinator before the append (KIP-890 part 1's
-//     verification); otherwise INVALID_TXN_STATE (or the coordinator's
+//     verification; Txn.Verify asks the coordinator wherever it is, for
+//     every batch); otherwise INVALID_TXN_STATE (or the coordinator's
 //     PRODUCER_FENCED / INVALID_PRODUCER_EPOCH), and nothing is written.
+//     A coordinator that cannot answer now (moving, loading, unreachable)
+//     gives NOT_ENOUGH_REPLICAS, which producers retry, as in Kafka.
 //     A transactional batch without a transactional id is INVALID_RECORD.
 //
 // Authorization, as Kafka: WRITE on the transactional id
@@ -42,8 +51,14 @@ import (
 // Txn is the transaction coordinator with its state opened on demand.
 type Txn interface {
 	Coordinator() *txn.Coordinator
-	// Ensure opens __transaction_state (creating it) and loads it.
+	// Ensure opens __transaction_state (creating it) and, on a single
+	// node, loads it; in a cluster leadership loads its partitions.
 	Ensure() error
+	// Verify checks with the coordinator of id, here or on another
+	// broker, that parts are in the open transaction of pid at epoch
+	// (KIP-890 part 1), as a partition leader does before it appends a
+	// transactional batch. The error carries the Kafka error to answer.
+	Verify(ctx context.Context, id string, pid int64, epoch int16, parts []txn.Partition) error
 }
 
 const (
@@ -102,9 +117,13 @@ func (s *Server) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, r kms
 		}
 		txns = []kmsg.AddPartitionsToTxnRequestTransaction{one}
 	}
+	if req.Version >= 4 && !rc.authorize(ctx, auth.OpClusterAction, auth.Cluster()) {
+		resp.ErrorCode = rc.errCode(kerr.ClusterAuthorizationFailed.Code)
+		return resp
+	}
 	c, code := s.txnCoordinator(rc)
 	for i := range txns {
-		res := s.addPartitionsOne(ctx, rc, c, code, &txns[i])
+		res := s.addPartitionsOne(ctx, rc, c, code, &txns[i], req.Version >= 4)
 		if req.Version < 4 {
 			for _, t := range res.Topics {
 				rt := kmsg.NewAddPartitionsToTxnResponseTopic()
@@ -122,19 +141,20 @@ func (s *Server) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, r kms
 }
 
 // addPartitionsOne serves one transaction of AddPartitionsToTxn; code is
-// the coordinator's unavailability, if any.
-func (s *Server) addPartitionsOne(ctx context.Context, rc *reqCtx, c *txn.Coordinator, code int16, t *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+// the coordinator's unavailability, if any; fromBroker: v4+, whose
+// CLUSTER_ACTION was checked instead of WRITE on the id and topics.
+func (s *Server) addPartitionsOne(ctx context.Context, rc *reqCtx, c *txn.Coordinator, code int16, t *kmsg.AddPartitionsToTxnRequestTransaction, fromBroker bool) kmsg.AddPartitionsToTxnResponseTransaction {
 	res := kmsg.NewAddPartitionsToTxnResponseTransaction()
 	res.TransactionalID = t.TransactionalID
 	codes := make([][]int16, len(t.Topics))
 	var parts []txn.Partition
 	failed := false
-	if code == 0 && !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(t.TransactionalID)) {
+	if code == 0 && !fromBroker && !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(t.TransactionalID)) {
 		code = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	for i, tp := range t.Topics {
 		codes[i] = make([]int16, len(tp.Partitions))
-		allowed := code == 0 && rc.authorize(ctx, auth.OpWrite, auth.Topic(tp.Topic))
+		allowed := code == 0 && (fromBroker || rc.authorize(ctx, auth.OpWrite, auth.Topic(tp.Topic)))
 		for j, p := range tp.Partitions {
 			switch {
 			case code != 0:
@@ -207,17 +227,14 @@ func (s *Server) handleEndTxn(ctx context.Context, rc *reqCtx, r kmsg.Request) k
 
 // verifyTxnProduce checks a transactional producer's batch for one
 // partition before it is appended; it returns the error code to answer.
-func (s *Server) verifyTxnProduce(id string, h produceTxnHeader, topic string, partition int32) int16 {
+func (s *Server) verifyTxnProduce(ctx context.Context, id string, h produceTxnHeader, topic string, partition int32) int16 {
 	if !h.transactional {
 		return kerr.InvalidTxnState.Code
 	}
 	if s.txn == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	if err := s.txn.Ensure(); err != nil {
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	return errorCode(s.txn.Coordinator().Verify(id, h.pid, h.epoch, []txn.Partition{{Topic: topic, Partition: partition}}))
+	return errorCode(s.txn.Verify(ctx, id, h.pid, h.epoch, []txn.Partition{{Topic: topic, Partition: partition}}))
 }
 
 // produceTxnHeader is what verifyTxnProduce needs of a batch header.

@@ -29,7 +29,7 @@ import (
 const (
 	// peerRequestTimeout bounds one request to a peer; a peer that does
 	// not answer within it is retried, perhaps as another leader.
-	peerRequestTimeout = 10 * time.Second
+	peerRequestTimeout = 5 * time.Second
 	// markerBackoffMin and markerBackoffMax bound the pause between
 	// rounds of marker writes to the partitions still missing theirs.
 	markerBackoffMin = 50 * time.Millisecond
@@ -159,19 +159,30 @@ func (m *peerMarkers) round(ctx context.Context, mk txn.Marker, left []txn.Parti
 			byLeader[st.Leader] = append(byLeader[st.Leader], p)
 		}
 	}
+	// One leader at a time would let a hung one (paused, or cut off
+	// until its lease lapses) hold up every other partition's marker.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for leader, parts := range byLeader {
-		var failed []txn.Partition
-		var err error
-		if leader == n.Self() {
-			failed, err = m.writeLocal(ctx, mk, parts)
-		} else {
-			failed, err = m.writeRemote(ctx, n, leader, mk, parts)
-		}
-		retry = append(retry, failed...)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var failed []txn.Partition
+			var err error
+			if leader == n.Self() {
+				failed, err = m.writeLocal(ctx, mk, parts)
+			} else {
+				failed, err = m.writeRemote(ctx, n, leader, mk, parts)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			retry = append(retry, failed...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
 	}
+	wg.Wait()
 	return retry, errors.Join(errs...)
 }
 

@@ -85,17 +85,30 @@ func (tc *txnCluster) producer(id string, opts ...kgo.Opt) *kgo.Client {
 		kgo.RecordPartitioner(kgo.ManualPartitioner())}, opts...)...)
 }
 
-// leaders returns the leader of each partition of topic.
+// leaders returns the leader of each partition of topic, once every
+// partition has one in the metadata of the broker asked (a broker
+// applies a new topic's placement a moment after the one that created
+// it).
 func (tc *txnCluster) leaders(ctx context.Context, topic string) map[int32]int32 {
 	tc.t.Helper()
-	md, err := tc.admin.Metadata(ctx, topic)
-	if err != nil {
-		tc.t.Fatal(err)
-	}
 	out := map[int32]int32{}
-	for _, p := range md.Topics[topic].Partitions {
-		out[p.Partition] = p.Leader
-	}
+	poll.Must(tc.t, 20*time.Second, "a leader for every partition of "+topic, func() error {
+		md, err := tc.admin.Metadata(ctx, topic)
+		if err != nil {
+			return err
+		}
+		clear(out)
+		for _, p := range md.Topics[topic].Partitions {
+			if p.Leader < 0 {
+				return fmt.Errorf("partition %d has no leader", p.Partition)
+			}
+			out[p.Partition] = p.Leader
+		}
+		if len(out) == 0 {
+			return errors.New("no partitions")
+		}
+		return nil
+	})
 	return out
 }
 

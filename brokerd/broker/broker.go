@@ -43,7 +43,7 @@ type Broker struct {
 	store   meta.Store
 	topics  *topics.Manager
 	groups  *groups.Coordinator
-	txn     *txnService // nil in a cluster (see txn.go)
+	txn     *txnService // txn.go
 	server  *server.Server
 	metrics *metrics.Metrics
 	tier    *tiering.Tier    // nil when tiering is off
@@ -132,14 +132,13 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	}
 	b.groups = gc
 	undo.push(gc.Shutdown)
-	if !cfg.Clustered() {
-		// Transactions (issue 17): single node only so far (txn.go).
-		b.txn = newTxnService(tm, gc, cfg.TransactionStatePartitions, cfg.TransactionMaxTimeout, cfg.FlushOnAck, log.With("component", "txn"))
-		undo.push(b.txn.c.Close)
-		if tm.Topic(topics.TxnStateTopic) != nil {
-			if err := b.txn.Ensure(); err != nil {
-				return nil, fmt.Errorf("load transactions: %w", err)
-			}
+	// Transactions (issue 17): txn.go. In a cluster the node reports the
+	// partitions of __transaction_state led here (txnRoles).
+	b.txn = newTxnService(b, tm)
+	undo.push(b.txn.Close)
+	if !cfg.Clustered() && tm.Topic(topics.TxnStateTopic) != nil {
+		if err := b.txn.Ensure(); err != nil {
+			return nil, fmt.Errorf("load transactions: %w", err)
 		}
 	}
 
@@ -163,7 +162,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		}
 		o.Interbroker = interbroker.New(ibo)
 		o.Store, o.Topics = cstore, tm
-		o.Log, o.OnOffsetsRoles = log.With("component", "cluster"), b.offsetsRoles
+		o.Log, o.OnOffsetsRoles, o.OnTxnRoles = log.With("component", "cluster"), b.offsetsRoles, b.txn.txnRoles
 		o.Counters = node.Counters{
 			SessionRenewFailures: m.SessionRenewalFailures, ControllerRenewFailures: m.ControllerRenewalFailures,
 			Fenced: m.BrokerFenced, ISRShrinks: m.ISRShrinks, ISRExpands: m.ISRExpands,
@@ -173,6 +172,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 			return nil, fmt.Errorf("join the cluster: %w", err)
 		}
 		b.node = n
+		b.txn.start(n, o.Interbroker)
 		m.RegisterCluster(func() metrics.ClusterStat {
 			h := n.Health()
 			return metrics.ClusterStat{UnderReplicated: h.UnderReplicated, UnderMinISR: h.UnderMinISR, ActiveController: h.ActiveController, Offline: h.Offline}
@@ -246,10 +246,8 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 		go func() { defer b.wg.Done(); tm.RunTiering(ctx, cfg.TierSweepInterval) }()
 	}
 	go func() { defer b.wg.Done(); gc.Run(ctx, groupTick(&cfg), cfg.OffsetsRetentionCheckInterval) }()
-	if b.txn != nil {
-		b.wg.Add(1)
-		go func() { defer b.wg.Done(); b.txn.run(ctx, cfg.TransactionAbortInterval) }()
-	}
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); b.txn.run(ctx, cfg.TransactionAbortInterval) }()
 	b.runACLs(ctx)
 	b.runUsers(ctx, sopts.Users) // SASL (issue 12): sasl.go
 	// --- Log compaction (issue 16): see cleaner.go. ---
@@ -285,9 +283,7 @@ func (b *Broker) serverOptions(adv string, cl server.Cluster, a auth.Authorizer)
 		Topics:        b.topics, Groups: b.groups, Cluster: cl, Authorizer: a,
 		Metrics: b.metrics, Log: b.log,
 	}
-	if b.txn != nil {
-		o.Txn, o.TransactionVersion = b.txn, cfg.TransactionVersion
-	}
+	o.Txn, o.TransactionVersion = b.txn, cfg.TransactionVersion
 	return o
 }
 
@@ -434,9 +430,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	b.cancel()
 	b.wg.Wait()
-	if b.txn != nil {
-		b.txn.c.Close()
-	}
+	b.txn.Close()
 	b.groups.Shutdown()
 	err := b.topics.Close()
 	b.closeTier()

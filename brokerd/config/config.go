@@ -63,8 +63,13 @@ type Config struct {
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
 
 	// Transactions (Kafka's transaction.* settings).
-	TransactionStatePartitions int32         // transaction.state.log.num.partitions
-	TransactionMaxTimeout      time.Duration // transaction.max.timeout (Kafka: .ms)
+	TransactionStatePartitions int32 // transaction.state.log.num.partitions
+	// TransactionStateReplicationFactor is
+	// transaction.state.log.replication.factor: __transaction_state's
+	// replication factor in a cluster, capped at the live brokers when it
+	// is created (as offsets.topic.replication.factor).
+	TransactionStateReplicationFactor int16
+	TransactionMaxTimeout             time.Duration // transaction.max.timeout (Kafka: .ms)
 	// TransactionAbortInterval is transaction.abort.timed.out.transaction.cleanup.interval
 	// (Kafka: .ms): how often the coordinator aborts expired transactions.
 	TransactionAbortInterval time.Duration
@@ -185,18 +190,19 @@ func Default() Config {
 		FlushOnAck:             false,
 		RetentionCheckInterval: 5 * time.Minute,
 
-		OffsetsTopicPartitions:        50,
-		TransactionStatePartitions:    50,
-		TransactionMaxTimeout:         15 * time.Minute,
-		TransactionAbortInterval:      10 * time.Second,
-		TransactionVersion:            2,
-		GroupMinSessionTimeout:        6 * time.Second,
-		GroupMaxSessionTimeout:        30 * time.Minute,
-		GroupInitialRebalanceDelay:    3 * time.Second,
-		GroupMaxSize:                  math.MaxInt32,
-		OffsetMetadataMaxBytes:        4096,
-		OffsetsRetention:              7 * 24 * time.Hour,
-		OffsetsRetentionCheckInterval: 10 * time.Minute,
+		OffsetsTopicPartitions:            50,
+		TransactionStatePartitions:        50,
+		TransactionStateReplicationFactor: 3,
+		TransactionMaxTimeout:             15 * time.Minute,
+		TransactionAbortInterval:          10 * time.Second,
+		TransactionVersion:                2,
+		GroupMinSessionTimeout:            6 * time.Second,
+		GroupMaxSessionTimeout:            30 * time.Minute,
+		GroupInitialRebalanceDelay:        3 * time.Second,
+		GroupMaxSize:                      math.MaxInt32,
+		OffsetMetadataMaxBytes:            4096,
+		OffsetsRetention:                  7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval:     10 * time.Minute,
 
 		MaxRequestBytes: 100 << 20,
 		ShutdownTimeout: 30 * time.Second,
@@ -304,6 +310,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FlushOnAck, "log.flush.on.ack", c.FlushOnAck, "fsync before acknowledging acks=all produce requests")
 	fs.DurationVar(&c.RetentionCheckInterval, "log.retention.check.interval", c.RetentionCheckInterval, "how often retention and age-based roll run; log maintenance (which also does interval flushes and finishes rolled segments) runs at the smallest of this, 5s and log.flush.interval")
 	fs.Var(intValue[int32]{&c.TransactionStatePartitions}, "transaction.state.log.num.partitions", "partitions of __transaction_state when the broker creates it (an existing topic keeps its count)")
+	fs.Var(intValue[int16]{&c.TransactionStateReplicationFactor}, "transaction.state.log.replication.factor", "cluster: replication factor of __transaction_state (at most the live brokers when it is created)")
 	fs.DurationVar(&c.TransactionMaxTimeout, "transaction.max.timeout", c.TransactionMaxTimeout, "longest transaction timeout a transactional producer may ask for")
 	fs.DurationVar(&c.TransactionAbortInterval, "transaction.abort.timed.out.transaction.cleanup.interval", c.TransactionAbortInterval, "how often the transaction coordinator aborts transactions past their timeout")
 	fs.Var(intValue[int16]{&c.TransactionVersion}, "transaction.version", "the transaction.version feature clients are offered: 2 (KIP-890 part 2: an epoch per transaction, partitions added by produce) or 1")
@@ -472,6 +479,8 @@ func (c *Config) validateCluster() error {
 		return fmt.Errorf("default.replication.factor %d: must be >= 1", c.DefaultReplicationFactor)
 	case c.OffsetsTopicReplicationFactor < 1:
 		return fmt.Errorf("offsets.topic.replication.factor %d: must be >= 1", c.OffsetsTopicReplicationFactor)
+	case c.TransactionStateReplicationFactor < 1:
+		return fmt.Errorf("transaction.state.log.replication.factor %d: must be >= 1", c.TransactionStateReplicationFactor)
 	}
 	return nil
 }

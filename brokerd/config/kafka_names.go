@@ -190,6 +190,7 @@ var kafkaSettings = []kafkaSetting{
 	{"transaction.abort.timed.out.transaction.cleanup.interval.ms", KindInt, always(func(c *Config) string { return millis(c.TransactionAbortInterval) })},
 	{"transaction.max.timeout.ms", KindInt, always(func(c *Config) string { return millis(c.TransactionMaxTimeout) })},
 	{"transaction.state.log.num.partitions", KindInt, always(func(c *Config) string { return itoa(c.TransactionStatePartitions) })},
+	{"transaction.state.log.replication.factor", KindShort, always(func(c *Config) string { return itoa(c.TransactionStateReplicationFactor) })},
 	{"unclean.leader.election.enable", KindBoolean, constant("false")},
 }
 

@@ -110,24 +110,7 @@ func TestCompactionReplicasAgree(t *testing.T) {
 // timers and compactionFlags' as environment.
 func startCompactionCluster(t *testing.T) *clusterproc.Cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), clusterproc.StartTimeout)
-	defer cancel()
-	env := append(slices.Clone(kcatClusterEnv), "KAFKI_LOG_RETENTION_CHECK_INTERVAL=100ms", "KAFKI_LOG_CLEANER_BACKOFF=50ms")
-	c, err := clusterproc.Start(ctx, clusterproc.Options{Brokers: 3, BrokerdPath: brokerdBin, Env: env})
-	if err != nil {
-		t.Fatalf("start cluster: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range c.Brokers() {
-				t.Logf("broker %d output (last %d bytes):\n%s", p.ID(), maxLogShown, tail(p.Logs(), maxLogShown))
-			}
-		}
-		if err := c.Close(); err != nil {
-			t.Logf("close cluster: %v", err)
-		}
-	})
-	return c
+	return startClusterEnv(t, append(slices.Clone(kcatClusterEnv), "KAFKI_LOG_RETENTION_CHECK_INTERVAL=100ms", "KAFKI_LOG_CLEANER_BACKOFF=50ms"))
 }
 
 // cleanedToActive checks, from the files of a live replica, that its

@@ -151,13 +151,17 @@ func TestKcatClusterFailover(t *testing.T) {
 	checkKcatConsumed(t, out, keys, values)
 }
 
-// startKcatCluster starts three brokers and stops them at cleanup, showing
-// the tail of each broker's output when the test failed.
-func startKcatCluster(t *testing.T) *clusterproc.Cluster {
+// startKcatCluster starts three brokers with kcatClusterEnv.
+func startKcatCluster(t *testing.T) *clusterproc.Cluster { return startClusterEnv(t, kcatClusterEnv) }
+
+// startClusterEnv starts three brokers with env as their environment and
+// stops them at cleanup, showing the tail of each broker's output (and
+// the goroutines of those still running) when the test failed.
+func startClusterEnv(t *testing.T, env []string) *clusterproc.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), clusterproc.StartTimeout)
 	defer cancel()
-	c, err := clusterproc.Start(ctx, clusterproc.Options{Brokers: 3, BrokerdPath: brokerdBin, Env: kcatClusterEnv})
+	c, err := clusterproc.Start(ctx, clusterproc.Options{Brokers: 3, BrokerdPath: brokerdBin, Env: env})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}

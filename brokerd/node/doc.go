@@ -50,8 +50,10 @@
 //     never one inside another; then Node.mu.
 //  3. Node.offsMu, taken by reportOffsets once applyMu is released (an
 //     apply reports at its end, still under refreshMu). Under it: the
-//     topics' locks, then the OnOffsetsRoles callback (the group
-//     coordinator's locks), which must not call back into the Node.
+//     topics' locks, then the OnOffsetsRoles and OnTxnRoles callbacks
+//     (the group and transaction coordinators' locks), which must not
+//     call back into the Node (the transaction coordinator's marker
+//     writers, which do, run on goroutines of their own).
 //  4. Node.mu, a leaf: under it nothing is called but the predicates of
 //     awaitStates, which only read the states it guards.
 //

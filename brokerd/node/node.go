@@ -28,11 +28,16 @@ import (
 // next attempt.
 const retryPause = 200 * time.Millisecond
 
-// RoleChange tells the group coordinator about leadership of a partition
-// of __consumer_offsets.
+// RoleChange tells a coordinator about leadership of a partition of its
+// internal topic (__consumer_offsets for groups, __transaction_state for
+// transactions).
 type RoleChange struct {
 	Partition int32
 	Leader    bool
+	// Epoch is the partition's leader epoch while Leader: the transaction
+	// coordinator's epoch, which partition leaders use to refuse markers
+	// of a coordinator deposed since.
+	Epoch int32
 }
 
 // Options are what a Node needs: its settings (package broker fills
@@ -87,6 +92,10 @@ type Options struct {
 	// when this broker starts or stops leading partitions of
 	// __consumer_offsets.
 	OnOffsetsRoles func([]RoleChange)
+	// OnTxnRoles, when set, is called likewise for the partitions of
+	// __transaction_state, and again when a led partition's leader epoch
+	// changes (the coordinator epoch does with it).
+	OnTxnRoles func([]RoleChange)
 	// Counters count this broker's membership events; each is optional.
 	Counters Counters
 }
@@ -117,6 +126,7 @@ type Node struct {
 	tm       *topics.Manager
 	log      *slog.Logger
 	onOffs   func([]RoleChange)
+	onTxn    func([]RoleChange)
 	holder   string // unique per incarnation
 	peers    *interbroker.Factory
 	fetchers *follower.Fetchers // whom it follows changes under applyMu (and in Stop, after wg.Wait)
@@ -145,9 +155,11 @@ type Node struct {
 	// change.
 	applyMu sync.Mutex
 	// offsMu makes computing and reporting leadership changes of
-	// __consumer_offsets one step, so they reach onOffs in order.
+	// __consumer_offsets and __transaction_state one step, so they reach
+	// onOffs and onTxn in order.
 	offsMu     sync.Mutex
-	offsetsLed map[int32]bool // guarded by offsMu
+	offsetsLed map[int32]int32 // guarded by offsMu: led partition -> its leader epoch
+	txnLed     map[int32]int32 // guarded by offsMu: likewise
 
 	mu           sync.Mutex
 	snap         cluster.Snapshot              // guarded by mu; the applied snapshot
@@ -173,11 +185,13 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	n := &Node{
 		o: o, self: o.NodeID, addr: o.Addr, store: o.Store, tm: o.Topics, log: o.Log,
 		onOffs:     o.OnOffsetsRoles,
+		onTxn:      o.OnTxnRoles,
 		holder:     fmt.Sprintf("broker/%d/%s", o.NodeID, hex.EncodeToString(b[:])),
 		refresh:    make(chan struct{}, 1),
 		states:     map[tp]cluster.PartitionState{},
 		changed:    make(chan struct{}),
-		offsetsLed: map[int32]bool{},
+		offsetsLed: map[int32]int32{},
+		txnLed:     map[int32]int32{},
 		peers:      o.Interbroker,
 	}
 	n.fetchers = follower.New(follower.Options{
@@ -562,6 +576,19 @@ func (n *Node) brokerAddrs(brokers []cluster.BrokerInfo) map[int32]string {
 	return addrs
 }
 
+// PeerAddr is where this broker reaches broker id (its inter-broker
+// endpoint), if the applied metadata lists it unfenced.
+func (n *Node) PeerAddr(id int32) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, b := range n.snap.Brokers {
+		if b.ID == id && !b.Fenced {
+			return n.peerAddr(b), true
+		}
+	}
+	return "", false
+}
+
 // peerAddr is where this broker connects to peer b: b's endpoint on the
 // inter-broker listener, or its Addr when it registered none of that
 // name (an older registration, or a peer configured differently, which
@@ -575,38 +602,54 @@ func (n *Node) peerAddr(b cluster.BrokerInfo) string {
 	return b.Addr
 }
 
-// reportOffsets tells the group coordinator which partitions of
-// __consumer_offsets this broker now leads. It compares the partitions'
-// roles now with what it reported last, so a call that runs after a later
-// apply or dropAll reports nothing stale.
+// reportOffsets tells the group and transaction coordinators which
+// partitions of their topics this broker now leads. It compares the
+// partitions' roles now with what it reported last, so a call that runs
+// after a later apply or dropAll reports nothing stale.
 func (n *Node) reportOffsets(dropAll bool) {
-	if n.onOffs == nil {
-		return
-	}
 	n.offsMu.Lock()
 	defer n.offsMu.Unlock()
+	if n.onOffs != nil {
+		// Groups care about leadership only, not its epoch.
+		if changes := n.roleChanges(topics.OffsetsTopic, n.offsetsLed, dropAll, false); len(changes) > 0 {
+			n.onOffs(changes)
+		}
+	}
+	if n.onTxn != nil {
+		if changes := n.roleChanges(topics.TxnStateTopic, n.txnLed, dropAll, true); len(changes) > 0 {
+			n.onTxn(changes)
+		}
+	}
+}
+
+// roleChanges updates led (partition -> leader epoch) to the roles of the
+// local partitions of topic and returns the differences; with epochs, a
+// new leader epoch of a partition still led is a change too. Called with
+// offsMu held.
+func (n *Node) roleChanges(topic string, led map[int32]int32, dropAll, epochs bool) []RoleChange {
 	var changes []RoleChange
-	t := n.tm.Topic(topics.OffsetsTopic)
-	if t != nil {
-		for _, p := range t.Partitions {
-			role, _, _ := p.Role()
-			lead := role == topics.Leader && !dropAll
-			if lead != n.offsetsLed[p.Index] {
-				n.offsetsLed[p.Index] = lead
-				changes = append(changes, RoleChange{Partition: p.Index, Leader: lead})
-			}
+	t := n.tm.Topic(topic)
+	if t == nil {
+		for idx := range led {
+			changes = append(changes, RoleChange{Partition: idx})
+			delete(led, idx)
 		}
-	} else {
-		for idx, led := range n.offsetsLed {
-			if led {
-				changes = append(changes, RoleChange{Partition: idx, Leader: false})
-			}
+		return changes
+	}
+	for _, p := range t.Partitions {
+		role, _, epoch := p.Role()
+		lead := role == topics.Leader && !dropAll
+		was, wasLed := led[p.Index]
+		switch {
+		case lead && (!wasLed || epochs && was != epoch):
+			led[p.Index] = epoch
+			changes = append(changes, RoleChange{Partition: p.Index, Leader: true, Epoch: epoch})
+		case !lead && wasLed:
+			delete(led, p.Index)
+			changes = append(changes, RoleChange{Partition: p.Index})
 		}
-		n.offsetsLed = map[int32]bool{}
 	}
-	if len(changes) > 0 {
-		n.onOffs(changes)
-	}
+	return changes
 }
 
 // registered reports whether broker id is registered and not fenced in

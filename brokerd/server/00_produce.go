@@ -51,10 +51,8 @@ func (s *Server) handleProduce(ctx context.Context, rc *reqCtx, r kmsg.Request) 
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return s.produceAllErr(rc, req, resp, kerr.InvalidRequiredAcks.Code)
 	}
-	if req.TransactionID != nil && (s.txn == nil || !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(*req.TransactionID))) {
-		// In a cluster there is no transaction coordinator yet: a
-		// transactional producer cannot have a valid transactional
-		// state here. (Kafka first asks for WRITE on the id.)
+	if req.TransactionID != nil && !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(*req.TransactionID)) {
+		// As Kafka, WRITE on the id before anything else.
 		return s.produceAllErr(rc, req, resp, kerr.TransactionalIDAuthorizationFailed.Code)
 	}
 	authz := s.produceAuthz(ctx, rc, req)

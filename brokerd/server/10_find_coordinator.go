@@ -6,11 +6,10 @@ package server
 // partition of __consumer_offsets (this broker on a single node); the first
 // lookup creates __consumer_offsets, as in Kafka, and while that
 // partition has no leader the answer is COORDINATOR_NOT_AVAILABLE, which
-// clients retry. Transactional ids (type 1) are coordinated by this
-// broker on a single node (the first lookup creates __transaction_state);
-// in a cluster, which has no transaction coordinator yet, they get
-// COORDINATOR_NOT_AVAILABLE with a message saying so. An empty group id
-// or transactional id is INVALID_REQUEST, as in Kafka.
+// clients retry. Transactional ids (type 1) likewise: the leader of the
+// id's partition of __transaction_state (created by the first lookup)
+// coordinates it. An empty group id or transactional id is
+// INVALID_REQUEST, as in Kafka.
 //
 // Authorization, as Kafka: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED
 // otherwise) or on the transactional id
@@ -36,7 +35,13 @@ func (s *Server) groupCoordinator(l *Listener, group string) (brokerAddr, bool) 
 	if t == nil || len(t.Partitions) == 0 {
 		return brokerAddr{}, false
 	}
-	st, ok := s.cluster.PartitionState(topics.OffsetsTopic, groups.PartitionFor(group, int32(len(t.Partitions))))
+	return s.leaderOf(l, topics.OffsetsTopic, groups.PartitionFor(group, int32(len(t.Partitions))))
+}
+
+// leaderOf returns the broker leading partition p of topic, as the
+// applied metadata has it.
+func (s *Server) leaderOf(l *Listener, topic string, p int32) (brokerAddr, bool) {
+	st, ok := s.cluster.PartitionState(topic, p)
 	if !ok || st.Leader == cluster.NoLeader {
 		return brokerAddr{}, false
 	}
@@ -80,15 +85,22 @@ func (s *Server) handleFindCoordinator(ctx context.Context, rc *reqCtx, r kmsg.R
 		case req.CoordinatorType == 1 && k == "":
 			c.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
 			c.ErrorMessage = kmsg.StringPtr("empty transactional id")
-		case req.CoordinatorType == 1 && s.txn == nil:
-			c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
-			c.ErrorMessage = kmsg.StringPtr("Kafki has no transaction coordinator in a cluster yet")
 		case req.CoordinatorType == 1:
-			if _, code := s.txnCoordinator(rc); code != 0 {
+			tc, code := s.txnCoordinator(rc)
+			if code != 0 {
 				c.ErrorCode = rc.errCode(code)
 				break
 			}
-			c.NodeID, c.Host, c.Port = s.opts.NodeID, rc.conn.listener.Host, rc.conn.listener.Port
+			if s.cluster == nil {
+				c.NodeID, c.Host, c.Port = s.opts.NodeID, rc.conn.listener.Host, rc.conn.listener.Port
+				break
+			}
+			ba, ok := s.leaderOf(rc.conn.listener, topics.TxnStateTopic, tc.PartitionFor(k))
+			if !ok {
+				c.ErrorCode = rc.errCode(kerr.CoordinatorNotAvailable.Code)
+				break
+			}
+			c.NodeID, c.Host, c.Port = ba.id, ba.host, ba.port
 		case req.CoordinatorType != 0:
 			c.ErrorCode = rc.errCode(kerr.InvalidRequest.Code)
 			c.ErrorMessage = kmsg.StringPtr("unknown coordinator type")

@@ -8,9 +8,11 @@ package server
 // id with the epoch bumped, or a fresh id when the epoch is exhausted; the
 // log then requires sequence 0 from the new epoch. A transactional id is
 // served by the transaction coordinator (txn.go: epoch bump, fencing of
-// the previous holder, transaction.max.timeout.ms); in a cluster, which
-// has none yet, it gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which
-// clients treat as fatal rather than retrying forever.
+// the previous holder, transaction.max.timeout.ms), here only if this
+// broker coordinates the id (NOT_COORDINATOR otherwise). Without a
+// coordinator (Options.Txn nil) it gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal
+// rather than retrying forever.
 //
 // Authorization, as Kafka: an idempotent producer needs IDEMPOTENT_WRITE on
 // the cluster or WRITE on some topic (KIP-679), else
@@ -36,8 +38,8 @@ func (s *Server) handleInitProducerID(ctx context.Context, rc *reqCtx, r kmsg.Re
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil && s.txn == nil {
-		// In a cluster there is no transaction coordinator yet;
-		// clients treat this error as fatal rather than retrying.
+		// No coordinator: clients treat this error as fatal rather
+		// than retrying.
 		resp.ErrorCode = rc.errCode(kerr.TransactionalIDAuthorizationFailed.Code)
 		return resp
 	}

@@ -1,17 +1,23 @@
 package server
 
-// Transactions (issue 17), single node: the handlers of AddPartitionsToTxn
-// (key 24), EndTxn (key 26), DescribeTransactions (65) and
-// ListTransactions (66), and the transactional side of InitProducerId,
-// FindCoordinator and Produce. The coordinator is package txn's; Txn
-// gives it with its state opened on demand (__transaction_state is
-// created on first use, as in Kafka).
+// Transactions (issue 17): the handlers of AddPartitionsToTxn (key 24),
+// EndTxn (key 26), DescribeTransactions (65) and ListTransactions (66),
+// and the transactional side of InitProducerId, FindCoordinator and
+// Produce. The coordinator is package txn's; Txn gives it with its state
+// opened on demand (__transaction_state is created on first use, as in
+// Kafka). In a cluster this broker coordinates the ids of the partitions
+// of __transaction_state it leads; a request for any other id answers
+// NOT_COORDINATOR (the coordinator's own check), and the client looks the
+// coordinator up again. WriteTxnMarkers (27) is in its own file.
 //
 //   - AddPartitionsToTxn v0-v5: v0-v3 name one transaction (clients); v4+
 //     batch transactions and may be verify-only (KIP-890 part 1, as a
-//     partition leader asks its coordinator). A partition of an unknown
-//     topic is UNKNOWN_TOPIC_OR_PARTITION and, as in Kafka, the others of
-//     the request then answer OPERATION_NOT_ATTEMPTED.
+//     partition leader asks its coordinator; brokers only, so, as in
+//     Kafka, v4+ needs CLUSTER_ACTION on the cluster rather than WRITE on
+//     the ids and topics, whose producer the partition leader checked). A
+//     partition of an unknown topic is UNKNOWN_TOPIC_OR_PARTITION and, as
+//     in Kafka, the others of the request then answer
+//     OPERATION_NOT_ATTEMPTED.
 //   - EndTxn v0-v5: v5 is transaction version 2 (KIP-890 part 2: every
 //     commit or abort bumps the producer epoch, which the response
 //     returns, so a late write of a finished transaction is fenced). It
@@ -19,12 +25,15 @@ package server
 //     ApiVersions, unless the broker runs with transaction.version=1.
 //   - Produce with a transactional id: each partition's batch must be
 //     transactional. Produce v12+ under transaction version 2 adds its
-//     partition to the producer's transaction at the coordinator;
+//     partition to the producer's transaction at the coordinator (Txn.Add);
 //     older produces must name a partition already in the open
-//     transaction (KIP-890 part 1's verification). Both are decided
-//     before the append; a refusal is INVALID_TXN_STATE (or the
-//     coordinator's PRODUCER_FENCED / INVALID_PRODUCER_EPOCH /
-//     CONCURRENT_TRANSACTIONS), and nothing is written.
+//     transaction (KIP-890 part 1's verification, Txn.Verify). Both ask
+//     the coordinator wherever it is, for every batch, before the append;
+//     a refusal is INVALID_TXN_STATE (or the coordinator's
+//     PRODUCER_FENCED / INVALID_PRODUCER_EPOCH / CONCURRENT_TRANSACTIONS),
+//     and nothing is written. A coordinator that cannot answer now
+//     (moving, loading, unreachable) gives NOT_ENOUGH_REPLICAS, which
+//     producers retry, as in Kafka.
 //     A transactional batch without a transactional id is INVALID_RECORD.
 //
 // Authorization, as Kafka: WRITE on the transactional id
@@ -48,8 +57,19 @@ import (
 // Txn is the transaction coordinator with its state opened on demand.
 type Txn interface {
 	Coordinator() *txn.Coordinator
-	// Ensure opens __transaction_state (creating it) and loads it.
+	// Ensure opens __transaction_state (creating it) and, on a single
+	// node, loads it; in a cluster leadership loads its partitions.
 	Ensure() error
+	// Verify checks with the coordinator of id, here or on another
+	// broker, that parts are in the open transaction of pid at epoch
+	// (KIP-890 part 1), as a partition leader does before it appends a
+	// transactional batch. The error carries the Kafka error to answer.
+	Verify(ctx context.Context, id string, pid int64, epoch int16, parts []txn.Partition) error
+	// Add adds parts to the transaction of pid at epoch at the
+	// coordinator of id, here or on another broker, starting one if none
+	// is open: transaction version 2's implicit add (Produce v12+,
+	// TxnOffsetCommit v5+). Errors as Verify's.
+	Add(ctx context.Context, id string, pid int64, epoch int16, parts []txn.Partition) error
 }
 
 const (
@@ -116,9 +136,13 @@ func (s *Server) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, r kms
 		}
 		txns = []kmsg.AddPartitionsToTxnRequestTransaction{one}
 	}
+	if req.Version >= 4 && !rc.authorize(ctx, auth.OpClusterAction, auth.Cluster()) {
+		resp.ErrorCode = rc.errCode(kerr.ClusterAuthorizationFailed.Code)
+		return resp
+	}
 	c, code := s.txnCoordinator(rc)
 	for i := range txns {
-		res := s.addPartitionsOne(ctx, rc, c, code, &txns[i])
+		res := s.addPartitionsOne(ctx, rc, c, code, &txns[i], req.Version >= 4)
 		if req.Version < 4 {
 			for _, t := range res.Topics {
 				rt := kmsg.NewAddPartitionsToTxnResponseTopic()
@@ -136,19 +160,20 @@ func (s *Server) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, r kms
 }
 
 // addPartitionsOne serves one transaction of AddPartitionsToTxn; code is
-// the coordinator's unavailability, if any.
-func (s *Server) addPartitionsOne(ctx context.Context, rc *reqCtx, c *txn.Coordinator, code int16, t *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+// the coordinator's unavailability, if any; fromBroker: v4+, whose
+// CLUSTER_ACTION was checked instead of WRITE on the id and topics.
+func (s *Server) addPartitionsOne(ctx context.Context, rc *reqCtx, c *txn.Coordinator, code int16, t *kmsg.AddPartitionsToTxnRequestTransaction, fromBroker bool) kmsg.AddPartitionsToTxnResponseTransaction {
 	res := kmsg.NewAddPartitionsToTxnResponseTransaction()
 	res.TransactionalID = t.TransactionalID
 	codes := make([][]int16, len(t.Topics))
 	var parts []txn.Partition
 	failed := false
-	if code == 0 && !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(t.TransactionalID)) {
+	if code == 0 && !fromBroker && !rc.authorize(ctx, auth.OpWrite, auth.TransactionalID(t.TransactionalID)) {
 		code = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	for i, tp := range t.Topics {
 		codes[i] = make([]int16, len(tp.Partitions))
-		allowed := code == 0 && rc.authorize(ctx, auth.OpWrite, auth.Topic(tp.Topic))
+		allowed := code == 0 && (fromBroker || rc.authorize(ctx, auth.OpWrite, auth.Topic(tp.Topic)))
 		for j, p := range tp.Partitions {
 			switch {
 			case code != 0:
@@ -238,15 +263,11 @@ func (s *Server) verifyTxnProduce(ctx context.Context, version int16, id string,
 	if s.txn == nil {
 		return kerr.CoordinatorNotAvailable.Code
 	}
-	if err := s.txn.Ensure(); err != nil {
-		return kerr.CoordinatorNotAvailable.Code
-	}
 	parts := []txn.Partition{{Topic: topic, Partition: partition}}
-	c := s.txn.Coordinator()
 	if version < 12 || s.opts.TransactionVersion < txn.TV2 {
-		return errorCode(c.Verify(id, h.pid, h.epoch, parts))
+		return errorCode(s.txn.Verify(ctx, id, h.pid, h.epoch, parts))
 	}
-	return addImplicitly(ctx, c, id, h.pid, h.epoch, parts)
+	return s.addImplicitly(ctx, id, h.pid, h.epoch, parts)
 }
 
 // addImplicitly adds parts to the transaction of id for a transaction
@@ -257,10 +278,10 @@ func (s *Server) verifyTxnProduce(ctx context.Context, version int16, id string,
 // add.partitions.to.txn.retry.* settings, the broker retries briefly
 // rather than bouncing it to the client, which would wait for a metadata
 // refresh first.
-func addImplicitly(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, parts []txn.Partition) int16 {
+func (s *Server) addImplicitly(ctx context.Context, id string, pid int64, epoch int16, parts []txn.Partition) int16 {
 	deadline := time.Now().Add(addPartitionsRetryMax)
 	for {
-		err := c.AddPartitions(ctx, id, pid, epoch, parts)
+		err := s.txn.Add(ctx, id, pid, epoch, parts)
 		if !errors.Is(err, kerr.ConcurrentTransactions) || time.Now().Add(addPartitionsRetryBackoff).After(deadline) {
 			return errorCode(err)
 		}

@@ -132,7 +132,7 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.R
 		req.Topics = kept
 	}
 	if len(req.Topics) > 0 {
-		c, code := s.txnCoordinator(rc)
+		_, code := s.txnCoordinator(rc)
 		var p txn.Partition
 		if code == 0 {
 			p, code = s.offsetsPartition(ctx, rc, req.Group)
@@ -145,9 +145,9 @@ func (s *Server) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, r kmsg.R
 			verify := func() int16 {
 				if req.Version >= 5 {
 					// Transaction version 2: no AddOffsetsToTxn came.
-					return addImplicitly(ctx, c, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p})
+					return s.addImplicitly(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p})
 				}
-				return errorCode(c.Verify(req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p}))
+				return errorCode(s.txn.Verify(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.Partition{p}))
 			}
 			got := s.groups.TxnOffsetCommit(req, verify)
 			for _, t := range got.Topics {

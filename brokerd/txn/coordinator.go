@@ -108,6 +108,11 @@ type shard struct {
 	idx   int32
 	epoch int32 // the partition's leader epoch: the coordinator epoch
 	lg    Log
+	// ctx ends when the shard is resigned (or the coordinator closed):
+	// the markers and completions it has in flight stop, so a deposed
+	// coordinator does not keep writing for a partition it lost.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	loaded bool              // guarded by mu; requests wait for it (COORDINATOR_LOAD_IN_PROGRESS)
@@ -144,7 +149,8 @@ func (c *Coordinator) PartitionFor(id string) int32 { return groups.PartitionFor
 // COORDINATOR_LOAD_IN_PROGRESS meanwhile) and resumes the markers of the
 // transactions it finds prepared. It returns once loaded.
 func (c *Coordinator) Lead(partition, epoch int32, lg Log) error {
-	s := &shard{idx: partition, epoch: epoch, lg: lg, txns: map[string]*entry{}}
+	ctx, cancel := context.WithCancel(c.bg)
+	s := &shard{idx: partition, epoch: epoch, lg: lg, txns: map[string]*entry{}, ctx: ctx, cancel: cancel}
 	c.mu.Lock()
 	if old := c.shards[partition]; old != nil {
 		old.resign()
@@ -194,6 +200,7 @@ func (s *shard) resign() {
 	s.gone = true
 	s.txns = map[string]*entry{}
 	s.mu.Unlock()
+	s.cancel()
 }
 
 // load replays lg: the last record of each id wins, a tombstone removes
@@ -450,16 +457,16 @@ func (c *Coordinator) finish(s *shard, m Metadata) {
 		defer c.wg.Done()
 		mk := Marker{ProducerID: m.ProducerID, Epoch: m.Epoch, Commit: m.State == PrepareCommit, CoordinatorEpoch: s.epoch, Partitions: m.Partitions}
 		for {
-			if c.bg.Err() != nil || s.isGone() {
+			if s.ctx.Err() != nil || s.isGone() {
 				return
 			}
-			err := c.markers.Write(c.bg, mk)
+			err := c.markers.Write(s.ctx, mk)
 			if err == nil {
 				break
 			}
 			c.log.Debug("transaction markers not written yet; retrying", "transactional.id", m.ID, "err", err)
 			select {
-			case <-c.bg.Done():
+			case <-s.ctx.Done():
 				return
 			case <-time.After(c.cfg.MarkerBackoff):
 			}
@@ -476,7 +483,7 @@ func (c *Coordinator) finish(s *shard, m Metadata) {
 				// the prepared state and refuse, so this is brief.
 				s.mu.Unlock()
 				select {
-				case <-c.bg.Done():
+				case <-s.ctx.Done():
 					return
 				case <-time.After(c.cfg.MarkerBackoff):
 				}
@@ -488,7 +495,7 @@ func (c *Coordinator) finish(s *shard, m Metadata) {
 				c.log.Error("cannot complete a transaction", "transactional.id", m.ID, "err", err)
 				return
 			}
-			if err := c.write(c.bg, s, e, done); err != nil {
+			if err := c.write(s.ctx, s, e, done); err != nil {
 				c.log.Warn("transaction completion not written; the next coordinator completes it", "transactional.id", m.ID, "err", err)
 			}
 			return

@@ -316,7 +316,11 @@ func (s *Server) fetchOnce(ctx context.Context, rc *reqCtx, req *kmsg.FetchReque
 						break
 					}
 				}
-				sp.RecordBatches = data
+				if data != nil {
+					// nil keeps the empty (not null) records that
+					// non-flexible versions' readers require.
+					sp.RecordBatches = data
+				}
 				n += len(data)
 				budget -= len(data)
 			}

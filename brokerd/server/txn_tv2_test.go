@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kafki/kafki/brokerd/batch"
 	"github.com/kafki/kafki/brokerd/config"
@@ -134,5 +135,35 @@ func TestTxnVersion2Wire(t *testing.T) {
 	// records and their markers are in the log.
 	if end := b.Topics().Partition(topic, 0).Log().LogEndOffset(); end != 4 {
 		t.Fatalf("log end %d, want 4 (2 records, 2 markers)", end)
+	}
+}
+
+// TestFetchAtEndRecordsNotNull: a fetch at the end of the log answers
+// empty records, not null: librdkafka (kcat) cannot parse a null
+// MessageSetSize at the non-flexible Fetch versions it uses, and retried
+// forever (a regression of the read_committed path).
+func TestFetchAtEndRecordsNotNull(t *testing.T) {
+	b := testbroker.StartBroker(t)
+	createTxnTopic(t, txnClient(t, b.Addr()), "fetch-end", 1)
+	v11 := kversion.Stable()
+	v11.SetMaxKeyVersion(int16(kmsg.Fetch), 11)
+	cl := txnClient(t, b.Addr(), kgo.MaxVersions(v11))
+	for _, iso := range []int8{0, 1} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.MaxWaitMillis, req.MaxBytes, req.IsolationLevel = 11, 10, 1<<20, iso
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "fetch-end"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.RecordBatches == nil {
+			t.Fatalf("isolation %d: error %v, records nil: %v", iso, kerr.ErrorForCode(p.ErrorCode), p.RecordBatches == nil)
+		}
 	}
 }

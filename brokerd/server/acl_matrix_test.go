@@ -391,6 +391,22 @@ func aclMatrix(t *testing.T, e *aclEnv) {
 			denied: kerr.TransactionalIDAuthorizationFailed,
 		},
 		{
+			name: "Cluster CLUSTER_ACTION: WriteTxnMarkers",
+			acls: []*kadm.ACLBuilder{kadm.NewACLs().Allow(who).AllowHosts("*").Clusters().Operations(kadm.OpClusterAction)},
+			do: func() int16 {
+				req := kmsg.NewPtrWriteTxnMarkersRequest()
+				m := kmsg.NewWriteTxnMarkersRequestMarker()
+				m.ProducerID, m.ProducerEpoch = 1, 0
+				mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+				mt.Topic, mt.Partitions = "m-markers-none", []int32{0}
+				m.Topics = append(m.Topics, mt)
+				req.Markers = append(req.Markers, m)
+				return e.request(req).(*kmsg.WriteTxnMarkersResponse).Markers[0].Topics[0].Partitions[0].ErrorCode
+			},
+			denied: kerr.ClusterAuthorizationFailed,
+			okCode: kerr.UnknownTopicOrPartition.Code, // allowed, and then the partition is looked for
+		},
+		{
 			name: "Cluster IDEMPOTENT_WRITE: InitProducerId",
 			acls: []*kadm.ACLBuilder{kadm.NewACLs().Allow(who).AllowHosts("*").Clusters().Operations(kadm.OpIdempotentWrite)},
 			do: func() int16 {

@@ -48,6 +48,7 @@ func (s *Server) apis() []api {
 		{key: 22, min: initProducerIDMin, max: initProducerIDMax, handle: s.handleInitProducerID},
 		{key: 24, min: addPartitionsToTxnMin, max: addPartitionsToTxnMax, handle: s.handleAddPartitionsToTxn},
 		{key: 26, min: endTxnMin, max: endTxnMax, handle: s.handleEndTxn},
+		{key: 27, min: writeTxnMarkersMin, max: writeTxnMarkersMax, handle: s.handleWriteTxnMarkers},
 		{key: 65, min: describeTransactionsMin, max: describeTransactionsMax, handle: s.handleDescribeTransactions},
 		{key: 66, min: listTransactionsMin, max: listTransactionsMax, handle: s.handleListTransactions},
 		{key: 32, min: describeConfigsMin, max: describeConfigsMax, handle: s.handleDescribeConfigs},

@@ -361,3 +361,66 @@ func TestTxnRestartMidTransaction(t *testing.T) {
 		t.Fatalf("read_committed saw %v, want only the committed record", got)
 	}
 }
+
+// TestWriteTxnMarkersAbort: WriteTxnMarkers as kafka-transactions.sh abort
+// sends it to a partition leader ends a hanging transaction there: the
+// ABORT marker is appended, read_committed readers get past the open
+// transaction and never see its records; a partition the broker does not
+// have answers UNKNOWN_TOPIC_OR_PARTITION, and a marker older than the
+// producer's epoch INVALID_PRODUCER_EPOCH.
+func TestWriteTxnMarkersAbort(t *testing.T) {
+	b := testbroker.StartBroker(t, testbroker.WithConfig(txnConfig))
+	const topic = "txn-markers"
+	admin := txnClient(t, b.Addr())
+	createTxnTopic(t, admin, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// An earlier holder of the id, so the producer's epoch is above 0.
+	if _, _, err := txnClient(t, b.Addr(), kgo.TransactionalID("hanging")).ProducerID(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := txnClient(t, b.Addr(), kgo.TransactionalID("hanging"), kgo.DefaultProduceTopic(topic))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("hanging")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch, err := p.ProducerID(ctx)
+	if err != nil || epoch < 1 {
+		t.Fatalf("producer id: %d epoch %d, %v; want epoch >= 1", pid, epoch, err)
+	}
+	markers := func(epoch int16, topic string) int16 {
+		req := kmsg.NewPtrWriteTxnMarkersRequest()
+		m := kmsg.NewWriteTxnMarkersRequestMarker()
+		m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = pid, epoch, false, 0
+		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		mt.Topic, mt.Partitions = topic, []int32{0}
+		m.Topics = append(m.Topics, mt)
+		req.Markers = append(req.Markers, m)
+		// To the broker itself: kgo would shard the request by leader.
+		resp, err := req.RequestWith(ctx, admin.SeedBrokers()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Markers) != 1 || resp.Markers[0].ProducerID != pid || len(resp.Markers[0].Topics) != 1 || len(resp.Markers[0].Topics[0].Partitions) != 1 {
+			t.Fatalf("response shape: %+v", resp)
+		}
+		return resp.Markers[0].Topics[0].Partitions[0].ErrorCode
+	}
+	if code := markers(epoch, "no-such-topic"); code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("unknown partition: code %d, want UNKNOWN_TOPIC_OR_PARTITION", code)
+	}
+	if code := markers(epoch-1, topic); code != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("stale epoch: code %d, want INVALID_PRODUCER_EPOCH", code)
+	}
+	if code := markers(epoch, topic); code != 0 {
+		t.Fatalf("abort marker: code %d (%v)", code, kerr.ErrorForCode(code))
+	}
+	if err := admin.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("stop")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got := consumeValues(t, b.Addr(), topic, kgo.ReadCommitted(), "stop"); fmt.Sprint(got[0]) != "[stop]" {
+		t.Fatalf("read_committed after the abort marker saw %v, want only [stop]", got)
+	}
+}

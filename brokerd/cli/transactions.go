@@ -243,7 +243,7 @@ func runTransactionsAbort(ctx context.Context, args []string, env Env) error {
 		"Abort the transaction open in a partition since --start-offset (see describe-producers):\n"+
 			"the partition's leader writes an ABORT marker for its producer, which releases the\n"+
 			"last stable offset (kafka-transactions.sh abort). For a hanging transaction, one its\n"+
-			"coordinator no longer knows; needs ALTER on the cluster where ACLs are on.",
+			"coordinator no longer knows; needs CLUSTER_ACTION on the cluster where ACLs are on.",
 		`  kafki transactions describe-producers --topic orders --partition 0
   kafki transactions abort --topic orders --partition 0 --start-offset 1200`)
 	var conn connFlags

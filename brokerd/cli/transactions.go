@@ -232,7 +232,9 @@ func runTransactionsDescribeProducers(ctx context.Context, args []string, env En
 	w := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ProducerId\tProducerEpoch\tLatestCoordinatorEpoch\tLastSequence\tLastTimestamp\tCurrentTransactionStartOffset")
 	for _, p := range ps {
-		fmt.Fprintf(w, "%d\t%d\t%s\t%d\t%d\t%s\n", p.ProducerID, p.ProducerEpoch, noneOr(int64(p.CoordinatorEpoch)),
+		// Kafka's tool prints the coordinator epoch as it is (-1: no
+		// marker yet), an absent start offset as None.
+		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%s\n", p.ProducerID, p.ProducerEpoch, p.CoordinatorEpoch,
 			p.LastSequence, p.LastTimestamp, noneOr(p.CurrentTxnStartOffset))
 	}
 	return w.Flush()

@@ -68,7 +68,7 @@ func TestTransactionsCommands(t *testing.T) {
 	// The plain (idempotent) producer, then the transactional one whose
 	// transaction starts after the plain record.
 	if !regexp.MustCompile(`(?m)^ProducerId\s+ProducerEpoch\s+LatestCoordinatorEpoch\s+LastSequence\s+LastTimestamp\s+CurrentTransactionStartOffset\n` +
-		`\d+\s+0\s+None\s+0\s+\d+\s+None\n\d+\s+0\s+None\s+0\s+\d+\s+1$`).MatchString(out) {
+		`\d+\s+0\s+-1\s+0\s+\d+\s+None\n\d+\s+0\s+-1\s+0\s+\d+\s+1$`).MatchString(out) {
 		t.Errorf("transactions describe-producers:\n%s", out)
 	}
 

@@ -18,6 +18,8 @@
 // leader, and a group's committed offsets survive the death of its
 // coordinator. acls_test.go adds, lists and removes ACLs with kafka-acls
 // against a broker with Kafka's authorizer class configured.
+// transactions_test.go runs kafka-transactions.sh list, describe,
+// describe-producers and abort of a hanging transaction.
 //
 // The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
 // broker from the kafka_2.13 jar), so they state Kafka's behaviour, not

@@ -103,13 +103,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 	}
 	rep.Series = r.series
 
-	var ends map[int32]int64
-	var endErr error
-	if cfg.Transactional() && rep.Produce != nil {
-		ends, endErr = r.awaitMarkers(ctx, start, rep.Produce.AllRecords)
-	} else {
-		ends, endErr = a.endOffsets(ctx, cfg, parts)
-	}
+	ends, endErr := r.finalEnds(ctx, rep, start)
 	if endErr != nil {
 		return rep, errors.Join(err, endErr)
 	}
@@ -435,6 +429,15 @@ func (r *run) consume(ctx context.Context, rep *Report) error {
 	rep.Produce = &StreamStats{Records: r.prod.AllRecords(), Errors: r.prod.AllErrors(), AllRecords: r.prod.AllRecords()}
 	rep.Consume = streamStats(r.cons, elapsed, false)
 	return errors.Join(err, ctx.Err())
+}
+
+// finalEnds are the end offsets after the run; a transactional run's
+// wait for the COMMIT markers of its last transactions (awaitMarkers).
+func (r *run) finalEnds(ctx context.Context, rep *Report, start map[int32]int64) (map[int32]int64, error) {
+	if r.cfg.Transactional() && rep.Produce != nil {
+		return r.awaitMarkers(ctx, start, rep.Produce.AllRecords)
+	}
+	return r.adm.endOffsets(ctx, r.cfg, r.parts)
 }
 
 // readEnds are where consumers of what the producers wrote stop: the end

@@ -142,6 +142,13 @@ type Config struct {
 	// kgo.FetchMaxPartitionBytes); the defaults are kgo's.
 	FetchMaxBytes       int
 	FetchPartitionBytes int
+	// TransactionalID, when set, makes producer i a transactional
+	// producer with id TransactionalID-i that commits every
+	// TransactionRecords records (txn.go); Isolation is the consumers'
+	// isolation level (read_uncommitted or read_committed).
+	TransactionalID    string
+	TransactionRecords int
+	Isolation          string
 	// Security is how clients connect (--security-protocol, --tls-*);
 	// security holds its kgo options once Run loaded its files.
 	Security Security
@@ -180,13 +187,14 @@ func DefaultConfig() Config {
 		FetchMaxBytes:       DefaultFetchMaxBytes,
 		FetchPartitionBytes: DefaultFetchPartBytes,
 		Security:            Security{Protocol: ProtocolPlaintext},
+		Isolation:           IsolationReadUncommitted,
 	}
 }
 
 // Validate checks the configuration as a whole, one concern at a time:
 // the target, the topic and records, the clients, the period.
 func (c Config) Validate() error {
-	for _, check := range []func() error{c.validateTarget, c.validateRecords, c.validateClients, c.validateProducer, c.validatePeriod, c.Security.validate} {
+	for _, check := range []func() error{c.validateTarget, c.validateRecords, c.validateClients, c.validateProducer, c.validatePeriod, c.validateTxn, c.Security.validate} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -371,6 +379,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.BoolVar(&cfg.ReadBack, "read-back", cfg.ReadBack, "produce workload: then read the whole topic back, flat out, as the consume side")
 	fs.IntVar(&cfg.FetchMaxBytes, "fetch-max-bytes", cfg.FetchMaxBytes, "largest fetch response a consumer asks for, in bytes")
 	fs.IntVar(&cfg.FetchPartitionBytes, "fetch-partition-bytes", cfg.FetchPartitionBytes, "largest part of a fetch response per partition, in bytes")
+	fs.StringVar(&cfg.TransactionalID, "transactional-id", cfg.TransactionalID, "transactional producers: producer i uses the transactional id PREFIX-i (needs --transaction-records)")
+	fs.IntVar(&cfg.TransactionRecords, "transaction-records", cfg.TransactionRecords, "with --transactional-id: each producer commits every N records; a record's latency runs to its commit")
+	fs.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "consumers' isolation level: read_uncommitted or read_committed")
 	cfg.Security.bind(fs)
 	flagFunc(fs, "broker-pid", "", "comma-separated broker process ids to sample for peak RSS", func(s string) (err error) {
 		cfg.BrokerPIDs, err = parsePIDs(s)

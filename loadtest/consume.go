@@ -40,12 +40,13 @@ func newConsumer(cfg Config, parts []int32, from map[int32]int64, clock Clock, r
 		offsets[p] = kgo.NewOffset().At(from[p])
 		next[p] = from[p]
 	}
-	cl, err := kgo.NewClient(append(cfg.connOpts(),
+	opts := append(cfg.connOpts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: offsets}),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.FetchMaxBytes(int32(cfg.FetchMaxBytes)),
 		kgo.FetchMaxPartitionBytes(int32(cfg.FetchPartitionBytes)),
-	)...)
+	)
+	cl, err := kgo.NewClient(append(opts, cfg.isolationOpts()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("consumer client: %w", err)
 	}

@@ -16,6 +16,14 @@
 // --spawn-broker it starts a brokerd of its own for the run
 // (package brokerproc) instead of using --bootstrap, and samples its RSS.
 //
+// With --transactional-id PREFIX and --transaction-records N each producer
+// is transactional (id PREFIX-i) and commits every N records; a record
+// counts, and its latency ends, at its transaction's commit. With
+// --isolation=read_committed the consumers read below the last stable
+// offset. Consumers of a transactional run stop after the last record of
+// each partition rather than at its end offset, which a COMMIT marker may
+// hold (txn.go).
+//
 // The command binary (loadtest/cmd/loadtest) is a thin shell around
 // [Main]; package compare builds the Kafki/Apache Kafka comparison on top.
 //
@@ -28,7 +36,8 @@
 //     should have been sent meanwhile, not as one slow record.
 //  2. Counts are exact: a run reports every acknowledged record, warm-up
 //     included (Produce.TotalAcked), so a caller can compare it with the
-//     broker's end offsets. Latency histograms and rates cover only the
+//     broker's end offsets (less the COMMIT markers of a transactional
+//     run, which it counts: Report.TxnMarkers). Latency histograms and rates cover only the
 //     measured period after the warm-up.
 //  3. Every wait is bounded: connecting and topic creation (--timeout),
 //     each record's delivery (kgo's delivery timeout), the consume tail

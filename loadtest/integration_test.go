@@ -213,3 +213,34 @@ func TestSmokeConsume(t *testing.T) {
 		t.Fatalf("second read: %d records read, %d written; want %d and 0", again.Consume.Records, again.BrokerRecords, held)
 	}
 }
+
+// TestTransactionalReadCommitted: two transactional producers commit every
+// 50 records while read_committed consumers read along (e2e); every
+// committed record is read once, and the broker holds the records plus one
+// COMMIT marker per partition of each transaction, as the report says.
+func TestTransactionalReadCommitted(t *testing.T) {
+	b := spawn(t)
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "txn.json")
+	var stdout, stderr bytes.Buffer
+	code := loadtest.Main(context.Background(), []string{"e2e",
+		"--bootstrap=" + b.Addr(), "--topic=txn-e2e", "--partitions=3", "--producers=2", "--consumers=2",
+		"--rate=3000", "--warmup=200ms", "--duration=1s", "--record-size=64", "--progress=0",
+		"--transactional-id=lt-e2e", "--transaction-records=50", "--isolation=read_committed",
+		"--json=" + jsonPath, "--svg="}, &stdout, &stderr)
+	if code != loadtest.ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	rep, err := loadtest.ReadJSON(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := brokerHolds(t, b.Addr(), "txn-e2e")
+	if rep.TxnMarkers == 0 || rep.Produce.AllRecords+rep.TxnMarkers != held || rep.Consume.AllRecords != rep.Produce.AllRecords || rep.BrokerRecords != held {
+		t.Fatalf("committed %d records and %d markers, read %d, report says broker holds %d; broker holds %d",
+			rep.Produce.AllRecords, rep.TxnMarkers, rep.Consume.AllRecords, rep.BrokerRecords, held)
+	}
+	if s := rep.Settings; s.TransactionRecords != 50 || s.Isolation != "read_committed" || !strings.Contains(stdout.String(), "transactions of 50 records") {
+		t.Fatalf("settings %+v, summary:\n%s", s, stdout.String())
+	}
+}

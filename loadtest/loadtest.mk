@@ -6,6 +6,8 @@
 #   make bench-compare   runs the side-by-side comparison (about 6 minutes;
 #                        Kafki's three-node setup needs moto_server:
 #                        pip install 'moto[server]')
+#   make bench-txn       transactional vs idempotent produce, read_committed
+#                        vs read_uncommitted (BENCH_TXN_KAFKA=1: and Kafka)
 #   make bench-tls       produce and read-back throughput and produce p99,
 #                        PLAINTEXT vs SSL (mTLS) vs SASL_SSL (SCRAM-SHA-512),
 #                        one broker, interleaved rounds (about 4 minutes)
@@ -52,3 +54,32 @@ BENCH_TLS_DURATION ?= 8s
 bench-tls: loadtest
 	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd ./brokerd/cmd/kafki
 	sh loadtest/bench-tls.sh $(BIN) $(BENCH_TLS_ROUNDS) $(BENCH_TLS_DURATION)
+
+# --- Transactions (issue 17) ---
+# bench-txn: on one brokerd, idempotent produce vs transactional produce
+# with commits every 1, 100 and 10,000 records, and read_committed vs
+# read_uncommitted read-back, interleaved rounds (about 5 minutes); then,
+# with BENCH_TXN_KAFKA=1, the same produce modes and the consume workload's
+# read_committed vs read_uncommitted through loadtest compare against
+# Kafki and Apache Kafka 4.3 (single node; about 6 minutes more).
+BENCH_TXN_ROUNDS   ?= 3
+BENCH_TXN_DURATION ?= 8s
+BENCH_TXN_KAFKA    ?= 0
+BENCH_TXN_OUT      ?= $(BIN)/bench-txn
+BENCH_TXN_COMPARE  := --kafki-bin=$(BIN)/brokerd --kafka-libs=$(KAFKA_SERVER_LIBS) --setups=single \
+  --perf-records=0 --duration=$(BENCH_TXN_DURATION) --warmup=5s --progress=0
+.PHONY: bench-txn
+bench-txn: loadtest
+	$(GO) build -o $(BIN)/ ./brokerd/cmd/brokerd
+	sh loadtest/bench-txn.sh $(BIN) $(BENCH_TXN_ROUNDS) $(BENCH_TXN_DURATION)
+	@if [ "$(BENCH_TXN_KAFKA)" = 1 ]; then set -e; $(MAKE) --no-print-directory kafka-deps; \
+	  for n in 0 1 100 10000; do \
+	    txn=; [ $$n = 0 ] || txn="--transactional-id=bench-$$n --transaction-records=$$n"; \
+	    echo "== loadtest compare, produce, transaction records $$n (0: idempotent)"; \
+	    $(BIN)/loadtest compare $(BENCH_TXN_COMPARE) --workloads=produce $$txn --out=$(BENCH_TXN_OUT)/produce-$$n | grep '^|'; \
+	  done; \
+	  for iso in read_uncommitted read_committed; do \
+	    echo "== loadtest compare, consume, $$iso"; \
+	    $(BIN)/loadtest compare $(BENCH_TXN_COMPARE) --workloads=consume --isolation=$$iso --out=$(BENCH_TXN_OUT)/consume-$$iso | grep '^|'; \
+	  done; \
+	fi

@@ -35,6 +35,12 @@ func TestBadOptions(t *testing.T) {
 		{[]string{"produce", "--spawn-broker=bin/brokerd"}, "--bootstrap and --spawn-broker are mutually exclusive"},
 		{[]string{"produce", "--fetch-partition-bytes=100"}, "--fetch-partition-bytes"},
 		{[]string{"produce", "--fetch-max-bytes=1024", "--fetch-partition-bytes=2048"}, "--fetch-partition-bytes"},
+		{[]string{"produce", "--isolation=serializable"}, `--isolation "serializable": want read_uncommitted or read_committed`},
+		{[]string{"produce", "--transaction-records=10"}, "--transaction-records needs --transactional-id"},
+		{[]string{"produce", "--transactional-id=lt"}, "--transaction-records 0: must be 1..10000000"},
+		{[]string{"produce", "--transactional-id=lt", "--transaction-records=-1"}, "--transaction-records -1"},
+		{[]string{"produce", "--transactional-id=lt", "--transaction-records=10", "--acks=1"}, "--transactional-id needs an idempotent producer with --acks=all"},
+		{[]string{"consume", "--transactional-id=lt", "--transaction-records=10"}, "--transactional-id applies to the produce and e2e workloads"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Main(context.Background(), append(tc.args, "--bootstrap=127.0.0.1:1"), &stdout, &stderr)

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -74,6 +75,9 @@ type producer struct {
 	rng    *rand.Rand
 	stamp  bool // write the intended send time into the first 8 bytes
 	free   chan *slot
+	// txn is the transaction state of a transactional producer (txn.go),
+	// nil otherwise.
+	txn *txnState
 
 	mu       sync.Mutex
 	firstErr error
@@ -116,7 +120,7 @@ func producerOpts(cfg Config, slots int) []kgo.Opt {
 // newProducer connects producer i of a run whose producers share rate.
 func newProducer(cfg Config, i int, rate float64, clock Clock, rec *Recorder, budget *sendBudget, stamp bool) (*producer, error) {
 	slots := max(1, min(cfg.MaxBuffered, slotMemory/max(1, cfg.RecordSize.Max())))
-	cl, err := kgo.NewClient(producerOpts(cfg, slots)...)
+	cl, err := kgo.NewClient(append(producerOpts(cfg, slots), cfg.txnOpts(i)...)...)
 	if err != nil {
 		return nil, fmt.Errorf("producer client: %w", err)
 	}
@@ -133,6 +137,9 @@ func newProducer(cfg Config, i int, rate float64, clock Clock, rec *Recorder, bu
 		rng:    rand.New(rand.NewPCG(seed, 42)),
 		stamp:  stamp,
 		free:   make(chan *slot, slots),
+	}
+	if cfg.Transactional() {
+		p.txn = newTxnState(cfg.TransactionRecords)
 	}
 	// Values are random capital letters, like Kafka's producer-perf-test:
 	// compressible only modestly, so a codec is not flattered.
@@ -160,6 +167,8 @@ func (s *slot) finish(r *kgo.Record, err error) {
 			p.firstErr = err
 		}
 		p.mu.Unlock()
+	} else if p.txn != nil {
+		p.acked(s, r) // counted at its transaction's commit
 	} else {
 		p.rec.RecordAt(p.clock.Now().Sub(s.due), len(r.Value), s.measured)
 	}
@@ -193,9 +202,17 @@ func (p *producer) run(ctx context.Context) error {
 		if p.stamp {
 			binary.BigEndian.PutUint64(s.rec.Value, uint64(due.UnixNano()))
 		}
+		if err := p.beforeProduce(); err != nil {
+			p.free <- s
+			return errors.Join(err, p.flush(ctx))
+		}
 		p.cl.Produce(ctx, &s.rec, s.done)
+		if err := p.afterProduce(ctx); err != nil {
+			return errors.Join(err, p.flush(ctx))
+		}
 	}
-	return p.flush(ctx)
+	// The last transaction holds the records sent since the last commit.
+	return errors.Join(p.commit(ctx), p.flush(ctx))
 }
 
 // flush waits for the records in flight; a cancelled ctx fails them.

@@ -26,6 +26,9 @@ type Report struct {
 	// BrokerRecords is how many offsets the topic's partitions advanced by
 	// during the run, as the broker reports its end offsets.
 	BrokerRecords int64 `json:"broker_records"`
+	// TxnMarkers is how many of BrokerRecords are the COMMIT markers of
+	// the run's transactions (one per partition of each).
+	TxnMarkers int64 `json:"txn_markers,omitempty"`
 	// TopicRecords is, for the consume workload, how many records the
 	// topic held (log start to end offsets) when reading began.
 	TopicRecords int64 `json:"topic_records,omitempty"`
@@ -62,7 +65,12 @@ type Settings struct {
 	FetchMaxBytes     int      `json:"fetch_max_bytes"`
 	FetchPartBytes    int      `json:"fetch_partition_bytes"`
 	SecurityProtocol  string   `json:"security_protocol"`
-	SASLMechanism     string   `json:"sasl_mechanism,omitempty"`
+	// Transactions (txn.go): the id prefix, records per transaction and
+	// the consumers' isolation level.
+	TransactionalID    string `json:"transactional_id,omitempty"`
+	TransactionRecords int    `json:"transaction_records,omitempty"`
+	Isolation          string `json:"isolation"`
+	SASLMechanism      string `json:"sasl_mechanism,omitempty"`
 }
 
 func settingsOf(c Config) Settings {
@@ -76,6 +84,7 @@ func settingsOf(c Config) Settings {
 		WarmupSec: c.Warmup.Seconds(), ReadBack: c.ReadBack,
 		FetchMaxBytes: c.FetchMaxBytes, FetchPartBytes: c.FetchPartitionBytes,
 		SecurityProtocol: c.Security.securityName(),
+		TransactionalID:  c.TransactionalID, TransactionRecords: c.TransactionRecords, Isolation: c.Isolation,
 	}
 	if c.Security.usesSASL() {
 		s.SASLMechanism = c.Security.mechanism()
@@ -167,6 +176,12 @@ func WriteSummary(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "%s: topic %s, %d partitions, RF %d, record size %s, keys %s, acks=%s, compression %s, %d producer(s), %d consumer(s), rate %s\n",
 		title, s.Topic, s.Partitions, s.ReplicationFactor, s.RecordSize, s.Keys, s.Acks, s.Compression,
 		s.Producers, s.Consumers, rateString(s.Rate))
+	if s.TransactionalID != "" {
+		fmt.Fprintf(w, "transactions of %d records per producer (a record's latency runs to its commit)\n", s.TransactionRecords)
+	}
+	if s.Isolation == IsolationReadCommitted {
+		fmt.Fprintln(w, "consumers read_committed")
+	}
 	fmt.Fprintln(tw, "side\trecords\trec/s\tMB/s\terrors\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\t")
 	for _, side := range []struct {
 		name string
@@ -201,6 +216,9 @@ func WriteSummary(w io.Writer, r *Report) error {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	fmt.Fprintf(w, "broker holds %d records written by this run", r.BrokerRecords)
+	if r.TxnMarkers > 0 {
+		fmt.Fprintf(w, " (%d of them transaction markers)", r.TxnMarkers)
+	}
 	if r.Workload == WorkloadConsume {
 		fmt.Fprintf(w, "; the topic held %d records to read", r.TopicRecords)
 	}

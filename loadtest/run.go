@@ -36,6 +36,10 @@ type run struct {
 	// measureFrom is measureStart in Unix ns, for e2e consumers.
 	measureFrom atomic.Int64
 
+	// txn is what transactional producers left in the log, summed once
+	// they ended (producers' wait).
+	txn txnTotals
+
 	mu           sync.Mutex // guards series and measureStart
 	series       []Point
 	measureStart time.Time
@@ -99,11 +103,11 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (rep *Report, err 
 	}
 	rep.Series = r.series
 
-	ends, endErr := a.endOffsets(ctx, cfg, parts)
+	ends, endErr := r.finalEnds(ctx, rep, start)
 	if endErr != nil {
 		return rep, errors.Join(err, endErr)
 	}
-	rep.BrokerRecords = sumDelta(start, ends)
+	rep.BrokerRecords, rep.TxnMarkers = sumDelta(start, ends), r.txn.markers
 	return rep, errors.Join(err, checkCounts(cfg, rep))
 }
 
@@ -151,15 +155,18 @@ func checkCounts(cfg Config, rep *Report) error {
 	}
 	// Without idempotence a retried batch may be stored twice, and with
 	// acks=0 nothing is acknowledged: only then may the counts differ.
-	if p := rep.Produce; p != nil && cfg.Idempotent && p.AllRecords != rep.BrokerRecords {
-		errs = append(errs, fmt.Errorf("%w: %d records acknowledged, broker end offsets advanced by %d", ErrCountMismatch, p.AllRecords, rep.BrokerRecords))
+	// A transactional run's end offsets count its COMMIT markers too.
+	if p := rep.Produce; p != nil && cfg.Idempotent && p.AllRecords+rep.TxnMarkers != rep.BrokerRecords {
+		errs = append(errs, fmt.Errorf("%w: %d records acknowledged and %d transaction markers, broker end offsets advanced by %d",
+			ErrCountMismatch, p.AllRecords, rep.TxnMarkers, rep.BrokerRecords))
 	}
 	switch c := rep.Consume; {
 	case c == nil:
 	case cfg.Workload == WorkloadConsume && c.AllRecords != rep.TopicRecords:
 		errs = append(errs, fmt.Errorf("%w: %d records read, the topic holds %d", ErrCountMismatch, c.AllRecords, rep.TopicRecords))
-	case (cfg.Workload == WorkloadE2E || cfg.ReadBack) && c.AllRecords != rep.BrokerRecords:
-		errs = append(errs, fmt.Errorf("%w: %d records read, broker end offsets advanced by %d", ErrCountMismatch, c.AllRecords, rep.BrokerRecords))
+	case (cfg.Workload == WorkloadE2E || cfg.ReadBack) && c.AllRecords != rep.BrokerRecords-rep.TxnMarkers:
+		errs = append(errs, fmt.Errorf("%w: %d records read, broker end offsets advanced by %d (%d of them transaction markers)",
+			ErrCountMismatch, c.AllRecords, rep.BrokerRecords, rep.TxnMarkers))
 	}
 	return errors.Join(errs...)
 }
@@ -211,6 +218,9 @@ func (r *run) producers(ctx context.Context, rec *Recorder, budget *sendBudget, 
 		for _, p := range ps {
 			if first == nil {
 				first = p.err()
+			}
+			if p.txn != nil {
+				r.txn.add(p.txn)
 			}
 			p.close()
 		}
@@ -305,12 +315,16 @@ func (r *run) produce(ctx context.Context, rep *Report, start map[int32]int64) e
 // as fast as the consumers can, within cfg.ConsumeTimeout. It is not part
 // of the time series: producing is over.
 func (r *run) readBack(ctx context.Context, rep *Report, start map[int32]int64) error {
-	ends, err := r.adm.endOffsets(ctx, r.cfg, r.parts)
+	ends, err := r.readEnds(ctx, start)
 	if err != nil {
 		return err
 	}
 	r.setPhase("reading back")
-	fmt.Fprintf(r.out, "%sreading back %d records\n", r.prefix(), sumDelta(start, ends))
+	what := "records"
+	if r.cfg.Transactional() {
+		what = "offsets (records and transaction markers)"
+	}
+	fmt.Fprintf(r.out, "%sreading back %d %s\n", r.prefix(), sumDelta(start, ends), what)
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.ConsumeTimeout)
 	defer cancel()
 	cs, waitConsumers, err := r.consumers(cctx, start, false)
@@ -345,7 +359,7 @@ func (r *run) e2e(ctx context.Context, rep *Report, start map[int32]int64) error
 	r.setPhase("flushing")
 	perr := waitProducers()
 	produced := r.clock.Now().Sub(begin)
-	ends, err := r.adm.endOffsets(ctx, r.cfg, r.parts)
+	ends, err := r.readEnds(ctx, start)
 	if err != nil {
 		cancelConsumers()
 		stop()
@@ -415,6 +429,25 @@ func (r *run) consume(ctx context.Context, rep *Report) error {
 	rep.Produce = &StreamStats{Records: r.prod.AllRecords(), Errors: r.prod.AllErrors(), AllRecords: r.prod.AllRecords()}
 	rep.Consume = streamStats(r.cons, elapsed, false)
 	return errors.Join(err, ctx.Err())
+}
+
+// finalEnds are the end offsets after the run; a transactional run's
+// wait for the COMMIT markers of its last transactions (awaitMarkers).
+func (r *run) finalEnds(ctx context.Context, rep *Report, start map[int32]int64) (map[int32]int64, error) {
+	if r.cfg.Transactional() && rep.Produce != nil {
+		return r.awaitMarkers(ctx, start, rep.Produce.AllRecords)
+	}
+	return r.adm.endOffsets(ctx, r.cfg, r.parts)
+}
+
+// readEnds are where consumers of what the producers wrote stop: the end
+// offsets, or in a transactional run the offsets after the last records
+// (txnTotals.dataEnds).
+func (r *run) readEnds(ctx context.Context, start map[int32]int64) (map[int32]int64, error) {
+	if r.cfg.Transactional() {
+		return r.txn.dataEnds(start), nil
+	}
+	return r.adm.endOffsets(ctx, r.cfg, r.parts)
 }
 
 // syncWriter serialises progress lines from the watcher and the run.

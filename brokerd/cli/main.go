@@ -97,6 +97,8 @@ Commands:
                     Manage Lambda triggers (see lambdas/README.md).
   users create|list|delete
                     Manage SCRAM users (SASL), like kafka-configs.sh --entity-type users.
+  transactions list|describe|describe-producers|abort
+                    Inspect transactions and abort hanging ones, like kafka-transactions.sh.
   migrate plan      List what moving a Kafka cluster into Kafki takes: topics, partitions, configs.
   version           Print kafki's version.
 
@@ -183,6 +185,10 @@ var commandGroups = []commandGroup{
 		{"enable", runTriggersEnable(true)}, {"disable", runTriggersEnable(false)},
 	}},
 	{"users", usersHelp, []subcommand{{"create", runUsersCreate}, {"list", runUsersList}, {"delete", runUsersDelete}}},
+	{"transactions", transactionsHelp, []subcommand{
+		{"list", runTransactionsList}, {"describe", runTransactionsDescribe},
+		{"describe-producers", runTransactionsDescribeProducers}, {"abort", runTransactionsAbort},
+	}},
 	{"migrate", migrateHelp, []subcommand{{"plan", runMigratePlan}}},
 }
 

@@ -20,7 +20,8 @@
 // against a broker with Kafka's authorizer class configured. txn_test.go
 // runs Kafka's TransactionalMessageCopier (consume-transform-produce with
 // sendOffsetsToTransaction and random aborts) and reads its output
-// read_committed.
+// read_committed; transactions_test.go runs kafka-transactions.sh list,
+// describe, describe-producers and abort of a hanging transaction.
 //
 // The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
 // broker from the kafka_2.13 jar), so they state Kafka's behaviour, not

@@ -57,6 +57,7 @@ func (s *Server) apis() []api {
 		{key: 42, min: deleteGroupsMin, max: deleteGroupsMax, handle: s.handleDeleteGroups},
 		{key: 44, min: incrementalAlterConfigsMin, max: incrementalAlterConfigsMax, handle: s.handleIncrementalAlterConfigs},
 		{key: 47, min: offsetDeleteMin, max: offsetDeleteMax, handle: s.handleOffsetDelete},
+		{key: 61, min: describeProducersMin, max: describeProducersMax, handle: s.handleDescribeProducers},
 		{key: 60, min: describeClusterMin, max: describeClusterMax, handle: s.handleDescribeCluster},
 		{key: 75, min: describeTopicPartitionsMin, max: describeTopicPartitionsMax, handle: s.handleDescribeTopicPartitions},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,10 +74,29 @@ func TestParseArgsRejectsBadOptions(t *testing.T) {
 		{"--e2e-rate=-1"},
 		{"--workloads=produce,fly"},
 		{"--perf-records=-3"},
+		{"--isolation=dirty"},
+		{"--transactional-id=bench"},
+		{"--transaction-records=5"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := Main(context.Background(), args, &out, &errOut); code != loadtest.ExitUsage || strings.Count(errOut.String(), "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line", args, code, errOut.String())
+		}
+	}
+}
+
+// The transaction flags reach the produce and e2e runs, the isolation
+// level every run; the consume workload's preload stays plain.
+func TestTransactionFlags(t *testing.T) {
+	cfg, err := ParseArgs([]string{"--transactional-id=bench", "--transaction-records=100", "--isolation=read_committed"}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range cfg.Workloads {
+		lc := cfg.loadtestConfig(w, SetupSingle, "kafki", "127.0.0.1:9092")
+		wantTxn := w != loadtest.WorkloadConsume
+		if lc.Transactional() != wantTxn || (wantTxn && lc.TransactionRecords != 100) || lc.Isolation != loadtest.IsolationReadCommitted {
+			t.Errorf("%s: transactional id %q, %d records per transaction, isolation %s", w, lc.TransactionalID, lc.TransactionRecords, lc.Isolation)
 		}
 	}
 }

@@ -71,6 +71,12 @@ type Config struct {
 	StartTimeout    time.Duration
 	OutDir          string
 	Progress        time.Duration
+	// TransactionalID and TransactionRecords make the produce and e2e
+	// workloads transactional, Isolation is every consumer's isolation
+	// level (loadtest's flags of the same names).
+	TransactionalID    string
+	TransactionRecords int
+	Isolation          string
 }
 
 // DefaultConfig is a comparison that takes about four minutes on two
@@ -98,6 +104,7 @@ func DefaultConfig() Config {
 		StartTimeout: 90 * time.Second,
 		OutDir:       "bin/bench-compare",
 		Progress:     time.Second,
+		Isolation:    loadtest.IsolationReadUncommitted,
 	}
 }
 
@@ -131,6 +138,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "bound on starting a cluster")
 	fs.StringVar(&cfg.OutDir, "out", cfg.OutDir, "directory for the reports and charts")
 	fs.DurationVar(&cfg.Progress, "progress", cfg.Progress, "progress interval (0: none)")
+	fs.StringVar(&cfg.TransactionalID, "transactional-id", cfg.TransactionalID, "produce and e2e: transactional producers with this id prefix (as loadtest --transactional-id)")
+	fs.IntVar(&cfg.TransactionRecords, "transaction-records", cfg.TransactionRecords, "with --transactional-id: records per transaction")
+	fs.StringVar(&cfg.Isolation, "isolation", cfg.Isolation, "consumers' isolation level: read_uncommitted or read_committed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(out, "Usage: loadtest compare [--flag=value ...]\n\nRuns the loadtest workloads against Kafki and Apache Kafka and prints Kafki/Kafka ratios.\n\nFlags:")
@@ -219,5 +229,11 @@ func (c Config) loadtestConfig(w, setup, label, bootstrap string) loadtest.Confi
 	if w == loadtest.WorkloadE2E {
 		lc.Rate = c.E2ERate
 	}
+	// The consume workload's preload is not transactional (loadtest
+	// refuses it); its reads take the isolation level all the same.
+	if w != loadtest.WorkloadConsume {
+		lc.TransactionalID, lc.TransactionRecords = c.TransactionalID, c.TransactionRecords
+	}
+	lc.Isolation = c.Isolation
 	return lc
 }

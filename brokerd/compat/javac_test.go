@@ -39,6 +39,12 @@ var compileOnce struct {
 	err error
 }
 
+// log4jEnv names a log4j2 configuration for the suite's own programs in
+// place of tools-log4j2.properties: to see what the Java client sends,
+// e.g. logger org.apache.kafka.clients.NetworkClient at DEBUG logs every
+// request's API key and version.
+const log4jEnv = "KAFKI_COMPAT_LOG4J"
+
 // programs is k with the compiled java/ programs ahead of Kafka's jars on
 // its classpath, failing the test (never skipping it) when no javac is
 // found or the sources do not compile.
@@ -50,6 +56,9 @@ func (k *kafka) programs(t *testing.T) *kafka {
 	}
 	kp := *k
 	kp.classpath = compileOnce.dir + string(os.PathListSeparator) + k.classpath
+	if cfg := os.Getenv(log4jEnv); cfg != "" {
+		kp.log4j = cfg
+	}
 	return &kp
 }
 
@@ -185,6 +194,12 @@ func (k *kafka) startShell(t *testing.T, b *broker) *shell {
 			<-sh.done
 		}
 		cancel()
+		if os.Getenv(log4jEnv) != "" {
+			keep := filepath.Join(os.TempDir(), fmt.Sprintf("kafki-compat-txnshell-%d.log", os.Getpid()))
+			if err := os.WriteFile(keep, []byte(sh.stderr.String()), 0o644); err == nil {
+				t.Logf("TxnShell's log (%s) in %s", log4jEnv, keep)
+			}
+		}
 		if t.Failed() {
 			t.Logf("TxnShell stderr, last lines:\n%s", tail(sh.stderr.String(), 30))
 		}

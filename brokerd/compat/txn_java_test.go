@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -68,10 +69,20 @@ func checkPartitions(t *testing.T, what string, got, want map[int][]string) {
 //   - a second producer of the same transactional.id fences the first:
 //     the zombie's commit fails with ProducerFencedException (or
 //     InvalidProducerEpochException), its records are never visible to
-//     read_committed, and the new producer's transactions commit.
+//     read_committed, and the new producer's transactions commit;
+//   - a transaction left open past its transaction.timeout.ms is aborted
+//     by the coordinator: the last stable offset moves past it, its
+//     records are never visible to read_committed, and its producer's
+//     commit fails.
+//
+// Kafka 4.3's producer sends (NetworkClient at DEBUG, see log4jEnv)
+// InitProducerId v5, AddPartitionsToTxn v3, Produce v11 and EndTxn v4:
+// transaction version 1, as brokerd advertises no transaction.version.
 func TestTxnJavaProducer(t *testing.T) {
 	k := kafkaTools(t)
-	b := startBroker(t)
+	// The coordinator looks for expired transactions often, so that the
+	// timeout below is awaited in seconds.
+	b := startBroker(t, "--transaction.abort.timed.out.transaction.cleanup.interval=200ms")
 	cl := kgoClient(t, kgo.SeedBrokers(b.Addr()))
 	createTopic(t, cl, "txn-orders", 3)
 	createTopic(t, cl, "txn-audit", 1)
@@ -151,5 +162,27 @@ func TestTxnJavaProducer(t *testing.T) {
 	all := byPartition(sh.consume(t, "read_uncommitted", "txn-orders"))
 	if !strings.Contains(strings.Join(all[1], " "), "zombie-0 zombie-1") {
 		t.Errorf("read_uncommitted txn-orders partition 1 lacks the zombie's acknowledged records: %q", all[1])
+	}
+
+	// A transaction past its timeout: s leaves one open, q commits behind
+	// it on the same partition.
+	sh.must(t, "producer s t-stale transaction.timeout.ms=2000")
+	sh.must(t, "init s")
+	sh.must(t, "begin s")
+	sh.must(t, "send s txn-audit 0 stale 2")
+	sh.must(t, "begin q")
+	sh.must(t, "send q txn-audit 0 fresh 1")
+	sh.must(t, "commit q")
+	wantAudit = append(wantAudit, "fresh-0")
+	var audit map[int][]string
+	waitFor(t, 30*time.Second, func() string {
+		return fmt.Sprintf("read_committed txn-audit %q, want %q: t-stale's transaction not aborted by its timeout", audit[0], wantAudit)
+	}, func() bool {
+		audit = byPartition(sh.consume(t, "read_committed", "txn-audit"))
+		return len(audit[0]) >= len(wantAudit)
+	})
+	checkPartitions(t, "read_committed txn-audit after t-stale's timeout", audit, map[int][]string{0: wantAudit})
+	if answer, _ := sh.do(t, "commit s"); !strings.HasPrefix(answer, "err ") {
+		t.Errorf("commit of a transaction aborted for its timeout: %s, want an error", answer)
 	}
 }

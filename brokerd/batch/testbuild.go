@@ -23,7 +23,11 @@ type BuildOptions struct {
 	// writes for a non-idempotent producer. A positive id writes
 	// ProducerEpoch and BaseSequence as given. (Producer id 0 cannot be
 	// expressed; tests should use a positive id.)
-	ProducerID    int64
+	ProducerID int64
+	// HasProducer writes ProducerID, ProducerEpoch and BaseSequence as
+	// given even when ProducerID is 0 (the group coordinator's
+	// transactional offset commits carry any allocated producer id).
+	HasProducer   bool
 	ProducerEpoch int16
 	BaseSequence  int32
 	Compression   Compression
@@ -66,7 +70,7 @@ func Build(records []Record, opts BuildOptions) []byte {
 		attrs |= AttrControl
 	}
 	pid, epoch, seq := int64(-1), int16(-1), int32(-1)
-	if opts.ProducerID > 0 {
+	if opts.ProducerID > 0 || opts.HasProducer {
 		pid, epoch, seq = opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence
 	}
 	rb := kmsg.RecordBatch{

@@ -134,7 +134,7 @@ func Start(cfg config.Config, log *slog.Logger, opts ...Option) (*Broker, error)
 	undo.push(gc.Shutdown)
 	if !cfg.Clustered() {
 		// Transactions (issue 17): single node only so far (txn.go).
-		b.txn = newTxnService(tm, cfg.TransactionStatePartitions, cfg.TransactionMaxTimeout, cfg.FlushOnAck, log.With("component", "txn"))
+		b.txn = newTxnService(tm, gc, cfg.TransactionStatePartitions, cfg.TransactionMaxTimeout, cfg.FlushOnAck, log.With("component", "txn"))
 		undo.push(b.txn.c.Close)
 		if tm.Topic(topics.TxnStateTopic) != nil {
 			if err := b.txn.Ensure(); err != nil {

@@ -35,11 +35,11 @@ type txnService struct {
 	ready bool // guarded by mu
 }
 
-func newTxnService(tm *topics.Manager, partitions int32, maxTimeout time.Duration, flush bool, log *slog.Logger) *txnService {
+func newTxnService(tm *topics.Manager, gc *groups.Coordinator, partitions int32, maxTimeout time.Duration, flush bool, log *slog.Logger) *txnService {
 	cfg := txn.DefaultConfig()
 	cfg.Partitions, cfg.MaxTimeout = partitions, maxTimeout
 	s := &txnService{tm: tm, partitions: partitions, flush: flush, log: log}
-	s.c = txn.New(cfg, producerIDs{tm}, localMarkers{tm: tm, flush: flush}, log, time.Now)
+	s.c = txn.New(cfg, producerIDs{tm}, localMarkers{tm: tm, groups: gc, flush: flush}, log, time.Now)
 	return s
 }
 
@@ -100,8 +100,9 @@ func (p producerIDs) Next(ctx context.Context) (int64, error) {
 // localMarkers writes markers to partitions led by this broker (all of
 // them on a single node). A partition that no longer exists is done.
 type localMarkers struct {
-	tm    *topics.Manager
-	flush bool
+	tm     *topics.Manager
+	groups *groups.Coordinator
+	flush  bool
 }
 
 func (m localMarkers) Write(ctx context.Context, mk txn.Marker) error {
@@ -111,9 +112,17 @@ func (m localMarkers) Write(ctx context.Context, mk txn.Marker) error {
 		if part == nil {
 			continue
 		}
-		off, err := part.AppendMarker(mk.ProducerID, mk.Epoch, mk.Commit, mk.CoordinatorEpoch, m.flush)
-		if err == nil {
-			err = part.AwaitCommitted(ctx, off)
+		var err error
+		if p.Topic == topics.OffsetsTopic {
+			// The group coordinator writes it: the marker makes (or
+			// drops) the transaction's offsets, atomically with its
+			// shard's other writes.
+			err = m.groups.WriteTxnMarker(ctx, p.Partition, mk.ProducerID, mk.Epoch, mk.Commit, mk.CoordinatorEpoch)
+		} else {
+			var off int64
+			if off, err = part.AppendMarker(mk.ProducerID, mk.Epoch, mk.Commit, mk.CoordinatorEpoch, m.flush); err == nil {
+				err = part.AwaitCommitted(ctx, off)
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)

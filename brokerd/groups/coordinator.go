@@ -102,6 +102,9 @@ type shard struct {
 	seq     uint64
 	pending int
 	written map[string]uint64
+	// txns are the producers with offsets pending in the shard's groups
+	// (TxnOffsetCommit, until their marker). Guarded by mu.
+	txns map[int64]*openTxn
 }
 
 // New returns a coordinator whose state lives in the logs open returns,

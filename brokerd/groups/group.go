@@ -141,6 +141,10 @@ type group struct {
 	// yet): deleting the group or those offsets must tombstone them too,
 	// and a snapshot must keep the newest of them.
 	inflight map[tp]*inflightOffset
+	// txn holds the offsets of open transactions, by producer id
+	// (TxnOffsetCommit): in the log, not visible until their COMMIT
+	// marker, dropped by their ABORT (see doc.go).
+	txn map[int64]map[tp]offset
 }
 
 func newGroup(id string, now time.Time) *group {

@@ -86,6 +86,14 @@ func (l *memLog) Append(b []byte) (func(context.Context) error, error) {
 	}, nil
 }
 
+func (l *memLog) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (func(context.Context) error, error) {
+	t := batch.ControlAbort
+	if commit {
+		t = batch.ControlCommit
+	}
+	return l.Append(batch.BuildMarker(pid, epoch, t, coordinatorEpoch, 0))
+}
+
 func (l *memLog) Read(offset int64, maxBytes int) ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -147,7 +147,7 @@ func (c *Coordinator) SetLeadership(partition int32, leader bool) {
 		c.log.Error("cannot load the groups of a partition led here; not coordinating them", "partition", partition, "err", err)
 		return
 	}
-	s.groups, s.logRecords, s.state = fresh.groups, fresh.logRecords, active
+	s.groups, s.txns, s.logRecords, s.state = fresh.groups, fresh.txns, fresh.logRecords, active
 	offsets := 0
 	for _, g := range s.groups {
 		offsets += len(g.offsets)
@@ -166,6 +166,7 @@ func (s *shard) resign() int {
 		}
 	}
 	s.groups = map[string]*group{}
+	s.txns = nil
 	s.logRecords = 0
 	s.state = inactive
 	return n
@@ -177,9 +178,18 @@ func (s *shard) load() (int, error) {
 	read := 0
 	readAt := func(off int64) ([]byte, error) { return s.lg.Read(off, loadReadBytes) }
 	err := batch.Scan(readAt, s.lg.Start(), s.lg.End(), func(h *batch.Header, raw []byte) error {
+		if h.IsControl() {
+			read++
+			s.replayControl(h, raw)
+			return nil
+		}
 		recs, err := batch.Records(raw, h, batch.DecodeOptions{})
 		if err != nil {
 			s.c.log.Warn("skipping undecodable batch of __consumer_offsets", "partition", s.idx, "offset", h.BaseOffset, "err", err)
+			return nil
+		}
+		if h.IsTransactional() {
+			read += s.replayTxnBatch(h, recs, now)
 			return nil
 		}
 		for i := range recs {
@@ -198,7 +208,7 @@ func (s *shard) load() (int, error) {
 		}
 	}
 	for id, g := range s.groups {
-		if len(g.members) == 0 && len(g.offsets) == 0 && g.metaValue == nil {
+		if len(g.members) == 0 && len(g.offsets) == 0 && g.metaValue == nil && len(g.txn) == 0 {
 			delete(s.groups, id)
 		}
 	}
@@ -223,28 +233,18 @@ func (s *shard) replay(key, value []byte, metas map[string][]byte, now time.Time
 	}
 	switch binary.BigEndian.Uint16(key) {
 	case 0, 1:
-		var k kmsg.OffsetCommitKey
-		if err := k.ReadFrom(key); err != nil {
-			s.c.log.Warn("skipping undecodable offset key", "partition", s.idx, "err", err)
+		k, o, ok := s.decodeOffset(key, value)
+		if !ok {
 			return
 		}
 		t := tp{k.Topic, k.Partition}
-		if value == nil {
+		if o == nil {
 			if g := s.groups[k.Group]; g != nil {
 				delete(g.offsets, t)
 			}
 			return
 		}
-		var v kmsg.OffsetCommitValue
-		if err := checkValueVersion(value, offsetValueVersion); err != nil {
-			s.c.log.Warn("skipping offset value", "partition", s.idx, "group", k.Group, "err", err)
-			return
-		}
-		if err := v.ReadFrom(value); err != nil {
-			s.c.log.Warn("skipping undecodable offset value", "partition", s.idx, "group", k.Group, "err", err)
-			return
-		}
-		s.groupFor(k.Group, now).offsets[t] = offset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitTime: v.CommitTimestamp}
+		s.groupFor(k.Group, now).offsets[t] = *o
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {
@@ -262,6 +262,31 @@ func (s *shard) replay(key, value []byte, metas map[string][]byte, now time.Time
 		}
 		metas[k.Group] = value
 	}
+}
+
+// decodeOffset decodes an offset commit record; o is nil for a
+// tombstone, ok false (logged) when it does not decode.
+func (s *shard) decodeOffset(key, value []byte) (k kmsg.OffsetCommitKey, o *offset, ok bool) {
+	if len(key) < 2 || binary.BigEndian.Uint16(key) > 1 {
+		return k, nil, false
+	}
+	if err := k.ReadFrom(key); err != nil {
+		s.c.log.Warn("skipping undecodable offset key", "partition", s.idx, "err", err)
+		return k, nil, false
+	}
+	if value == nil {
+		return k, nil, true
+	}
+	var v kmsg.OffsetCommitValue
+	if err := checkValueVersion(value, offsetValueVersion); err != nil {
+		s.c.log.Warn("skipping offset value", "partition", s.idx, "group", k.Group, "err", err)
+		return k, nil, false
+	}
+	if err := v.ReadFrom(value); err != nil {
+		s.c.log.Warn("skipping undecodable offset value", "partition", s.idx, "group", k.Group, "err", err)
+		return k, nil, false
+	}
+	return k, &offset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitTime: v.CommitTimestamp}, true
 }
 
 // restoreGroup rebuilds g from its last GroupMetadata value. Members come

@@ -31,6 +31,10 @@ type Log interface {
 	// Start and End are the log start and end offsets.
 	Start() int64
 	End() int64
+	// AppendMarker writes the COMMIT (commit) or ABORT marker of producer
+	// pid's transaction at epoch, from the transaction coordinator of
+	// coordinatorEpoch; the wait is Append's.
+	AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (wait func(context.Context) error, err error)
 	// Roll makes the next append start a new segment.
 	Roll() error
 	// DeleteBefore drops the segments entirely below offset.
@@ -79,7 +83,10 @@ func (l partitionLog) Append(b []byte) (func(context.Context) error, error) {
 	}
 	last := int64(-1)
 	for i, one := range batches {
-		res, err := l.p.Append(one, l.sync && i == len(batches)-1)
+		// Transactional offset commits were verified with the
+		// transaction coordinator before they were built, and carry no
+		// client sequence (see storage.AppendOptions.Coordinator).
+		res, err := l.p.AppendWith(one, topics.AppendOptions{Sync: l.sync && i == len(batches)-1, Transactional: true, Coordinator: true})
 		if err != nil {
 			return nil, notLeader(err)
 		}
@@ -91,6 +98,24 @@ func (l partitionLog) Append(b []byte) (func(context.Context) error, error) {
 		}
 		if err := l.p.AwaitCommitted(ctx, last); err != nil {
 			return notLeader(fmt.Errorf("records up to offset %d not committed: %w", last, err))
+		}
+		return nil
+	}, nil
+}
+
+// AppendMarker writes a transaction marker, fsynced with sync, and waits
+// as Append does.
+func (l partitionLog) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (func(context.Context) error, error) {
+	if err := l.p.CanAcceptAll(); err != nil {
+		return nil, notLeader(err)
+	}
+	off, err := l.p.AppendMarker(pid, epoch, commit, coordinatorEpoch, l.sync)
+	if err != nil {
+		return nil, notLeader(err)
+	}
+	return func(ctx context.Context) error {
+		if err := l.p.AwaitCommitted(ctx, off); err != nil {
+			return notLeader(fmt.Errorf("marker at offset %d not committed: %w", off, err))
 		}
 		return nil
 	}, nil

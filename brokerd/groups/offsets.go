@@ -65,18 +65,11 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	case req.Generation < 0 && g.state == Empty:
 		// A commit without group management (kadm, standalone consumers).
 	default:
-		if req.InstanceID != nil {
-			if id, ok := g.instances[*req.InstanceID]; ok && id != req.MemberID {
-				return all(ErrFencedInstanceID.Code)
-			}
+		var code int16
+		if m, code = g.checkCommitter(req.MemberID, req.InstanceID, req.Generation); code != 0 {
+			return all(code)
 		}
-		m = g.members[req.MemberID]
-		switch {
-		case (req.MemberID != "" || req.Generation >= 0) && m == nil:
-			return all(ErrUnknownMemberID.Code)
-		case req.Generation != g.generation:
-			return all(ErrIllegalGeneration.Code)
-		case g.state == CompletingRebalance:
+		if g.state == CompletingRebalance {
 			return all(ErrRebalanceInProgress.Code)
 		}
 	}
@@ -89,19 +82,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	var kvs []kv
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
-			end, known, exists := c.topics.PartitionEnd(t.Topic, p.Partition)
-			switch {
-			case !exists:
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-			case p.Metadata != nil && len(*p.Metadata) > c.cfg.MaxMetadataBytes:
-				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
-			case p.Offset < 0 || known && p.Offset > end:
-				// Stricter than Kafka, which stores any offset: a
-				// position outside the log cannot have been consumed.
-				// Beyond the end is judged only where this broker
-				// knows the end (see Topics.PartitionEnd).
-				codes[i][j] = kerr.OffsetOutOfRange.Code
-			default:
+			if codes[i][j] = c.checkOffset(t.Topic, p.Partition, p.Offset, p.Metadata); codes[i][j] == 0 {
 				o := offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitTime: now.UnixMilli()}
 				if p.Metadata != nil {
 					o.metadata = *p.Metadata
@@ -179,6 +160,48 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	return fill()
 }
 
+// checkCommitter validates a commit's member fields against g, as
+// Kafka's validateOffsetCommit: a static member replaced under its
+// instance id is FENCED_INSTANCE_ID, an unknown member (or a generation
+// without one) UNKNOWN_MEMBER_ID, another generation ILLEGAL_GENERATION.
+// Unlike checkMember (JoinGroup's followers), a commit naming no member
+// is judged by its generation alone. It returns the member, nil for a
+// commit without one.
+func (g *group) checkCommitter(memberID string, instanceID *string, generation int32) (*member, int16) {
+	if instanceID != nil {
+		if id, ok := g.instances[*instanceID]; ok && id != memberID {
+			return nil, ErrFencedInstanceID.Code
+		}
+	}
+	m := g.members[memberID]
+	switch {
+	case (memberID != "" || generation >= 0) && m == nil:
+		return nil, ErrUnknownMemberID.Code
+	case generation != g.generation:
+		return nil, ErrIllegalGeneration.Code
+	}
+	return m, 0
+}
+
+// checkOffset is the error code of one partition's commit (OffsetCommit
+// or TxnOffsetCommit), 0 when it may be written.
+func (c *Coordinator) checkOffset(topic string, partition int32, off int64, metadata *string) int16 {
+	end, known, exists := c.topics.PartitionEnd(topic, partition)
+	switch {
+	case !exists:
+		return kerr.UnknownTopicOrPartition.Code
+	case metadata != nil && len(*metadata) > c.cfg.MaxMetadataBytes:
+		return kerr.OffsetMetadataTooLarge.Code
+	case off < 0 || known && off > end:
+		// Stricter than Kafka, which stores any offset: a position
+		// outside the log cannot have been consumed. Beyond the end is
+		// judged only where this broker knows the end (see
+		// Topics.PartitionEnd).
+		return kerr.OffsetOutOfRange.Code
+	}
+	return 0
+}
+
 // donePending ends one pending commit; with none left, the record of who
 // wrote what is dropped. Called with s.mu held.
 func (s *shard) donePending() {
@@ -202,6 +225,10 @@ type CommittedOffset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Unstable: an open transaction has committed an offset of the
+	// partition (TxnOffsetCommit) that is not visible yet; OffsetFetch
+	// with require_stable answers UNSTABLE_OFFSET_COMMIT for it.
+	Unstable bool
 }
 
 // FetchOffsets returns the group's committed offsets of the partitions in
@@ -229,7 +256,7 @@ func (c *Coordinator) FetchOffsets(groupID string, want []TopicPartitions) ([]Co
 			return nil, nil
 		}
 		for t, o := range g.offsets {
-			out = append(out, CommittedOffset{t.topic, t.partition, o.offset, o.leaderEpoch, o.metadata})
+			out = append(out, CommittedOffset{t.topic, t.partition, o.offset, o.leaderEpoch, o.metadata, g.hasTxnOffset(t)})
 		}
 		sortOffsets(out)
 		return out, nil
@@ -241,6 +268,7 @@ func (c *Coordinator) FetchOffsets(groupID string, want []TopicPartitions) ([]Co
 				if o, ok := g.offsets[tp{w.Topic, p}]; ok {
 					co.Offset, co.LeaderEpoch, co.Metadata = o.offset, o.leaderEpoch, o.metadata
 				}
+				co.Unstable = g.hasTxnOffset(tp{w.Topic, p})
 			}
 			out = append(out, co)
 		}
@@ -320,6 +348,8 @@ func (c *Coordinator) DeleteGroup(group string) error {
 		return ErrGroupIDNotFound
 	case g.state != Empty:
 		return ErrNonEmptyGroup
+	case len(g.txn) > 0:
+		return errTxnPending
 	}
 	if err := s.deleteGroupLocked(g, groupTombstones(g)); err != nil {
 		return kerr.ErrorForCode(appendErrCode(err))
@@ -369,8 +399,10 @@ func (c *Coordinator) ExpireOffsets() {
 		for _, g := range s.groups {
 			var kvs []kv
 			var doomed []tp
-			if len(g.inflight) > 0 {
-				continue // a commit is landing: not expired
+			if len(g.inflight) > 0 || len(g.txn) > 0 {
+				// A commit is landing, or a transaction is about to
+				// give the group offsets: not expired.
+				continue
 			}
 			emptyLong := g.state == Empty && g.stateSince.UnixMilli() <= cutoff
 			for t, o := range g.offsets {

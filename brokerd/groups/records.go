@@ -86,12 +86,19 @@ func groupValue(g *group, plan map[string][]byte, now time.Time) []byte {
 
 // encodeRecordSet packs kvs into as many v2 batches as needed.
 func encodeRecordSet(kvs []kv, now time.Time) []byte {
+	return encodeRecordSetWith(kvs, now, batch.BuildOptions{})
+}
+
+// encodeRecordSetWith is encodeRecordSet with the batches' producer
+// fields and attributes from opts (a producer's transactional batches).
+func encodeRecordSetWith(kvs []kv, now time.Time, opts batch.BuildOptions) []byte {
+	opts.BaseTimestamp = now.UnixMilli()
 	var out []byte
 	var recs []batch.Record
 	size := 0
 	flush := func() {
 		if len(recs) > 0 {
-			out = append(out, batch.Build(recs, batch.BuildOptions{BaseTimestamp: now.UnixMilli()})...)
+			out = append(out, batch.Build(recs, opts)...)
 			recs, size = recs[:0], 0
 		}
 	}
@@ -242,9 +249,21 @@ func (s *shard) snapshot() error {
 			return fmt.Errorf("write snapshot: %w", err)
 		}
 	}
-	if err := s.lg.DeleteBefore(start); err != nil {
+	// The batches of open transactions stay in the log, with everything
+	// after them: their offsets are pending until a marker that a load
+	// must be able to pair with them. Replaying that tail before the
+	// snapshot gives the same state (the snapshot rewrites every live
+	// key after it).
+	cut := start
+	for _, t := range s.txns {
+		cut = min(cut, t.first)
+	}
+	if err := s.lg.DeleteBefore(cut); err != nil {
 		return fmt.Errorf("drop records before the snapshot: %w", err)
 	}
+	// The kept tail of open transactions is not counted: it is bounded
+	// by their timeout, and counting it would snapshot again at every
+	// write until they end.
 	s.logRecords = len(kvs)
 	s.c.log.Debug("group state snapshotted", "partition", s.idx, "records", len(kvs), "start", start)
 	return nil

@@ -20,9 +20,19 @@ func (s storageLog) Append(b []byte) (func(context.Context) error, error) {
 		return nil, err
 	}
 	for _, one := range bs {
-		if _, err := s.l.Append(one, storage.AppendOptions{}); err != nil {
+		if _, err := s.l.Append(one, storage.AppendOptions{Coordinator: true}); err != nil {
 			return nil, err
 		}
+	}
+	return func(context.Context) error { return nil }, nil
+}
+func (s storageLog) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (func(context.Context) error, error) {
+	t := batch.ControlAbort
+	if commit {
+		t = batch.ControlCommit
+	}
+	if _, err := s.l.Append(batch.BuildMarker(pid, epoch, t, coordinatorEpoch, 0), storage.AppendOptions{}); err != nil {
+		return nil, err
 	}
 	return func(context.Context) error { return nil }, nil
 }

@@ -3,8 +3,11 @@ package server
 // OffsetFetch (key 9), versions 0-9; v8+ fetch several groups at once.
 //
 // A null topic list (v2+) fetches every committed offset of the group.
-// Partitions without a commit report offset -1. RequireStable (v7+) needs
-// nothing: without transactions no offset is ever pending.
+// Partitions without a commit report offset -1. With RequireStable (v7+)
+// a partition an open transaction has committed an offset of
+// (TxnOffsetCommit, not yet visible) answers UNSTABLE_OFFSET_COMMIT and
+// offset -1, as Kafka, and the client retries; without it the last
+// visible offset is returned.
 //
 // Authorization, as Kafka: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED
 // for the group otherwise), DESCRIBE on each topic: a named topic's
@@ -46,9 +49,13 @@ func (s *Server) handleOffsetFetch(ctx context.Context, rc *reqCtx, r kmsg.Reque
 				rp := kmsg.NewOffsetFetchResponseTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
 				rp.ErrorCode = code
-				if denied[o.Topic] {
+				switch {
+				case denied[o.Topic]:
 					rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
 					rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				case req.RequireStable && o.Unstable:
+					rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
+					rp.ErrorCode = rc.errCode(kerr.UnstableOffsetCommit.Code)
 				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
@@ -74,9 +81,13 @@ func (s *Server) handleOffsetFetch(ctx context.Context, rc *reqCtx, r kmsg.Reque
 			for _, o := range t {
 				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
-				if denied[o.Topic] {
+				switch {
+				case denied[o.Topic]:
 					rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
 					rp.ErrorCode = rc.errCode(kerr.TopicAuthorizationFailed.Code)
+				case req.RequireStable && o.Unstable:
+					rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
+					rp.ErrorCode = rc.errCode(kerr.UnstableOffsetCommit.Code)
 				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}

@@ -59,6 +59,11 @@ func (s *Server) apis() []api {
 		{key: 60, min: describeClusterMin, max: describeClusterMax, handle: s.handleDescribeCluster},
 		{key: 75, min: describeTopicPartitionsMin, max: describeTopicPartitionsMax, handle: s.handleDescribeTopicPartitions},
 	}
+	// Transactional consumer offsets (txn_offsets.go).
+	t = append(t,
+		api{key: 25, min: addOffsetsToTxnMin, max: addOffsetsToTxnMax, handle: s.handleAddOffsetsToTxn},
+		api{key: 28, min: txnOffsetCommitMin, max: txnOffsetCommitMax, handle: s.handleTxnOffsetCommit},
+	)
 	// Kafka ACLs (acls.go; SECURITY_DISABLED without an ACL authorizer).
 	t = append(t,
 		api{key: 29, min: describeACLsMin, max: describeACLsMax, handle: s.handleDescribeACLs},

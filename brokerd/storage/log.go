@@ -96,6 +96,13 @@ type AppendOptions struct {
 	// as a Kafka leader does; a new epoch is recorded in the log's
 	// leader-epoch history (0 on a single node).
 	LeaderEpoch int32
+	// Coordinator marks the broker's own batch (the group coordinator's
+	// transactional offset commits, Kafka's AppendOrigin.COORDINATOR):
+	// its producer epoch is checked, its sequence is not. The
+	// coordinator writes one producer's batches in order under its own
+	// lock and never retries them, so there is nothing to deduplicate,
+	// and it cannot know the sequences storage remembers.
+	Coordinator bool
 }
 
 // AppendResult describes an appended batch.
@@ -131,7 +138,12 @@ func (l *Log) Append(b []byte, opts AppendOptions) (AppendResult, error) {
 		l.mu.Unlock()
 		return res, err
 	}
-	dup, err := l.producers.check(&h)
+	var dup *batchMeta
+	if opts.Coordinator {
+		err = l.producers.checkEpoch(&h)
+	} else {
+		dup, err = l.producers.check(&h)
+	}
 	if err != nil {
 		l.mu.Unlock()
 		return res, err

@@ -116,6 +116,15 @@ func (p producers) check(h *batch.Header) (*batchMeta, error) {
 	return nil, nil
 }
 
+// checkEpoch refuses a batch of a fenced producer epoch, without looking
+// at sequences (AppendOptions.Coordinator).
+func (p producers) checkEpoch(h *batch.Header) error {
+	if e := p[h.ProducerID]; h.ProducerID >= 0 && e != nil && h.ProducerEpoch < e.epoch {
+		return fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+	}
+	return nil
+}
+
 // update records an appended batch, live or replayed from the log. A new
 // epoch resets the producer's window (an open transaction stays open:
 // only a marker ends it). For a control batch, ctrl is its marker type;

@@ -74,6 +74,10 @@ type AppendOptions struct {
 	// includes this partition (KIP-890 part 1). Control batches are
 	// never accepted from clients (AppendMarker writes them).
 	Transactional bool
+	// Coordinator: the batch is the broker's own (the group
+	// coordinator's transactional offsets); see
+	// storage.AppendOptions.Coordinator.
+	Coordinator bool
 }
 
 // AppendMarker appends a transaction marker (COMMIT or ABORT) for
@@ -133,7 +137,7 @@ func (p *Partition) AppendWith(records []byte, opts AppendOptions) (AppendResult
 	if err != nil {
 		return res, err
 	}
-	r, err := p.log.Append(records, storage.AppendOptions{LogAppendTime: s.TimestampType == config.LogAppendTime, LeaderEpoch: epoch})
+	r, err := p.log.Append(records, storage.AppendOptions{LogAppendTime: s.TimestampType == config.LogAppendTime, LeaderEpoch: epoch, Coordinator: opts.Coordinator})
 	if err != nil {
 		return res, err
 	}

@@ -286,7 +286,13 @@ func TestStreamsWordCountExactlyOnce(t *testing.T) {
 			}
 		}
 	}
-	if errs := streams.errors(); len(errs) > 0 {
-		t.Logf("streams-2 ERROR lines:\n%s", strings.Join(errs, "\n"))
+	// What the restart did, from its log (INFO lines, not asserted: the
+	// counts are the test): Streams wipes the store of each task that has
+	// no checkpoint under EOS (a TaskCorruptedException, logged at ERROR)
+	// and restores it from the changelog with read_committed.
+	for _, l := range strings.Split(streams.log(), "\n") {
+		if strings.Contains(l, "Finished restoring changelog") {
+			t.Logf("streams-2: %s", l)
+		}
 	}
 }

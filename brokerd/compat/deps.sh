@@ -3,11 +3,12 @@
 # Apache Kafka's tools and Java client, then writes their classpath where the
 # tests look for it. It is what `make compat-deps` runs.
 #
-#   - Java 17+ (Kafka 4.x tools need it) and Maven, as Debian packages when
+#   - Java 17+ (Kafka 4.x tools need it) with javac (a JDK: the suite
+#     compiles its Java test programs in java/) and Maven, as Debian packages when
 #     missing (apt-get, with sudo when not root);
 #   - org.apache.kafka:kafka-tools, kafka-clients and Kafka Connect's
-#     connect-runtime, connect-file, connect-mirror and connect-mirror-client
-#     (kafka.version in pom.xml) with their runtime dependencies, through mvn into ~/.m2;
+#     connect-runtime, connect-file, connect-mirror and connect-mirror-client,
+#     and kafka-streams (kafka.version in pom.xml) with their runtime dependencies, through mvn into ~/.m2;
 #   - their classpath, one line, into
 #     ${KAFKI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafki}/kafka-VERSION/classpath-HASH
 #     (HASH: the first 12 hex digits of pom.xml's SHA-256)
@@ -49,11 +50,18 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-if ! java_ok; then
+# javac: the suite compiles its own Java test programs (java/) against
+# the Kafka jars; a JRE alone is not enough.
+javac_ok() {
+	command -v javac >/dev/null 2>&1
+}
+
+if ! java_ok || ! javac_ok; then
 	# Debian 12 ships 17; later releases only newer JDKs, which run Kafka too.
 	apt_install openjdk-17-jdk-headless || apt_install default-jdk-headless
 fi
 java_ok || { echo "compat-deps: Java 17 or newer is required and could not be installed" >&2; exit 1; }
+javac_ok || { echo "compat-deps: a JDK (javac) is required and could not be installed" >&2; exit 1; }
 command -v mvn >/dev/null 2>&1 || apt_install maven
 command -v mvn >/dev/null 2>&1 || { echo "compat-deps: Maven is required and could not be installed" >&2; exit 1; }
 
@@ -83,8 +91,8 @@ if ! mvn -B -q -Dstyle.color=never -f "$pom" dependency:build-classpath \
 	exit 1
 fi
 # The classpath must name at least the tools, the client and Connect's
-# runtime, FileStream and MirrorMaker 2 jars.
-for jar in kafka-tools kafka-clients connect-runtime connect-file connect-mirror connect-mirror-client; do
+# runtime, FileStream and MirrorMaker 2 jars, and Kafka Streams.
+for jar in kafka-tools kafka-clients connect-runtime connect-file connect-mirror connect-mirror-client kafka-streams; do
 	grep -q "$jar-$version.jar" "$tmp" || {
 		echo "compat-deps: mvn wrote no $jar-$version.jar to the classpath in $tmp" >&2
 		exit 1

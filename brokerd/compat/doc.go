@@ -23,12 +23,31 @@
 // read_committed; transactions_test.go runs kafka-transactions.sh list,
 // describe, describe-producers and abort of a hanging transaction.
 //
+// Transactions (issue 17): txn_java_test.go drives Kafka's transactional
+// producer and read_committed consumer through TxnShell, a program of the
+// suite's own (committed and aborted transactions, the last stable offset
+// held by an open one, fencing by a second producer of a transactional id,
+// the coordinator aborting a transaction past its timeout);
+// txn_copier_test.go runs Kafka's TransactionalMessageCopier, the
+// consume-transform-produce of Kafka's system tests, with random aborts
+// and a SIGKILL mid-stream; streams_test.go runs a Kafka Streams word
+// count with exactly_once_v2 (repartition topic, state store with a
+// compacted changelog), SIGKILLed mid-stream and restarted, and compares
+// the counts with the input's.
+//
+// The suite's own Java programs are in java/ (package io.kafki.compat):
+// the harness compiles them with javac against the Kafka jars into a
+// cache directory beside the classpath file, named by the hash of the
+// sources and the classpath (javac_test.go). KAFKI_COMPAT_LOG4J names a
+// log4j2 configuration for them in place of tools-log4j2.properties, e.g.
+// NetworkClient at DEBUG to see every request's API key and version.
+//
 // The assertions were checked against Apache Kafka 4.3.1 itself (a KRaft
 // broker from the kafka_2.13 jar), so they state Kafka's behaviour, not
 // brokerd's.
 //
 // Requirements, never skipped: a java (JAVA_HOME/bin/java, else PATH) of
-// version 17 or later, and the Kafka jars' classpath, from the environment
+// version 17 or later with its javac (a JDK), and the Kafka jars' classpath, from the environment
 // variable KAFKI_KAFKA_CLASSPATH or else the file that deps.sh writes
 // (${KAFKI_KAFKA_CACHE:-$XDG_CACHE_HOME or ~/.cache/kafki}/kafka-VERSION/
 // classpath, VERSION being kafka.version in pom.xml). `make compat-deps`

@@ -17,11 +17,9 @@
 // replicas and ISR, producers and consumers carry on across a SIGKILLed
 // leader, and a group's committed offsets survive the death of its
 // coordinator. acls_test.go adds, lists and removes ACLs with kafka-acls
-// against a broker with Kafka's authorizer class configured. txn_test.go
-// runs Kafka's TransactionalMessageCopier (consume-transform-produce with
-// sendOffsetsToTransaction and random aborts) and reads its output
-// read_committed; transactions_test.go runs kafka-transactions.sh list,
-// describe, describe-producers and abort of a hanging transaction.
+// against a broker with Kafka's authorizer class configured.
+// transactions_test.go runs kafka-transactions.sh list, describe,
+// describe-producers and abort of a hanging transaction.
 //
 // Transactions (issue 17): txn_java_test.go drives Kafka's transactional
 // producer and read_committed consumer through TxnShell, a program of the

@@ -73,8 +73,8 @@ func TestTxnJavaCopier(t *testing.T) {
 		t.Fatalf("produce copy-in: %v", err)
 	}
 
-	copier := func(p int) *jvm {
-		return k.startJVM(t, fmt.Sprintf("copier-%d", p), txnMessageCopier,
+	copier := func(name string, p int) *jvm {
+		return k.startJVM(t, name, txnMessageCopier,
 			"--broker-list", b.Bootstrap(),
 			"--input-topic", "copy-in", "--input-partition", fmt.Sprint(p),
 			"--output-topic", "copy-out",
@@ -91,8 +91,8 @@ func TestTxnJavaCopier(t *testing.T) {
 		}
 		return fmt.Sprintf("%s: %+v", j.name, s)
 	}
-	first := copier(0)
-	other := copier(1)
+	first := copier("copier-0", 0)
+	other := copier("copier-1", 1)
 	// Mid-stream: some transactions committed, most of the input left.
 	waitFor(t, connectTimeout, func() string { return status(first) }, func() bool {
 		if first.proc.Done() {
@@ -107,7 +107,7 @@ func TestTxnJavaCopier(t *testing.T) {
 	if s.Remaining == 0 {
 		t.Fatalf("copier-0 had copied everything before the kill (%+v): not mid-stream", s)
 	}
-	second := copier(0)
+	second := copier("copier-0-restarted", 0)
 
 	for _, j := range []*jvm{second, other} {
 		select {

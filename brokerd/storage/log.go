@@ -35,7 +35,9 @@ type Log struct {
 	segments  []*segment // sorted by base; the last is active; never empty while open
 	producers producers
 	// txnData: a transactional or control batch was appended or found
-	// since Open (the cleaner refuses such logs, see clean.go).
+	// since Open, or the producer snapshot loaded holds an open
+	// transaction (the cleaner refuses such logs, see clean.go; without
+	// it no transaction can be open, which the LSO relies on).
 	txnData bool
 	// rebuildTxnFrom is, during recovery only, the base of the first
 	// segment whose aborted-transactions list must be rebuilt by the

@@ -223,6 +223,12 @@ func (l *Log) restoreProducers(snaps []int64) error {
 			var p producers
 			if p, err = decodeSnapshot(b); err == nil {
 				l.producers, from = p, off
+				// An open transaction in the snapshot is transactional
+				// data of this log (the replay below may not see its
+				// batches).
+				if _, open := p.firstUnstable(); open {
+					l.txnData = true
+				}
 				break
 			}
 		}

@@ -54,6 +54,11 @@ func (l *Log) FirstUnstableOffset() int64 {
 }
 
 func (l *Log) firstUnstableLocked() int64 {
+	// Every fetch of every partition asks: a log that never held a
+	// transaction answers without walking its producers.
+	if !l.txnData {
+		return l.logEnd
+	}
 	if first, ok := l.producers.firstUnstable(); ok && first < l.logEnd {
 		return first
 	}
@@ -117,7 +122,8 @@ func (l *Log) Producers() []ProducerState {
 }
 
 // HasTransactionalData reports whether a transactional or control batch
-// was appended to (or found in) this log since it was opened.
+// was appended to (or found in) this log since it was opened, or its
+// producer snapshot holds an open transaction.
 func (l *Log) HasTransactionalData() bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

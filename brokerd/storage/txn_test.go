@@ -361,3 +361,31 @@ func TestCleanRefusesTransactionalLog(t *testing.T) {
 		l.Close()
 	}
 }
+
+// TestTxnOpenInSnapshotOnly: a transaction whose batches are all below
+// the producer snapshot the log reopens from (nothing is replayed) still
+// holds the last stable offset: the log knows it has transactional data
+// from the snapshot alone, which the LSO's fast path relies on.
+func TestTxnOpenInSnapshotOnly(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(newClock(), nil, nil)
+	l := mustOpen(t, dir, o)
+	mustAppend(t, l, txnBatch(7, 0, 0, 2), AppendOptions{})
+	// Enough plain batches to seal the transaction's segment well below
+	// the end, where a clean reopen replays nothing.
+	for seq := int32(0); l.NumSegments() < 4; seq++ {
+		mustAppend(t, l, idem(9, 0, seq, 1), AppendOptions{})
+	}
+	if got := l.FirstUnstableOffset(); got != 0 {
+		t.Fatalf("first unstable %d, want 0", got)
+	}
+	end := l.LogEndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, o)
+	defer l.Close()
+	if got := l.FirstUnstableOffset(); got != 0 || l.LogEndOffset() != end {
+		t.Fatalf("after reopening: first unstable %d (want 0), end %d (want %d)", got, l.LogEndOffset(), end)
+	}
+}
